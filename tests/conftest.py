@@ -1,0 +1,131 @@
+"""Shared fixtures: a sealed AWS environment, moto (in-process and as a server), read-only sessions."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+READ_ONLY_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search")
+
+# Settings a moto backend reads when it starts, plus isolation from the developer's own AWS
+# configuration: no test may ever reach a real account.
+AWS_TEST_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+}
+AWS_VARIABLES_TO_CLEAR = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def aws_test_environment() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in AWS_VARIABLES_TO_CLEAR:
+            patch.delenv(name, raising=False)
+        for name, value in AWS_TEST_ENVIRONMENT.items():
+            patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture
+def aws() -> Iterator[object]:
+    """An in-process moto AWS, empty at the start of each test."""
+    from moto import mock_aws
+
+    with mock_aws() as mock:
+        yield mock
+
+
+@pytest.fixture
+def builder_session(aws):
+    """The session tests build estates with; kept apart from the one the collector uses."""
+    import boto3
+
+    return boto3.Session(region_name="eu-west-1")
+
+
+def refuse_writes_in_test(model, **_kwargs) -> None:
+    if not model.name.startswith(READ_ONLY_PREFIXES):
+        pytest.fail(f"the collector called the mutating operation {model.service_model.service_name}:{model.name}")
+
+
+@pytest.fixture
+def collector_session(aws):
+    """A session whose clients fail the test on any call that is not a read."""
+    import boto3
+
+    session = boto3.Session(region_name="eu-west-1")
+    session.events.register("before-call", refuse_writes_in_test)
+    return session
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto_server exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    raise RuntimeError(f"moto_server did not answer at {url} within {timeout:.0f}s")
+
+
+@pytest.fixture(scope="session")
+def moto_server_url(aws_test_environment) -> Iterator[str]:
+    """A moto server on a free loopback port, for end-to-end runs through AWS_ENDPOINT_URL.
+
+    Shared by the whole session: tests that use it call reset_moto_server() first.
+    """
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_answering(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def reset_moto_server(url: str) -> None:
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+@pytest.fixture
+def moto_server(moto_server_url) -> str:
+    """The shared moto server, emptied for this test."""
+    reset_moto_server(moto_server_url)
+    return moto_server_url
