@@ -1,0 +1,53 @@
+"""The remediation report as one self-contained HTML file.
+
+Self-contained means it loads nothing: no CDN, fonts or images, inline CSS and script only, and a
+Content-Security-Policy that forbids any fetch, so an estate string that slipped past escaping still
+could not call out. Without JavaScript everything stays visible; the script only adds the severity
+filter and opens every section before printing.
+"""
+
+from __future__ import annotations
+
+import json
+
+from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
+
+from .paths import svg
+from .text import clean, one_line
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'"
+)
+# Large reports open with the per-node sections collapsed; small ones show everything.
+OPEN_SECTIONS_UP_TO = 60
+
+
+def _details_json(details: object) -> str:
+    return clean(json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("guardrails.reports", "templates"),
+        autoescape=select_autoescape(["html", "html.j2"], default_for_string=True, default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=ChainableUndefined,
+    )
+    env.filters.update(text=one_line, clean=clean, details_json=_details_json, svg=svg)
+    return env
+
+
+_ENV = _environment()
+
+
+def render_html(document: dict) -> str:
+    from .view import report_context
+
+    context = report_context(document)
+    return _ENV.get_template("report.html.j2").render(
+        csp=CONTENT_SECURITY_POLICY,
+        open_sections=len(context["findings"]) <= OPEN_SECTIONS_UP_TO,
+        **context,
+    )

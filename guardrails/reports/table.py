@@ -1,0 +1,88 @@
+"""The terminal view shown after a scan: findings per CI node, then a summary line and the
+coverage gaps. Estate strings are cleaned of control characters and escaped for rich markup, so a
+tag value cannot colour, move or rewrite the terminal."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .text import one_line
+from .view import (
+    SEVERITIES,
+    by_resource,
+    count_by_severity,
+    gaps,
+    is_suppressed,
+    open_findings,
+    suppressed_findings,
+    summary,
+)
+
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+def safe(value: object) -> str:
+    """An estate value ready to be placed in rich markup: one line, no controls, no tags."""
+    return escape(one_line(value))
+
+
+def _severity(severity: str) -> str:
+    style = SEVERITY_STYLE.get(severity, "")
+    label = safe(severity.upper())
+    return f"[{style}]{label}[/]" if style else label
+
+
+def print_table(document: dict, console: Console) -> None:
+    for resource, group in by_resource(document.get("findings") or []):
+        role = resource.get("ci_role") or resource.get("kind")
+        where = ", ".join(safe(part) for part in (resource.get("provider"), resource.get("account"), resource.get("region")) if part)
+        table = Table(
+            title=f"[bold]{safe(resource.get('name'))}[/] ({safe(role)}) [dim]{safe(resource.get('id'))} {where}[/]",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            expand=True,
+            highlight=False,
+        )
+        table.add_column("Severity", no_wrap=True)
+        table.add_column("Check", no_wrap=True)
+        table.add_column("Finding", ratio=4, overflow="fold")
+        table.add_column("Ports", ratio=1, overflow="fold")
+        for finding in group:
+            ports = ", ".join(safe(port) for port in (finding.get("evidence") or {}).get("ports") or [])
+            message = safe(finding.get("message"))
+            if is_suppressed(finding):
+                reason = safe((finding.get("suppression") or {}).get("reason")) or "no reason given"
+                table.add_row(safe(finding.get("severity", "").upper()), safe(finding.get("check_id")),
+                              f"{message} [italic](suppressed: {reason})[/]", ports, style="dim")
+            else:
+                table.add_row(_severity(finding.get("severity", "")), safe(finding.get("check_id")), message, ports)
+        console.print(table, highlight=False)
+
+    _print_summary(document, console)
+
+
+def _print_summary(document: dict, console: Console) -> None:
+    counts = count_by_severity(open_findings(document))
+    parts = [f"[{SEVERITY_STYLE[s]}]{counts[s]} {s}[/]" for s in SEVERITIES if counts[s]]
+    suppressed = len(suppressed_findings(document))
+    facts = summary(document)
+    total = sum(counts.values())
+    line = f"[bold]{total} open finding{'s' if total != 1 else ''}[/]"
+    if parts:
+        line += ": " + ", ".join(parts)
+    if suppressed:
+        line += f" [dim]({suppressed} suppressed)[/]"
+    missing = gaps(document)
+    line += (
+        f"; {safe(facts.get('resources', '?'))} resources scanned, {safe(facts.get('ci_nodes', '?'))} CI nodes,"
+        f" {len(missing)} coverage gap{'s' if len(missing) != 1 else ''}"
+    )
+    console.print(line, highlight=False)
+    if missing:
+        console.print("[yellow]Coverage gaps[/] (not collected; findings may be incomplete):", highlight=False)
+        for gap in missing:
+            where = "/".join(safe(gap.get(key)) for key in ("provider", "scope", "region") if gap.get(key))
+            console.print(f"  [yellow]-[/] {where}: {safe(gap.get('what'))}: [dim]{safe(gap.get('error'))}[/]", highlight=False)

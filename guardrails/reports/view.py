@@ -1,0 +1,135 @@
+"""Read-only views of a findings document shared by the renderers.
+
+Every renderer takes the document as the producer wrote it (possibly a saved JSON file from an
+older or newer version 1 producer), so these helpers tolerate missing optional keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+ATTACK_PATH_CHECK = "ci-internet-to-admin-path"
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITY_RANK.get(severity, len(SEVERITIES))
+
+
+def findings(document: dict) -> list[dict]:
+    return list(document.get("findings") or [])
+
+
+def is_suppressed(finding: dict) -> bool:
+    return finding.get("status") == "suppressed"
+
+
+def open_findings(document: dict) -> list[dict]:
+    return [f for f in findings(document) if not is_suppressed(f)]
+
+
+def suppressed_findings(document: dict) -> list[dict]:
+    return [f for f in findings(document) if is_suppressed(f)]
+
+
+def count_by_severity(items: Iterable[dict]) -> dict[str, int]:
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for finding in items:
+        counts[finding.get("severity", "info")] = counts.get(finding.get("severity", "info"), 0) + 1
+    return counts
+
+
+def by_resource(items: Iterable[dict]) -> list[tuple[dict, list[dict]]]:
+    """Findings grouped per resource (CI node), worst group first, in document order inside."""
+    groups: dict[str, tuple[dict, list[dict]]] = {}
+    for finding in items:
+        resource = finding.get("resource") or {}
+        key = str(resource.get("id", ""))
+        groups.setdefault(key, (resource, []))[1].append(finding)
+
+    def order(item: tuple[dict, list[dict]]) -> tuple:
+        resource, group = item
+        worst = min(severity_rank(f.get("severity", "info")) for f in group)
+        everything_suppressed = all(is_suppressed(f) for f in group)
+        return (everything_suppressed, worst, str(resource.get("id", "")))
+
+    return sorted(groups.values(), key=order)
+
+
+def attack_paths(document: dict) -> list[dict]:
+    """The findings an assessor leads with: open internet-to-admin paths, then other open
+    critical findings, each only when it carries an evidence path to draw."""
+    candidates = [f for f in open_findings(document) if (f.get("evidence") or {}).get("path")]
+    leading = [f for f in candidates if f.get("check_id") == ATTACK_PATH_CHECK]
+    critical = [f for f in candidates if f.get("check_id") != ATTACK_PATH_CHECK and f.get("severity") == "critical"]
+    return leading + critical
+
+
+def inventory(document: dict) -> list[dict]:
+    """The CI inventory. The producer adds it as the top-level `inventory` list; a document
+    without it still names every CI node that has a finding, without the classification reason."""
+    listed = document.get("inventory")
+    if isinstance(listed, list):
+        return [item for item in listed if isinstance(item, dict)]
+    seen: dict[str, dict] = {}
+    for finding in findings(document):
+        resource = finding.get("resource") or {}
+        if resource.get("ci_role") and resource.get("id") not in seen:
+            seen[resource["id"]] = {**resource, "reason": None, "production": None}
+    return sorted(seen.values(), key=lambda r: str(r.get("id")))
+
+
+def gaps(document: dict) -> list[dict]:
+    return list((document.get("coverage") or {}).get("gaps") or [])
+
+
+def sources(document: dict) -> list[dict]:
+    return list((document.get("scan") or {}).get("sources") or [])
+
+
+def summary(document: dict) -> dict:
+    return document.get("summary") or {}
+
+
+def report_context(document: dict) -> dict:
+    """What the Markdown and HTML remediation reports show, in the order they show it. Every
+    finding gets a positional anchor (never derived from estate text) and its remediation steps."""
+    from .remediation import steps_for
+
+    numbered = []
+    for index, finding in enumerate(findings(document)):
+        numbered.append({"finding": finding, "anchor": f"finding-{index + 1}", "steps": steps_for(finding)})
+    by_identity = {id(entry["finding"]): entry for entry in numbered}
+    nodes = []
+    for index, (resource, group) in enumerate(by_resource(f["finding"] for f in numbered)):
+        nodes.append({
+            "resource": resource,
+            "anchor": f"node-{index + 1}",
+            "entries": [by_identity[id(f)] for f in group],
+            "counts": count_by_severity(f for f in group if not is_suppressed(f)),
+            "suppressed": sum(1 for f in group if is_suppressed(f)),
+        })
+    node_anchor = {id(entry["finding"]): node["anchor"] for node in nodes for entry in node["entries"]}
+    for entry in numbered:
+        entry["node_anchor"] = node_anchor[id(entry["finding"])]
+    paths = [by_identity[id(f)] for f in attack_paths(document)]
+    scan = document.get("scan") or {}
+    return {
+        "document": document,
+        "tool": document.get("tool") or {},
+        "scan": scan,
+        "severities": SEVERITIES,
+        "open_counts": count_by_severity(open_findings(document)),
+        "suppressed_counts": count_by_severity(suppressed_findings(document)),
+        "open_total": len(open_findings(document)),
+        "suppressed_total": len(suppressed_findings(document)),
+        "summary": summary(document),
+        "sources": sources(document),
+        "inventory": inventory(document),
+        "inventory_listed": isinstance(document.get("inventory"), list),
+        "gaps": gaps(document),
+        "attack_paths": paths,
+        "findings": numbered,
+        "nodes": nodes,
+    }
