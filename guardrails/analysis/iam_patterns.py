@@ -1,0 +1,225 @@
+"""IAM wildcard patterns: `*` (any run of characters) and `?` (one character).
+
+A pattern is compiled into a tuple of tokens: one-character literals, `STAR`, `ONE`, and opaque
+tokens (a policy variable kept as a unit that equals no character). In an ARN the wildcards of the
+segments before the resource part (partition, service, region, account) stay inside their segment
+(`SEGMENT_STAR`, `SEGMENT_ONE`), as IAM matches them; in the resource part they match anything.
+
+Both sides of a question may be patterns, so besides plain matching this module answers the two
+set questions the evaluator needs:
+
+- `intersects(a, b)`: is there a string that both match ("allowed on some resource of this kind"),
+- `contains(outer, inner)`: does every string `inner` matches also match `outer`
+  ("this deny covers everything that allow grants").
+
+`contains` treats the inner pattern's wildcards as symbols only the outer pattern's wildcards can
+absorb: that never claims a containment that does not hold, and misses none that real policies use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from functools import lru_cache
+
+STAR = "<*>"
+ONE = "<?>"
+SEGMENT_STAR = "<:*>"
+SEGMENT_ONE = "<:?>"
+_STARS = (STAR, SEGMENT_STAR)
+_WILDCARDS = (STAR, ONE, SEGMENT_STAR, SEGMENT_ONE)
+_FILLER = "\x01"  # stands for "any character" in a witness; never a literal of a policy
+
+Pattern = tuple[str, ...]
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_ESCAPES = {"*": "*", "?": "?", "$": "$"}
+
+
+@lru_cache(maxsize=65536)
+def compile_pattern(
+    text: str, *, fold_case: bool = False, variables: str | None = None, arn: bool = False
+) -> Pattern:
+    """Tokenize `text`. `fold_case` lower-cases it (IAM actions are case-insensitive); `arn` keeps
+    the wildcards of an ARN's first five segments inside their segment.
+
+    `variables` says how to read policy variables such as `${aws:username}`: "star" (could be
+    anything), "opaque" (matches nothing but itself) or None (plain text, as in policy version
+    2008-10-17). `${*}`, `${?}` and `${$}` are IAM's escapes for the literal characters.
+    """
+    if fold_case:
+        text = text.lower()
+    tokens: list[str] = []
+    position = 0
+    # Colons still to pass before the resource part, where wildcards span anything.
+    segments_left = 5 if arn and text.startswith("arn:") else 0
+    while position < len(text):
+        star, one = (SEGMENT_STAR, SEGMENT_ONE) if segments_left else (STAR, ONE)
+        if variables is not None:
+            variable = _VARIABLE.match(text, position)
+            if variable:
+                inner = variable.group(1)
+                if inner in _ESCAPES:
+                    tokens.append(_ESCAPES[inner])
+                elif variables == "star":
+                    tokens.append(star)
+                else:
+                    tokens.append(variable.group(0))
+                position = variable.end()
+                continue
+        char = text[position]
+        tokens.append(star if char == "*" else one if char == "?" else char)
+        if char == ":" and segments_left:
+            segments_left -= 1
+        position += 1
+    return _squeeze_stars(tokens)
+
+
+def _squeeze_stars(tokens: list[str]) -> Pattern:
+    squeezed: list[str] = []
+    for token in tokens:
+        if token in _STARS and squeezed and squeezed[-1] == token:
+            continue
+        squeezed.append(token)
+    return tuple(squeezed)
+
+
+def is_literal(pattern: Pattern) -> bool:
+    return not any(token in _WILDCARDS for token in pattern)
+
+
+def literal_prefix(pattern: Pattern) -> str:
+    """The characters before the first wildcard."""
+    prefix = []
+    for token in pattern:
+        if token in _WILDCARDS or len(token) != 1:
+            break
+        prefix.append(token)
+    return "".join(prefix)
+
+
+@lru_cache(maxsize=65536)
+def _regex(pattern: Pattern) -> re.Pattern[str]:
+    parts = []
+    for token in pattern:
+        if token == STAR:
+            parts.append(".*")
+        elif token == ONE:
+            parts.append(".")
+        elif token == SEGMENT_STAR:
+            parts.append("[^:]*")
+        elif token == SEGMENT_ONE:
+            parts.append("[^:]")
+        elif len(token) == 1:
+            parts.append(re.escape(token))
+        else:
+            parts.append("(?!)")  # an opaque variable matches no concrete text
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def matches(pattern: Pattern, text: str) -> bool:
+    """Does the concrete `text` match `pattern`?"""
+    return _regex(pattern).fullmatch(text) is not None
+
+
+# What one token of the outer pattern can stand for, given one token of the inner pattern.
+def _absorbs(outer: str, inner: str) -> bool:
+    if outer == ONE:
+        return inner not in _STARS
+    if outer == SEGMENT_ONE:
+        return inner == SEGMENT_ONE or (inner not in _WILDCARDS and inner != ":")
+    return outer == inner
+
+
+def _star_absorbs(outer: str, inner: str) -> bool:
+    if outer == STAR:
+        return True
+    return inner in (SEGMENT_STAR, SEGMENT_ONE) or (inner not in _WILDCARDS and inner != ":")
+
+
+@lru_cache(maxsize=262144)
+def contains(outer: Pattern, inner: Pattern) -> bool:
+    """Is every string matched by `inner` also matched by `outer`?"""
+    if is_literal(inner) and all(len(token) == 1 for token in inner):
+        return matches(outer, "".join(inner))
+    seen: set[tuple[int, int]] = set()
+    stack = [(0, 0)]
+    while stack:
+        i, j = stack.pop()
+        if (i, j) in seen:
+            continue
+        seen.add((i, j))
+        if i == len(outer):
+            if j == len(inner):
+                return True
+            continue
+        token = outer[i]
+        if token in _STARS:
+            stack.append((i + 1, j))
+            if j < len(inner) and _star_absorbs(token, inner[j]):
+                stack.append((i, j + 1))
+            continue
+        if j < len(inner) and _absorbs(token, inner[j]):
+            stack.append((i + 1, j + 1))
+    return False
+
+
+@lru_cache(maxsize=262144)
+def intersects(first: Pattern, second: Pattern) -> bool:
+    """Is there a string that both patterns match?"""
+    if is_literal(second) and all(len(token) == 1 for token in second):
+        return matches(first, "".join(second))
+    if is_literal(first) and all(len(token) == 1 for token in first):
+        return matches(second, "".join(first))
+    return witness(first, second) is not None
+
+
+def witness(*patterns: Pattern) -> str | None:
+    """A shortest string that all `patterns` match, or None when they have none in common.
+
+    Characters that any character could stand in for are written as `_FILLER`; use
+    `render_witness` to turn them into readable text.
+    """
+    count = len(patterns)
+    start = (0,) * count
+    parents: dict[tuple[int, ...], tuple[tuple[int, ...], str] | None] = {start: None}
+    queue: deque[tuple[int, ...]] = deque([start])
+    while queue:
+        state = queue.popleft()
+        if all(state[k] == len(patterns[k]) for k in range(count)):
+            return _spell(parents, state)
+        # A star may match nothing: free moves, explored first.
+        for k in range(count):
+            if state[k] < len(patterns[k]) and patterns[k][state[k]] in _STARS:
+                following = state[:k] + (state[k] + 1,) + state[k + 1 :]
+                if following not in parents:
+                    parents[following] = (state, "")
+                    queue.appendleft(following)
+        if any(state[k] == len(patterns[k]) for k in range(count)):
+            continue
+        current = [patterns[k][state[k]] for k in range(count)]
+        literals = {token for token in current if token not in _WILDCARDS}
+        if len(literals) > 1:
+            continue
+        char = literals.pop() if literals else _FILLER
+        if char == ":" and any(token in (SEGMENT_STAR, SEGMENT_ONE) for token in current):
+            continue
+        following = tuple(
+            state[k] if current[k] in _STARS else state[k] + 1 for k in range(count)
+        )
+        if following not in parents:
+            parents[following] = (state, char)
+            queue.append(following)
+    return None
+
+
+def _spell(parents, state) -> str:
+    chars = []
+    while parents[state] is not None:
+        state, char = parents[state]
+        chars.append(char)
+    return "".join(reversed(chars))
+
+
+def render_witness(text: str, filler: str = "x") -> str:
+    return text.replace(_FILLER, filler)

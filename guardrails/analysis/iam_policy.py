@@ -1,0 +1,724 @@
+"""What an AWS IAM identity may do, from its policy documents. Pure: no I/O, no graph.
+
+    policy = IdentityPolicy([(name, document), ...], boundary=(name, document) or None)
+    policy.allows("iam:PassRole", "arn:aws:iam::123456789012:role/deploy") -> Grant | None
+    policy.admin() -> Grant | None
+    policy.escalations() -> list[Escalation]
+    policy.assumable(role_arn) -> Grant | None
+    policy.write_grants(resource_arn) -> list[Grant]
+    policy.power() -> "admin" | "escalate" | "write" | "read" | "none"
+    trust_admits(trust_policy, principal_arn, principal_account) -> TrustGrant | None
+
+Documents are the dicts AWS returns (a JSON string is accepted too): the inline policies and the
+default version of each attached managed policy, each named for evidence. A malformed document
+raises `PolicyDocumentError` (a ValueError) with a one-line message.
+
+Semantics, as IAM evaluates a request inside one account (SCPs and resource policies are not seen
+here):
+- A request is allowed when an identity statement allows it, the permissions boundary (when there is
+  one) allows it too, and no explicit deny in either covers it. `Action`/`NotAction`,
+  `Resource`/`NotResource`, strings or lists; `*` and `?` wildcards; actions compare
+  case-insensitively, resources case-sensitively; `${...}` policy variables (version 2012-10-17)
+  may stand for anything in an allow and for nothing in a deny.
+- Conditions are not evaluated, and the doubt always falls towards reporting: an allow with a
+  Condition still allows (its Grant says `conditional=True`; so does a grant that passes the boundary
+  only through a conditional statement), and a deny with a Condition never cancels anything.
+- `resource` in a question may itself be a pattern: `allows(action, "*")` asks "allowed on at least
+  one resource". A deny cancels an allow only when it covers all the resources in question.
+- `admin()`: every action (`*`) allowed on every resource, or every `iam:*` action allowed on every
+  resource (enough to grant itself everything), by the identity policies and the boundary, with no
+  unconditional deny touching that family of actions. `AdministratorAccess` is admin; a deny on any
+  `iam:` action (on any resource) leaves only the `*` branch, which any deny at all cuts back.
+- `escalations()`: the known privilege-escalation sets (CHECKS.md, `ci-privilege-escalation`) whose
+  every permission is allowed on some resource of the right kind (`iam:PutRolePolicy` on
+  `arn:aws:iam::*:role/ci-*` counts). They are returned whether or not the identity is admin;
+  `power()` ranks admin first.
+- `write_grants(resource)`: the statements that let some write action (see iam_actions) through on
+  that resource, after boundary and denies. Wildcard grants are tested with probe actions built
+  from the policies' own action patterns and common verbs, so `s3:*` writes and `s3:Get*` does not.
+- `power()`: "admin", else "escalate" when an escalation set is allowed, else "write" when any write
+  action is allowed on any resource, else "read" when anything is allowed, else "none".
+- `trust_admits()`: whether a role's trust policy lets a principal call `sts:AssumeRole`, by
+  `Principal.AWS` naming `*`, the principal's account (id or `:root` ARN) or the principal's ARN,
+  or `NotPrincipal` not naming it; an unconditional Deny naming it wins. Service and federated
+  principals never admit an IAM role or user.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from urllib.parse import unquote
+
+from .iam_actions import READ_VERBS, WRITE_VERBS, is_read_only, pattern_is_read_only
+from .iam_patterns import (
+    Pattern,
+    compile_pattern,
+    contains,
+    intersects,
+    is_literal,
+    render_witness,
+    witness,
+)
+
+__all__ = [
+    "ESCALATION_SETS",
+    "Escalation",
+    "Grant",
+    "IdentityPolicy",
+    "PolicyDocumentError",
+    "TrustGrant",
+    "trust_admits",
+]
+
+
+class PolicyDocumentError(ValueError):
+    """A policy document that IAM would not accept."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The statement that allows something. For NotAction/NotResource statements the pattern reads
+    `NotAction: a, b` / `NotResource: x`."""
+
+    policy: str
+    sid: str | None
+    action_pattern: str
+    resource_pattern: str
+    conditional: bool
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A privilege-escalation set that is fully allowed: the concrete permissions and their grants,
+    in the same order."""
+
+    name: str
+    permissions: tuple[str, ...]
+    grants: tuple[Grant, ...]
+
+
+@dataclass(frozen=True)
+class TrustGrant:
+    """The trust-policy statement that admits a principal. `names_principal` is True when the
+    statement names the principal's own ARN rather than its account or `*`: only then, and only in
+    the same account, does AWS not also require an allow in the principal's own policies."""
+
+    sid: str | None
+    principal: str
+    action_pattern: str
+    conditional: bool
+    names_principal: bool
+
+
+# --- the escalation catalogue ------------------------------------------------------------------
+
+_ROLE = "arn:*:iam::*:role/*"
+_USER = "arn:*:iam::*:user/*"
+_GROUP = "arn:*:iam::*:group/*"
+_POLICY = "arn:*:iam::*:policy/*"
+
+
+def _in(service: str) -> str:
+    return f"arn:*:{service}:*"
+
+
+# Each set is a name and its requirements; a requirement is satisfied by any one of its
+# alternatives, each an action and the kind of resource it must be allowed on.
+ESCALATION_SETS: tuple[tuple[str, tuple[tuple[tuple[str, str], ...], ...]], ...] = (
+    ("iam:CreatePolicyVersion", ((("iam:CreatePolicyVersion", _POLICY),),)),
+    ("iam:SetDefaultPolicyVersion", ((("iam:SetDefaultPolicyVersion", _POLICY),),)),
+    ("iam:AttachUserPolicy", ((("iam:AttachUserPolicy", _USER),),)),
+    ("iam:AttachGroupPolicy", ((("iam:AttachGroupPolicy", _GROUP),),)),
+    ("iam:AttachRolePolicy", ((("iam:AttachRolePolicy", _ROLE),),)),
+    ("iam:PutUserPolicy", ((("iam:PutUserPolicy", _USER),),)),
+    ("iam:PutGroupPolicy", ((("iam:PutGroupPolicy", _GROUP),),)),
+    ("iam:PutRolePolicy", ((("iam:PutRolePolicy", _ROLE),),)),
+    ("iam:CreateAccessKey", ((("iam:CreateAccessKey", _USER),),)),
+    ("iam:CreateLoginProfile", ((("iam:CreateLoginProfile", _USER),),)),
+    ("iam:UpdateLoginProfile", ((("iam:UpdateLoginProfile", _USER),),)),
+    ("iam:AddUserToGroup", ((("iam:AddUserToGroup", _GROUP),),)),
+    (
+        "iam:UpdateAssumeRolePolicy+sts:AssumeRole",
+        ((("iam:UpdateAssumeRolePolicy", _ROLE),), (("sts:AssumeRole", _ROLE),)),
+    ),
+    (
+        "iam:PassRole+ec2:RunInstances",
+        ((("iam:PassRole", _ROLE),), (("ec2:RunInstances", _in("ec2")),)),
+    ),
+    (
+        "iam:PassRole+lambda:CreateFunction+lambda:InvokeFunction/CreateEventSourceMapping",
+        (
+            (("iam:PassRole", _ROLE),),
+            (("lambda:CreateFunction", _in("lambda")),),
+            (
+                ("lambda:InvokeFunction", _in("lambda")),
+                ("lambda:CreateEventSourceMapping", _in("lambda")),
+            ),
+        ),
+    ),
+    (
+        "iam:PassRole+cloudformation:CreateStack",
+        ((("iam:PassRole", _ROLE),), (("cloudformation:CreateStack", _in("cloudformation")),)),
+    ),
+    (
+        "iam:PassRole+glue:CreateDevEndpoint",
+        ((("iam:PassRole", _ROLE),), (("glue:CreateDevEndpoint", _in("glue")),)),
+    ),
+    (
+        "iam:PassRole+codebuild:CreateProject/StartBuild",
+        (
+            (("iam:PassRole", _ROLE),),
+            (("codebuild:CreateProject", _in("codebuild")), ("codebuild:StartBuild", _in("codebuild"))),
+        ),
+    ),
+    (
+        "iam:PassRole+ecs:RunTask/RegisterTaskDefinition",
+        (
+            (("iam:PassRole", _ROLE),),
+            (("ecs:RunTask", _in("ecs")), ("ecs:RegisterTaskDefinition", _in("ecs"))),
+        ),
+    ),
+    (
+        "iam:PassRole+sagemaker:CreateNotebookInstance",
+        ((("iam:PassRole", _ROLE),), (("sagemaker:CreateNotebookInstance", _in("sagemaker")),)),
+    ),
+)
+
+# Services probed when a grant names no service (`*`, NotAction): the ones a CI identity touches.
+_COMMON_SERVICES = (
+    "autoscaling", "cloudformation", "cloudtrail", "cloudwatch", "codebuild", "codecommit",
+    "codedeploy", "codepipeline", "dynamodb", "ec2", "ecr", "ecs", "eks", "elasticloadbalancing",
+    "events", "glue", "iam", "kms", "lambda", "logs", "organizations", "rds", "route53", "s3",
+    "sagemaker", "secretsmanager", "sns", "sqs", "ssm", "sts",
+)
+
+_ALL_ACTIONS = compile_pattern("*:*")
+_IAM_ACTIONS = compile_pattern("iam:*")
+_ANY = compile_pattern("*")
+
+
+# --- statements --------------------------------------------------------------------------------
+
+
+def _as_document(document: dict | str, name: str) -> dict:
+    if isinstance(document, str):
+        text = unquote(document) if document.lstrip().startswith("%") else document
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise PolicyDocumentError(f"policy {name!r} is not valid JSON: {error.msg}") from None
+    if not isinstance(document, dict):
+        raise PolicyDocumentError(f"policy {name!r} is not a JSON object")
+    return document
+
+
+def _strings(value, name: str, field: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise PolicyDocumentError(f"policy {name!r}: {field} must be a string or a list of strings")
+
+
+def _statements(document: dict, name: str) -> list[dict]:
+    statements = document.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list) or not all(isinstance(s, dict) for s in statements):
+        raise PolicyDocumentError(f"policy {name!r}: Statement must be an object or a list of objects")
+    return statements
+
+
+@dataclass(frozen=True)
+class _Statement:
+    policy: str
+    sid: str | None
+    allow: bool
+    actions: tuple[str, ...]
+    action_patterns: tuple[Pattern, ...]
+    not_action: bool
+    resources: tuple[str, ...]
+    resource_patterns: tuple[Pattern, ...]
+    not_resource: bool
+    conditional: bool
+
+    @classmethod
+    def parse(cls, raw: dict, policy: str, version: str | None) -> _Statement | None:
+        effect = raw.get("Effect")
+        if effect not in ("Allow", "Deny"):
+            return None  # IAM rejects any other effect
+        allow = effect == "Allow"
+        not_action = "NotAction" in raw
+        actions = _strings(raw.get("NotAction" if not_action else "Action"), policy, "Action")
+        not_resource = "NotResource" in raw
+        resources = _strings(raw.get("NotResource" if not_resource else "Resource"), policy, "Resource")
+        if not resources and not not_resource and allow:
+            resources = ("*",)  # invalid in an identity policy; read it the way that reports
+        # Policy variables exist from version 2012-10-17. Read each so the statement grants more
+        # or denies less: a wildcard where it widens the statement, an unmatched token where not.
+        widens = allow != not_resource
+        variables = None if version != "2012-10-17" else ("star" if widens else "opaque")
+        sid = raw.get("Sid")
+        return cls(
+            policy=policy,
+            sid=sid if isinstance(sid, str) and sid else None,
+            allow=allow,
+            actions=actions,
+            action_patterns=tuple(compile_pattern(a, fold_case=True) for a in actions),
+            not_action=not_action,
+            resources=resources,
+            resource_patterns=tuple(compile_pattern(r, variables=variables, arn=True) for r in resources),
+            not_resource=not_resource,
+            conditional=bool(raw.get("Condition")),
+        )
+
+    # An allow lets through some of the question: which of its patterns does (for evidence).
+    def action_hit(self, question: Pattern) -> tuple[str, Pattern | None] | None:
+        return _hit(self.actions, self.action_patterns, self.not_action, question, "NotAction")
+
+    def resource_hit(self, question: Pattern) -> tuple[str, Pattern | None] | None:
+        return _hit(self.resources, self.resource_patterns, self.not_resource, question, "NotResource")
+
+    # A deny covers all of the question.
+    def covers_actions(self, question: Pattern) -> bool:
+        return _covers(self.action_patterns, self.not_action, question)
+
+    def covers_resources(self, question: Pattern) -> bool:
+        return _covers(self.resource_patterns, self.not_resource, question)
+
+    # A deny touches some of the question.
+    def touches_actions(self, question: Pattern) -> bool:
+        return _touches(self.action_patterns, self.not_action, question)
+
+    def touches_resources(self, question: Pattern) -> bool:
+        return _touches(self.resource_patterns, self.not_resource, question)
+
+
+def _hit(texts, patterns, negated, question, label):
+    if negated:
+        if any(contains(pattern, question) for pattern in patterns):
+            return None
+        return _describe(texts, True, label), None
+    for text, pattern in zip(texts, patterns):
+        if intersects(pattern, question):
+            return text, pattern
+    return None
+
+
+def _covers(patterns, negated, question) -> bool:
+    if negated:
+        return not any(intersects(pattern, question) for pattern in patterns)
+    return any(contains(pattern, question) for pattern in patterns)
+
+
+def _touches(patterns, negated, question) -> bool:
+    if negated:
+        return not any(contains(pattern, question) for pattern in patterns)
+    return any(intersects(pattern, question) for pattern in patterns)
+
+
+def _covering_text(texts, patterns, negated, question, label) -> str:
+    if not negated:
+        for text, pattern in zip(texts, patterns):
+            if contains(pattern, question):
+                return text
+    return _describe(texts, negated, label)
+
+
+def _describe(texts, negated, label) -> str:
+    joined = ", ".join(texts)
+    return f"{label}: {joined}" if negated else joined
+
+
+def _parse_policies(policies: Iterable[tuple[str, dict | str]]) -> list[_Statement]:
+    parsed = []
+    for name, document in policies:
+        document = _as_document(document, name)
+        version = document.get("Version")
+        for raw in _statements(document, name):
+            statement = _Statement.parse(raw, name, version)
+            if statement is not None:
+                parsed.append(statement)
+    return parsed
+
+
+# --- identity policies -------------------------------------------------------------------------
+
+
+class IdentityPolicy:
+    """The effective permissions of one IAM role or user. See the module docstring."""
+
+    def __init__(
+        self,
+        policies: Sequence[tuple[str, dict | str]],
+        boundary: tuple[str, dict | str] | None = None,
+    ) -> None:
+        statements = _parse_policies(policies)
+        boundary_statements = _parse_policies([boundary]) if boundary is not None else None
+        self._allows = [s for s in statements if s.allow]
+        self._boundary = (
+            [s for s in boundary_statements if s.allow] if boundary_statements is not None else None
+        )
+        # Only an unconditional deny is sure to apply.
+        self._denies = [
+            s for s in statements + (boundary_statements or []) if not s.allow and not s.conditional
+        ]
+        self._answers: dict[tuple[str, str], Grant | None] = {}
+
+    # -- the basic question --
+
+    def allows(self, action: str, resource: str = "*") -> Grant | None:
+        """The grant that allows `action` on `resource` (an ARN or ARN pattern), or None."""
+        key = (action, resource)
+        if key not in self._answers:
+            self._answers[key] = self._allowing(
+                compile_pattern(action, fold_case=True), compile_pattern(resource, arn=True)
+            )
+        return self._answers[key]
+
+    def _allowing(self, action: Pattern, resource: Pattern) -> Grant | None:
+        fallback = None
+        for grant, _, _ in self._passing(action, resource):
+            if not grant.conditional:
+                return grant
+            fallback = fallback or grant
+        return fallback
+
+    def _surviving(
+        self, allows: list[_Statement], action: Pattern, resource: Pattern
+    ) -> Iterator[tuple[Grant, Pattern | None, Pattern | None]]:
+        """The grants of `allows` that no deny cancels, unconditional ones first, each with the
+        action and resource pattern it matched by (None for NotAction/NotResource)."""
+        later = []
+        for statement in allows:
+            action_hit = statement.action_hit(action)
+            if action_hit is None:
+                continue
+            resource_hit = statement.resource_hit(resource)
+            if resource_hit is None:
+                continue
+            if self._denied(action, action_hit[1], resource, resource_hit[1]):
+                continue
+            found = (
+                Grant(
+                    policy=statement.policy,
+                    sid=statement.sid,
+                    action_pattern=action_hit[0],
+                    resource_pattern=resource_hit[0],
+                    conditional=statement.conditional,
+                ),
+                action_hit[1],
+                resource_hit[1],
+            )
+            if statement.conditional:
+                later.append(found)
+            else:
+                yield found
+        yield from later
+
+    def _denied(self, action, granted_action, resource, granted_resource) -> bool:
+        # The allowed part is (question ∩ granted pattern); a deny covering either side covers it.
+        actions = [action] if granted_action is None else [action, granted_action]
+        resources = [resource] if granted_resource is None else [resource, granted_resource]
+        return any(
+            any(deny.covers_actions(a) for a in actions)
+            and any(deny.covers_resources(r) for r in resources)
+            for deny in self._denies
+        )
+
+    # -- administrator --
+
+    def admin(self) -> Grant | None:
+        """The grant that makes the identity administrator, or None. See the module docstring."""
+        return self._admin
+
+    @cached_property
+    def _admin(self) -> Grant | None:
+        conditional = None
+        for family in (_ALL_ACTIONS, _IAM_ACTIONS):
+            grant = self._family_grant(family)
+            if grant is not None and not grant.conditional:
+                return grant
+            conditional = conditional or grant
+        return conditional
+
+    def _family_grant(self, family: Pattern) -> Grant | None:
+        if any(deny.touches_actions(family) and deny.touches_resources(_ANY) for deny in self._denies):
+            return None
+        boundary_conditional = False
+        if self._boundary is not None:
+            covering = self._covering(self._boundary, family)
+            if not covering:
+                return None
+            boundary_conditional = all(s.conditional for s in covering)
+        covering = self._covering(self._allows, family)
+        if not covering:
+            return None
+        statement = min(covering, key=lambda s: s.conditional)
+        return Grant(
+            policy=statement.policy,
+            sid=statement.sid,
+            action_pattern=_covering_text(
+                statement.actions, statement.action_patterns, statement.not_action, family, "NotAction"
+            ),
+            resource_pattern=_covering_text(
+                statement.resources, statement.resource_patterns, statement.not_resource, _ANY, "NotResource"
+            ),
+            conditional=statement.conditional or boundary_conditional,
+        )
+
+    @staticmethod
+    def _covering(allows: list[_Statement], family: Pattern) -> list[_Statement]:
+        return [s for s in allows if s.covers_actions(family) and s.covers_resources(_ANY)]
+
+    # -- escalation --
+
+    def escalations(self) -> list[Escalation]:
+        """Every known escalation set that is fully allowed, admin or not."""
+        return list(self._escalations)
+
+    @cached_property
+    def _escalations(self) -> tuple[Escalation, ...]:
+        found = []
+        for name, requirements in ESCALATION_SETS:
+            permissions, grants = [], []
+            for alternatives in requirements:
+                for action, resource in alternatives:
+                    grant = self.allows(action, resource)
+                    if grant is not None:
+                        permissions.append(action)
+                        grants.append(grant)
+                        break
+                else:
+                    break
+            else:
+                found.append(Escalation(name, tuple(permissions), tuple(grants)))
+        return tuple(found)
+
+    # -- roles and resources --
+
+    def assumable(self, role_arn: str) -> Grant | None:
+        """The grant allowing `sts:AssumeRole` on that role ARN (or ARN pattern), or None."""
+        return self.allows("sts:AssumeRole", role_arn)
+
+    def write_grants(self, resource_arn: str) -> list[Grant]:
+        """The grants that let some write action through on `resource_arn` (or pattern)."""
+        resource = compile_pattern(resource_arn, arn=True)
+        services = _acting_services(resource_arn)
+        grants: dict[tuple, Grant] = {}
+        for probe in self._probes(resource_arn, write=True):
+            if is_read_only(probe) or (services and probe.partition(":")[0] not in services):
+                continue
+            action = compile_pattern(probe, fold_case=True)
+            for grant, _, _ in self._passing(action, resource):
+                key = (grant.policy, grant.sid, grant.action_pattern, grant.resource_pattern)
+                if key not in grants or (grants[key].conditional and not grant.conditional):
+                    grants[key] = grant
+        return list(grants.values())
+
+    def _passing(self, action: Pattern, resource: Pattern) -> Iterator[tuple[Grant, Pattern | None, Pattern | None]]:
+        """Every identity grant of the question that survives denies and the boundary."""
+        for grant, granted_action, granted_resource in self._surviving(self._allows, action, resource):
+            if self._boundary is not None:
+                boundary_grant = next(
+                    self._surviving(
+                        self._boundary,
+                        _narrow(action, granted_action),
+                        _narrow(resource, granted_resource),
+                    ),
+                    None,
+                )
+                if boundary_grant is None:
+                    continue
+                if boundary_grant[0].conditional:
+                    grant = replace(grant, conditional=True)
+            yield grant, granted_action, granted_resource
+
+    def _allows_any_read(self) -> bool:
+        return any(
+            is_read_only(probe) and self.allows(probe) is not None
+            for probe in self._probes("*", write=False)
+        )
+
+    def _probes(self, resource_arn: str, write: bool) -> Iterator[str]:
+        """Concrete actions that stand for what the policies could allow, writing or reading.
+
+        Named actions stand for themselves; a wildcard pattern is probed with one action per verb
+        it can match; a grant of every service (`*`, NotAction) is probed on the services the
+        policies and the resource name, plus common ones.
+        """
+        statements = self._allows + (self._boundary or [])
+        verbs = WRITE_VERBS if write else READ_VERBS
+        seen: set[str] = set()
+        every_service = False
+        for statement in statements:
+            if statement.not_action:
+                every_service = True
+                continue
+            for text, pattern in zip(statement.actions, statement.action_patterns):
+                service = text.lower().partition(":")[0]
+                if is_literal(pattern):
+                    candidates = [text.lower()]
+                elif not service or "*" in service or "?" in service:
+                    every_service = True
+                    continue
+                elif write and pattern_is_read_only(pattern):
+                    continue
+                else:
+                    found = (witness(pattern, compile_pattern(f"{service}:{verb}*")) for verb in verbs)
+                    candidates = [render_witness(w) for w in (*found, witness(pattern)) if w is not None]
+                for candidate in candidates:
+                    if candidate not in seen:
+                        seen.add(candidate)
+                        yield candidate
+        if every_service:
+            for service in sorted(self._services(resource_arn)):
+                for verb in verbs:
+                    candidate = f"{service}:{verb}"
+                    if candidate not in seen:
+                        seen.add(candidate)
+                        yield candidate
+
+    def _services(self, resource_arn: str) -> set[str]:
+        services = set(_COMMON_SERVICES) | set(_acting_services(resource_arn))
+        for statement in self._allows + (self._boundary or []) + self._denies:
+            for text in statement.actions:
+                service = text.lower().partition(":")[0]
+                if service and not set(service) & {"*", "?"}:
+                    services.add(service)
+        return services
+
+    # -- summary --
+
+    def power(self) -> str:
+        """"admin" | "escalate" | "write" | "read" | "none": see the module docstring."""
+        return self._power
+
+    @cached_property
+    def _power(self) -> str:
+        if self.admin() is not None:
+            return "admin"
+        if self.escalations():
+            return "escalate"
+        if self.write_grants("*"):
+            return "write"
+        if self._allows_any_read():
+            return "read"
+        return "none"
+
+
+# Services whose actions act on resources of another service's ARNs.
+_ACTING_SERVICES = {"iam": ("iam", "sts")}
+
+
+def _acting_services(resource_arn: str) -> tuple[str, ...]:
+    """The services whose actions can act on `resource_arn`; empty when any can (`*`)."""
+    parts = resource_arn.split(":")
+    if len(parts) < 3 or parts[0] != "arn" or set(parts[2]) & {"*", "?"}:
+        return ()
+    service = parts[2].lower()
+    return _ACTING_SERVICES.get(service, (service,))
+
+
+def _narrow(question: Pattern, granted: Pattern | None) -> Pattern:
+    """The granted pattern when it lies inside the question, else the question."""
+    if granted is not None and contains(question, granted):
+        return granted
+    return question
+
+
+# --- trust policies ----------------------------------------------------------------------------
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ROOT_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$")
+_ASSUMED_ROLE = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([^/]+)/.+$")
+_ASSUME_ROLE = compile_pattern("sts:assumerole")
+
+
+def trust_admits(trust_policy: dict | str, principal_arn: str, principal_account: str) -> TrustGrant | None:
+    """The statement of a role's trust policy that lets `principal_arn` (an IAM role or user of
+    account `principal_account`) call sts:AssumeRole on the role, or None."""
+    document = _as_document(trust_policy, "trust policy")
+    admitted: TrustGrant | None = None
+    for raw in _statements(document, "trust policy"):
+        effect = raw.get("Effect")
+        if effect not in ("Allow", "Deny"):
+            continue
+        not_action = "NotAction" in raw
+        actions = _strings(raw.get("NotAction" if not_action else "Action"), "trust policy", "Action")
+        patterns = tuple(compile_pattern(a, fold_case=True) for a in actions)
+        if not_action:
+            if any(contains(p, _ASSUME_ROLE) for p in patterns):
+                continue
+            action_text = _describe(actions, True, "NotAction")
+        else:
+            matching = [a for a, p in zip(actions, patterns) if contains(p, _ASSUME_ROLE)]
+            if not matching:
+                continue
+            action_text = matching[0]
+        named = _principal_named(raw, principal_arn, principal_account)
+        if named is None:
+            continue
+        principal, names_principal = named
+        conditional = bool(raw.get("Condition"))
+        if effect == "Deny":
+            if not conditional:
+                return None
+            continue
+        grant = TrustGrant(
+            sid=raw.get("Sid") or None,
+            principal=principal,
+            action_pattern=action_text,
+            conditional=conditional,
+            names_principal=names_principal,
+        )
+        if admitted is None or (admitted.conditional and not conditional):
+            admitted = grant
+    return admitted
+
+
+def _principal_named(raw: dict, arn: str, account: str) -> tuple[str, bool] | None:
+    """Which principal value of the statement applies to `arn`, and whether it names it exactly."""
+    if "NotPrincipal" in raw:
+        excluded = _principal_match(raw["NotPrincipal"], arn, account)
+        return None if excluded is not None else ("NotPrincipal", False)
+    if "Principal" not in raw:
+        return None
+    return _principal_match(raw["Principal"], arn, account)
+
+
+def _principal_match(block, arn: str, account: str) -> tuple[str, bool] | None:
+    if block == "*":
+        return "*", False
+    if not isinstance(block, dict):
+        return None
+    # Service, Federated and CanonicalUser principals are never an IAM role or user.
+    for value in _strings(block.get("AWS"), "trust policy", "Principal"):
+        if value == "*":
+            return value, False
+        if _ACCOUNT_ID.match(value):
+            if value == account:
+                return value, False
+            continue
+        root = _ROOT_ARN.match(value)
+        if root:
+            if root.group(1) == account:
+                return value, False
+            continue
+        if value == arn:
+            return value, True
+        session = _ASSUMED_ROLE.match(value)
+        if session and session.group(1) == account and _role_name(arn) == session.group(2):
+            return value, True
+    return None
+
+
+def _role_name(arn: str) -> str | None:
+    head, _, path = arn.partition(":role/")
+    return path.rsplit("/", 1)[-1] if path and head.startswith("arn:") else None
