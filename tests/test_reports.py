@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from markdown_it import MarkdownIt
-from report_helpers import FINDINGS_SCHEMA, SHARED_SPEC, large_document, load
+from test_reports_support import FINDINGS_SCHEMA, SHARED_SPEC, large_document, load
 from rich.console import Console
 
 from guardrails.reports import RENDERERS, OutputFormat, render

@@ -1,4 +1,4 @@
-"""Helpers shared by the report tests: the sample documents and a document of any size."""
+"""Shared by the report tests (no tests here): the sample documents and a document of any size."""
 
 from __future__ import annotations
 
