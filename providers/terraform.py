@@ -1,0 +1,79 @@
+"""The Terraform source: a plan or state translated into an AWS-shaped snapshot, in memory.
+
+    snapshots = load_terraform("plan.json")      # list of snapshot dicts (source "terraform")
+
+Ids in the snapshot are resource addresses; see docs/snapshot-format.md, "Terraform translation".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from guardrails import __version__ as tool_version
+
+from .terraform_aws import ASSIGNED_AT_APPLY, AwsTranslator
+from .terraform_hcl import SourceLocator
+from .terraform_links import Linker
+from .terraform_load import TerraformInputError, TfDocument, read_document
+
+__all__ = ["load_terraform", "translate_document", "TerraformInputError", "ASSIGNED_AT_APPLY"]
+
+
+def load_terraform(path: str | Path) -> list[dict]:
+    """Snapshots translated from the Terraform plan or state at PATH (a file, or a directory with one)."""
+    doc = read_document(path)
+    return [translate_document(doc)]
+
+
+def translate_document(doc: TfDocument) -> dict:
+    source = str(doc.path)
+    linker = Linker(doc)
+    tr = AwsTranslator(doc, linker, source)
+    tr.translate()
+    _add_source_locations(doc, tr)
+    notes = list(tr.notes)
+    if tr.ignored:
+        kinds = ", ".join(f"{t} ({n})" for t, n in sorted(tr.ignored.items()))
+        notes.append(f"Resource types not read by the scanner were ignored: {kinds}")
+    if doc.kind == "plan" and doc.configuration is None:
+        notes.append("The plan has no configuration section: values unknown until apply cannot be traced")
+    return {
+        "format": "pipeline-guardrails-snapshot",
+        "version": 1,
+        "tool_version": tool_version,
+        "collected_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "provider": "aws",
+        "source": "terraform",
+        "scope": source,
+        "account": {"id": tr.account, "aliases": []},
+        "terraform": {"kind": doc.kind, "terraform_version": doc.terraform_version,
+                      "resources": len(doc.resources), "ignored_resource_types": dict(tr.ignored)},
+        "regions": {tr.region: tr.lists},
+        "iam": tr.iam,
+        "gaps": _dedup_gaps(tr.gaps),
+        "notes": notes,
+    }
+
+
+def _dedup_gaps(gaps: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for g in gaps:
+        key = (g["what"], g["error"])
+        if key not in seen:
+            seen.add(key)
+            out.append(g)
+    return out
+
+
+def _add_source_locations(doc: TfDocument, tr: AwsTranslator) -> None:
+    locator = SourceLocator(doc.path.parent, doc.configuration)
+    by_address = {r.address: r for r in doc.resources}
+    for group in list(tr.lists.values()) + list(tr.iam.values()):
+        for el in group:
+            res = by_address.get(el.get("_address"))
+            if res is None:
+                continue
+            loc = locator.locate(Linker.config_path_of(res.module_address), res.mode, res.type, res.name)
+            if loc:
+                el["_source_location"] = loc
