@@ -1,0 +1,124 @@
+"""The HTML report in a real browser: it renders the attack path and the findings table, its script
+runs under its own Content-Security-Policy, and the page requests nothing but itself.
+
+Every host name is resolved to a loopback server that records each request, so a load of any
+external resource (a CDN script, a font, an image planted in an estate string) shows up as a request
+instead of vanishing into a failed DNS lookup."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from test_reports_support import load
+
+from guardrails.reports import render
+
+REPORT_NAME = "report.html"
+
+
+def chromium_binary() -> str | None:
+    for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def _serve(directory: Path) -> tuple[ThreadingHTTPServer, list[str]]:
+    requests: list[str] = []
+
+    class Recorder(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(directory), **kwargs)
+
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            requests.append(f"{self.headers.get('Host', '')} {self.path}")
+            super().do_GET()
+
+        def log_message(self, format, *args):  # keep pytest output clean
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, requests
+
+
+def check_html_in_browser(document: dict, workdir: Path) -> str:
+    """Render the document's HTML report, open it in headless Chromium, and assert that the
+    attack-path SVG (when the document has attack paths) and the findings table are in the DOM after
+    load, that the report's script ran, and that the only request the page made was for itself.
+    Returns the dumped DOM for further checks."""
+    browser = chromium_binary()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; CI must install it for the browser tests")
+        pytest.skip("chromium is not installed (apt-get install chromium); set CI=1 to make this a failure")
+    site = workdir / "site"
+    site.mkdir()
+    (site / REPORT_NAME).write_text(render(document, "html"), encoding="utf-8")
+    server, requests = _serve(site)
+    host, port = server.server_address
+    try:
+        completed = subprocess.run(
+            [
+                browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-proxy-server", "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter",
+                "--disable-default-apps", "--disable-extensions", f"--user-data-dir={workdir / 'profile'}",
+                # every name resolves to the recording server, so any external load is seen
+                f"--host-resolver-rules=MAP * {host}:{port}",
+                "--virtual-time-budget=5000", "--dump-dom",
+                f"http://{host}:{port}/{REPORT_NAME}",
+            ],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    dom = completed.stdout
+    assert f"{host}:{port} /{REPORT_NAME}" in requests
+    assert requests == [f"{host}:{port} /{REPORT_NAME}"], requests
+
+    parser = _Elements()
+    parser.feed(dom)
+    tags = parser.tags
+    assert any(t == "table" and a.get("id") == "findings-table" for t, a in tags)
+    rows = [a for t, a in tags if t == "tr" and "data-severity" in a]
+    assert len(rows) == len(document.get("findings") or [])
+    has_paths = any(f.get("status") != "suppressed" and (f.get("evidence") or {}).get("path")
+                    and (f.get("check_id") == "ci-internet-to-admin-path" or f.get("severity") == "critical")
+                    for f in document.get("findings") or [])
+    assert any(t == "svg" and "attack-path" in a.get("class", "") for t, a in tags) == has_paths
+    # the filter controls are hidden in the markup and shown by the script: it ran under the CSP
+    filters = next(a for t, a in tags if a.get("id") == "filters")
+    assert "hidden" not in filters
+    assert not any(t in ("img", "iframe", "object", "embed") for t, _ in tags)
+    assert [t for t, _ in tags].count("script") == 1
+    return dom
+
+
+def test_sample_report_in_a_browser(tmp_path):
+    dom = check_html_in_browser(load("sample"), tmp_path)
+    assert "jenkins-master-role" in dom
+
+
+def test_hostile_report_in_a_browser(tmp_path):
+    dom = check_html_in_browser(load("hostile"), tmp_path)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
