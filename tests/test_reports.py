@@ -431,3 +431,19 @@ def test_a_thousand_findings_render_in_every_format():
     suppressed = sum(f["status"] == "suppressed" for f in document["findings"])
     assert f"{1000 - suppressed} open findings" in plain and f"({suppressed} suppressed)" in plain
     assert json.loads(render(document, "json")) == document
+
+
+def test_a_minimal_document_renders_in_every_format():
+    document = {
+        "schema_version": "1",
+        "tool": {"name": "pipeline-guardrails", "version": "0.1.0"},
+        "scan": {"id": "s", "started_at": "2026-11-22T10:00:00Z", "finished_at": "2026-11-22T10:00:01Z", "sources": []},
+        "summary": {"by_severity": {}, "resources": 0, "ci_nodes": 0},
+        "findings": [],
+        "coverage": {"resources_by_kind": {}, "gaps": []},
+    }
+    assert "No findings." in render(document, "html") and "No findings." in render(document, "markdown")
+    log = json.loads(render(document, "sarif"))
+    assert log["runs"][0]["results"] == [] and log["runs"][0]["tool"]["driver"]["rules"] == []
+    plain, _ = table_output(document)
+    assert "0 open findings; 0 resources scanned, 0 CI nodes, 0 coverage gaps" in plain
