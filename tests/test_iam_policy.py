@@ -105,6 +105,8 @@ ALLOWS = [
     ("allowed on some resource of a kind", [allow("iam:PutRolePolicy", "arn:aws:iam::*:role/ci-*")], "iam:PutRolePolicy", "arn:*:iam::*:role/*", True),
     ("deny covering the granted resources", [allow("iam:PutRolePolicy", "arn:aws:iam::*:role/ci-*"), deny("iam:*", "arn:aws:iam::*:role/*")], "iam:PutRolePolicy", "arn:*:iam::*:role/*", False),
     ("deny covering the granted actions", [allow("iam:Put*Policy"), deny("iam:Put*")], "iam:Put*", "*", False),
+    ("ARN segment wildcard stays in its segment", [allow("iam:PassRole", "arn:aws:iam::*:role/x")], "iam:PassRole", "arn:aws:iam::1:role/y:role/x", False),
+    ("resource part wildcard spans colons", [allow("logs:PutLogEvents", "arn:aws:logs:*:*:log-group:/ci/*")], "logs:PutLogEvents", "arn:aws:logs:eu-west-1:111111111111:log-group:/ci/build:log-stream:x", True),
     ("unknown effect is ignored", [{"Effect": "allow", "Action": "*", "Resource": "*"}], "s3:PutObject", "*", False),
 ]
 
@@ -399,6 +401,9 @@ WRITES = [
     ("NotAction of the service", [allow(NotAction="s3:*")], BUCKET + "/key", False),
     ("named write action", [allow("s3:PutObject", BUCKET + "/*")], BUCKET + "/key", True),
     ("sqs receive only reads", [allow("sqs:ReceiveMessage")], "arn:aws:sqs:eu-west-1:111111111111:q", False),
+    ("another service does not act on the resource", [allow("ec2:*")], BUCKET + "/key", False),
+    ("wildcard service reaches the resource", [allow("s*:Put*")], BUCKET + "/key", True),
+    ("any resource", [allow("ec2:TerminateInstances", "arn:aws:ec2:*:*:instance/*")], "*", True),
 ]
 
 
@@ -486,9 +491,11 @@ def test_exact_allow_allows_and_deny_never_does(action, resource):
 
 
 @settings(max_examples=300, deadline=None)
-@given(first=glob_text, second=glob_text, sample=plain_text)
-def test_pattern_set_questions_agree_with_matching(first, second, sample):
-    a, b = compile_pattern(first), compile_pattern(second)
+@given(first=glob_text, second=glob_text, sample=plain_text, arn=st.booleans())
+def test_pattern_set_questions_agree_with_matching(first, second, sample, arn):
+    if arn:  # ARN segments: wildcards before the resource part do not cross colons
+        first, second, sample = "arn:" + first, "arn:" + second, "arn:" + sample
+    a, b = compile_pattern(first, arn=arn), compile_pattern(second, arn=arn)
     if matches(a, sample) and matches(b, sample):
         assert intersects(a, b)
     if contains(a, b) and matches(b, sample):
@@ -497,3 +504,21 @@ def test_pattern_set_questions_agree_with_matching(first, second, sample):
     if common is not None:
         assert matches(a, render_witness(common)) and matches(b, render_witness(common))
     assert intersects(a, b) is (common is not None)
+
+
+DENIES = [
+    ("explicit deny", [deny("sts:AssumeRole", DEPLOY)], None, True),
+    ("deny elsewhere", [deny("sts:AssumeRole", f"arn:aws:iam::{OTHER}:role/other")], None, False),
+    ("conditional deny may not apply", [deny("sts:AssumeRole", Condition=MFA)], None, False),
+    ("no allow is no deny", [], None, False),
+    ("boundary without the action", [allow("*")], [allow("s3:*")], True),
+    ("boundary with the action", [], [allow("sts:AssumeRole")], False),
+    ("deny in the boundary", [], [allow("*"), deny("sts:*")], True),
+]
+
+
+@pytest.mark.parametrize(
+    "statements, boundary, expected", [row[1:] for row in DENIES], ids=[row[0] for row in DENIES]
+)
+def test_denies(statements, boundary, expected):
+    assert policy_of(*statements, boundary=boundary).denies("sts:AssumeRole", DEPLOY) is expected

@@ -117,6 +117,22 @@ def _regex(pattern: Pattern) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
+@lru_cache(maxsize=4096)
+def any_regex(patterns: tuple[Pattern, ...]) -> re.Pattern[str]:
+    """One regular expression matching what any of `patterns` matches."""
+    if not patterns:
+        return re.compile("(?!)")
+    return re.compile("|".join(f"(?:{_regex(p).pattern})" for p in patterns), re.DOTALL)
+
+
+@lru_cache(maxsize=65536)
+def concrete(pattern: Pattern) -> str | None:
+    """The text of a pattern without wildcards or variables, else None."""
+    if all(len(token) == 1 for token in pattern):
+        return "".join(pattern)
+    return None
+
+
 def matches(pattern: Pattern, text: str) -> bool:
     """Does the concrete `text` match `pattern`?"""
     return _regex(pattern).fullmatch(text) is not None
@@ -140,8 +156,9 @@ def _star_absorbs(outer: str, inner: str) -> bool:
 @lru_cache(maxsize=262144)
 def contains(outer: Pattern, inner: Pattern) -> bool:
     """Is every string matched by `inner` also matched by `outer`?"""
-    if is_literal(inner) and all(len(token) == 1 for token in inner):
-        return matches(outer, "".join(inner))
+    text = concrete(inner)
+    if text is not None:
+        return matches(outer, text)
     seen: set[tuple[int, int]] = set()
     stack = [(0, 0)]
     while stack:
@@ -167,10 +184,12 @@ def contains(outer: Pattern, inner: Pattern) -> bool:
 @lru_cache(maxsize=262144)
 def intersects(first: Pattern, second: Pattern) -> bool:
     """Is there a string that both patterns match?"""
-    if is_literal(second) and all(len(token) == 1 for token in second):
-        return matches(first, "".join(second))
-    if is_literal(first) and all(len(token) == 1 for token in first):
-        return matches(second, "".join(first))
+    text = concrete(second)
+    if text is not None:
+        return matches(first, text)
+    text = concrete(first)
+    if text is not None:
+        return matches(second, text)
     return witness(first, second) is not None
 
 

@@ -5,6 +5,7 @@
     policy.admin() -> Grant | None
     policy.escalations() -> list[Escalation]
     policy.assumable(role_arn) -> Grant | None
+    policy.denies(action, resource) -> bool
     policy.write_grants(resource_arn) -> list[Grant]
     policy.power() -> "admin" | "escalate" | "write" | "read" | "none"
     trust_admits(trust_policy, principal_arn, principal_account) -> TrustGrant | None
@@ -38,6 +39,8 @@ here):
   from the policies' own action patterns and common verbs, so `s3:*` writes and `s3:Get*` does not.
 - `power()`: "admin", else "escalate" when an escalation set is allowed, else "write" when any write
   action is allowed on any resource, else "read" when anything is allowed, else "none".
+- `denies()`: what stops the identity even where a same-account resource policy (a trust policy
+  naming it) needs no allow from its own policies: an unconditional explicit deny, or the boundary.
 - `trust_admits()`: whether a role's trust policy lets a principal call `sts:AssumeRole`, by
   `Principal.AWS` naming `*`, the principal's account (id or `:root` ARN) or the principal's ARN,
   or `NotPrincipal` not naming it; an unconditional Deny naming it wins. Service and federated
@@ -50,16 +53,19 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from urllib.parse import unquote
 
 from .iam_actions import READ_VERBS, WRITE_VERBS, is_read_only, pattern_is_read_only
 from .iam_patterns import (
     Pattern,
+    any_regex,
     compile_pattern,
+    concrete,
     contains,
     intersects,
     is_literal,
+    matches,
     render_witness,
     witness,
 )
@@ -247,6 +253,8 @@ class _Statement:
     resource_patterns: tuple[Pattern, ...]
     not_resource: bool
     conditional: bool
+    action_regex: re.Pattern[str]
+    resource_regex: re.Pattern[str]
 
     @classmethod
     def parse(cls, raw: dict, policy: str, version: str | None) -> _Statement | None:
@@ -265,42 +273,58 @@ class _Statement:
         widens = allow != not_resource
         variables = None if version != "2012-10-17" else ("star" if widens else "opaque")
         sid = raw.get("Sid")
+        action_patterns = tuple(compile_pattern(a, fold_case=True) for a in actions)
+        resource_patterns = tuple(compile_pattern(r, variables=variables, arn=True) for r in resources)
         return cls(
             policy=policy,
             sid=sid if isinstance(sid, str) and sid else None,
             allow=allow,
             actions=actions,
-            action_patterns=tuple(compile_pattern(a, fold_case=True) for a in actions),
+            action_patterns=action_patterns,
             not_action=not_action,
             resources=resources,
-            resource_patterns=tuple(compile_pattern(r, variables=variables, arn=True) for r in resources),
+            resource_patterns=resource_patterns,
             not_resource=not_resource,
             conditional=bool(raw.get("Condition")),
+            action_regex=any_regex(action_patterns),
+            resource_regex=any_regex(resource_patterns),
         )
 
     # An allow lets through some of the question: which of its patterns does (for evidence).
     def action_hit(self, question: Pattern) -> tuple[str, Pattern | None] | None:
-        return _hit(self.actions, self.action_patterns, self.not_action, question, "NotAction")
+        return _hit(self.actions, self.action_patterns, self.not_action, question, "NotAction", self.action_regex)
 
     def resource_hit(self, question: Pattern) -> tuple[str, Pattern | None] | None:
-        return _hit(self.resources, self.resource_patterns, self.not_resource, question, "NotResource")
+        return _hit(
+            self.resources, self.resource_patterns, self.not_resource, question, "NotResource", self.resource_regex
+        )
 
     # A deny covers all of the question.
     def covers_actions(self, question: Pattern) -> bool:
-        return _covers(self.action_patterns, self.not_action, question)
+        return _covers(self.action_patterns, self.not_action, question, self.action_regex)
 
     def covers_resources(self, question: Pattern) -> bool:
-        return _covers(self.resource_patterns, self.not_resource, question)
+        return _covers(self.resource_patterns, self.not_resource, question, self.resource_regex)
 
     # A deny touches some of the question.
     def touches_actions(self, question: Pattern) -> bool:
-        return _touches(self.action_patterns, self.not_action, question)
+        return _touches(self.action_patterns, self.not_action, question, self.action_regex)
 
     def touches_resources(self, question: Pattern) -> bool:
-        return _touches(self.resource_patterns, self.not_resource, question)
+        return _touches(self.resource_patterns, self.not_resource, question, self.resource_regex)
 
 
-def _hit(texts, patterns, negated, question, label):
+# A concrete question (the usual case) is answered by one regular expression per statement.
+
+
+def _hit(texts, patterns, negated, question, label, regex):
+    text = concrete(question)
+    if text is not None:
+        if (regex.fullmatch(text) is not None) is negated:
+            return None
+        if negated:
+            return _describe(texts, True, label), None
+        return next((t, p) for t, p in zip(texts, patterns) if matches(p, text))
     if negated:
         if any(contains(pattern, question) for pattern in patterns):
             return None
@@ -311,13 +335,19 @@ def _hit(texts, patterns, negated, question, label):
     return None
 
 
-def _covers(patterns, negated, question) -> bool:
+def _covers(patterns, negated, question, regex) -> bool:
+    text = concrete(question)
+    if text is not None:
+        return (regex.fullmatch(text) is not None) is not negated
     if negated:
         return not any(intersects(pattern, question) for pattern in patterns)
     return any(contains(pattern, question) for pattern in patterns)
 
 
-def _touches(patterns, negated, question) -> bool:
+def _touches(patterns, negated, question, regex) -> bool:
+    text = concrete(question)
+    if text is not None:
+        return (regex.fullmatch(text) is not None) is not negated
     if negated:
         return not any(contains(pattern, question) for pattern in patterns)
     return any(intersects(pattern, question) for pattern in patterns)
@@ -432,6 +462,19 @@ class IdentityPolicy:
             for deny in self._denies
         )
 
+    def denies(self, action: str, resource: str = "*") -> bool:
+        """Whether `action` on `resource` is refused whatever a resource policy says: an
+        unconditional explicit deny in the policies or the boundary covers it, or the permissions
+        boundary does not allow it. (AWS lets a boundary's implicit deny stop a role that a
+        same-account resource policy names; it does not stop an IAM user named that way.)"""
+        action_pattern = compile_pattern(action, fold_case=True)
+        resource_pattern = compile_pattern(resource, arn=True)
+        if self._denied(action_pattern, None, resource_pattern, None):
+            return True
+        if self._boundary is None:
+            return False
+        return next(self._surviving(self._boundary, action_pattern, resource_pattern), None) is None
+
     # -- administrator --
 
     def admin(self) -> Grant | None:
@@ -513,7 +556,7 @@ class IdentityPolicy:
         services = _acting_services(resource_arn)
         grants: dict[tuple, Grant] = {}
         for probe in self._probes(resource_arn, write=True):
-            if is_read_only(probe) or (services and probe.partition(":")[0] not in services):
+            if (services and probe.partition(":")[0] not in services) or is_read_only(probe):
                 continue
             action = compile_pattern(probe, fold_case=True)
             for grant, _, _ in self._passing(action, resource):
@@ -555,24 +598,21 @@ class IdentityPolicy:
         """
         statements = self._allows + (self._boundary or [])
         verbs = WRITE_VERBS if write else READ_VERBS
+        limited_to = _acting_services(resource_arn)
         seen: set[str] = set()
         every_service = False
         for statement in statements:
             if statement.not_action:
                 every_service = True
                 continue
-            for text, pattern in zip(statement.actions, statement.action_patterns):
+            for text in statement.actions:
                 service = text.lower().partition(":")[0]
-                if is_literal(pattern):
-                    candidates = [text.lower()]
-                elif not service or "*" in service or "?" in service:
+                if limited_to and service not in limited_to and not set(service) & {"*", "?"}:
+                    continue  # another service's actions do not act on this resource
+                candidates = _pattern_probes(text.lower(), write)
+                if candidates is None:
                     every_service = True
                     continue
-                elif write and pattern_is_read_only(pattern):
-                    continue
-                else:
-                    found = (witness(pattern, compile_pattern(f"{service}:{verb}*")) for verb in verbs)
-                    candidates = [render_witness(w) for w in (*found, witness(pattern)) if w is not None]
                 for candidate in candidates:
                     if candidate not in seen:
                         seen.add(candidate)
@@ -611,6 +651,24 @@ class IdentityPolicy:
         if self._allows_any_read():
             return "read"
         return "none"
+
+
+@lru_cache(maxsize=65536)
+def _pattern_probes(text: str, write: bool) -> tuple[str, ...] | None:
+    """Probe actions for one (lower-cased) action pattern of a policy: itself when it names one
+    action, else one per verb it can match; None when it names no service (`*`)."""
+    pattern = compile_pattern(text, fold_case=True)
+    if is_literal(pattern):
+        return (text,)
+    service = text.partition(":")[0]
+    if not service or set(service) & {"*", "?"}:
+        return None
+    if write and pattern_is_read_only(pattern):
+        return ()
+    verbs = WRITE_VERBS if write else READ_VERBS
+    found = [witness(pattern, compile_pattern(f"{service}:{verb}*")) for verb in verbs]
+    found.append(witness(pattern))
+    return tuple(dict.fromkeys(render_witness(w) for w in found if w is not None))
 
 
 # Services whose actions act on resources of another service's ARNs.
