@@ -1,0 +1,164 @@
+"""The CI server is never publicly exposed, nor exposable."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from guardrails.analysis.estate import Estate, ci_label as describe
+from guardrails.analysis.reachability import step
+from guardrails.graph import INTERNET
+from guardrails.registry import Result, Severity, check
+from guardrails.rules import admits_internet, format_portmap
+
+
+def _assumption_text(assumptions: list[str]) -> str:
+    return f" Assumed: {'; '.join(assumptions)}." if assumptions else ""
+
+
+@check(
+    id="ci-internet-exposed",
+    title="CI node reachable from the internet",
+    severity=Severity.CRITICAL,
+    stride=("spoofing", "elevation_of_privilege", "information_disclosure"),
+    owasp_cicd=("CICD-SEC-7",),
+    remediation="Remove the node's public address and its internet gateway route, and publish the CI service "
+                "only through an authenticated, internal or allow-listed load balancer (or a VPN/zero-trust "
+                "proxy). Close every security group and network ACL rule that admits 0.0.0.0/0 or ::/0.",
+)
+def internet_exposed(estate: Estate) -> Iterator[Result]:
+    """Every layer between the internet and the node lets traffic through today."""
+    for node, verdict in estate.ci_nodes():
+        exposure = estate.exposure.get(node.id)
+        if not exposure:
+            continue
+        direct = exposure.direct()
+        path = (direct or exposure.paths)[0]
+        how = "directly on its own address" if direct else "through an internet-facing load balancer"
+        if direct and len(direct) < len(exposure.paths):
+            how = "directly on its own address and through an internet-facing load balancer"
+        lbs = sorted({s.name for p in exposure.paths for s in p.steps if s.kind == "load_balancer"})
+        yield Result(
+            node.id,
+            f"{describe(node, verdict)} is reachable from the internet on {', '.join(exposure.labels)} {how}"
+            + (f" ({', '.join(lbs)})" if lbs else "") + "." + _assumption_text(exposure.assumptions),
+            path=tuple(path.steps),
+            ports=tuple(exposure.labels),
+            details={"paths": [{"ports": p.labels, "steps": [s.as_dict() for s in p.steps]} for p in exposure.paths],
+                     "assumptions": exposure.assumptions},
+            severity=Severity.CRITICAL if verdict.role == "server" else Severity.HIGH,
+        )
+
+
+@check(
+    id="ci-firewall-allows-internet",
+    title="CI node's firewall admits the internet",
+    severity=Severity.MEDIUM,
+    stride=("spoofing", "elevation_of_privilege"),
+    owasp_cicd=("CICD-SEC-7",),
+    remediation="Replace ingress rules from 0.0.0.0/0 or ::/0 with the load balancer's security group or the "
+                "specific CIDRs that need access; a CI node should never be one route change away from exposure.",
+)
+def firewall_allows_internet(estate: Estate) -> Iterator[Result]:
+    """A security group on the node admits every internet address, whether or not a path exists."""
+    graph = estate.graph
+    for node, verdict in estate.ci_nodes():
+        groups = sorted({g for iface in node.get("interfaces") or [] for g in iface.get("groups") or [] if graph.has(g)})
+        if not groups:
+            continue
+        layer = estate.reach.group_layer(tuple(groups))
+        ports: dict = {}
+        rules = []
+        for version in (4, 6):
+            adm = admits_internet(layer, "ingress", version)
+            for proto, ranges in adm.ports.items():
+                ports[proto] = ports[proto] | ranges if proto in ports else ranges
+            rules.extend(r for r in adm.rules if r not in rules)
+        if not ports:
+            continue
+        labels = format_portmap(ports)
+        firewall_ids = sorted({r.ref.split(" ")[0] for r in rules})
+        exposed = node.id in estate.exposure
+        path = [step(graph.node(INTERNET))]
+        path += [step(graph.node(f), "; ".join(r.describe() for r in rules if r.ref.split(" ")[0] == f))
+                 for f in firewall_ids if graph.has(f)]
+        path.append(step(node, "attached to the node's network interface"))
+        yield Result(
+            node.id,
+            f"{describe(node, verdict)} has firewall rules admitting any internet address on {', '.join(labels)}: "
+            + "; ".join(r.describe() for r in rules[:5]) + "."
+            + ("" if exposed else " No path reaches it today, but one route or address change would expose it."),
+            path=tuple(path),
+            ports=tuple(labels),
+            details={"rules": [r.describe() for r in rules], "firewalls": firewall_ids, "exposed": exposed},
+            severity=Severity.HIGH if exposed else Severity.MEDIUM,
+        )
+
+
+@check(
+    id="ci-internet-gateway-segment",
+    title="CI node in a segment routed to an internet gateway",
+    severity=Severity.MEDIUM,
+    stride=("spoofing", "information_disclosure"),
+    owasp_cicd=("CICD-SEC-7",),
+    remediation="Move the node into a private subnet whose route table sends 0.0.0.0/0 and ::/0 to a NAT gateway "
+                "(or an inspection appliance), never straight to an internet gateway.",
+)
+def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
+    """The node's subnet routes the internet straight to an internet gateway."""
+    graph = estate.graph
+    for node, verdict in estate.ci_nodes():
+        seen = set()
+        for iface in node.get("interfaces") or []:
+            subnet_id = iface.get("subnet")
+            if not subnet_id or subnet_id in seen or not graph.has(subnet_id):
+                continue
+            seen.add(subnet_id)
+            routes = [r for r in (estate.reach.internet_route(subnet_id, 4), estate.reach.internet_route(subnet_id, 6)) if r]
+            if not routes:
+                continue
+            rt, gateway, how = routes[0]
+            subnet = graph.node(subnet_id)
+            yield Result(
+                node.id,
+                f"{describe(node, verdict)} sits in subnet {subnet.name} whose {how.split(' in ')[0]} "
+                f"goes straight to internet gateway {gateway.name} (route table {rt.name}).",
+                path=(step(graph.node(INTERNET)), step(gateway, how), step(subnet, f"route table {rt.id}"),
+                      step(node, "in the subnet")),
+                details={"subnet": subnet_id, "route_table": rt.id, "gateway": gateway.id,
+                         "routes": [r[2] for r in routes]},
+            )
+            break
+
+
+@check(
+    id="ci-not-behind-load-balancer",
+    title="CI server has its own public address",
+    severity=Severity.HIGH,
+    stride=("spoofing", "elevation_of_privilege"),
+    owasp_cicd=("CICD-SEC-7",),
+    remediation="Release the server's public IP / Elastic IP (and IPv6 address), disable auto-assigned public "
+                "IPs on its subnet, and reach it only through a load balancer.",
+)
+def not_behind_load_balancer(estate: Estate) -> Iterator[Result]:
+    """A CI server with a public address is exposable whatever its routes and firewalls say today."""
+    for node, verdict in estate.ci_nodes():
+        if verdict.role != "server":
+            continue
+        unknown = set(node.get("unknown") or ())
+        addresses = [a for iface in node.get("interfaces") or [] for a in (iface.get("public") or []) + (iface.get("ipv6") or [])]
+        assumed = []
+        if not addresses:
+            if "PublicIpAddress" in unknown:
+                assumed.append("whether it gets a public IPv4 address is unknown until apply")
+            elif "Ipv6Address" in unknown:
+                assumed.append("whether it gets an IPv6 address is unknown until apply")
+            else:
+                continue
+        what = ", ".join(addresses) if addresses else "a public address (unknown until apply)"
+        yield Result(
+            node.id,
+            f"{describe(node, verdict)} has its own public address {what} instead of being reached only through "
+            "a load balancer." + _assumption_text(assumed),
+            path=(step(estate.graph.node(INTERNET)), step(node, f"public address {what}")),
+            details={"addresses": addresses, "assumptions": assumed},
+        )

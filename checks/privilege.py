@@ -1,0 +1,208 @@
+"""The pipeline is a user with stored credentials: what its identity can do."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from guardrails.analysis.estate import Estate, ci_label as describe
+from guardrails.analysis.identity import IdentityFacts, describe_grant
+from guardrails.analysis.reachability import Step, step
+from guardrails.graph import Node
+from guardrails.registry import Result, Severity, check
+
+
+def _identity_steps(estate: Estate, node: Node, identity: Node, edge: dict, facts: IdentityFacts,
+                    chain_upto: str | None = None) -> list[Step]:
+    steps = [step(identity, edge.get("via", "runs as"))]
+    for hop in facts.chain if chain_upto else ():
+        steps.append(step(estate.graph.node(hop.target), hop.via))
+        if hop.target == chain_upto:
+            break
+    return steps
+
+
+def _target_step(estate: Estate, identity: Node, via: str) -> Step:
+    account = identity.get("account")
+    if account and estate.graph.has(account):
+        return step(estate.graph.node(account), via)
+    return Step(account or "account", "account", account or "account", via)
+
+
+def _admin_of(estate: Estate, node: Node):
+    """(identity, edge, facts, chain end) for the first identity of the node that is or becomes admin."""
+    for identity, edge in estate.identities_of(node.id):
+        facts = estate.identity.get(identity.id)
+        if not facts:
+            continue
+        if facts.power == "admin":
+            return identity, edge, facts, None
+        if facts.chain_power == "admin":
+            return identity, edge, facts, facts.chain_end
+    return None
+
+
+@check(
+    id="ci-admin-identity",
+    title="CI node runs as an administrator",
+    severity=Severity.CRITICAL,
+    stride=("elevation_of_privilege",),
+    owasp_cicd=("CICD-SEC-2", "CICD-SEC-5"),
+    remediation="Give the CI role only the permissions its jobs need (deploy roles scoped to their services), remove "
+                "AdministratorAccess / `*` grants and role chains to administrator roles, and add a permissions "
+                "boundary that denies IAM changes.",
+)
+def admin_identity(estate: Estate) -> Iterator[Result]:
+    """Whoever lands on the node holds administrator power over the account."""
+    for node, verdict in estate.ci_nodes():
+        found = _admin_of(estate, node)
+        if not found:
+            continue
+        identity, edge, facts, chain_end = found
+        holder = estate.graph.node(chain_end) if chain_end else identity
+        grant = estate.identity[holder.id].admin
+        how = describe_grant(grant) if grant else "administrator"
+        chain_text = (" through " + " -> ".join(estate.graph.node(h.target).name for h in facts.chain)
+                      if chain_end else "")
+        steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, facts, chain_end)
+        steps.append(_target_step(estate, holder, how))
+        yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}{chain_text}, which holds "
+                              f"administrator power ({how}).",
+                     path=tuple(steps), details={"identity": identity.id, "admin_identity": holder.id, "grant": how,
+                                                 "chain": [h.target for h in facts.chain] if chain_end else []})
+
+
+@check(
+    id="ci-privilege-escalation",
+    title="CI node's identity can make itself administrator",
+    severity=Severity.HIGH,
+    stride=("elevation_of_privilege",),
+    owasp_cicd=("CICD-SEC-2", "CICD-SEC-5"),
+    remediation="Remove the IAM permissions that let the role change policies, credentials or trust (iam:Put*, "
+                "iam:Attach*, iam:CreatePolicyVersion, iam:PassRole with compute-creating actions...), or scope "
+                "them to resources that cannot grant more power, and add a permissions boundary.",
+)
+def privilege_escalation(estate: Estate) -> Iterator[Result]:
+    """Not administrator, but one API call away from it."""
+    for node, verdict in estate.ci_nodes():
+        if _admin_of(estate, node):
+            continue  # reported as ci-admin-identity
+        for identity, edge in estate.identities_of(node.id):
+            facts = estate.identity.get(identity.id)
+            if not facts:
+                continue
+            holder, chain_end = (identity, None)
+            escalations = facts.escalations
+            if not escalations and facts.chain_power == "escalate":
+                holder, chain_end = estate.graph.node(facts.chain_end), facts.chain_end
+                escalations = estate.identity[facts.chain_end].escalations
+            if not escalations:
+                continue
+            sets = [f"{e.name} ({', '.join(e.permissions)})" for e in escalations]
+            grants = sorted({describe_grant(g) for e in escalations for g in e.grants})
+            steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, facts, chain_end)
+            steps.append(_target_step(estate, holder, "; ".join(grants[:3])))
+            yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}"
+                                  + (f" which can assume {holder.name}" if chain_end else "")
+                                  + f", which can escalate to administrator through {'; '.join(sets[:3])}"
+                                  + (f" (+{len(sets) - 3} more)" if len(sets) > 3 else "") + ".",
+                         path=tuple(steps),
+                         details={"identity": identity.id, "escalating_identity": holder.id,
+                                  "escalations": [{"name": e.name, "permissions": list(e.permissions),
+                                                   "grants": [describe_grant(g) for g in e.grants]} for e in escalations]})
+            break
+
+
+def _production_of(estate: Estate, node: Node):
+    for identity, edge in estate.identities_of(node.id):
+        facts = estate.identity.get(identity.id)
+        if not facts:
+            continue
+        if facts.production:
+            return identity, edge, facts, facts.production, None
+        for hop in facts.chain:
+            reached = estate.identity[hop.target].production
+            if reached:
+                return identity, edge, facts, reached, hop.target
+    return None
+
+
+@check(
+    id="ci-production-access",
+    title="CI node's identity can act on production",
+    severity=Severity.HIGH,
+    stride=("tampering", "elevation_of_privilege"),
+    owasp_cicd=("CICD-SEC-2", "CICD-SEC-5"),
+    remediation="Deploy to production only from a dedicated, protected pipeline: remove sts:AssumeRole into "
+                "production roles and write access to production resources from this CI identity, or require "
+                "approval (and an external ID or session tags) in the production roles' trust policies.",
+)
+def production_access(estate: Estate) -> Iterator[Result]:
+    """A build on this node can change production."""
+    for node, verdict in estate.ci_nodes():
+        found = _production_of(estate, node)
+        if not found:
+            continue
+        identity, edge, facts, accesses, chain_end = found
+        steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, facts, chain_end)
+        first = accesses[0]
+        target = estate.graph.node(first.target) if estate.graph.has(first.target) else None
+        steps.append(step(target, first.via) if target else Step(first.target, "account", first.target, first.via))
+        yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}, which can act on production: "
+                              + "; ".join(a.via for a in accesses[:3]) + (f" (+{len(accesses) - 3} more)" if len(accesses) > 3 else "") + ".",
+                     path=tuple(steps),
+                     details={"identity": identity.id, "targets": [{"target": a.target, "via": a.via} for a in accesses]})
+
+
+@check(
+    id="ci-internet-to-admin-path",
+    title="Internet to CI node to administrator: attack path",
+    severity=Severity.CRITICAL,
+    stride=("spoofing", "elevation_of_privilege"),
+    owasp_cicd=("CICD-SEC-7", "CICD-SEC-2", "CICD-SEC-5"),
+    remediation="Break the path at both ends: take the CI node off the internet (private subnet, load balancer with "
+                "authentication or VPN) and take administrator, escalation and production power away from its "
+                "identity and from every role it can assume.",
+)
+def internet_to_admin_path(estate: Estate) -> Iterator[Result]:
+    """An attacker on the internet reaches the node and inherits power over the account."""
+    for node, verdict in estate.ci_nodes():
+        exposure = estate.exposure.get(node.id)
+        if not exposure:
+            continue
+        power = _admin_of(estate, node)
+        kind = "administrator"
+        if power:
+            identity, edge, facts, chain_end = power
+            holder = estate.graph.node(chain_end) if chain_end else identity
+            grant = estate.identity[holder.id].admin
+            end_via = describe_grant(grant) if grant else "administrator"
+        else:
+            escalating = next(((i, e, estate.identity[i.id]) for i, e in estate.identities_of(node.id)
+                               if i.id in estate.identity and (estate.identity[i.id].escalations
+                                                               or estate.identity[i.id].chain_power == "escalate")), None)
+            production = _production_of(estate, node)
+            if escalating:
+                identity, edge, facts = escalating
+                chain_end = None if facts.escalations else facts.chain_end
+                holder = estate.graph.node(chain_end) if chain_end else identity
+                kind = "privilege escalation"
+                end_via = "; ".join(e.name for e in estate.identity[holder.id].escalations)
+            elif production:
+                identity, edge, facts, accesses, chain_end = production
+                holder = estate.graph.node(chain_end) if chain_end else identity
+                kind = "production access"
+                end_via = accesses[0].via
+            else:
+                continue
+        path = (exposure.direct() or exposure.paths)[0]
+        steps = list(path.steps) + _identity_steps(estate, node, identity, edge, facts, chain_end)
+        if kind == "production access" and estate.graph.has(accesses[0].target):
+            steps.append(step(estate.graph.node(accesses[0].target), end_via))
+        else:
+            steps.append(_target_step(estate, holder, end_via))
+        yield Result(node.id, f"{describe(node, verdict)} is reachable from the internet on {', '.join(exposure.labels)} "
+                              f"and runs as {identity.name}"
+                              + (f", which can assume {holder.name}" if holder.id != identity.id else "")
+                              + f": an attacker who gets in holds {kind} ({end_via}).",
+                     path=tuple(steps), ports=tuple(exposure.labels),
+                     details={"identity": identity.id, "power": kind, "power_holder": holder.id})

@@ -1,0 +1,115 @@
+"""Who is a CI node, and who is production (spec/CHECKS.md), with the reason recorded for each."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from guardrails.config import Config
+
+PRODUCT_WORDS = ("jenkins", "gitlab", "teamcity", "bamboo", "gocd", "concourse", "drone", "buildkite",
+                 "circleci", "actions-runner", "github-runner", "azure-pipelines", "azdo-agent", "spinnaker",
+                 "argocd", "tekton", "woodpecker", "buildbot")
+# Short words that are also ordinary English: matched only as whole words, never inside another word.
+WHOLE_WORD_PRODUCTS = frozenset({"drone", "bamboo", "gocd"})
+GENERIC_WORDS = ("ci", "cicd", "build")
+RUNNER_WORDS = ("runner", "agent", "worker", "executor", "build-node", "slave")
+ROLE_TAG_KEYS = ("ci-role", "guardrails:ci-role")
+PRODUCTION_TAG_KEYS = ("env", "environment", "stage", "tier")
+PRODUCTION_VALUES = ("prod", "production", "prd", "live")
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class CiVerdict:
+    role: str  # "server" | "runner"
+    reason: str
+
+
+def _words(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def _contains_word(text: str, word: str) -> bool:
+    """`word` (which may itself be hyphenated) appears in text as a run of whole words."""
+    tokens = _words(text)
+    parts = word.split("-")
+    return any(tokens[i:i + len(parts)] == parts for i in range(len(tokens) - len(parts) + 1))
+
+
+def _product_word(text: str) -> str | None:
+    lowered = text.lower()
+    for word in PRODUCT_WORDS:
+        if word in WHOLE_WORD_PRODUCTS:
+            if _contains_word(text, word):
+                return word
+        elif word in lowered or word.replace("-", "_") in lowered:
+            return word
+    return None
+
+
+def _has_runner_word(texts: Iterable[str]) -> bool:
+    return any(_contains_word(t, w) or w in t.lower() for t in texts for w in RUNNER_WORDS)
+
+
+def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | None = None,
+                autoscaling_group: str | None = None, managed_service: bool = False,
+                config: Config | None = None) -> CiVerdict | None:
+    """The CI verdict for one compute node, or None; first matching rule wins."""
+    config = config or Config()
+    if config.excluded(node_id, name):
+        return None
+    texts = [t for t in (name, autoscaling_group or "") if t]
+    tag_values = [v for k, v in tags.items() if not k.lower().startswith("aws:") and v]
+
+    for selector in config.ci_nodes:
+        if selector.matches(node_id, name, tags):
+            role = selector.role or ("runner" if managed_service or _has_runner_word(texts + tag_values) else "server")
+            return CiVerdict(role, selector.describe())
+
+    for key, value in tags.items():
+        if key.lower() in ROLE_TAG_KEYS and value.strip().lower() in ("server", "runner"):
+            return CiVerdict(value.strip().lower(), f"tag {key}={value}")
+
+    role = "runner" if managed_service or _has_runner_word(texts + tag_values) else "server"
+    labelled = [("name", name), ("autoscaling group", autoscaling_group or ""), ("image", image or "")]
+    labelled += [(f"tag {k}", v) for k, v in tags.items() if not k.lower().startswith("aws:")]
+    labelled += [("tag key", k) for k in tags if not k.lower().startswith("aws:") and k.lower() not in ROLE_TAG_KEYS]
+    for label, text in labelled:
+        word = _product_word(text) if text else None
+        if word:
+            return CiVerdict(role, f"{label} {text!r} contains CI product word {word!r}")
+    generic_sources = [("name", name), ("autoscaling group", autoscaling_group or "")]
+    generic_sources += [(f"tag {k}", v) for k, v in tags.items() if not k.lower().startswith("aws:")]
+    for label, text in generic_sources:
+        for word in GENERIC_WORDS:
+            if text and _contains_word(text, word):
+                return CiVerdict(role, f"{label} {text!r} has the word {word!r}")
+    if managed_service:
+        return CiVerdict("runner", "managed build service")
+    return None
+
+
+def production_reason(node_id: str, name: str, tags: dict[str, str], config: Config | None = None,
+                      aliases: Iterable[str] = ()) -> str | None:
+    """Why a node, account, project or subscription is production, or None."""
+    config = config or Config()
+    if node_id in config.production_ids or node_id in config.production_accounts:
+        return "configuration names it"
+    for pattern in config.production_names:
+        if fnmatch.fnmatchcase(name.lower(), pattern.lower()):
+            return f"configuration name pattern {pattern!r}"
+    lowered = {k.lower(): v for k, v in tags.items()}
+    for key, value in config.production_tags:
+        if lowered.get(key.lower(), None) is not None and lowered[key.lower()].lower() == value.lower():
+            return f"configuration tag {key}={value}"
+    for key, value in tags.items():
+        if key.lower() in PRODUCTION_TAG_KEYS and value.strip().lower() in PRODUCTION_VALUES:
+            return f"tag {key}={value}"
+    for alias in aliases:
+        if _contains_word(alias, "prod"):
+            return f"account alias {alias!r}"
+    return None

@@ -1,0 +1,252 @@
+"""Identity power: what each identity can do, directly and through the roles it can assume.
+
+Evaluated once per identity (guardrails.analysis.iam_policy holds IAM's semantics); the
+`can_assume` edges found here are added to the graph, and power is followed along them so that a
+build role that may assume an administrator role is reported with the whole chain as evidence.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from guardrails.analysis.iam_policy import Escalation, Grant, IdentityPolicy, PolicyDocumentError, trust_admits
+from guardrails.config import Config
+from guardrails.graph import EstateGraph, Node
+
+POWER_RANK = {"admin": 4, "escalate": 3, "write": 2, "read": 1, "none": 0}
+
+# Actions that change or take over a running resource of each kind. A grant such as
+# ec2:RunInstances on "*" names every ARN but does nothing to an existing production instance, so
+# "write on production" asks about these, not about any write action whose resource matches.
+PRODUCTION_ACTIONS: dict[str, tuple[str, ...]] = {
+    "compute": ("ec2:TerminateInstances", "ec2:StopInstances", "ec2:ModifyInstanceAttribute",
+                "ec2:AssociateIamInstanceProfile", "ec2:ReplaceIamInstanceProfileAssociation",
+                "ssm:SendCommand", "ssm:StartSession", "ec2-instance-connect:SendSSHPublicKey",
+                "ec2-instance-connect:SendSerialConsoleSSHPublicKey"),
+    "load_balancer": ("elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyListener",
+                      "elasticloadbalancing:CreateListener", "elasticloadbalancing:ModifyLoadBalancerAttributes",
+                      "elasticloadbalancing:SetSecurityGroups"),
+}
+
+# Documents of AWS managed policies that a Terraform plan refers to by ARN only; a live scan reads
+# their default versions from IAM instead.
+KNOWN_AWS_POLICIES: dict[str, dict] = {
+    "arn:aws:iam::aws:policy/AdministratorAccess": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+    "arn:aws:iam::aws:policy/IAMFullAccess": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:*", "organizations:DescribeAccount",
+                                                                              "organizations:DescribeOrganization",
+                                                                              "organizations:DescribeOrganizationalUnit",
+                                                                              "organizations:DescribePolicy",
+                                                                              "organizations:ListChildren",
+                                                                              "organizations:ListParents",
+                                                                              "organizations:ListPoliciesForTarget",
+                                                                              "organizations:ListRoots",
+                                                                              "organizations:ListPolicies",
+                                                                              "organizations:ListTargetsForPolicy"],
+                                                "Resource": "*"}]},
+    "arn:aws:iam::aws:policy/PowerUserAccess": {
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["account:GetAccountInformation", "account:GetPrimaryEmail",
+                                           "account:ListRegions", "iam:CreateServiceLinkedRole",
+                                           "iam:DeleteServiceLinkedRole", "iam:ListRoles",
+                                           "organizations:DescribeOrganization"], "Resource": "*"}]},
+}
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One role assumption: from an identity to a role, and why it is allowed."""
+
+    source: str
+    target: str
+    via: str
+
+
+@dataclass
+class ProductionAccess:
+    target: str  # a role ARN, account id or resource id
+    via: str
+    chain: tuple[Hop, ...] = ()
+
+
+@dataclass
+class IdentityFacts:
+    id: str
+    power: str = "none"
+    admin: Grant | None = None
+    escalations: list[Escalation] = field(default_factory=list)
+    production: list[ProductionAccess] = field(default_factory=list)
+    assumes: list[Hop] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    # The strongest power reachable through role assumption, with the chain that reaches it.
+    chain_power: str = "none"
+    chain: tuple[Hop, ...] = ()
+    chain_end: str = ""
+
+    @property
+    def effective_power(self) -> str:
+        return self.chain_power if POWER_RANK[self.chain_power] > POWER_RANK[self.power] else self.power
+
+
+def policy_of(node: Node) -> tuple[IdentityPolicy | None, list[str]]:
+    """The evaluator for one identity node, and what about its policies is unknown."""
+    unknown: list[str] = []
+    docs: list[tuple[str, dict]] = []
+    for policy in node.get("managed_policies") or []:
+        doc = policy.get("document") or KNOWN_AWS_POLICIES.get(policy.get("arn") or "")
+        if doc is None:
+            unknown.append(f"document of managed policy {policy.get('arn') or policy.get('name')} not collected")
+            continue
+        docs.append((policy.get("name") or policy.get("arn"), doc))
+    for policy in node.get("inline_policies") or []:
+        if policy.get("document") is None:
+            unknown.append(f"inline policy {policy.get('name')} unknown")
+            continue
+        docs.append((f"inline policy {policy.get('name')}", policy["document"]))
+    boundary = None
+    if node.get("boundary"):
+        b = node.get("boundary")
+        doc = b.get("document") or KNOWN_AWS_POLICIES.get(b.get("arn") or "")
+        if doc is None:
+            unknown.append(f"permissions boundary {b.get('arn')} not collected; evaluated without it")
+        else:
+            boundary = (f"permissions boundary {b.get('name')}", doc)
+    try:
+        return IdentityPolicy(docs, boundary), unknown
+    except PolicyDocumentError as exc:
+        return None, unknown + [f"a policy document could not be read: {exc}"]
+
+
+def describe_grant(grant: Grant) -> str:
+    text = f"{grant.policy}"
+    if grant.sid:
+        text += f" statement {grant.sid}"
+    text += f": allow {grant.action_pattern} on {grant.resource_pattern}"
+    if grant.conditional:
+        text += " (with a condition)"
+    return text
+
+
+def _account_of_arn(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 else ""
+
+
+def analyse_identities(graph: EstateGraph, config: Config, production: dict[str, str]) -> dict[str, IdentityFacts]:
+    identities = list(graph.nodes("identity"))
+    policies: dict[str, IdentityPolicy | None] = {}
+    facts: dict[str, IdentityFacts] = {}
+    for node in identities:
+        policy, unknown = policy_of(node)
+        policies[node.id] = policy
+        f = IdentityFacts(node.id, unknown=unknown)
+        if policy is not None:
+            f.power = policy.power()
+            f.admin = policy.admin()
+            f.escalations = [] if f.admin else list(policy.escalations())
+        facts[node.id] = f
+    _assumptions(graph, identities, policies, facts)
+    _production_access(graph, config, production, identities, policies, facts)
+    _chains(facts)
+    return facts
+
+
+def _assumptions(graph: EstateGraph, identities: list[Node], policies: dict[str, IdentityPolicy | None],
+                 facts: dict[str, IdentityFacts]) -> None:
+    for source in identities:
+        policy = policies[source.id]
+        source_account = source.get("account") or _account_of_arn(source.id)
+        for target in identities:
+            if target.id == source.id or not target.get("trust_policy"):
+                continue
+            try:
+                trust = trust_admits(target.get("trust_policy"), source.get("arn") or source.id, source_account)
+            except PolicyDocumentError:
+                continue
+            if trust is None:
+                continue
+            grant = policy.assumable(target.get("arn") or target.id) if policy else None
+            same_account = source_account == (target.get("account") or _account_of_arn(target.id))
+            if grant is None and not (same_account and trust.names_principal and policy is not None
+                                      and not policy.denies("sts:AssumeRole", target.get("arn") or target.id)):
+                continue
+            how = describe_grant(grant) if grant else "the trust policy names it (same account)"
+            hop = Hop(source.id, target.id, f"sts:AssumeRole: {how}; trust policy admits {trust.principal}")
+            facts[source.id].assumes.append(hop)
+            graph.add_edge(source.id, target.id, "can_assume", via=hop.via)
+
+
+def _production_access(graph: EstateGraph, config: Config, production: dict[str, str], identities: list[Node],
+                       policies: dict[str, IdentityPolicy | None], facts: dict[str, IdentityFacts]) -> None:
+    by_id = {n.id: n for n in identities}
+    prod_resources = [n for kind in ("compute", "load_balancer") for n in graph.nodes(kind) if n.id in production]
+    for node in identities:
+        f = facts[node.id]
+        policy = policies[node.id]
+        for hop in f.assumes:
+            target = by_id[hop.target]
+            if target.id in production:
+                f.production.append(ProductionAccess(target.id, f"can assume {target.name}: {production[target.id]}; {hop.via}", (hop,)))
+        if policy is None:
+            continue
+        # Roles in production accounts that were not scanned: the trust policy is not known.
+        for account in sorted(config.production_accounts):
+            if any(n.get("account") == account for n in identities):
+                continue
+            pattern = f"arn:aws:iam::{account}:role/*"
+            grant = policy.allows("sts:AssumeRole", pattern)
+            if grant:
+                f.production.append(ProductionAccess(
+                    account, f"sts:AssumeRole on roles of production account {account} ({describe_grant(grant)}); "
+                             "that account was not scanned, so its roles' trust policies are unknown"))
+        account = node.get("account")
+        if account and account in production and POWER_RANK[f.power] >= POWER_RANK["write"]:
+            grants = policy.write_grants("*")
+            if grants:
+                f.production.append(ProductionAccess(account, f"write access in production account {account} "
+                                                              f"({production[account]}): {describe_grant(grants[0])}"))
+                continue
+        for resource in prod_resources:
+            if resource.get("account") != account:
+                continue
+            arn = resource_arn(resource)
+            for action in PRODUCTION_ACTIONS.get(resource.kind, ()):
+                grant = policy.allows(action, arn)
+                if grant:
+                    f.production.append(ProductionAccess(resource.id, f"{action} on production {resource.name} "
+                                                                      f"({production[resource.id]}): {describe_grant(grant)}"))
+                    break
+
+
+def resource_arn(node: Node) -> str:
+    if node.id.startswith("arn:"):
+        return node.id
+    if node.kind == "compute":
+        return f"arn:aws:ec2:{node.get('region') or '*'}:{node.get('account') or '*'}:instance/{node.id}"
+    return node.id
+
+
+def _chains(facts: dict[str, IdentityFacts]) -> None:
+    """For every identity, the strongest power reachable by assuming roles, shortest chain first."""
+    for start, f in facts.items():
+        best_rank, best_chain, best_end = -1, (), ""
+        queue = deque([(start, ())])
+        seen = {start}
+        while queue:
+            current, chain = queue.popleft()
+            if chain:
+                rank = POWER_RANK[facts[current].power]
+                if facts[current].production:
+                    rank = max(rank, POWER_RANK["escalate"] - 1)  # production reach ranks with write
+                if rank > best_rank:
+                    best_rank, best_chain, best_end = rank, chain, current
+            for hop in facts[current].assumes:
+                if hop.target not in seen:
+                    seen.add(hop.target)
+                    queue.append((hop.target, chain + (hop,)))
+        if best_chain:
+            f.chain, f.chain_end = best_chain, best_end
+            f.chain_power = facts[best_end].power

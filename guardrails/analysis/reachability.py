@@ -1,0 +1,344 @@
+"""Effective internet reachability: which ports of which node the internet reaches, and by which path.
+
+Computed once for the whole estate, outward from the internet node: every subnet's route to an
+internet gateway, every network ACL and every distinct set of security groups is evaluated once
+and cached, then combined per network interface and per load balancer listener. Nothing here
+knows which cloud a rule came from: the provider has already normalized routes, gateways and rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from guardrails.graph import INTERNET, EstateGraph, Node
+from guardrails.netsets import NO_RANGES, AddressSet, RangeSet, every_address
+from guardrails.rules import (ALLOW_UNION, EPHEMERAL_PORTS, PROTOCOLS, Admission, Layer, Principal,
+                              admits_internet, admits_principal, everything, format_portmap)
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    kind: str
+    name: str
+    via: str = ""
+
+    def as_dict(self) -> dict:
+        out = {"id": self.id, "kind": self.kind, "name": self.name}
+        if self.via:
+            out["via"] = self.via
+        return out
+
+
+@dataclass
+class ExposurePath:
+    steps: list[Step]
+    ports: dict[str, RangeSet]
+    assumptions: list[str] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        return format_portmap(self.ports)
+
+
+@dataclass
+class Exposure:
+    """How the internet reaches one node: the union of its paths' ports."""
+
+    node: str
+    paths: list[ExposurePath] = field(default_factory=list)
+
+    @property
+    def ports(self) -> dict[str, RangeSet]:
+        merged: dict[str, RangeSet] = {}
+        for path in self.paths:
+            for proto, ranges in path.ports.items():
+                merged[proto] = merged.get(proto, NO_RANGES) | ranges
+        return merged
+
+    @property
+    def labels(self) -> list[str]:
+        return format_portmap(self.ports)
+
+    @property
+    def assumptions(self) -> list[str]:
+        return sorted({a for p in self.paths for a in p.assumptions})
+
+    def direct(self) -> list[ExposurePath]:
+        return [p for p in self.paths if not any(s.kind == "load_balancer" for s in p.steps)]
+
+
+def step(node: Node, via: str = "") -> Step:
+    return Step(node.id, node.kind, node.name, via)
+
+
+class Reachability:
+    """Cached building blocks of reachability over one graph."""
+
+    def __init__(self, graph: EstateGraph) -> None:
+        self.graph = graph
+        self._route_cache: dict[tuple[str, int], tuple[Node, Node, str] | None] = {}
+        self._nacl_cache: dict[tuple[str, int], Admission | None] = {}
+        self._sg_cache: dict[tuple[tuple[str, ...], int], Admission | None] = {}
+        self._route_table_cache: dict[str, tuple[Node, str] | None] = {}
+
+    # -- network segments ----------------------------------------------------------------
+
+    def route_table(self, subnet_id: str) -> tuple[Node, str] | None:
+        if subnet_id not in self._route_table_cache:
+            found = None
+            for rt, data in self.graph.out(subnet_id, "routes"):
+                if rt.kind == "route_table":
+                    found = (rt, data.get("association", "explicit"))
+                    break
+            self._route_table_cache[subnet_id] = found
+        return self._route_table_cache[subnet_id]
+
+    def internet_route(self, subnet_id: str, version: int) -> tuple[Node, Node, str] | None:
+        """(route table, internet gateway, how) when the subnet sends the whole internet to an IGW."""
+        key = (subnet_id, version)
+        if key not in self._route_cache:
+            self._route_cache[key] = self._internet_route(subnet_id, version)
+        return self._route_cache[key]
+
+    def _internet_route(self, subnet_id: str, version: int) -> tuple[Node, Node, str] | None:
+        found = self.route_table(subnet_id)
+        if not found:
+            return None
+        rt, association = found
+        subnet = self.graph.node(subnet_id)
+        covered, gateway, destinations = NO_RANGES, None, []
+        for gw, data in self.graph.out(rt.id, "routes"):
+            if gw.kind != "gateway" or gw.get("gateway_type") != "internet":
+                continue
+            dest = AddressSet.parse(data["destination"]).family(version)
+            if not dest:
+                continue
+            if not self._attached_to(gw, subnet.get("network")):
+                continue
+            covered = covered | dest
+            gateway = gw
+            destinations.append(data["destination"])
+        if gateway is None or not covered.covers(every_address(version)):
+            return None
+        how = "explicit association" if association == "explicit" else "the VPC's main route table"
+        return rt, gateway, f"route {', '.join(destinations)} -> {gateway.id} in {rt.id} ({how})"
+
+    def _attached_to(self, gateway: Node, network: str | None) -> bool:
+        if gateway.get("external") or network is None:
+            return True  # not collected: its attachment is unknown, and the route exists
+        return any(n.id == network for n, _ in self.graph.out(gateway.id, "attached"))
+
+    def nacl(self, subnet_id: str) -> Node | None:
+        for fw, data in self.graph.out(subnet_id, "filtered_by"):
+            if fw.kind == "firewall":
+                return fw
+        return None
+
+    def nacl_admits_internet(self, subnet_id: str, version: int) -> tuple[Admission, Node | None]:
+        """Ingress from the internet that the subnet's stateless filter lets in and answers."""
+        fw = self.nacl(subnet_id)
+        if fw is None:
+            return everything(), None
+        key = (fw.id, version)
+        if key not in self._nacl_cache:
+            layer = layer_of([fw])
+            inbound = admits_internet(layer, "ingress", version)
+            if fw.get("stateful"):
+                self._nacl_cache[key] = inbound
+            else:
+                outbound = admits_internet(layer, "egress", version)
+                ports = {p: r for p, r in inbound.ports.items()
+                         if p in ("icmp", "icmpv6") or outbound.ports.get(p, NO_RANGES).overlaps(EPHEMERAL_PORTS)}
+                self._nacl_cache[key] = Admission(ports, inbound.rules)
+        return self._nacl_cache[key], fw
+
+    def groups_admit_internet(self, groups: tuple[str, ...], version: int) -> Admission | None:
+        """What the union of these firewalls admits from the internet; None if one is unknown."""
+        key = (groups, version)
+        if key not in self._sg_cache:
+            layer = self.group_layer(groups)
+            self._sg_cache[key] = None if layer is None else admits_internet(layer, "ingress", version)
+        return self._sg_cache[key]
+
+    def group_layer(self, groups: tuple[str, ...]) -> Layer | None:
+        nodes = []
+        for gid in groups:
+            if not self.graph.has(gid):
+                return None
+            nodes.append(self.graph.node(gid))
+        return layer_of(nodes, ALLOW_UNION)
+
+
+def layer_of(firewalls: list[Node], semantics: str | None = None) -> Layer:
+    rules = tuple(r for fw in firewalls for r in fw.get("rules") or ())
+    semantics = semantics or (firewalls[0].get("semantics") if firewalls else ALLOW_UNION)
+    return Layer(",".join(fw.id for fw in firewalls), semantics, rules)
+
+
+def _rules_via(admission: Admission, fallback: str) -> str:
+    texts = [r.describe() for r in admission.rules]
+    return "; ".join(texts[:4]) + (f" (+{len(texts) - 4} more)" if len(texts) > 4 else "") if texts else fallback
+
+
+def compute_exposure(graph: EstateGraph, reach: Reachability | None = None) -> dict[str, Exposure]:
+    """Every compute node the internet reaches today, with the paths and ports."""
+    reach = reach or Reachability(graph)
+    exposures: dict[str, Exposure] = {}
+    internet = graph.node(INTERNET)
+    for node in graph.nodes("compute"):
+        if node.get("state") in ("stopped", "stopping"):
+            continue
+        for path in _direct_paths(reach, internet, node):
+            exposures.setdefault(node.id, Exposure(node.id)).paths.append(path)
+    for lb in graph.nodes("load_balancer"):
+        for target_id, path in _load_balancer_paths(reach, internet, lb):
+            exposures.setdefault(target_id, Exposure(target_id)).paths.append(path)
+    return exposures
+
+
+def _direct_paths(reach: Reachability, internet: Node, node: Node):
+    graph = reach.graph
+    unknown = set(node.get("unknown") or ())
+    for iface in node.get("interfaces") or []:
+        subnet_id = iface.get("subnet")
+        if not subnet_id or not graph.has(subnet_id):
+            continue
+        for version in (4, 6):
+            assumptions = []
+            if version == 4:
+                has_address = bool(iface.get("public"))
+                if not has_address and "PublicIpAddress" in unknown:
+                    has_address = True
+                    assumptions.append("its public IPv4 address is unknown until apply; assumed to be assigned")
+                address_text = ", ".join(iface.get("public") or []) or "a public IPv4 address"
+            else:
+                has_address = bool(iface.get("ipv6"))
+                if not has_address and "Ipv6Address" in unknown:
+                    has_address = True
+                    assumptions.append("its IPv6 address is unknown until apply; assumed to be assigned")
+                address_text = ", ".join(iface.get("ipv6") or []) or "an IPv6 address"
+            if not has_address:
+                continue
+            route = reach.internet_route(subnet_id, version)
+            if route is None:
+                continue
+            rt, gateway, route_via = route
+            nacl_adm, nacl = reach.nacl_admits_internet(subnet_id, version)
+            if not nacl_adm:
+                continue
+            groups = tuple(sorted(iface.get("groups") or ()))
+            sg_adm = reach.groups_admit_internet(groups, version)
+            if not sg_adm:
+                continue
+            admitted = nacl_adm.intersect(sg_adm)
+            if not admitted:
+                continue
+            subnet = graph.node(subnet_id)
+            steps = [step(internet), step(gateway, route_via),
+                     step(subnet, _rules_via(nacl_adm, "no network ACL") if nacl else "no network ACL filters the subnet")]
+            for gid in groups:
+                fw = graph.node(gid)
+                rules = [r for r in sg_adm.rules if r.ref.startswith(gid + " ")]
+                if rules:
+                    steps.append(step(fw, _rules_via(Admission({}, rules), "")))
+            iface_text = f" on {iface['id']}" if iface.get("id") else ""
+            steps.append(step(node, f"{'public IPv4' if version == 4 else 'IPv6'} {address_text}{iface_text}"))
+            yield ExposurePath(steps, admitted.ports, assumptions)
+
+
+def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node):
+    graph = reach.graph
+    if lb.get("scheme") != "internet-facing":
+        return
+    routed = [s for s in lb.get("subnets") or [] if graph.has(s) and reach.internet_route(s, 4)]
+    if not routed:
+        return
+    subnet = graph.node(routed[0])
+    route_via = reach.internet_route(routed[0], 4)[2]
+    gateway = reach.internet_route(routed[0], 4)[1]
+    nacl_adm = Admission()
+    for s in routed:
+        adm, _ = reach.nacl_admits_internet(s, 4)
+        for proto, ranges in adm.ports.items():
+            nacl_adm.ports[proto] = nacl_adm.ports.get(proto, NO_RANGES) | ranges
+        nacl_adm.rules.extend(adm.rules)
+    groups = tuple(sorted(lb.get("security_groups") or ()))
+    if groups:
+        lb_adm = reach.groups_admit_internet(groups, 4)
+        if lb_adm is None:
+            return
+    else:
+        lb_adm = everything()
+    front = nacl_adm.intersect(lb_adm)
+    if not front:
+        return
+    lb_addresses = AddressSet()
+    for s in lb.get("subnets") or []:
+        if graph.has(s):
+            lb_addresses = lb_addresses | AddressSet.parse(*graph.node(s).get("cidrs") or [])
+    for target, edge in graph.out(lb.id, "forwards"):
+        if target.kind != "compute" or target.get("state") in ("stopped", "stopping"):
+            continue
+        protos = ("tcp", "udp") if edge.get("protocol") == "tcp_udp" else (edge.get("protocol") or "tcp",)
+        listener_port = edge.get("listener_port")
+        if listener_port is None:
+            continue
+        listener_ports = {p: RangeSet(((int(listener_port), int(listener_port)),)) for p in protos}
+        at_front = front.only(listener_ports)
+        if not at_front:
+            continue
+        target_port = int(edge.get("target_port") or listener_port)
+        target_ports = {p: RangeSet(((target_port, target_port),)) for p in protos}
+        back = _target_admits(reach, lb, target, edge, lb_addresses, groups, target_ports)
+        if back is None:
+            continue
+        back_adm, back_via = back
+        steps = [step(internet), step(gateway, route_via),
+                 step(subnet, _rules_via(nacl_adm, "no network ACL filters the subnet")),
+                 step(lb, _rules_via(lb_adm, "no security group: the listener is open to every client") + f"; {edge.get('via', '')}"),
+                 step(target, back_via)]
+        yield target.id, ExposurePath(steps, at_front.ports)
+
+
+def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_addresses: AddressSet,
+                   lb_groups: tuple[str, ...], target_ports: dict[str, RangeSet]) -> tuple[Admission, str] | None:
+    """Whether the target's own filters let the load balancer's traffic in on the target port."""
+    graph = reach.graph
+    # An NLB without security groups keeps the client's address for instance targets, so the
+    # target must admit the internet itself; for IP targets AWS turns client IP preservation off by
+    # default for TCP, and the target then sees the NLB's own addresses.
+    client_preserved = lb.get("lb_type") == "network" and not lb_groups
+    principals: list[Principal | None] = []
+    if client_preserved:
+        principals.append(None)
+    if not client_preserved or edge.get("target_type") == "ip":
+        principals.append(Principal(addresses=lb_addresses, groups=frozenset(lb_groups)))
+    for iface in target.get("interfaces") or []:
+        groups = tuple(sorted(iface.get("groups") or ()))
+        layer = reach.group_layer(groups)
+        if layer is None:
+            continue
+        subnet_id = iface.get("subnet")
+        for principal in principals:
+            sg_adm = admits_internet(layer, "ingress", 4) if principal is None else admits_principal(layer, "ingress", principal)
+            sg_adm = sg_adm.only(target_ports)
+            if not sg_adm:
+                continue
+            nacl_adm, nacl = (everything(), None)
+            if subnet_id and graph.has(subnet_id) and subnet_id not in (lb.get("subnets") or []):
+                fw = reach.nacl(subnet_id)
+                if fw is not None:
+                    nl = layer_of([fw])
+                    nacl_adm = admits_internet(nl, "ingress", 4) if principal is None else admits_principal(nl, "ingress", principal)
+                    nacl = fw
+            if not nacl_adm.only(target_ports):
+                continue
+            who = "the internet (client addresses preserved)" if principal is None else "the load balancer"
+            via = f"admits {who}: {_rules_via(sg_adm, '')}"
+            if nacl is not None:
+                via += f"; {_rules_via(nacl_adm.only(target_ports), '')}"
+            return sg_adm, via
+    return None
+
+
+__all__ = ["compute_exposure", "Exposure", "ExposurePath", "Step", "Reachability", "step", "PROTOCOLS"]

@@ -1,0 +1,116 @@
+"""Findings and the findings document (spec/findings-v1.schema.json), the source of every report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from typing import Iterable
+
+from guardrails import __version__
+from guardrails.analysis.estate import Estate
+from guardrails.registry import Check, Result, Severity, all_checks
+
+SEVERITIES = [s.value for s in Severity]
+
+
+def fingerprint(check_id: str, resource_id: str) -> str:
+    """The same check on the same resource gives the same id in every run."""
+    return hashlib.sha256(f"{check_id}\x00{resource_id}".encode()).hexdigest()[:20]
+
+
+def run_checks(estate: Estate, checks: Iterable[Check] | None = None) -> list[dict]:
+    findings = []
+    today = estate.now.date()
+    for chk in checks or all_checks():
+        seen = set()
+        for result in chk.run(estate):
+            if result.resource in seen:
+                continue  # one finding per check and CI node
+            seen.add(result.resource)
+            findings.append(_finding(estate, chk, result, today))
+    return sort_findings(findings)
+
+
+def sort_findings(findings: list[dict]) -> list[dict]:
+    return sorted(findings, key=lambda f: (SEVERITIES.index(f["severity"]), f["check_id"], f["resource"]["id"]))
+
+
+def _finding(estate: Estate, chk: Check, result: Result, today: dt.date) -> dict:
+    node = estate.graph.node(result.resource)
+    verdict = estate.ci.get(node.id)
+    resource = {"id": node.id, "kind": node.kind, "name": node.name, "provider": node.get("provider"),
+                "account": node.get("account"), "region": node.get("region"),
+                "ci_role": verdict.role if verdict else None}
+    if node.get("address"):
+        resource["address"] = node.get("address")
+    if node.get("source_location"):
+        resource["source_location"] = node.get("source_location")
+    finding = {
+        "id": fingerprint(chk.id, node.id),
+        "check_id": chk.id,
+        "title": chk.title,
+        "severity": (result.severity or chk.severity).value,
+        "resource": resource,
+        "message": result.message,
+        "evidence": {"path": [s.as_dict() for s in result.path], "ports": list(result.ports),
+                     "details": result.details},
+        "remediation": chk.remediation,
+        "references": {"stride": list(chk.stride), "owasp_cicd": list(chk.owasp_cicd)},
+        "status": "open",
+        "suppression": None,
+    }
+    for suppression in estate.config.suppressions:
+        if suppression.applies(chk.id, node.id, today):
+            finding["status"] = "suppressed"
+            finding["suppression"] = {"reason": suppression.reason, "expires": suppression.expires}
+            break
+    return finding
+
+
+def inventory(estate: Estate) -> list[dict]:
+    """The CI nodes and why each was classified, for reports."""
+    out = []
+    for node, verdict in estate.ci_nodes():
+        out.append({"id": node.id, "name": node.name, "kind": node.kind, "provider": node.get("provider"),
+                    "account": node.get("account"), "region": node.get("region"), "ci_role": verdict.role,
+                    "reason": verdict.reason, "production": node.id in estate.production,
+                    "exposed": node.id in estate.exposure,
+                    "identities": [i.id for i, _ in estate.identities_of(node.id)]})
+    return out
+
+
+def build_document(estate: Estate, findings: list[dict], sources: list[dict], started_at: dt.datetime,
+                   finished_at: dt.datetime, scan_id: str | None = None) -> dict:
+    by_severity = {s: 0 for s in SEVERITIES}
+    for f in findings:
+        if f["status"] == "open":
+            by_severity[f["severity"]] += 1
+    graph = estate.graph
+    gaps = sorted((dict(g) for g in graph.gaps),
+                  key=lambda g: (g.get("provider") or "", g.get("scope") or "", g.get("region") or "", g["what"], g["error"]))
+    return {
+        "schema_version": "1",
+        "tool": {"name": "pipeline-guardrails", "version": __version__},
+        "scan": {"id": scan_id or str(uuid.uuid4()), "started_at": _iso(started_at), "finished_at": _iso(finished_at),
+                 "sources": sources},
+        "summary": {"by_severity": by_severity, "resources": graph.count() - 1, "ci_nodes": len(estate.ci),
+                    "suppressed": sum(1 for f in findings if f["status"] == "suppressed")},
+        "findings": findings,
+        "coverage": {"resources_by_kind": graph.counts_by_kind(), "gaps": _unique(gaps), "notes": sorted(set(graph.notes))},
+        "inventory": inventory(estate),
+    }
+
+
+def _unique(items: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for item in items:
+        key = tuple(sorted((k, str(v)) for k, v in item.items()))
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,51 @@
+"""collect -> snapshot -> normalize -> graph -> analysis -> checks -> findings document, one plain function each."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable
+
+from guardrails.analysis.estate import Estate
+from guardrails.analysis.estate import analyse as _analyse
+from guardrails.config import Config
+from guardrails.findings import build_document
+from guardrails.findings import run_checks as _run_checks
+from guardrails.graph import EstateGraph
+
+
+def normalize(snapshots: Iterable[dict]) -> EstateGraph:
+    from guardrails.providers import aws
+
+    graph = EstateGraph()
+    snapshots = list(snapshots)
+    aws.normalize([s for s in snapshots if s.get("provider", "aws") == "aws"], graph)
+    return graph
+
+
+def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime | None = None) -> Estate:
+    return _analyse(graph, config, now)
+
+
+def run_checks(estate: Estate) -> list[dict]:
+    return _run_checks(estate)
+
+
+def sources_of(snapshots: Iterable[dict]) -> list[dict]:
+    out = []
+    for snap in snapshots:
+        source = {"provider": snap.get("source", snap.get("provider", "aws")), "scope": str(snap.get("scope", ""))}
+        if snap.get("regions") and source["provider"] != "terraform":
+            source["regions"] = sorted(snap["regions"])
+        out.append(source)
+    return out
+
+
+def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sources: list[dict] | None = None,
+                   now: dt.datetime | None = None, started_at: dt.datetime | None = None) -> dict:
+    """The findings document of one or more snapshots, merged into one estate."""
+    snapshots = list(snapshots)
+    started = started_at or dt.datetime.now(dt.timezone.utc)
+    estate = analyse(normalize(snapshots), config, now)
+    findings = run_checks(estate)
+    return build_document(estate, findings, sources if sources is not None else sources_of(snapshots), started,
+                          dt.datetime.now(dt.timezone.utc))

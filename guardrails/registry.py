@@ -1,0 +1,70 @@
+"""The check registry: one decorated function per check, its metadata beside it."""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from guardrails.analysis.reachability import Step
+
+
+class Severity(str, enum.Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a check yields for one CI node; the registry adds the check's metadata."""
+
+    resource: str
+    message: str
+    path: tuple[Step, ...] = ()
+    ports: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+    severity: Severity | None = None  # when the catalogue's severity depends on the node
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    severity: Severity
+    stride: tuple[str, ...]
+    owasp_cicd: tuple[str, ...]
+    remediation: str
+    run: Callable[..., Iterator[Result]]
+    description: str = ""
+
+
+_REGISTRY: dict[str, Check] = {}
+
+
+def check(*, id: str, title: str, severity: Severity, stride: tuple[str, ...], owasp_cicd: tuple[str, ...],
+          remediation: str) -> Callable:
+    def register(func: Callable[..., Iterator[Result]]) -> Callable[..., Iterator[Result]]:
+        if id in _REGISTRY and _REGISTRY[id].run is not func:
+            raise ValueError(f"check id {id!r} registered twice")
+        _REGISTRY[id] = Check(id, title, severity, tuple(stride), tuple(owasp_cicd), remediation, func,
+                              (func.__doc__ or "").strip())
+        return func
+    return register
+
+
+def all_checks() -> list[Check]:
+    """Every registered check, importing every module of guardrails.checks once."""
+    import guardrails.checks as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+    return sorted(_REGISTRY.values(), key=lambda c: (c.severity.rank, c.id))

@@ -1,0 +1,249 @@
+"""Normalized firewall rules and the one evaluator every provider's rules go through.
+
+Providers translate their firewalls (security groups, network ACLs, NSGs, VPC firewall rules) into
+`Rule` records and say how a layer combines them:
+
+- ``allow_union``: any matching allow admits; there are no denies (AWS security groups).
+- ``first_match``: rules in priority order, lower first; the first rule matching the flow decides;
+  nothing matching means deny (network ACLs, Azure NSGs, GCP firewall rules).
+
+The evaluator answers "on which protocols and ports does this layer admit this principal?", for a
+principal that is either a concrete node (its addresses, firewall groups, tags, service accounts)
+or the internet. Quirks of a cloud stay in the provider that builds the rules.
+
+The internet is admitted on a port when every internet address is, except ranges that a
+first-match layer denies explicitly with a rule narrower than the whole address space: a network
+ACL that blocks a few abusive ranges still leaves the host open to the internet at large, while a
+security group that admits only an office range does not open it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from guardrails.netsets import ALL_PORTS, NO_RANGES, AddressSet, RangeSet, every_address
+
+PROTOCOLS = ("tcp", "udp", "icmp", "icmpv6")
+EPHEMERAL_PORTS = RangeSet(((1024, 65535),))
+
+ALLOW_UNION = "allow_union"
+FIRST_MATCH = "first_match"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The other side of a rule: a CIDR, a firewall group, a network tag or a service account."""
+
+    kind: str  # "cidr" | "group" | "tag" | "service_account"
+    value: str
+    addresses: AddressSet = AddressSet()
+    label: str = ""
+
+    def describe(self) -> str:
+        return self.label or self.value
+
+
+@dataclass(frozen=True)
+class Rule:
+    direction: str  # "ingress" | "egress"
+    action: str  # "allow" | "deny"
+    protocol: str  # "all" or one of PROTOCOLS (other IP protocols are not evaluated)
+    ports: RangeSet
+    peers: tuple[Peer, ...]
+    priority: int = 0
+    ref: str = ""  # where the rule lives, for evidence: "sg-0abc ingress", "acl-1 rule 100"
+
+    def applies_to(self, protocol: str) -> bool:
+        return self.protocol == "all" or self.protocol == protocol
+
+    def describe(self) -> str:
+        proto = "all traffic" if self.protocol == "all" else f"{self.protocol}/{format_ranges(self.ports)}"
+        word = "from" if self.direction == "ingress" else "to"
+        peers = ", ".join(p.describe() for p in self.peers) or "nothing"
+        text = f"{self.action} {proto} {word} {peers}"
+        return f"{self.ref}: {text}" if self.ref else text
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One filtering layer on a path: a set of rules and how they combine."""
+
+    name: str
+    semantics: str
+    rules: tuple[Rule, ...]
+    kind: str = "firewall"
+
+    def ordered(self, direction: str) -> list[Rule]:
+        rules = [r for r in self.rules if r.direction == direction]
+        if self.semantics == FIRST_MATCH:
+            rules.sort(key=lambda r: r.priority)
+        return rules
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who sends the traffic (ingress) or receives it (egress)."""
+
+    addresses: AddressSet = AddressSet()
+    groups: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+    service_accounts: frozenset[str] = frozenset()
+
+    def matches(self, peer: Peer) -> bool:
+        if peer.kind == "cidr":
+            return self.addresses.overlaps(peer.addresses)
+        if peer.kind == "group":
+            return peer.value in self.groups
+        if peer.kind == "tag":
+            return peer.value in self.tags
+        if peer.kind == "service_account":
+            return peer.value in self.service_accounts
+        return False
+
+
+PortMap = dict  # protocol -> RangeSet
+
+
+@dataclass
+class Admission:
+    """What a layer (or a chain of layers) admits, and the rules that admit it."""
+
+    ports: dict[str, RangeSet] = field(default_factory=dict)
+    rules: list[Rule] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return any(self.ports.values())
+
+    def intersect(self, other: "Admission") -> "Admission":
+        ports = {}
+        for proto in PROTOCOLS:
+            both = self.ports.get(proto, NO_RANGES) & other.ports.get(proto, NO_RANGES)
+            if both:
+                ports[proto] = both
+        return Admission(ports, _unique(self.rules + other.rules))
+
+    def only(self, ports: dict[str, RangeSet]) -> "Admission":
+        return self.intersect(Admission(ports, []))
+
+    def labels(self) -> list[str]:
+        return format_portmap(self.ports)
+
+
+def _unique(rules: Iterable[Rule]) -> list[Rule]:
+    seen: dict[Rule, None] = {}
+    for rule in rules:
+        seen.setdefault(rule, None)
+    return list(seen)
+
+
+def _segments(rules: Sequence[Rule], protocol: str) -> list[RangeSet]:
+    """Split the port space at every rule boundary so each piece is decided as one."""
+    points = {0, 65536}
+    for rule in rules:
+        if rule.applies_to(protocol):
+            for lo, hi in rule.ports.ranges:
+                points.add(lo)
+                points.add(hi + 1)
+    ordered = sorted(points)
+    return [RangeSet(((lo, hi - 1),)) for lo, hi in zip(ordered, ordered[1:])]
+
+
+def _rule_addresses(rule: Rule, version: int) -> RangeSet:
+    out = NO_RANGES
+    for peer in rule.peers:
+        if peer.kind == "cidr":
+            out = out | peer.addresses.family(version)
+    return out
+
+
+def admits_internet(layer: Layer, direction: str, version: int) -> Admission:
+    """Ports on which every internet address of this IP version passes the layer."""
+    every = every_address(version)
+    rules = layer.ordered(direction)
+    result = Admission()
+    for protocol in PROTOCOLS:
+        admitted_ports = NO_RANGES
+        for segment in _segments(rules, protocol):
+            applicable = [r for r in rules if r.applies_to(protocol) and r.ports.covers(segment)]
+            if layer.semantics == ALLOW_UNION:
+                union, used = NO_RANGES, []
+                for rule in applicable:
+                    if rule.action != "allow":
+                        continue
+                    addrs = _rule_addresses(rule, version)
+                    if addrs:
+                        union = union | addrs
+                        used.append(rule)
+                if union.covers(every):
+                    admitted_ports = admitted_ports | segment
+                    result.rules.extend(used)
+            else:
+                remaining, admitted, carved, used = every, NO_RANGES, NO_RANGES, []
+                for rule in applicable:
+                    addrs = _rule_addresses(rule, version) & remaining
+                    if not addrs:
+                        continue
+                    if rule.action == "allow":
+                        admitted = admitted | addrs
+                        used.append(rule)
+                    elif not _rule_addresses(rule, version).covers(every):
+                        carved = carved | addrs
+                    remaining = remaining - addrs
+                    if not remaining:
+                        break
+                if admitted and (admitted | carved).covers(every):
+                    admitted_ports = admitted_ports | segment
+                    result.rules.extend(used)
+        if admitted_ports:
+            result.ports[protocol] = admitted_ports
+    result.rules = _unique(result.rules)
+    return result
+
+
+def admits_principal(layer: Layer, direction: str, principal: Principal) -> Admission:
+    """Ports on which traffic from (ingress) or to (egress) this principal passes the layer."""
+    rules = [r for r in layer.ordered(direction) if any(principal.matches(p) for p in r.peers)]
+    result = Admission()
+    for protocol in PROTOCOLS:
+        admitted_ports = NO_RANGES
+        for segment in _segments(rules, protocol):
+            for rule in rules:
+                if not (rule.applies_to(protocol) and rule.ports.covers(segment)):
+                    continue
+                if rule.action == "allow":
+                    admitted_ports = admitted_ports | segment
+                    result.rules.append(rule)
+                    if layer.semantics == FIRST_MATCH:
+                        break
+                elif layer.semantics == FIRST_MATCH:
+                    break
+        if admitted_ports:
+            result.ports[protocol] = admitted_ports
+    result.rules = _unique(result.rules)
+    return result
+
+
+def everything() -> Admission:
+    return Admission({p: ALL_PORTS for p in PROTOCOLS}, [])
+
+
+def format_ranges(ports: RangeSet) -> str:
+    return ",".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in ports.ranges)
+
+
+def format_portmap(ports: dict[str, RangeSet]) -> list[str]:
+    """Port labels for findings: tcp/22, tcp/8000-8080, udp/53, icmp, or all."""
+    if all(ports.get(p, NO_RANGES).covers(ALL_PORTS) for p in ("tcp", "udp")) and ports.get("icmp"):
+        return ["all"]
+    labels: list[str] = []
+    for proto in PROTOCOLS:
+        ranges = ports.get(proto)
+        if not ranges:
+            continue
+        if proto in ("icmp", "icmpv6"):
+            labels.append(proto)
+            continue
+        for lo, hi in ranges.ranges:
+            labels.append(f"{proto}/{lo}" if lo == hi else f"{proto}/{lo}-{hi}")
+    return labels

@@ -1,0 +1,60 @@
+"""Snapshots: what a provider collected, as plain JSON, savable and scannable later (docs/snapshot-format.md)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from guardrails.errors import UserError
+
+FORMAT = "pipeline-guardrails-snapshot"
+VERSION = 1
+
+
+def save(snapshot: dict, path: str | Path) -> None:
+    path = Path(path)
+    data = json.dumps(snapshot, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "wb", compresslevel=6) as fh:
+                fh.write(data)
+        else:
+            path.write_bytes(data)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write snapshot ({exc.strerror})") from None
+
+
+def load(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read snapshot ({exc.strerror or exc})") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise UserError(f"{path}: damaged gzip snapshot ({exc})") from None
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not a snapshot (invalid JSON: {exc})") from None
+    return check(data, str(path))
+
+
+def check(data: object, where: str = "snapshot") -> dict:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise UserError(f"{where}: not a pipeline-guardrails snapshot (expected a JSON object with "
+                        f"\"format\": \"{FORMAT}\")")
+    version = data.get("version")
+    if not isinstance(version, int):
+        raise UserError(f"{where}: snapshot has no format version")
+    if version > VERSION:
+        raise UserError(f"{where}: snapshot format version {version} is newer than this guardrails reads "
+                        f"(up to {VERSION}); upgrade pipeline-guardrails")
+    if data.get("provider") != "aws":
+        raise UserError(f"{where}: snapshots of provider {data.get('provider')!r} are not supported")
+    if not isinstance(data.get("regions", {}), dict):
+        raise UserError(f"{where}: snapshot 'regions' must be an object")
+    return data

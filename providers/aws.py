@@ -1,0 +1,635 @@
+"""AWS: normalize a snapshot (the API's own replies) into the estate graph.
+
+Pure: no API calls. The same code reads a live collection and the in-memory translation of a
+Terraform plan, whose ids are resource addresses instead of `vpc-...`; so kinds are decided by which
+list an id was found in, and only fall back on AWS id prefixes for resources outside the snapshot.
+AWS quirks live here and nowhere else: security groups are a union of allows, network ACLs are
+first-match and stateless, the VPC's main route table serves every subnet without an explicit
+association, an egress-only internet gateway admits nothing inbound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from guardrails.graph import EstateGraph
+from guardrails.netsets import AddressSet, is_valid_cidr, port_range
+from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
+
+PROVIDER = "aws"
+
+PROTOCOL_NUMBERS = {"-1": "all", "all": "all", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6",
+                    "tcp": "tcp", "udp": "udp", "icmp": "icmp", "icmpv6": "icmpv6"}
+
+GATEWAY_PREFIXES = {"igw-": "internet", "eigw-": "egress_only", "nat-": "nat", "tgw-": "transit",
+                    "pcx-": "peering", "vgw-": "vpn", "vpce-": "endpoint", "eni-": "appliance", "i-": "appliance",
+                    "cagw-": "carrier", "lgw-": "local"}
+TERRAFORM_GATEWAY_TYPES = {"aws_internet_gateway": "internet", "aws_egress_only_internet_gateway": "egress_only",
+                           "aws_nat_gateway": "nat", "aws_ec2_transit_gateway": "transit",
+                           "aws_vpc_peering_connection": "peering", "aws_vpn_gateway": "vpn",
+                           "aws_network_interface": "appliance", "aws_instance": "appliance"}
+
+ROUTE_TARGET_FIELDS = ("GatewayId", "EgressOnlyInternetGatewayId", "NatGatewayId", "TransitGatewayId",
+                       "VpcPeeringConnectionId", "NetworkInterfaceId", "InstanceId", "CarrierGatewayId",
+                       "LocalGatewayId", "CoreNetworkArn", "VpcEndpointId")
+
+
+def tags_of(item: dict) -> dict[str, str]:
+    tags = item.get("Tags") or item.get("tags") or []
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    out = {}
+    for tag in tags:
+        key = tag.get("Key", tag.get("key"))
+        if key is not None:
+            out[str(key)] = str(tag.get("Value", tag.get("value", "")))
+    return out
+
+
+def gateway_type_of(gateway_id: str) -> str:
+    """Gateway type of an id that is not in the snapshot: an AWS id prefix or a Terraform address."""
+    for prefix, kind in GATEWAY_PREFIXES.items():
+        if gateway_id.startswith(prefix):
+            return kind
+    for tf_type, kind in TERRAFORM_GATEWAY_TYPES.items():
+        if f"{tf_type}." in gateway_id:
+            return kind
+    return "unknown"
+
+
+@dataclass
+class _Context:
+    """Indexes of one snapshot, built before any edge is resolved."""
+
+    graph: EstateGraph
+    source: str
+    account: str
+    region: str = ""
+    prefix_lists: dict[str, dict] = field(default_factory=dict)
+    profiles: dict[str, list[str]] = field(default_factory=dict)
+    instance_by_ip: dict[str, str] = field(default_factory=dict)
+
+    def gap(self, what: str, error: str) -> None:
+        self.graph.gap(PROVIDER if self.source == "aws" else self.source, what, error, self.account, self.region or None)
+
+    def base(self, item: dict) -> dict[str, Any]:
+        attrs: dict[str, Any] = {"provider": PROVIDER, "account": self.account, "region": self.region or None}
+        if item.get("_unknown"):
+            attrs["unknown"] = list(item["_unknown"])
+        if item.get("_address"):
+            attrs["address"] = item["_address"]
+        if item.get("_source_location"):
+            attrs["source_location"] = item["_source_location"]
+        return attrs
+
+
+def normalize(snapshots: Iterable[dict], graph: EstateGraph | None = None) -> EstateGraph:
+    """Add every AWS snapshot's resources to one graph (new unless given) and return it."""
+    graph = graph or EstateGraph()
+    snapshots = list(snapshots)
+    contexts = []
+    for snap in snapshots:
+        ctx = _Context(graph, snap.get("source", "aws"), str(snap.get("scope") or snap.get("account", {}).get("id") or ""))
+        _add_account(ctx, snap)
+        _index_iam(ctx, snap.get("iam") or {})
+        contexts.append(ctx)
+        for gap in snap.get("gaps") or []:
+            graph.gaps.append(dict(gap))
+        graph.notes.extend(snap.get("notes") or [])
+    # Nodes first, across every snapshot, so that references between accounts and regions resolve.
+    for ctx, snap in zip(contexts, snapshots):
+        _add_identities(ctx, snap.get("iam") or {})
+        for region, data in sorted((snap.get("regions") or {}).items()):
+            ctx.region = region
+            _add_network_nodes(ctx, data)
+    for ctx, snap in zip(contexts, snapshots):
+        for region, data in sorted((snap.get("regions") or {}).items()):
+            ctx.region = region
+            _add_network_edges(ctx, data)
+            _add_compute(ctx, data)
+            _add_load_balancers(ctx, data)
+        ctx.region = ""
+        _add_role_edges(ctx, snap.get("iam") or {})
+    return graph
+
+
+# -- account and identities ------------------------------------------------------------------
+
+
+def _add_account(ctx: _Context, snap: dict) -> None:
+    account = snap.get("account") or {}
+    aliases = list(account.get("aliases") or [])
+    if ctx.account and not ctx.graph.has(ctx.account):
+        ctx.graph.add_node(ctx.account, "account", provider=PROVIDER, name=aliases[0] if aliases else ctx.account,
+                           account=ctx.account, raw={"aliases": aliases}, aliases=aliases)
+
+
+def _index_iam(ctx: _Context, iam: dict) -> None:
+    for profile in iam.get("instance_profiles") or []:
+        roles = [r.get("Arn") for r in profile.get("Roles") or [] if r.get("Arn")]
+        for key in (profile.get("Arn"), profile.get("InstanceProfileName")):
+            if key:
+                ctx.profiles.setdefault(key, []).extend(r for r in roles if r not in ctx.profiles.get(key, []))
+    for role in iam.get("roles") or []:
+        for profile in role.get("InstanceProfileList") or []:
+            for key in (profile.get("Arn"), profile.get("InstanceProfileName")):
+                if key and role.get("Arn") not in ctx.profiles.get(key, []):
+                    ctx.profiles.setdefault(key, []).append(role["Arn"])
+
+
+def _add_identities(ctx: _Context, iam: dict) -> None:
+    policies = {p.get("Arn"): p for p in iam.get("policies") or [] if p.get("Arn")}
+    for role in iam.get("roles") or []:
+        arn = role.get("Arn")
+        if not arn:
+            continue
+        attached = []
+        for ref in role.get("AttachedManagedPolicies") or []:
+            policy_arn = ref.get("PolicyArn")
+            doc = _default_document(policies.get(policy_arn))
+            attached.append({"name": ref.get("PolicyName") or policy_arn, "arn": policy_arn, "document": doc})
+        inline = [{"name": p.get("PolicyName"), "document": p.get("PolicyDocument")}
+                  for p in role.get("RolePolicyList") or []]
+        boundary_arn = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        boundary = None
+        if boundary_arn:
+            boundary = {"name": boundary_arn, "arn": boundary_arn, "document": _default_document(policies.get(boundary_arn))}
+        ctx.graph.add_node(arn, "identity", name=role.get("RoleName") or arn, tags=tags_of(role),
+                           raw={"RoleId": role.get("RoleId"), "Path": role.get("Path")},
+                           identity_type="role", arn=arn, trust_policy=role.get("AssumeRolePolicyDocument"),
+                           managed_policies=attached, inline_policies=inline, boundary=boundary,
+                           **ctx.base(role))
+
+
+def _default_document(policy: dict | None) -> dict | None:
+    if not policy:
+        return None
+    versions = policy.get("PolicyVersionList") or []
+    for version in versions:
+        if version.get("IsDefaultVersion") or version.get("VersionId") == policy.get("DefaultVersionId"):
+            return version.get("Document")
+    return versions[0].get("Document") if versions else None
+
+
+def _add_role_edges(ctx: _Context, iam: dict) -> None:
+    if ctx.account and ctx.graph.has(ctx.account):
+        for role in iam.get("roles") or []:
+            if role.get("Arn") and ctx.graph.has(role["Arn"]):
+                ctx.graph.add_edge(ctx.account, role["Arn"], "contains")
+
+
+# -- network ---------------------------------------------------------------------------------
+
+
+def _cidrs(item: dict, v4_key: str = "CidrBlock") -> list[str]:
+    cidrs = []
+    if item.get(v4_key):
+        cidrs.append(item[v4_key])
+    for assoc in item.get("CidrBlockAssociationSet") or []:
+        if assoc.get("CidrBlock") and assoc["CidrBlock"] not in cidrs:
+            cidrs.append(assoc["CidrBlock"])
+    for assoc in item.get("Ipv6CidrBlockAssociationSet") or []:
+        if assoc.get("Ipv6CidrBlock"):
+            cidrs.append(assoc["Ipv6CidrBlock"])
+    return [c for c in cidrs if is_valid_cidr(c)]
+
+
+def _add_network_nodes(ctx: _Context, data: dict) -> None:
+    g = ctx.graph
+    for pl in data.get("managed_prefix_lists") or []:
+        ctx.prefix_lists[pl.get("PrefixListId")] = pl
+    for vpc in data.get("vpcs") or []:
+        g.add_node(vpc["VpcId"], "network", name=tags_of(vpc).get("Name", vpc["VpcId"]), tags=tags_of(vpc),
+                   raw={"IsDefault": vpc.get("IsDefault")}, cidrs=_cidrs(vpc), **ctx.base(vpc))
+    for subnet in data.get("subnets") or []:
+        g.add_node(subnet["SubnetId"], "subnet", name=tags_of(subnet).get("Name", subnet["SubnetId"]),
+                   tags=tags_of(subnet), raw={"MapPublicIpOnLaunch": subnet.get("MapPublicIpOnLaunch")},
+                   cidrs=_cidrs(subnet), network=subnet.get("VpcId"), zone=subnet.get("AvailabilityZone"),
+                   **ctx.base(subnet))
+    for igw in data.get("internet_gateways") or []:
+        g.add_node(igw["InternetGatewayId"], "gateway", name=tags_of(igw).get("Name", igw["InternetGatewayId"]),
+                   tags=tags_of(igw), gateway_type="internet", **ctx.base(igw))
+    for eigw in data.get("egress_only_internet_gateways") or []:
+        g.add_node(eigw["EgressOnlyInternetGatewayId"], "gateway", tags=tags_of(eigw),
+                   name=tags_of(eigw).get("Name", eigw["EgressOnlyInternetGatewayId"]),
+                   gateway_type="egress_only", **ctx.base(eigw))
+    for nat in data.get("nat_gateways") or []:
+        if nat.get("State") in ("deleted", "deleting", "failed"):
+            continue
+        g.add_node(nat["NatGatewayId"], "gateway", name=tags_of(nat).get("Name", nat["NatGatewayId"]),
+                   tags=tags_of(nat), gateway_type="nat", subnet=nat.get("SubnetId"), **ctx.base(nat))
+    for pcx in data.get("vpc_peering_connections") or []:
+        status = (pcx.get("Status") or {}).get("Code", "active")
+        if status not in ("active", "provisioning"):
+            continue
+        g.add_node(pcx["VpcPeeringConnectionId"], "gateway", tags=tags_of(pcx),
+                   name=tags_of(pcx).get("Name", pcx["VpcPeeringConnectionId"]), gateway_type="peering",
+                   requester=(pcx.get("RequesterVpcInfo") or {}).get("VpcId"),
+                   accepter=(pcx.get("AccepterVpcInfo") or {}).get("VpcId"), **ctx.base(pcx))
+    for att in data.get("transit_gateway_attachments") or []:
+        tgw = att.get("TransitGatewayId")
+        if tgw and not g.has(tgw):
+            g.add_node(tgw, "gateway", name=tgw, gateway_type="transit", attachments=[], route_tables={},
+                       **ctx.base(att))
+        if tgw and att.get("State", "available") == "available":
+            g.node(tgw).attrs["attachments"].append(
+                {"id": att.get("TransitGatewayAttachmentId"), "resource_type": att.get("ResourceType"),
+                 "resource": att.get("ResourceId"),
+                 "route_table": (att.get("Association") or {}).get("TransitGatewayRouteTableId")})
+    for tgw_rt in data.get("transit_gateway_route_tables") or []:
+        tgw = tgw_rt.get("TransitGatewayId")
+        if tgw and not g.has(tgw):
+            g.add_node(tgw, "gateway", name=tgw, gateway_type="transit", attachments=[], route_tables={},
+                       **ctx.base(tgw_rt))
+        if tgw:
+            g.node(tgw).attrs["route_tables"][tgw_rt.get("TransitGatewayRouteTableId")] = [
+                {"destination": r.get("DestinationCidrBlock"),
+                 "attachments": [a.get("TransitGatewayAttachmentId") for a in r.get("TransitGatewayAttachments") or []],
+                 "state": r.get("State", "active")}
+                for r in tgw_rt.get("Routes") or []]
+    for sg in data.get("security_groups") or []:
+        g.add_node(sg["GroupId"], "firewall", name=sg.get("GroupName") or sg["GroupId"], tags=tags_of(sg),
+                   semantics=ALLOW_UNION, layer="security_group", stateful=True, network=sg.get("VpcId"),
+                   rules=tuple(_sg_rules(ctx, sg)), raw={"Description": sg.get("Description")}, **ctx.base(sg))
+    for acl in data.get("network_acls") or []:
+        g.add_node(acl["NetworkAclId"], "firewall", name=tags_of(acl).get("Name", acl["NetworkAclId"]),
+                   tags=tags_of(acl), semantics=FIRST_MATCH, layer="nacl", stateful=False,
+                   network=acl.get("VpcId"), default=bool(acl.get("IsDefault")),
+                   rules=tuple(_nacl_rules(acl)), **ctx.base(acl))
+    for rt in data.get("route_tables") or []:
+        g.add_node(rt["RouteTableId"], "route_table", name=tags_of(rt).get("Name", rt["RouteTableId"]),
+                   tags=tags_of(rt), network=rt.get("VpcId"), routes=_routes(ctx, rt),
+                   main=any(a.get("Main") for a in rt.get("Associations") or []), **ctx.base(rt))
+
+
+def _routes(ctx: _Context, rt: dict) -> list[dict]:
+    routes = []
+    for route in rt.get("Routes") or []:
+        if route.get("State") == "blackhole":
+            continue
+        destinations = [d for d in (route.get("DestinationCidrBlock"), route.get("DestinationIpv6CidrBlock")) if d]
+        if route.get("DestinationPrefixListId"):
+            pl = ctx.prefix_lists.get(route["DestinationPrefixListId"])
+            destinations += [e["Cidr"] for e in (pl or {}).get("Entries") or [] if e.get("Cidr")]
+        target = next((route[f] for f in ROUTE_TARGET_FIELDS if route.get(f)), None)
+        for dest in destinations:
+            routes.append({"destination": dest, "target": target, "state": route.get("State", "active")})
+    return routes
+
+
+def _sg_rules(ctx: _Context, sg: dict) -> Iterable[Rule]:
+    for direction, key in (("ingress", "IpPermissions"), ("egress", "IpPermissionsEgress")):
+        for n, perm in enumerate(sg.get(key) or []):
+            protocol = PROTOCOL_NUMBERS.get(str(perm.get("IpProtocol", "-1")).lower())
+            if protocol is None:
+                continue  # other IP protocols (GRE, ESP...) carry no CI service
+            ports = port_range(perm.get("FromPort"), perm.get("ToPort")) if protocol in ("tcp", "udp") else port_range(None, None)
+            peers: list[Peer] = []
+            for r in perm.get("IpRanges") or []:
+                if r.get("CidrIp") and is_valid_cidr(r["CidrIp"]):
+                    peers.append(Peer("cidr", r["CidrIp"], AddressSet.parse(r["CidrIp"])))
+            for r in perm.get("Ipv6Ranges") or []:
+                if r.get("CidrIpv6") and is_valid_cidr(r["CidrIpv6"]):
+                    peers.append(Peer("cidr", r["CidrIpv6"], AddressSet.parse(r["CidrIpv6"])))
+            for r in perm.get("PrefixListIds") or []:
+                pl_id = r.get("PrefixListId")
+                pl = ctx.prefix_lists.get(pl_id)
+                if pl is None:
+                    ctx.gap(f"prefix list {pl_id} in {sg['GroupId']}", "prefix list entries not collected; its addresses are unknown")
+                    peers.append(Peer("cidr", pl_id, AddressSet(), label=f"{pl_id} (entries unknown)"))
+                    continue
+                cidrs = [e["Cidr"] for e in pl.get("Entries") or [] if e.get("Cidr") and is_valid_cidr(e["Cidr"])]
+                name = pl.get("PrefixListName") or pl_id
+                peers.append(Peer("cidr", pl_id, AddressSet.parse(*cidrs), label=f"{pl_id} ({name}: {', '.join(cidrs[:4])}{'...' if len(cidrs) > 4 else ''})"))
+            for pair in perm.get("UserIdGroupPairs") or []:
+                if pair.get("GroupId"):
+                    peers.append(Peer("group", pair["GroupId"]))
+            if peers:
+                yield Rule(direction, "allow", protocol, ports, tuple(peers), 0, f"{sg['GroupId']} {direction} rule {n + 1}")
+
+
+def _nacl_rules(acl: dict) -> Iterable[Rule]:
+    for entry in acl.get("Entries") or []:
+        protocol = PROTOCOL_NUMBERS.get(str(entry.get("Protocol", "-1")).lower())
+        if protocol is None:
+            continue
+        cidr = entry.get("CidrBlock") or entry.get("Ipv6CidrBlock")
+        if not cidr or not is_valid_cidr(cidr):
+            continue
+        pr = entry.get("PortRange") or {}
+        ports = port_range(pr.get("From"), pr.get("To")) if protocol in ("tcp", "udp") and pr else port_range(None, None)
+        direction = "egress" if entry.get("Egress") else "ingress"
+        number = int(entry.get("RuleNumber", 32767))
+        label = "*" if number >= 32767 else str(number)
+        yield Rule(direction, str(entry.get("RuleAction", "deny")).lower(), protocol, ports,
+                   (Peer("cidr", cidr, AddressSet.parse(cidr)),), number, f"{acl['NetworkAclId']} {direction} rule {label}")
+
+
+def _ensure_gateway(ctx: _Context, gateway_id: str) -> None:
+    if not ctx.graph.has(gateway_id):
+        ctx.graph.add_node(gateway_id, "gateway", name=gateway_id, gateway_type=gateway_type_of(gateway_id),
+                           external=True, provider=PROVIDER, account=ctx.account, region=ctx.region or None)
+
+
+def _add_network_edges(ctx: _Context, data: dict) -> None:
+    g = ctx.graph
+    for subnet in data.get("subnets") or []:
+        if subnet.get("VpcId") and g.has(subnet["VpcId"]):
+            g.add_edge(subnet["VpcId"], subnet["SubnetId"], "contains")
+    for igw in data.get("internet_gateways") or []:
+        for att in igw.get("Attachments") or []:
+            if att.get("VpcId") and att.get("State", "available") in ("available", "attached"):
+                g.add_edge(igw["InternetGatewayId"], att["VpcId"], "attached")
+    for eigw in data.get("egress_only_internet_gateways") or []:
+        for att in eigw.get("Attachments") or []:
+            if att.get("VpcId"):
+                g.add_edge(eigw["EgressOnlyInternetGatewayId"], att["VpcId"], "attached")
+    for nat in data.get("nat_gateways") or []:
+        if g.has(nat["NatGatewayId"]) and nat.get("VpcId"):
+            g.add_edge(nat["NatGatewayId"], nat["VpcId"], "attached")
+    for pcx in data.get("vpc_peering_connections") or []:
+        node_id = pcx["VpcPeeringConnectionId"]
+        if not g.has(node_id):
+            continue
+        a, b = g.node(node_id).get("requester"), g.node(node_id).get("accepter")
+        for vpc in (a, b):
+            if vpc:
+                g.add_edge(node_id, vpc, "attached")
+        if a and b:
+            g.add_edge(a, b, "peers", via=node_id)
+            g.add_edge(b, a, "peers", via=node_id)
+    for node in list(g.nodes("gateway")):
+        if node.get("gateway_type") == "transit" and node.get("region") == (ctx.region or None):
+            for att in node.get("attachments") or []:
+                if att.get("resource_type") == "vpc" and att.get("resource"):
+                    g.add_edge(node.id, att["resource"], "attached", key=att.get("id"), attachment=att.get("id"))
+    for rt in data.get("route_tables") or []:
+        for route in g.node(rt["RouteTableId"]).get("routes"):
+            target = route["target"]
+            if not target or target == "local":
+                continue
+            _ensure_gateway(ctx, target)
+            g.add_edge(rt["RouteTableId"], target, "routes", key=route["destination"], destination=route["destination"])
+    _associate_route_tables(ctx, data)
+    _associate_nacls(ctx, data)
+
+
+def _associate_route_tables(ctx: _Context, data: dict) -> None:
+    g = ctx.graph
+    explicit: dict[str, str] = {}
+    main: dict[str, str] = {}
+    for rt in data.get("route_tables") or []:
+        for assoc in rt.get("Associations") or []:
+            if assoc.get("Main"):
+                main[rt.get("VpcId")] = rt["RouteTableId"]
+            elif assoc.get("SubnetId"):
+                explicit[assoc["SubnetId"]] = rt["RouteTableId"]
+    collected = "route_tables" in data
+    for subnet in data.get("subnets") or []:
+        sid = subnet["SubnetId"]
+        if sid in explicit:
+            g.add_edge(sid, explicit[sid], "routes", association="explicit")
+        elif subnet.get("VpcId") in main:
+            g.add_edge(sid, main[subnet["VpcId"]], "routes", association="main")
+        elif collected:
+            ctx.gap(f"route table of {sid}", f"no explicit association and no main route table found for {subnet.get('VpcId')}")
+
+
+def _associate_nacls(ctx: _Context, data: dict) -> None:
+    if "network_acls" not in data:
+        return
+    g = ctx.graph
+    associated: dict[str, str] = {}
+    default: dict[str, str] = {}
+    for acl in data.get("network_acls") or []:
+        if acl.get("IsDefault"):
+            default[acl.get("VpcId")] = acl["NetworkAclId"]
+        for assoc in acl.get("Associations") or []:
+            if assoc.get("SubnetId"):
+                associated[assoc["SubnetId"]] = acl["NetworkAclId"]
+    for subnet in data.get("subnets") or []:
+        acl = associated.get(subnet["SubnetId"]) or default.get(subnet.get("VpcId"))
+        if acl:
+            g.add_edge(subnet["SubnetId"], acl, "filtered_by", layer="nacl")
+
+
+# -- compute ---------------------------------------------------------------------------------
+
+
+def _interfaces(instance: dict, enis_by_instance: dict[str, list[dict]]) -> list[dict]:
+    """Every network interface of an instance with its addresses and security groups."""
+    enis = instance.get("NetworkInterfaces") or enis_by_instance.get(instance.get("InstanceId"), [])
+    out = []
+    for eni in enis:
+        public = set()
+        if (eni.get("Association") or {}).get("PublicIp"):
+            public.add(eni["Association"]["PublicIp"])
+        private = []
+        for addr in eni.get("PrivateIpAddresses") or []:
+            if addr.get("PrivateIpAddress"):
+                private.append(addr["PrivateIpAddress"])
+            if (addr.get("Association") or {}).get("PublicIp"):
+                public.add(addr["Association"]["PublicIp"])
+        if eni.get("PrivateIpAddress") and eni["PrivateIpAddress"] not in private:
+            private.insert(0, eni["PrivateIpAddress"])
+        out.append({
+            "id": eni.get("NetworkInterfaceId"),
+            "subnet": eni.get("SubnetId") or instance.get("SubnetId"),
+            "private": private,
+            "public": sorted(public),
+            "ipv6": [a["Ipv6Address"] for a in eni.get("Ipv6Addresses") or [] if a.get("Ipv6Address")],
+            "groups": [grp["GroupId"] for grp in eni.get("Groups") or [] if grp.get("GroupId")],
+        })
+    if not out and (instance.get("SubnetId") or instance.get("PrivateIpAddress")):
+        out.append({
+            "id": None,
+            "subnet": instance.get("SubnetId"),
+            "private": [instance["PrivateIpAddress"]] if instance.get("PrivateIpAddress") else [],
+            "public": [instance["PublicIpAddress"]] if instance.get("PublicIpAddress") else [],
+            "ipv6": [instance["Ipv6Address"]] if instance.get("Ipv6Address") else [],
+            "groups": [grp["GroupId"] for grp in instance.get("SecurityGroups") or [] if grp.get("GroupId")],
+        })
+    elif out and instance.get("PublicIpAddress") and not any(i["public"] for i in out):
+        out[0]["public"] = [instance["PublicIpAddress"]]
+    return out
+
+
+def _add_compute(ctx: _Context, data: dict) -> None:
+    g = ctx.graph
+    images = {img.get("ImageId"): img for img in data.get("images") or []}
+    enis_by_instance: dict[str, list[dict]] = {}
+    for eni in data.get("network_interfaces") or []:
+        owner = (eni.get("Attachment") or {}).get("InstanceId")
+        if owner:
+            enis_by_instance.setdefault(owner, []).append(eni)
+    asg_of: dict[str, str] = {}
+    for asg in data.get("auto_scaling_groups") or []:
+        for inst in asg.get("Instances") or []:
+            asg_of[inst.get("InstanceId")] = asg.get("AutoScalingGroupName")
+    for inst in data.get("instances") or []:
+        state = (inst.get("State") or {}).get("Name", "running")
+        if state in ("terminated", "shutting-down"):
+            continue
+        iid = inst["InstanceId"]
+        tags = tags_of(inst)
+        image = images.get(inst.get("ImageId")) or {}
+        interfaces = _interfaces(inst, enis_by_instance)
+        asg = asg_of.get(iid) or tags.get("aws:autoscaling:groupName") or inst.get("_launched_by")
+        profile = (inst.get("IamInstanceProfile") or {}).get("Arn")
+        g.add_node(iid, "compute", name=tags.get("Name", iid), tags=tags,
+                   raw={"InstanceType": inst.get("InstanceType"), "ImageId": inst.get("ImageId")},
+                   compute_type="instance", state=state, interfaces=interfaces,
+                   image_name=image.get("Name"),
+                   autoscaling_group=asg, launch_time=inst.get("LaunchTime"),
+                   metadata_options=inst.get("MetadataOptions"), user_data=inst.get("UserData"),
+                   managed_service=False, instance_profile=profile, **ctx.base(inst))
+        for iface in interfaces:
+            for ip in iface["private"]:
+                ctx.instance_by_ip[ip] = iid
+        _link_compute(ctx, iid, interfaces)
+        if profile:
+            roles = ctx.profiles.get(profile) or ctx.profiles.get(profile.rsplit("/", 1)[-1])
+            if not roles:
+                ctx.gap(f"instance profile of {iid}", f"instance profile {profile} not found among collected IAM instance profiles")
+            for role in roles or []:
+                if g.has(role):
+                    g.add_edge(iid, role, "runs_as", via=f"instance profile {profile}")
+                else:
+                    ctx.gap(f"role of {iid}", f"role {role} (instance profile {profile}) not collected")
+    for project in data.get("codebuild_projects") or []:
+        arn = project.get("arn") or project.get("name")
+        vpc = project.get("vpcConfig") or {}
+        subnets = [s for s in vpc.get("subnets") or [] if s]
+        groups = [s for s in vpc.get("securityGroupIds") or [] if s]
+        interfaces = [{"id": None, "subnet": s, "private": [], "public": [], "ipv6": [], "groups": groups} for s in subnets]
+        g.add_node(arn, "compute", name=project.get("name") or arn, tags=tags_of(project),
+                   raw={"environment": {"image": (project.get("environment") or {}).get("image")}},
+                   compute_type="build_project", state="running", interfaces=interfaces,
+                   image_name=(project.get("environment") or {}).get("image"), autoscaling_group=None,
+                   launch_time=None, metadata_options=None, user_data=None, managed_service=True,
+                   in_network=bool(subnets), **ctx.base(project))
+        _link_compute(ctx, arn, interfaces)
+        role = project.get("serviceRole")
+        if role:
+            role_arn = role if role.startswith("arn:") or g.has(role) else f"arn:aws:iam::{ctx.account}:role/{role}"
+            if g.has(role_arn):
+                g.add_edge(arn, role_arn, "runs_as", via="CodeBuild service role")
+            else:
+                ctx.gap(f"role of {arn}", f"service role {role} not collected")
+
+
+def _link_compute(ctx: _Context, node_id: str, interfaces: list[dict]) -> None:
+    g = ctx.graph
+    for iface in interfaces:
+        subnet = iface["subnet"]
+        if subnet and g.has(subnet):
+            g.add_edge(subnet, node_id, "contains")
+        elif subnet:
+            ctx.gap(f"subnet of {node_id}", f"subnet {subnet} not collected; routes and network ACL unknown")
+        for group in iface["groups"]:
+            if g.has(group):
+                g.add_edge(node_id, group, "filtered_by", key=group, layer="security_group")
+            else:
+                ctx.gap(f"security group of {node_id}", f"security group {group} not collected; its rules are unknown")
+
+
+# -- load balancers --------------------------------------------------------------------------
+
+
+def _forward_targets(actions: list[dict]) -> list[str]:
+    arns = []
+    for action in actions or []:
+        if str(action.get("Type", "")).lower() != "forward":
+            continue
+        if action.get("TargetGroupArn"):
+            arns.append(action["TargetGroupArn"])
+        for tg in (action.get("ForwardConfig") or {}).get("TargetGroups") or []:
+            if tg.get("TargetGroupArn") and tg["TargetGroupArn"] not in arns:
+                arns.append(tg["TargetGroupArn"])
+    return arns
+
+
+def _add_load_balancers(ctx: _Context, data: dict) -> None:
+    g = ctx.graph
+    target_groups = {tg["TargetGroupArn"]: tg for tg in data.get("target_groups") or [] if tg.get("TargetGroupArn")}
+    rules_by_listener: dict[str, list[dict]] = {}
+    for rule in data.get("listener_rules") or []:
+        rules_by_listener.setdefault(rule.get("ListenerArn"), []).append(rule)
+    listeners_by_lb: dict[str, list[dict]] = {}
+    for listener in data.get("listeners") or []:
+        listeners_by_lb.setdefault(listener.get("LoadBalancerArn"), []).append(listener)
+    for lb in data.get("load_balancers") or []:
+        lb_type = lb.get("Type", "application")
+        if lb_type == "gateway":
+            continue  # a gateway load balancer inspects traffic in line; it does not publish a service
+        arn = lb["LoadBalancerArn"]
+        subnets = [z["SubnetId"] for z in lb.get("AvailabilityZones") or [] if z.get("SubnetId")]
+        listeners = []
+        for listener in listeners_by_lb.get(arn, []):
+            tgs = _forward_targets(listener.get("DefaultActions"))
+            for rule in rules_by_listener.get(listener.get("ListenerArn"), []):
+                tgs += [t for t in _forward_targets(rule.get("Actions")) if t not in tgs]
+            listeners.append({"id": listener.get("ListenerArn"), "port": listener.get("Port"),
+                              "protocol": str(listener.get("Protocol") or "").upper(), "target_groups": tgs})
+        g.add_node(arn, "load_balancer", name=lb.get("LoadBalancerName") or arn, tags=tags_of(lb),
+                   scheme=lb.get("Scheme", "internet-facing"), lb_type=lb_type, subnets=subnets,
+                   security_groups=list(lb.get("SecurityGroups") or []), listeners=listeners,
+                   network=lb.get("VpcId"), **ctx.base(lb))
+        _link_load_balancer(ctx, arn, subnets, lb.get("SecurityGroups") or [])
+        for listener in listeners:
+            for tg_arn in listener["target_groups"]:
+                tg = target_groups.get(tg_arn)
+                if tg is None:
+                    ctx.gap(f"target group {tg_arn}", f"forwarded to by {listener['id']} but not collected")
+                    continue
+                for target in tg.get("Targets") or []:
+                    desc = target.get("Target") or target
+                    target_id = desc.get("Id")
+                    node = target_id if tg.get("TargetType", "instance") == "instance" else ctx.instance_by_ip.get(target_id)
+                    if not node or not g.has(node):
+                        continue
+                    port = desc.get("Port") or tg.get("Port")
+                    g.add_edge(arn, node, "forwards", key=f"{listener['id']}>{tg_arn}>{port}",
+                               listener_port=listener["port"], target_port=port,
+                               protocol=_transport(listener["protocol"]), target_type=tg.get("TargetType", "instance"),
+                               via=f"listener {listener['protocol']}:{listener['port']} -> target group "
+                                   f"{tg.get('TargetGroupName') or tg_arn} port {port}")
+    for clb in data.get("classic_load_balancers") or []:
+        name = clb.get("LoadBalancerName")
+        arn = f"arn:aws:elasticloadbalancing:{ctx.region}:{ctx.account}:loadbalancer/{name}" if not clb.get("_address") else clb["_address"]
+        listeners = [{"id": f"{name}:{d['Listener'].get('LoadBalancerPort')}", "port": d["Listener"].get("LoadBalancerPort"),
+                      "protocol": str(d["Listener"].get("Protocol") or "").upper(), "instance_port": d["Listener"].get("InstancePort")}
+                     for d in clb.get("ListenerDescriptions") or [] if d.get("Listener")]
+        subnets = list(clb.get("Subnets") or [])
+        g.add_node(arn, "load_balancer", name=name, tags=tags_of(clb), scheme=clb.get("Scheme", "internet-facing"),
+                   lb_type="classic", subnets=subnets, security_groups=list(clb.get("SecurityGroups") or []),
+                   listeners=listeners, network=clb.get("VPCId"), **ctx.base(clb))
+        _link_load_balancer(ctx, arn, subnets, clb.get("SecurityGroups") or [])
+        for inst in clb.get("Instances") or []:
+            if not g.has(inst.get("InstanceId", "")):
+                continue
+            for listener in listeners:
+                g.add_edge(arn, inst["InstanceId"], "forwards", key=f"{listener['id']}>{listener['instance_port']}",
+                           listener_port=listener["port"], target_port=listener["instance_port"],
+                           protocol=_transport(listener["protocol"]), target_type="instance",
+                           via=f"listener {listener['protocol']}:{listener['port']} -> instance port {listener['instance_port']}")
+
+
+def _transport(protocol: str) -> str:
+    return "udp" if protocol in ("UDP",) else ("tcp_udp" if protocol == "TCP_UDP" else "tcp")
+
+
+def _link_load_balancer(ctx: _Context, lb_id: str, subnets: list[str], groups: list[str]) -> None:
+    g = ctx.graph
+    for subnet in subnets:
+        if g.has(subnet):
+            g.add_edge(subnet, lb_id, "contains")
+        else:
+            ctx.gap(f"subnet of {lb_id}", f"subnet {subnet} not collected")
+    for group in groups:
+        if g.has(group):
+            g.add_edge(lb_id, group, "filtered_by", key=group, layer="security_group")
+        else:
+            ctx.gap(f"security group of {lb_id}", f"security group {group} not collected; its rules are unknown")
+
