@@ -71,6 +71,7 @@ def policy_of(*statements: dict, boundary: list[dict] | None = None) -> Identity
 # --- allows(): one row per evaluation rule -----------------------------------------------------
 
 MFA = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+TO_EC2 = {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
 
 ALLOWS = [
     ("star allows every action", [allow("*")], "ec2:RunInstances", "*", True),
@@ -285,6 +286,10 @@ ESCALATIONS = [
     ("PutRolePolicy is one set", [allow("iam:PutRolePolicy")], ["iam:PutRolePolicy"]),
     ("read-only IAM", [allow(["iam:Get*", "iam:List*"])], []),
     ("PassRole with RunInstances", [allow("iam:PassRole"), allow("ec2:RunInstances")], ["iam:PassRole+ec2:RunInstances"]),
+    ("PassRole to EC2 only, with RunInstances", [allow("iam:PassRole", Condition=TO_EC2), allow("ec2:RunInstances")], ["iam:PassRole+ec2:RunInstances"]),
+    ("PassRole to EC2 only, with Lambda", [allow("iam:PassRole", Condition=TO_EC2), allow(["lambda:CreateFunction", "lambda:InvokeFunction"])], []),
+    ("PassRole to services like ec2*", [allow("iam:PassRole", Condition={"StringLike": {"iam:PassedToService": "ec2.*"}}), allow("ec2:RunInstances")], ["iam:PassRole+ec2:RunInstances"]),
+    ("PassRole to ECS tasks, with RunTask", [allow("iam:PassRole", Condition={"StringEquals": {"iam:PassedToService": ["ecs-tasks.amazonaws.com"]}}), allow("ecs:RunTask")], ["iam:PassRole+ecs:RunTask/RegisterTaskDefinition"]),
 ]
 
 
@@ -295,6 +300,21 @@ ESCALATIONS = [
 )
 def test_escalations(statements, expected):
     assert [e.name for e in policy_of(*statements).escalations()] == expected
+
+
+def test_boundary_limiting_pass_role_to_ec2_stops_the_lambda_set():
+    policy = policy_of(
+        allow(["iam:PassRole", "lambda:*"]),
+        boundary=[allow("iam:PassRole", Condition=TO_EC2), allow("lambda:*")],
+    )
+    assert policy.escalations() == []
+
+
+def test_lambda_full_access_does_not_pass_roles_to_ec2():
+    policy = IdentityPolicy([managed("AWSLambda_FullAccess"), ("ec2", doc(allow("ec2:RunInstances")))])
+    assert [e.name for e in policy.escalations()] == [
+        "iam:PassRole+lambda:CreateFunction+lambda:InvokeFunction/CreateEventSourceMapping"
+    ]
 
 
 def test_power_user_access_cannot_pass_roles():

@@ -19,7 +19,8 @@ here):
 - A request is allowed when an identity statement allows it, the permissions boundary (when there is
   one) allows it too, and no explicit deny in either covers it. `Action`/`NotAction`,
   `Resource`/`NotResource`, strings or lists; `*` and `?` wildcards; actions compare
-  case-insensitively, resources case-sensitively; `${...}` policy variables (version 2012-10-17)
+  case-insensitively, resources case-sensitively, and in an ARN a wildcard before the resource part
+  stays inside its colon-separated segment; `${...}` policy variables (version 2012-10-17)
   may stand for anything in an allow and for nothing in a deny.
 - Conditions are not evaluated, and the doubt always falls towards reporting: an allow with a
   Condition still allows (its Grant says `conditional=True`; so does a grant that passes the boundary
@@ -32,7 +33,9 @@ here):
   `iam:` action (on any resource) leaves only the `*` branch, which any deny at all cuts back.
 - `escalations()`: the known privilege-escalation sets (CHECKS.md, `ci-privilege-escalation`) whose
   every permission is allowed on some resource of the right kind (`iam:PutRolePolicy` on
-  `arn:aws:iam::*:role/ci-*` counts). They are returned whether or not the identity is admin;
+  `arn:aws:iam::*:role/ci-*` counts). The one condition read is `iam:PassedToService` under
+  StringEquals/StringLike: a PassRole grant limited to Lambda does not make `ec2:RunInstances` an
+  escalation. They are returned whether or not the identity is admin;
   `power()` ranks admin first.
 - `write_grants(resource)`: the statements that let some write action (see iam_actions) through on
   that resource, after boundary and denies. Wildcard grants are tested with probe actions built
@@ -194,6 +197,19 @@ ESCALATION_SETS: tuple[tuple[str, tuple[tuple[tuple[str, str], ...], ...]], ...]
     ),
 )
 
+# The service principal a role is passed to by each action of the PassRole sets.
+PASSED_TO_SERVICE = {
+    "ec2:RunInstances": "ec2.amazonaws.com",
+    "lambda:CreateFunction": "lambda.amazonaws.com",
+    "cloudformation:CreateStack": "cloudformation.amazonaws.com",
+    "glue:CreateDevEndpoint": "glue.amazonaws.com",
+    "codebuild:CreateProject": "codebuild.amazonaws.com",
+    "codebuild:StartBuild": "codebuild.amazonaws.com",
+    "ecs:RunTask": "ecs-tasks.amazonaws.com",
+    "ecs:RegisterTaskDefinition": "ecs-tasks.amazonaws.com",
+    "sagemaker:CreateNotebookInstance": "sagemaker.amazonaws.com",
+}
+
 # Services probed when a grant names no service (`*`, NotAction): the ones a CI identity touches.
 _COMMON_SERVICES = (
     "autoscaling", "cloudformation", "cloudtrail", "cloudwatch", "codebuild", "codecommit",
@@ -255,6 +271,21 @@ class _Statement:
     conditional: bool
     action_regex: re.Pattern[str]
     resource_regex: re.Pattern[str]
+    # Restrictions on iam:PassedToService, all of which must hold: (StringLike?, service principals).
+    passed_to: tuple[tuple[bool, tuple[str, ...]], ...] = ()
+
+    def may_pass_to(self, service_principal: str | None) -> bool:
+        if service_principal is None:
+            return True
+        return all(
+            any(
+                matches(compile_pattern(value, fold_case=True), service_principal)
+                if like
+                else value.lower() == service_principal
+                for value in values
+            )
+            for like, values in self.passed_to
+        )
 
     @classmethod
     def parse(cls, raw: dict, policy: str, version: str | None) -> _Statement | None:
@@ -288,6 +319,7 @@ class _Statement:
             conditional=bool(raw.get("Condition")),
             action_regex=any_regex(action_patterns),
             resource_regex=any_regex(resource_patterns),
+            passed_to=_passed_to_restrictions(raw.get("Condition")),
         )
 
     # An allow lets through some of the question: which of its patterns does (for evidence).
@@ -312,6 +344,29 @@ class _Statement:
 
     def touches_resources(self, question: Pattern) -> bool:
         return _touches(self.resource_patterns, self.not_resource, question, self.resource_regex)
+
+
+_POSITIVE_STRING_OPERATORS = {"stringequals", "stringlike", "stringequalsignorecase"}
+
+
+def _passed_to_restrictions(condition) -> tuple[tuple[str, ...], ...]:
+    """The iam:PassedToService values a statement's Condition requires (StringEquals/StringLike).
+    IAM always sets that key on iam:PassRole, so such a statement passes roles to those services
+    only. Negative and other operators are not read: they could only narrow the grant further."""
+    if not isinstance(condition, dict):
+        return ()
+    restrictions = []
+    for operator, block in condition.items():
+        base = str(operator).split(":")[-1].lower().removesuffix("ifexists")
+        if base not in _POSITIVE_STRING_OPERATORS or not isinstance(block, dict):
+            continue
+        for key, values in block.items():
+            if str(key).lower() != "iam:passedtoservice":
+                continue
+            values = [values] if isinstance(values, str) else values
+            if isinstance(values, list) and all(isinstance(v, str) for v in values):
+                restrictions.append((base == "stringlike", tuple(values)))
+    return tuple(restrictions)
 
 
 # A concrete question (the usual case) is answered by one regular expression per statement.
@@ -412,21 +467,24 @@ class IdentityPolicy:
             )
         return self._answers[key]
 
-    def _allowing(self, action: Pattern, resource: Pattern) -> Grant | None:
+    def _allowing(self, action: Pattern, resource: Pattern, passed_to: str | None = None) -> Grant | None:
         fallback = None
-        for grant, _, _ in self._passing(action, resource):
+        for grant, _, _ in self._passing(action, resource, passed_to):
             if not grant.conditional:
                 return grant
             fallback = fallback or grant
         return fallback
 
     def _surviving(
-        self, allows: list[_Statement], action: Pattern, resource: Pattern
+        self, allows: list[_Statement], action: Pattern, resource: Pattern, passed_to: str | None = None
     ) -> Iterator[tuple[Grant, Pattern | None, Pattern | None]]:
         """The grants of `allows` that no deny cancels, unconditional ones first, each with the
-        action and resource pattern it matched by (None for NotAction/NotResource)."""
+        action and resource pattern it matched by (None for NotAction/NotResource). With
+        `passed_to`, only statements that may pass a role to that service principal count."""
         later = []
         for statement in allows:
+            if not statement.may_pass_to(passed_to):
+                continue
             action_hit = statement.action_hit(action)
             if action_hit is None:
                 continue
@@ -530,18 +588,27 @@ class IdentityPolicy:
     def _escalations(self) -> tuple[Escalation, ...]:
         found = []
         for name, requirements in ESCALATION_SETS:
-            permissions, grants = [], []
-            for alternatives in requirements:
-                for action, resource in alternatives:
-                    grant = self.allows(action, resource)
+            chosen: dict[int, tuple[str, Grant]] = {}
+            # The service the role would be passed to decides whether a PassRole grant applies.
+            order = sorted(range(len(requirements)), key=lambda i: requirements[i][0][0] == "iam:PassRole")
+            passed_to = None
+            for index in order:
+                for action, resource in requirements[index]:
+                    if action == "iam:PassRole":
+                        grant = self._allowing(
+                            compile_pattern(action, fold_case=True), compile_pattern(resource, arn=True), passed_to
+                        )
+                    else:
+                        grant = self.allows(action, resource)
                     if grant is not None:
-                        permissions.append(action)
-                        grants.append(grant)
+                        chosen[index] = (action, grant)
+                        passed_to = passed_to or PASSED_TO_SERVICE.get(action)
                         break
                 else:
                     break
             else:
-                found.append(Escalation(name, tuple(permissions), tuple(grants)))
+                picks = [chosen[i] for i in range(len(requirements))]
+                found.append(Escalation(name, tuple(a for a, _ in picks), tuple(g for _, g in picks)))
         return tuple(found)
 
     # -- roles and resources --
@@ -565,15 +632,18 @@ class IdentityPolicy:
                     grants[key] = grant
         return list(grants.values())
 
-    def _passing(self, action: Pattern, resource: Pattern) -> Iterator[tuple[Grant, Pattern | None, Pattern | None]]:
+    def _passing(
+        self, action: Pattern, resource: Pattern, passed_to: str | None = None
+    ) -> Iterator[tuple[Grant, Pattern | None, Pattern | None]]:
         """Every identity grant of the question that survives denies and the boundary."""
-        for grant, granted_action, granted_resource in self._surviving(self._allows, action, resource):
+        for grant, granted_action, granted_resource in self._surviving(self._allows, action, resource, passed_to):
             if self._boundary is not None:
                 boundary_grant = next(
                     self._surviving(
                         self._boundary,
                         _narrow(action, granted_action),
                         _narrow(resource, granted_resource),
+                        passed_to,
                     ),
                     None,
                 )
@@ -769,10 +839,10 @@ def _principal_match(block, arn: str, account: str) -> tuple[str, bool] | None:
             if root.group(1) == account:
                 return value, False
             continue
-        if value == arn:
+        if value.lower() == arn.lower():  # IAM names are unique regardless of case
             return value, True
         session = _ASSUMED_ROLE.match(value)
-        if session and session.group(1) == account and _role_name(arn) == session.group(2):
+        if session and session.group(1) == account and (_role_name(arn) or "").lower() == session.group(2).lower():
             return value, True
     return None
 
