@@ -40,6 +40,8 @@ here):
 - `write_grants(resource)`: the statements that let some write action (see iam_actions) through on
   that resource, after boundary and denies. Wildcard grants are tested with probe actions built
   from the policies' own action patterns and common verbs, so `s3:*` writes and `s3:Get*` does not.
+  On an ARN only that service's actions count (and `sts:` on `iam` ARNs): `ec2:*` does not write
+  to a bucket.
 - `power()`: "admin", else "escalate" when an escalation set is allowed, else "write" when any write
   action is allowed on any resource, else "read" when anything is allowed, else "none".
 - `denies()`: what stops the identity even where a same-account resource policy (a trust policy
