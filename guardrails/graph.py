@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-import networkx as nx
-
 INTERNET = "internet"
 
 NODE_KINDS: dict[str, str] = {
@@ -59,6 +57,8 @@ class Node:
 
 class EstateGraph:
     def __init__(self) -> None:
+        import networkx as nx  # imported here so that listing checks or --help stays fast
+
         self._g = nx.MultiDiGraph()
         self._by_kind: dict[str, list[str]] = {}
         self.gaps: list[dict] = []

@@ -11,7 +11,9 @@ from rich.table import Table
 
 from .text import one_line
 from .view import (
+    ATTACK_PATH_CHECK,
     SEVERITIES,
+    attack_paths,
     by_resource,
     count_by_severity,
     gaps,
@@ -35,7 +37,23 @@ def _severity(severity: str) -> str:
     return f"[{style}]{label}[/]" if style else label
 
 
+def _print_attack_paths(document: dict, console: Console) -> None:
+    leading = [f for f in attack_paths(document) if f.get("check_id") == ATTACK_PATH_CHECK]
+    if not leading:
+        return
+    console.print(f"[bold red]Attack paths ({len(leading)})[/]", highlight=False)
+    for finding in leading:
+        steps = (finding.get("evidence") or {}).get("path") or []
+        chain = " [dim]->[/] ".join(
+            safe(step.get("name") or step.get("id")) if step.get("kind") == "internet"
+            else f"[dim]{safe(step.get('kind'))}[/] {safe(step.get('name') or step.get('id'))}" for step in steps)
+        console.print(f"  [bold red]CRITICAL[/] {chain}", highlight=False)
+        console.print(f"    [dim]{safe(finding.get('message'))}[/]", highlight=False)
+    console.print()
+
+
 def print_table(document: dict, console: Console) -> None:
+    _print_attack_paths(document, console)
     for resource, group in by_resource(document.get("findings") or []):
         role = resource.get("ci_role") or resource.get("kind")
         where = ", ".join(safe(part) for part in (resource.get("provider"), resource.get("account"), resource.get("region")) if part)
@@ -49,9 +67,9 @@ def print_table(document: dict, console: Console) -> None:
         table.add_column("Severity", no_wrap=True)
         table.add_column("Check", no_wrap=True)
         table.add_column("Finding", ratio=4, overflow="fold")
-        table.add_column("Ports", ratio=1, overflow="fold")
+        table.add_column("Ports", no_wrap=True)
         for finding in group:
-            ports = ", ".join(safe(port) for port in (finding.get("evidence") or {}).get("ports") or [])
+            ports = "\n".join(safe(port) for port in (finding.get("evidence") or {}).get("ports") or [])
             message = safe(finding.get("message"))
             if is_suppressed(finding):
                 reason = safe((finding.get("suppression") or {}).get("reason")) or "no reason given"

@@ -41,7 +41,8 @@ def count_by_severity(items: Iterable[dict]) -> dict[str, int]:
 
 
 def by_resource(items: Iterable[dict]) -> list[tuple[dict, list[dict]]]:
-    """Findings grouped per resource (CI node), worst group first, in document order inside."""
+    """Findings grouped per resource (CI node): nodes on an attack path first, then worst group
+    first, in document order inside."""
     groups: dict[str, tuple[dict, list[dict]]] = {}
     for finding in items:
         resource = finding.get("resource") or {}
@@ -52,7 +53,8 @@ def by_resource(items: Iterable[dict]) -> list[tuple[dict, list[dict]]]:
         resource, group = item
         worst = min(severity_rank(f.get("severity", "info")) for f in group)
         everything_suppressed = all(is_suppressed(f) for f in group)
-        return (everything_suppressed, worst, str(resource.get("id", "")))
+        no_attack_path = not any(f.get("check_id") == ATTACK_PATH_CHECK and not is_suppressed(f) for f in group)
+        return (everything_suppressed, no_attack_path, worst, str(resource.get("id", "")))
 
     return sorted(groups.values(), key=order)
 
