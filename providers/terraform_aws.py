@@ -788,7 +788,7 @@ class AwsTranslator:
             return [{"Ipv6Address": ASSIGNED_AT_APPLY} for _ in range(_int(count) or 0)]
         list_state, _ = self.setting(res, ("ipv6_addresses",))
         if state == "unknown" or list_state == "unknown":
-            self.unknown(el, field, res, "ipv6_address_count", "IPv6 address count known only after apply")
+            self.unknown(el, "Ipv6Address", res, "ipv6_address_count", "IPv6 address count known only after apply")
             return []
         return None
 
@@ -970,7 +970,7 @@ class AwsTranslator:
             el["_known_public_ip"] = v["public_ip"]
         elif res.action == "state" or (res.action == "no-op" and not get_value(res, ("public_ip",))[1]):
             el["_assoc_public"] = ("known", False)
-        el["_ipv6"] = self._ipv6(res, el, "NetworkInterfaces")
+        el["_ipv6"] = self._ipv6(res, el, "Ipv6Address")
         self._profile(res, el, "iam_instance_profile")
         self._metadata(res, el)
         self._user_data(res, el, "user_data", "user_data_base64")

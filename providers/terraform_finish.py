@@ -233,7 +233,7 @@ def _instances(tr: "AwsTranslator", subnets: dict) -> None:
         if ipv6 is None:
             assign = subnet.get("AssignIpv6AddressOnCreation") if subnet else False
             if assign is None:
-                _mark(tr, inst, "NetworkInterfaces", "assign_ipv6_address_on_creation",
+                _mark(tr, inst, "Ipv6Address", "assign_ipv6_address_on_creation",
                       "whether the subnet gives the instance an IPv6 address is known only after apply")
                 ipv6 = []
             else:
