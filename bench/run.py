@@ -1,0 +1,294 @@
+"""Benchmark of the collection-free scan: snapshot file -> findings document, on synthetic estates.
+
+    python bench/run.py --sizes 1000,10000,50000,100000 [--repeat 1] [--seed 0] [--workdir DIR]
+                        [--timeout SECONDS] [--profile 30]
+
+Sizes are resources (estate graph nodes, the internet excluded; see bench/generate.py for how
+instances map to resources). For each size the snapshot is generated once in its own process and
+cached in the work directory, then measured in a fresh process, so that one size's memory does not
+pollute the next: peak memory is that process's ru_maxrss. In it the saved snapshot is read with
+plain json.load (the floor any scan of that file pays), then scanned: snapshot.load, normalize,
+analyse, run_checks, build_document and render as JSON, each phase timed. With --repeat N the
+fastest of N runs is kept. Nothing is asserted: the targets are printed beside the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from generate import generate, instances_for  # noqa: E402
+
+PHASES = ("load", "normalize", "analyse", "checks", "document", "render")
+TARGET_SCAN_SECONDS_AT_100K = 10.0
+TARGET_GROWTH_50K_TO_100K = 2.2
+TARGET_PEAK_MIB_AT_100K = 2048
+TARGET_SCAN_TO_JSON_LOAD = 4.0
+
+
+def snapshot_file(resources: int, seed: int, workdir: Path) -> Path:
+    """The saved snapshot of an estate of about `resources` resources, generated once per size and seed."""
+    from guardrails import snapshot
+
+    path = Path(workdir) / f"estate-{resources}-seed{seed}.json"
+    if not path.exists():
+        partial = path.with_name(path.name + ".partial")
+        snapshot.save(generate(instances_for(resources), seed), partial)
+        partial.rename(path)
+    return path
+
+
+def scan_file(path: Path) -> tuple[dict[str, float], dict, str]:
+    """One scan of a snapshot file, as `guardrails scan snapshot FILE --format json` does it, phase by phase."""
+    from guardrails import pipeline, snapshot
+    from guardrails.findings import build_document
+    from guardrails.reports import render
+
+    phases: dict[str, float] = {}
+    started = dt.datetime.now(dt.timezone.utc)
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        phases[name] = now - clock
+        clock = now
+
+    snap = snapshot.load(path)
+    lap("load")
+    graph = pipeline.normalize([snap])
+    lap("normalize")
+    estate = pipeline.analyse(graph)
+    lap("analyse")
+    findings = pipeline.run_checks(estate)
+    lap("checks")
+    document = build_document(estate, findings, pipeline.sources_of([snap]), started, dt.datetime.now(dt.timezone.utc))
+    lap("document")
+    text = render(document, "json")
+    lap("render")
+    return phases, document, text
+
+
+def json_load_seconds(path: Path) -> float:
+    start = time.perf_counter()
+    with open(path, "rb") as fh:
+        data = json.load(fh)
+    elapsed = time.perf_counter() - start
+    del data
+    gc.collect()
+    return elapsed
+
+
+def _warm_up() -> None:
+    """Import every module a scan imports lazily, so that the first size does not pay for imports."""
+    from guardrails import pipeline
+    from guardrails.reports import render
+
+    render(pipeline.scan_snapshots([generate(20, seed=1)]), "json")
+
+
+def measure(path: Path, repeat: int = 1) -> dict:
+    """Timings of one snapshot file in this process: json.load, then the scan; the fastest of `repeat` runs."""
+    path = Path(path)
+    _warm_up()
+    path.read_bytes()  # the file in the page cache for both measurements alike
+    json_load = min(json_load_seconds(path) for _ in range(repeat))
+    best: dict[str, float] | None = None
+    document: dict = {}
+    report_bytes = 0
+    for _ in range(repeat):
+        phases, document, text = scan_file(path)
+        report_bytes = len(text.encode())
+        if best is None or sum(phases.values()) < sum(best.values()):
+            best = phases
+        del text
+        gc.collect()
+    assert best is not None
+    scan = sum(best.values())
+    return {
+        "resources": document["summary"]["resources"],
+        "ci_nodes": document["summary"]["ci_nodes"],
+        "findings": len(document["findings"]),
+        "snapshot_bytes": path.stat().st_size,
+        "report_bytes": report_bytes,
+        "json_load_s": json_load,
+        "scan_s": scan,
+        "phases_s": best,
+        "scan_to_json_load": scan / json_load if json_load else None,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+    }
+
+
+def _child(args: list[str], timeout: float | None) -> dict:
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench child {' '.join(args)} failed:\n{proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_size(resources: int, seed: int = 0, workdir: Path | None = None, repeat: int = 1, *,
+             fresh_process: bool = True, timeout: float | None = None) -> dict:
+    """Generate (or reuse) the estate of one size and measure its scan; in a fresh process unless told not to."""
+    workdir = Path(workdir or tempfile.gettempdir())
+    requested = {"size": resources, "instances": instances_for(resources)}
+    if not fresh_process:
+        return {**requested, **measure(snapshot_file(resources, seed, workdir), repeat)}
+    path = _child(["--prepare", str(resources), "--seed", str(seed), "--workdir", str(workdir)], None)["path"]
+    try:
+        return {**requested, **_child(["--measure", path, "--repeat", str(repeat)], timeout)}
+    except subprocess.TimeoutExpired:
+        return {**requested, "timeout_s": timeout, "snapshot_bytes": Path(path).stat().st_size}
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "cpu": model, "memory_mib": memory, "python": platform.python_version(),
+            "implementation": platform.python_implementation(), "platform": platform.platform()}
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.1f}"
+
+
+def table(results: list[dict]) -> str:
+    head = ["size", "resources", "instances", "snapshot MB", "json.load s", "scan s", *[f"{p} s" for p in PHASES],
+            "peak MiB", "scan/json.load", "growth", "findings"]
+    rows = []
+    previous = None
+    for r in results:
+        if "timeout_s" in r:
+            rows.append([str(r["size"]), "-", str(r["instances"]), _mb(r["snapshot_bytes"]), "-",
+                         f">{r['timeout_s']:.0f} (timeout)", *["-"] * len(PHASES), "-", "-", "-", "-"])
+            previous = None
+            continue
+        growth = "-"
+        if previous:
+            growth = f"{r['scan_s'] / previous['scan_s']:.2f}x (res {r['resources'] / previous['resources']:.2f}x)"
+        rows.append([str(r["size"]), str(r["resources"]), str(r["instances"]), _mb(r["snapshot_bytes"]),
+                     f"{r['json_load_s']:.2f}", f"{r['scan_s']:.2f}", *[f"{r['phases_s'][p]:.2f}" for p in PHASES],
+                     f"{r['peak_rss_mib']:.0f}", f"{r['scan_to_json_load']:.1f}", growth, str(r["findings"])])
+        previous = r
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)]
+    lines = [" | ".join(h.rjust(w) for h, w in zip(head, widths)), "-+-".join("-" * w for w in widths)]
+    lines += [" | ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def targets(results: list[dict]) -> list[str]:
+    by_size = {r["size"]: r for r in results if "timeout_s" not in r}
+    lines = []
+    big = by_size.get(100_000)
+    if big:
+        lines.append(f"100k resources scanned in under {TARGET_SCAN_SECONDS_AT_100K:.0f} s: {big['scan_s']:.2f} s "
+                     f"({'met' if big['scan_s'] < TARGET_SCAN_SECONDS_AT_100K else 'NOT met'})")
+        lines.append(f"peak memory under {TARGET_PEAK_MIB_AT_100K} MiB at 100k: {big['peak_rss_mib']:.0f} MiB "
+                     f"({'met' if big['peak_rss_mib'] < TARGET_PEAK_MIB_AT_100K else 'NOT met'})")
+        if by_size.get(50_000):
+            growth = big["scan_s"] / by_size[50_000]["scan_s"]
+            lines.append(f"scan time growth 50k -> 100k at most {TARGET_GROWTH_50K_TO_100K}x: {growth:.2f}x "
+                         f"({'met' if growth <= TARGET_GROWTH_50K_TO_100K else 'NOT met'})")
+    elif any(r["size"] == 100_000 for r in results):
+        lines.append(f"100k resources: did not finish within the {results[-1].get('timeout_s')} s limit (NOT met)")
+    for r in results:
+        if "timeout_s" not in r:
+            ok = r["scan_to_json_load"] <= TARGET_SCAN_TO_JSON_LOAD
+            lines.append(f"scan within {TARGET_SCAN_TO_JSON_LOAD:.0f}x of json.load at {r['size']}: "
+                         f"{r['scan_to_json_load']:.1f}x ({'met' if ok else 'NOT met'})")
+    return lines
+
+
+def profile(path: Path, top: int) -> str:
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    scan_file(path)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated resource counts")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size; the fastest is kept")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", type=Path, default=None, help="where snapshots are cached (default: a temporary "
+                                                                   "directory removed at the end)")
+    parser.add_argument("--timeout", type=float, default=None, help="give up measuring a size after this many seconds")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="after the table, profile one scan of the largest size and print the top N functions")
+    parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.prepare is not None:
+        print(json.dumps({"path": str(snapshot_file(args.prepare, args.seed, args.workdir))}))
+        return
+    if args.measure is not None:
+        print(json.dumps(measure(args.measure, args.repeat)))
+        return
+
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    with tempfile.TemporaryDirectory(prefix="guardrails-bench-") as scratch:
+        workdir = args.workdir or Path(scratch)
+        workdir.mkdir(parents=True, exist_ok=True)
+        info = machine()
+        print(f"machine: {info['cores']} cores ({info['usable_cores']} usable), {info['cpu']}, "
+              f"{info['memory_mib']} MiB RAM; {info['implementation']} {info['python']} on {info['platform']}")
+        print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; repeat {args.repeat}, "
+              f"seed {args.seed}", flush=True)
+        results = []
+        for size in sizes:
+            results.append(run_size(size, args.seed, workdir, args.repeat, timeout=args.timeout))
+            print(f"  size {size}: done (load average {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+        print()
+        print(table(results))
+        print()
+        print("targets (reported, not asserted):")
+        for line in targets(results):
+            print(f"  {line}")
+        print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.profile:
+            print()
+            print(profile(snapshot_file(sizes[-1], args.seed, workdir), args.profile))
+
+
+if __name__ == "__main__":
+    main()
