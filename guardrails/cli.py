@@ -333,7 +333,8 @@ def _root(version: bool = typer.Option(False, "--version", help="Show the versio
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except GuardrailsError as exc:
         print(f"guardrails: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -343,13 +344,15 @@ def main() -> None:
         print("guardrails: aborted", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # a usage error from the command-line parser: its own one-line message
             sys.exit(exc.exit_code)
         if os.environ.get("GUARDRAILS_DEBUG"):
             raise
         print(f"guardrails: internal error: {type(exc).__name__}: {exc} (set GUARDRAILS_DEBUG=1 for details)",
               file=sys.stderr)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
