@@ -1,0 +1,441 @@
+"""What a CI node's identity can do, as IAM really decides it: built in moto, collected, scanned.
+
+Each scenario puts one build runner in a private subnet (no internet gateway route, no public
+address, IMDSv2 required, inside an autoscaling group), so that only the identity checks can
+fire, and compares the whole set of (check, CI node) the scan reports.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+import moto.iam.models
+import pytest
+from aws_builders import (
+    ADMINISTRATOR_ACCESS,
+    ANYWHERE,
+    READ_ONLY_ACCESS,
+    AwsBuilder,
+    Instance,
+    Role,
+    allow,
+    deny,
+    policy_document,
+    tcp,
+    trust_principals,
+    trust_service,
+)
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+from guardrails import pipeline
+from guardrails.cli import _user_data_wanted
+from guardrails.config import Config
+from guardrails.providers import aws_collect
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # the account moto answers as
+POWER_USER_ACCESS = "arn:aws:iam::aws:policy/PowerUserAccess"
+PRODUCTION_ACCOUNT = "210987654321"
+
+# moto's own copies of the AWS managed policies these scenarios attach. Loading all ~1,600 of them
+# into every account moto touches, and returning them all from GetAccountAuthorizationDetails,
+# costs some twenty seconds a scenario and changes nothing the scans see.
+_USED_MANAGED_POLICIES = json.dumps(
+    {
+        name: document
+        for name, document in json.loads(aws_managed_policies_data).items()
+        if name in ("AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess")
+    }
+)
+
+
+@pytest.fixture
+def only_used_managed_policies(monkeypatch):
+    monkeypatch.setattr(moto.iam.models, "aws_managed_policies_data", _USED_MANAGED_POLICIES)
+
+
+@pytest.fixture
+def aws(only_used_managed_policies, aws):
+    return aws
+
+
+def role_arn(name: str, account: str = ACCOUNT) -> str:
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
+def ci_runner(b: AwsBuilder, role: Role | None, *, name: str = "gitlab-runner") -> Instance:
+    """A runner that nothing on the network side can report on: private, IMDSv2, autoscaled."""
+    vpc = b.vpc("10.0.0.0/16", name="ci")
+    subnet = b.private_subnet(vpc, "10.0.1.0/24", name="ci-private")
+    group = b.security_group(vpc, "ci-runner")
+    runner = b.instance(name, subnet=subnet, security_groups=[group], imds="required", instance_profile=role)
+    b.autoscaling_group(f"{name}s", subnets=[subnet], instances=[runner])
+    return runner
+
+
+def collect(session, config: Config) -> dict:
+    return aws_collect.collect(session, [REGION], wants_user_data=_user_data_wanted(config))
+
+
+def fired(document: dict) -> set[tuple[str, str]]:
+    return {(f["check_id"], f["resource"]["id"]) for f in document["findings"]}
+
+
+def finding(document: dict, check_id: str) -> dict:
+    return next(f for f in document["findings"] if f["check_id"] == check_id)
+
+
+def inline(*statements: dict) -> dict[str, dict]:
+    return {"ci": policy_document(*statements)}
+
+
+# --- administrator, escalation, role chains ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One scenario: `build` makes the estate and returns the runner's role."""
+
+    build: Callable[[AwsBuilder], Role]
+    expected: frozenset[str] = frozenset()
+    # The identities on the one finding's evidence path, in order, runner role first.
+    path_roles: tuple[str, ...] = ()
+    mentions: tuple[str, ...] = ()  # texts the finding's message must name
+    power: str | None = None  # the runner role's effective power, when the row is about it
+    config: Config = field(default_factory=Config)
+
+
+def _admin_attached(b):
+    return b.role("ci-runner", managed_policies=[ADMINISTRATOR_ACCESS])
+
+
+def _iam_star(b):
+    return b.role("ci-runner", inline_policies=inline(allow("iam:*")))
+
+
+def _admin_cut_back_by_deny(b):
+    return b.role("ci-runner", managed_policies=[ADMINISTRATOR_ACCESS], inline_policies=inline(deny("iam:*")))
+
+
+def _admin_role(b, trust: dict, name: str = "deploy-admin") -> Role:
+    return b.role(name, trust=trust, managed_policies=[ADMINISTRATOR_ACCESS], instance_profile=False)
+
+
+def _chain_by_role_arn(b):
+    runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", role_arn("deploy-admin"))))
+    _admin_role(b, trust_principals(runner.arn))
+    return runner
+
+
+def _chain_by_account_root(b):
+    runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", role_arn("deploy-admin"))))
+    _admin_role(b, trust_principals(f"arn:aws:iam::{ACCOUNT}:root"))
+    return runner
+
+
+def _chain_by_account_id(b):
+    # "AWS": "123456789012" is the account root written short.
+    runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", "*")))
+    _admin_role(b, trust_principals(ACCOUNT))
+    return runner
+
+
+def _chain_by_any_principal(b):
+    runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", "*")))
+    _admin_role(b, policy_document({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}))
+    return runner
+
+
+def _root_trust_without_identity_allow(b):
+    # Trusting the account root delegates the decision to the account's IAM policies.
+    runner = b.role("ci-runner", inline_policies=inline(allow("s3:GetObject", "arn:aws:s3:::artifacts/*")))
+    _admin_role(b, trust_principals(f"arn:aws:iam::{ACCOUNT}:root"))
+    return runner
+
+
+def _root_trust_identity_allows_another_role(b):
+    runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", role_arn("deploy-staging"))))
+    _admin_role(b, trust_principals(f"arn:aws:iam::{ACCOUNT}:root"))
+    return runner
+
+
+def _trust_only_ec2(b):
+    runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", "*")))
+    _admin_role(b, trust_service("ec2.amazonaws.com"))
+    return runner
+
+
+def _trust_names_runner_without_identity_allow(b):
+    # Same account: a trust policy naming the role ARN is enough on its own.
+    runner = b.role("ci-runner", inline_policies=inline(allow("s3:GetObject", "arn:aws:s3:::artifacts/*")))
+    _admin_role(b, trust_principals(runner.arn))
+    return runner
+
+
+def _trust_names_runner_but_boundary_stops_it(b):
+    # A resource policy naming a role ARN is limited by an implicit deny in the role's boundary.
+    boundary = b.managed_policy("s3-only", policy_document(allow("s3:*")))
+    runner = b.role("ci-runner", inline_policies=inline(allow("s3:GetObject", "arn:aws:s3:::artifacts/*")),
+                    permissions_boundary=boundary)
+    _admin_role(b, trust_principals(runner.arn))
+    return runner
+
+
+def _explicit_deny_assume(b):
+    runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", "*"), deny("sts:AssumeRole")))
+    _admin_role(b, trust_principals(runner.arn))
+    return runner
+
+
+def _trust_denies_runner(b):
+    runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", "*")))
+    _admin_role(b, policy_document(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"},
+        {"Effect": "Deny", "Principal": {"AWS": runner.arn}, "Action": "sts:AssumeRole"},
+    ))
+    return runner
+
+
+def _chain_of_three(b):
+    runner = b.role("ci-runner")
+    b.role("jump", trust=trust_principals(runner.arn), instance_profile=False,
+           inline_policies=inline(allow("sts:AssumeRole", role_arn("deploy-admin"))))
+    _admin_role(b, trust_principals(role_arn("jump")))
+    return runner
+
+
+def _power_user(b):
+    return b.role("ci-runner", managed_policies=[POWER_USER_ACCESS])
+
+
+def _put_role_policy(b):
+    return b.role("ci-runner", inline_policies=inline(allow("iam:PutRolePolicy")))
+
+
+def _pass_role_and_run_instances(b):
+    return b.role("ci-runner", inline_policies=inline(allow(["iam:PassRole", "ec2:RunInstances"])))
+
+
+def _pass_role_alone(b):
+    return b.role("ci-runner", inline_policies=inline(allow("iam:PassRole")))
+
+
+def _pass_role_only_to_lambda_and_run_instances(b):
+    # iam:PassedToService limits which service may receive the role; EC2 is not one of them.
+    return b.role("ci-runner", inline_policies=inline(
+        allow("iam:PassRole", Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+        allow("ec2:RunInstances"),
+    ))
+
+
+def _chain_to_escalation(b):
+    runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", role_arn("iam-manager"))))
+    b.role("iam-manager", trust=trust_principals(runner.arn), instance_profile=False,
+           inline_policies=inline(allow("iam:PutRolePolicy")))
+    return runner
+
+
+def _admin_within_s3_boundary(b):
+    boundary = b.managed_policy("s3-only", policy_document(allow("s3:*")))
+    return b.role("ci-runner", managed_policies=[ADMINISTRATOR_ACCESS], permissions_boundary=boundary)
+
+
+def _read_only(b):
+    return b.role("ci-runner", managed_policies=[READ_ONLY_ACCESS])
+
+
+ADMIN = frozenset({"ci-admin-identity"})
+ESCALATION = frozenset({"ci-privilege-escalation"})
+
+IDENTITY_ROWS = [
+    pytest.param(Row(_admin_attached, ADMIN, ("ci-runner",), ("AdministratorAccess",), power="admin"),
+                 id="AdministratorAccess"),
+    pytest.param(Row(_iam_star, ADMIN, ("ci-runner",), ("iam:*",), power="admin"), id="iam:* on *"),
+    pytest.param(Row(_admin_cut_back_by_deny), id="AdministratorAccess cut back by Deny iam:*"),
+    pytest.param(Row(_chain_by_role_arn, ADMIN, ("ci-runner", "deploy-admin"), ("deploy-admin",)),
+                 id="assumes admin role trusting its ARN"),
+    pytest.param(Row(_chain_by_account_root, ADMIN, ("ci-runner", "deploy-admin")),
+                 id="assumes admin role trusting the account root"),
+    pytest.param(Row(_chain_by_account_id, ADMIN, ("ci-runner", "deploy-admin")),
+                 id="assumes admin role trusting the account id"),
+    pytest.param(Row(_chain_by_any_principal, ADMIN, ("ci-runner", "deploy-admin")),
+                 id="assumes admin role trusting every principal"),
+    pytest.param(Row(_trust_names_runner_without_identity_allow, ADMIN, ("ci-runner", "deploy-admin")),
+                 id="trust names runner ARN, no identity allow"),
+    pytest.param(Row(_chain_of_three, ADMIN, ("ci-runner", "jump", "deploy-admin")), id="two hops to admin"),
+    pytest.param(Row(_root_trust_without_identity_allow), id="root trust, no identity allow"),
+    pytest.param(Row(_root_trust_identity_allows_another_role), id="root trust, identity allows another role"),
+    pytest.param(Row(_trust_only_ec2), id="admin role trusts only ec2.amazonaws.com"),
+    pytest.param(Row(_trust_names_runner_but_boundary_stops_it), id="trust names runner ARN, boundary lacks sts"),
+    pytest.param(Row(_explicit_deny_assume), id="explicit Deny sts:AssumeRole"),
+    pytest.param(Row(_trust_denies_runner), id="trust policy denies the runner"),
+    pytest.param(Row(_power_user, power="write"), id="PowerUserAccess"),
+    pytest.param(Row(_put_role_policy, ESCALATION, ("ci-runner",), ("iam:PutRolePolicy",)),
+                 id="iam:PutRolePolicy on *"),
+    pytest.param(Row(_pass_role_and_run_instances, ESCALATION, ("ci-runner",), ("iam:PassRole", "ec2:RunInstances")),
+                 id="iam:PassRole + ec2:RunInstances"),
+    pytest.param(Row(_pass_role_alone), id="iam:PassRole alone"),
+    pytest.param(Row(_pass_role_only_to_lambda_and_run_instances), id="PassRole only to Lambda + ec2:RunInstances"),
+    pytest.param(Row(_chain_to_escalation, ESCALATION, ("ci-runner", "iam-manager"), ("iam:PutRolePolicy",)),
+                 id="assumes a role with iam:PutRolePolicy"),
+    pytest.param(Row(_admin_within_s3_boundary, power="write"), id="AdministratorAccess within an s3:* boundary"),
+    pytest.param(Row(_read_only, power="read"), id="ReadOnlyAccess"),
+]
+
+
+@pytest.mark.parametrize("row", IDENTITY_ROWS)
+def test_identity_power_of_a_runner(aws, builder_session, collector_session, row: Row):
+    b = AwsBuilder(builder_session)
+    role = row.build(b)
+    runner = ci_runner(b, role)
+    snapshot = collect(collector_session, row.config)
+
+    document = pipeline.scan_snapshots([snapshot], row.config)
+
+    assert fired(document) == {(check, runner.id) for check in row.expected}
+    if row.path_roles:
+        (only,) = document["findings"]
+        path = only["evidence"]["path"]
+        assert [s["id"] for s in path] == [runner.id, *(role_arn(r) for r in row.path_roles), ACCOUNT]
+        assert [s["kind"] for s in path] == ["compute", *["identity"] * len(row.path_roles), "account"]
+        for text in row.mentions:
+            assert text in only["message"]
+    if row.power:
+        estate = pipeline.analyse(pipeline.normalize([snapshot]), row.config)
+        assert estate.identity[role.arn].effective_power == row.power
+
+
+# --- production access ---------------------------------------------------------------------------
+
+
+def _production_instance(b: AwsBuilder) -> Instance:
+    """A production server in its own VPC, with no network path from the runners."""
+    vpc = b.vpc("10.50.0.0/16", name="shop")
+    subnet = b.private_subnet(vpc, "10.50.1.0/24", name="shop-private")
+    group = b.security_group(vpc, "shop-api")
+    return b.instance("shop-api", subnet=subnet, security_groups=[group], imds="required", tags={"env": "production"})
+
+
+def _assume_into_unscanned_production_account(b):
+    return b.role("ci-runner", inline_policies=inline(
+        allow("sts:AssumeRole", role_arn("deploy", PRODUCTION_ACCOUNT))))
+
+
+def _assume_into_unscanned_other_account(b):
+    return b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", role_arn("deploy", "333344445555"))))
+
+
+def _terminate_anything(b):
+    _production_instance(b)
+    return b.role("ci-runner", inline_policies=inline(allow("ec2:TerminateInstances")))
+
+
+def _terminate_another_instance(b):
+    _production_instance(b)
+    return b.role("ci-runner", inline_policies=inline(
+        allow("ec2:TerminateInstances", f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0123456789abcdef0")))
+
+
+def _run_instances_only(b):
+    _production_instance(b)
+    return b.role("ci-runner", inline_policies=inline(allow("ec2:RunInstances")))
+
+
+def _assume_production_role(b):
+    runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", role_arn("deploy-production"))))
+    b.role("deploy-production", trust=trust_principals(runner.arn), tags={"env": "production"},
+           inline_policies=inline(allow("s3:PutObject", "arn:aws:s3:::shop-assets/*")), instance_profile=False)
+    return runner
+
+
+def _production_role_trusts_someone_else(b):
+    runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", role_arn("deploy-production"))))
+    b.role("deploy-production", trust=trust_principals(role_arn("release-manager", PRODUCTION_ACCOUNT)),
+           tags={"env": "production"}, instance_profile=False)
+    return runner
+
+
+PRODUCTION_CONFIG = Config(production_accounts=frozenset({PRODUCTION_ACCOUNT}))
+PRODUCTION = frozenset({"ci-production-access"})
+
+
+@dataclass(frozen=True)
+class ProductionRow:
+    build: Callable[[AwsBuilder], Role]
+    expected: frozenset[str] = frozenset()
+    target: str | None = None  # what the finding says the runner can act on ("{instance}" for the instance)
+    mentions: tuple[str, ...] = ()
+    config: Config = field(default_factory=Config)
+
+
+PRODUCTION_ROWS = [
+    pytest.param(ProductionRow(_assume_into_unscanned_production_account, PRODUCTION, PRODUCTION_ACCOUNT,
+                               ("unknown",), PRODUCTION_CONFIG), id="AssumeRole into unscanned production account"),
+    pytest.param(ProductionRow(_assume_into_unscanned_other_account, config=PRODUCTION_CONFIG),
+                 id="AssumeRole into an account that is not production"),
+    pytest.param(ProductionRow(_terminate_anything, PRODUCTION, "{instance}", ("ec2:TerminateInstances",)),
+                 id="ec2:TerminateInstances on * beside a production instance"),
+    pytest.param(ProductionRow(_terminate_another_instance), id="ec2:TerminateInstances on another instance only"),
+    pytest.param(ProductionRow(_run_instances_only), id="ec2:RunInstances acts on no existing instance"),
+    pytest.param(ProductionRow(_assume_production_role, PRODUCTION, role_arn("deploy-production")),
+                 id="assumes a production-tagged role"),
+    pytest.param(ProductionRow(_production_role_trusts_someone_else), id="production role trusts someone else"),
+]
+
+
+@pytest.mark.parametrize("row", PRODUCTION_ROWS)
+def test_production_access_of_a_runner(aws, builder_session, collector_session, row: ProductionRow):
+    b = AwsBuilder(builder_session)
+    role = row.build(b)
+    runner = ci_runner(b, role)
+
+    document = pipeline.scan_snapshots([collect(collector_session, row.config)], row.config)
+
+    assert fired(document) == {(check, runner.id) for check in row.expected}
+    if row.target:
+        found = finding(document, "ci-production-access")
+        target = row.target
+        if target == "{instance}":
+            (reservation,) = builder_session.client("ec2").describe_instances(
+                Filters=[{"Name": "tag:env", "Values": ["production"]}])["Reservations"]
+            target = reservation["Instances"][0]["InstanceId"]
+        assert [t["target"] for t in found["evidence"]["details"]["targets"]] == [target]
+        for text in row.mentions:
+            assert text in found["message"]
+
+
+# --- the toxic combination -----------------------------------------------------------------------
+
+
+def test_exposed_jenkins_chaining_to_admin_is_the_attack_path(aws, builder_session, collector_session):
+    b = AwsBuilder(builder_session)
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True)
+    public = b.public_subnet(vpc, "10.0.1.0/24", name="ci-public")
+    group = b.security_group(vpc, "jenkins", ingress=[tcp(8080, ANYWHERE)])
+    role = b.role("jenkins", inline_policies=inline(allow("sts:AssumeRole", role_arn("deploy-admin"))))
+    _admin_role(b, trust_principals(role.arn))
+    jenkins = b.instance("jenkins", subnet=public, security_groups=[group], public_ip=True, imds="required",
+                         instance_profile=role)
+    config = Config()
+
+    document = pipeline.scan_snapshots([collect(collector_session, config)], config)
+
+    assert fired(document) == {(check, jenkins.id) for check in (
+        "ci-internet-exposed", "ci-firewall-allows-internet", "ci-internet-gateway-segment",
+        "ci-not-behind-load-balancer", "ci-admin-identity", "ci-internet-to-admin-path")}
+    attack = finding(document, "ci-internet-to-admin-path")
+    assert attack["severity"] == "critical"
+    path = attack["evidence"]["path"]
+    assert [(s["kind"], s["id"]) for s in path] == [
+        ("internet", "internet"),
+        ("gateway", vpc.igw_id),
+        ("subnet", public.id),
+        ("firewall", group),
+        ("compute", jenkins.id),
+        ("identity", role.arn),
+        ("identity", role_arn("deploy-admin")),
+        ("account", ACCOUNT),
+    ]
+    assert "tcp/8080" in attack["evidence"]["ports"]
