@@ -671,6 +671,42 @@ class AwsBuilder:
         return Role(name=name, arn=arn, instance_profile_name=name, instance_profile_arn=profile["Arn"])
 
 
+READ_ONLY_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search")
+
+
+def fail_on_writes(model, **_kwargs) -> None:
+    """botocore `before-call` handler failing the test on any operation that is not a read."""
+    import pytest
+
+    if not model.name.startswith(READ_ONLY_PREFIXES):
+        pytest.fail(f"the collector called the mutating operation {model.service_model.service_name}:{model.name}")
+
+
+def read_only_session(region: str = DEFAULT_REGION, **session_kwargs: Any):
+    """A boto3 session for the code under test: any client it makes fails the test on a write.
+
+    The hook sits on the session's own event system, so it holds whatever the code under test
+    does to its clients, independently of the collector's own guard."""
+    import boto3
+
+    session = boto3.Session(region_name=region, **session_kwargs)
+    session.events.register("before-call", fail_on_writes)
+    return session
+
+
+def count_calls(session) -> "Counter[str]":
+    """A counter of the API operations called through `session`'s clients, updated live."""
+    from collections import Counter
+
+    calls: Counter[str] = Counter()
+
+    def record(model, **_kwargs) -> None:
+        calls[model.name] += 1
+
+    session.events.register("before-call", record)
+    return calls
+
+
 def user_data_text(instance: dict) -> str | None:
     """The clear text of a collected instance's UserData, for assertions."""
     encoded = instance.get("UserData")

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 
 import pytest
 
-READ_ONLY_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search")
-
 # Settings a moto backend reads when it starts, plus isolation from the developer's own AWS
 # configuration: no test may ever reach a real account.
 AWS_TEST_ENVIRONMENT = {
@@ -58,19 +56,12 @@ def builder_session(aws):
     return boto3.Session(region_name="eu-west-1")
 
 
-def refuse_writes_in_test(model, **_kwargs) -> None:
-    if not model.name.startswith(READ_ONLY_PREFIXES):
-        pytest.fail(f"the collector called the mutating operation {model.service_model.service_name}:{model.name}")
-
-
 @pytest.fixture
 def collector_session(aws):
-    """A session whose clients fail the test on any call that is not a read."""
-    import boto3
+    """A session whose clients fail the test on any call that is not a read (see read_only_session)."""
+    from aws_builders import read_only_session
 
-    session = boto3.Session(region_name="eu-west-1")
-    session.events.register("before-call", refuse_writes_in_test)
-    return session
+    return read_only_session()
 
 
 def _free_port() -> int:

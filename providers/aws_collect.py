@@ -1,0 +1,489 @@
+"""Collect one AWS account into a snapshot (docs/snapshot-format.md).
+
+This is the only code that talks to AWS. It only reads: every client it creates refuses, before
+anything is sent, any operation that is not a Describe, List, Get, BatchGet or Search call. A
+resource type that cannot be read in a region (denied, unreachable, throttled past the retries)
+becomes a gap and its key stays absent; the rest of the collection goes on.
+
+Credentials, profiles and endpoints come from the boto3 session the caller builds, so the standard
+AWS configuration applies, including AWS_ENDPOINT_URL (honoured by botocore itself).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from guardrails import __version__
+
+SNAPSHOT_FORMAT = "pipeline-guardrails-snapshot"
+SNAPSHOT_VERSION = 1
+READ_ONLY_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search")
+CODEBUILD_BATCH_SIZE = 100  # BatchGetProjects accepts at most 100 names
+IMAGE_BATCH_SIZE = 200  # keeps DescribeImages requests well inside the request size limit
+STOPPED_FOR_GOOD = ("shutting-down", "terminated")
+CLOUD_ERRORS = (ClientError, BotoCoreError)
+
+WantsUserData = Callable[[dict, dict], bool]
+Progress = Callable[[str], None]
+
+
+class CollectionError(Exception):
+    """Nothing could be collected: the account cannot be identified or read at all."""
+
+
+class MutatingCallRefused(RuntimeError):
+    """The collector was about to call an AWS operation that is not read-only."""
+
+
+def refuse_writes(model, **_kwargs) -> None:
+    """botocore `before-call` handler: stop any operation that could change the account."""
+    if not model.name.startswith(READ_ONLY_PREFIXES):
+        raise MutatingCallRefused(
+            f"refusing {model.service_model.service_name}:{model.name}: the collector only reads"
+        )
+
+
+def client_config() -> Config:
+    return Config(
+        retries={"mode": "adaptive", "max_attempts": 10},
+        user_agent_extra=f"pipeline-guardrails/{__version__}",
+    )
+
+
+def make_client(session, service: str, region: str | None = None):
+    """A client of `session` that can only read (see refuse_writes)."""
+    client = session.client(service, region_name=region, config=client_config())
+    client.meta.events.register("before-call", refuse_writes)
+    return client
+
+
+def default_region(session) -> str:
+    region = session.region_name
+    if not region:
+        raise CollectionError(
+            "no AWS region configured: pass --region or --all-regions, or set AWS_REGION or a region in the profile"
+        )
+    return region
+
+
+def list_regions(session) -> list[str]:
+    """The regions enabled for the account (DescribeRegions without AllRegions)."""
+    ec2 = make_client(session, "ec2", session.region_name or "us-east-1")
+    try:
+        regions = ec2.describe_regions()["Regions"]
+    except CLOUD_ERRORS as error:
+        raise CollectionError(f"cannot list the account's regions: {error_text(error)}") from error
+    return sorted(region["RegionName"] for region in regions)
+
+
+def json_safe(value: Any) -> Any:
+    """The API reply as plain JSON values: datetimes as ISO-8601 strings."""
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def error_text(error: BaseException) -> str:
+    """One line naming the error code and message."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        code, message = str(details.get("Code", "ClientError")), str(details.get("Message", ""))
+        if code.isdigit():
+            # an endpoint that answered a JSON API with an XML error body: read the code from it
+            code = _xml_field(message, "Code") or f"HTTP {code}"
+            message = _xml_field(message, "Message") or message
+        text = f"{code}: {message}".rstrip(": ")
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return " ".join(text.split())
+
+
+def _xml_field(text: str, name: str) -> str | None:
+    found = re.search(rf"<{name}>(.*?)</{name}>", text, re.S)
+    return found.group(1).strip() if found else None
+
+
+def policy_document(document: Any) -> Any:
+    """A policy document as a JSON object, whether the endpoint returned it decoded or URL-encoded."""
+    if isinstance(document, str):
+        try:
+            return json.loads(unquote(document))
+        except ValueError:
+            return json.loads(document)
+    return document
+
+
+POLICY_DOCUMENT_KEYS = ("AssumeRolePolicyDocument", "PolicyDocument", "Document")
+
+
+def decode_policy_documents(value: Any) -> Any:
+    """IAM reply items with every policy document (trust, inline, managed version) as a JSON object."""
+    if isinstance(value, list):
+        return [decode_policy_documents(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            key: policy_document(item) if key in POLICY_DOCUMENT_KEYS else decode_policy_documents(item)
+            for key, item in value.items()
+        }
+    return value
+
+
+def all_items(client, operation: str, result_key: str, **params: Any) -> list:
+    """Every item of a listing, through its paginator when the API has one."""
+    if client.can_paginate(operation):
+        items: list = []
+        for page in client.get_paginator(operation).paginate(**params):
+            items.extend(page.get(result_key, []))
+        return items
+    return getattr(client, operation)(**params).get(result_key, [])
+
+
+def chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def collect(
+    session,
+    regions: list[str],
+    *,
+    wants_user_data: WantsUserData,
+    progress: Progress | None = None,
+) -> dict:
+    """Collect the account behind `session` in `regions` into one snapshot dict.
+
+    wants_user_data(instance, context) decides, per instance, whether its user data is fetched
+    (one DescribeInstanceAttribute call each); context is {"images": {image_id: image},
+    "auto_scaling_group": name or None}. Raises CollectionError when nothing can be collected.
+    """
+    return _Collector(session, wants_user_data, progress or (lambda _message: None)).run(regions)
+
+
+class _Collector:
+    def __init__(self, session, wants_user_data: WantsUserData, progress: Progress):
+        self.session = session
+        self.wants_user_data = wants_user_data
+        self.progress = progress
+        self.account_id = ""
+        self.gaps: list[dict] = []
+        self.collected_something = False
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def client(self, service: str, region: str):
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = make_client(self.session, service, region)
+        return self._clients[key]
+
+    def gap(self, region: str | None, what: str, error: BaseException | str) -> None:
+        message = error if isinstance(error, str) else error_text(error)
+        self.gaps.append(
+            {"provider": "aws", "scope": self.account_id, "region": region, "what": what, "error": message}
+        )
+
+    def attempt(self, region: str | None, what: str, fetch: Callable[[], Any]) -> Any:
+        """fetch() or, when the cloud refuses, None and a gap."""
+        self.progress(f"{region or 'global'}: {what}")
+        try:
+            result = fetch()
+        except CLOUD_ERRORS as error:
+            self.gap(region, what, error)
+            return None
+        self.collected_something = True
+        return result
+
+    def run(self, regions: list[str]) -> dict:
+        home = regions[0] if regions else default_region(self.session)
+        self.progress("identifying the account")
+        try:
+            self.account_id = self.client("sts", home).get_caller_identity()["Account"]
+        except CLOUD_ERRORS as error:
+            raise CollectionError(f"cannot identify the AWS account: {error_text(error)}") from error
+
+        account: dict[str, Any] = {"id": self.account_id}
+        aliases = self.attempt(
+            None, "account_aliases", lambda: all_items(self.client("iam", home), "list_account_aliases", "AccountAliases")
+        )
+        if aliases is not None:
+            account["aliases"] = aliases
+        iam = self.collect_iam(home)
+        collected_regions = {region: self.collect_region(region) for region in regions}
+
+        if not self.collected_something:
+            first = self.gaps[0]["error"] if self.gaps else "no region was given"
+            raise CollectionError(f"nothing could be collected from AWS account {self.account_id}: {first}")
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "version": SNAPSHOT_VERSION,
+            "tool_version": __version__,
+            "collected_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "provider": "aws",
+            "source": "aws",
+            "scope": self.account_id,
+            "account": account,
+            "regions": collected_regions,
+            "iam": iam,
+            "gaps": self.gaps,
+        }
+
+    # IAM, once for the account
+
+    def collect_iam(self, home: str) -> dict:
+        iam_client = self.client("iam", home)
+        iam: dict[str, Any] = {}
+        self.progress("global: iam roles, users and policies")
+        try:
+            details = self.authorization_details(iam_client)
+        except CLOUD_ERRORS as error:
+            # one denied call hides all three: name each, so that none of them reads as "none"
+            for what in ("iam.roles", "iam.users", "iam.policies"):
+                self.gap(None, what, error)
+        else:
+            iam.update(details)
+            self.collected_something = True
+        profiles = self.attempt(
+            None, "iam.instance_profiles", lambda: all_items(iam_client, "list_instance_profiles", "InstanceProfiles")
+        )
+        if profiles is not None:
+            iam["instance_profiles"] = json_safe(decode_policy_documents(profiles))
+        return iam
+
+    @staticmethod
+    def authorization_details(iam_client) -> dict:
+        roles: list[dict] = []
+        users: list[dict] = []
+        policies: list[dict] = []
+        paginator = iam_client.get_paginator("get_account_authorization_details")
+        for page in paginator.paginate(Filter=["Role", "User", "LocalManagedPolicy", "AWSManagedPolicy"]):
+            roles.extend(page.get("RoleDetailList", []))
+            users.extend(page.get("UserDetailList", []))
+            policies.extend(page.get("Policies", []))
+
+        # Only the policies that shape a collected identity's power: attached or set as boundary.
+        used = set()
+        for principal in roles + users:
+            used.update(attached["PolicyArn"] for attached in principal.get("AttachedManagedPolicies", []))
+            boundary = principal.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+            if boundary:
+                used.add(boundary)
+        kept = []
+        for policy in policies:
+            if policy.get("Arn") not in used:
+                continue
+            # Some endpoints (moto) leave out PolicyName; it is the ARN's last path segment.
+            policy.setdefault("PolicyName", policy["Arn"].rsplit("/", 1)[-1])
+            versions = [v for v in policy.get("PolicyVersionList", []) if v.get("IsDefaultVersion")]
+            kept.append({**policy, "PolicyVersionList": versions})
+        return {
+            "roles": json_safe(decode_policy_documents(roles)),
+            "users": json_safe(decode_policy_documents(users)),
+            "policies": json_safe(decode_policy_documents(kept)),
+        }
+
+    # one region
+
+    def collect_region(self, region: str) -> dict:
+        ec2 = self.client("ec2", region)
+        data: dict[str, Any] = {}
+
+        def listing(key: str, client, operation: str, result_key: str) -> None:
+            items = self.attempt(region, key, lambda: all_items(client, operation, result_key))
+            if items is not None:
+                data[key] = json_safe(items)
+
+        listing("vpcs", ec2, "describe_vpcs", "Vpcs")
+        listing("subnets", ec2, "describe_subnets", "Subnets")
+        listing("route_tables", ec2, "describe_route_tables", "RouteTables")
+        listing("internet_gateways", ec2, "describe_internet_gateways", "InternetGateways")
+        listing(
+            "egress_only_internet_gateways",
+            ec2,
+            "describe_egress_only_internet_gateways",
+            "EgressOnlyInternetGateways",
+        )
+        listing("nat_gateways", ec2, "describe_nat_gateways", "NatGateways")
+        listing("network_acls", ec2, "describe_network_acls", "NetworkAcls")
+        listing("security_groups", ec2, "describe_security_groups", "SecurityGroups")
+        self.store(data, "managed_prefix_lists", self.attempt(region, "managed_prefix_lists", lambda: self.prefix_lists(ec2)))
+        listing("network_interfaces", ec2, "describe_network_interfaces", "NetworkInterfaces")
+
+        reservations = self.attempt(region, "instances", lambda: all_items(ec2, "describe_instances", "Reservations"))
+        instances = None
+        if reservations is not None:
+            instances = json_safe([instance for r in reservations for instance in r.get("Instances", [])])
+
+        autoscaling = self.client("autoscaling", region)
+        listing("auto_scaling_groups", autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups")
+
+        if instances is None:
+            self.gap(region, "images", "not collected: the instances that use them could not be listed")
+        else:
+            image_ids = sorted({i["ImageId"] for i in instances if i.get("ImageId")})
+            self.store(data, "images", self.attempt(region, "images", lambda: self.images(ec2, image_ids)))
+            self.add_user_data(region, ec2, instances, data)
+            data["instances"] = instances
+
+        self.collect_load_balancers(region, data)
+        listing("classic_load_balancers", self.client("elb", region), "describe_load_balancers", "LoadBalancerDescriptions")
+        self.store(
+            data, "codebuild_projects", self.attempt(region, "codebuild_projects", lambda: self.codebuild(region))
+        )
+        listing("vpc_peering_connections", ec2, "describe_vpc_peering_connections", "VpcPeeringConnections")
+        listing(
+            "transit_gateway_attachments", ec2, "describe_transit_gateway_attachments", "TransitGatewayAttachments"
+        )
+        self.store(
+            data,
+            "transit_gateway_route_tables",
+            self.attempt(region, "transit_gateway_route_tables", lambda: self.transit_gateway_route_tables(ec2)),
+        )
+        return data
+
+    @staticmethod
+    def store(data: dict, key: str, items: list | None) -> None:
+        if items is not None:
+            data[key] = json_safe(items)
+
+    @staticmethod
+    def prefix_lists(ec2) -> list:
+        lists = all_items(ec2, "describe_managed_prefix_lists", "PrefixLists")
+        for prefix_list in lists:
+            prefix_list["Entries"] = all_items(
+                ec2, "get_managed_prefix_list_entries", "Entries", PrefixListId=prefix_list["PrefixListId"]
+            )
+        return lists
+
+    @staticmethod
+    def images(ec2, image_ids: list[str]) -> list:
+        """The images the instances run, in batches; images since deregistered or not shared are skipped."""
+        images: list = []
+        for batch in chunks(image_ids, IMAGE_BATCH_SIZE):
+            while batch:
+                try:
+                    images.extend(
+                        all_items(
+                            ec2, "describe_images", "Images", ImageIds=batch, IncludeDeprecated=True, IncludeDisabled=True
+                        )
+                    )
+                    break
+                except ClientError as error:
+                    if not error.response.get("Error", {}).get("Code", "").startswith("InvalidAMIID"):
+                        raise
+                    missing = set(re.findall(r"ami-[0-9A-Za-z]+", error.response["Error"].get("Message", "")))
+                    if not missing & set(batch):
+                        raise
+                    batch = [image_id for image_id in batch if image_id not in missing]
+        return images
+
+    def add_user_data(self, region: str, ec2, instances: list[dict], data: dict) -> None:
+        group_of = {
+            member["InstanceId"]: group["AutoScalingGroupName"]
+            for group in data.get("auto_scaling_groups", [])
+            for member in group.get("Instances", [])
+        }
+        images = {image["ImageId"]: image for image in data.get("images", [])}
+        for instance in instances:
+            if instance.get("State", {}).get("Name") in STOPPED_FOR_GOOD:
+                continue
+            instance_id = instance["InstanceId"]
+            tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
+            context = {
+                "images": images,
+                "auto_scaling_group": group_of.get(instance_id) or tags.get("aws:autoscaling:groupName"),
+            }
+            if not self.wants_user_data(instance, context):
+                continue
+            what = f"instances/{instance_id}/UserData"
+            reply = self.attempt(
+                region, what, lambda: ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+            )
+            value = (reply or {}).get("UserData", {}).get("Value")
+            if value:
+                instance["UserData"] = value
+
+    def collect_load_balancers(self, region: str, data: dict) -> None:
+        elbv2 = self.client("elbv2", region)
+        balancers = self.attempt(
+            region, "load_balancers", lambda: all_items(elbv2, "describe_load_balancers", "LoadBalancers")
+        )
+        if balancers is None:
+            for what in ("listeners", "listener_rules"):
+                self.gap(region, what, "not collected: the load balancers could not be listed")
+        else:
+            data["load_balancers"] = json_safe(balancers)
+            listeners = self.attempt(region, "listeners", lambda: self.listeners(elbv2, balancers))
+            if listeners is None:
+                self.gap(region, "listener_rules", "not collected: the listeners could not be listed")
+            else:
+                data["listeners"] = json_safe(listeners)
+                self.store(
+                    data, "listener_rules", self.attempt(region, "listener_rules", lambda: self.rules(elbv2, listeners))
+                )
+        self.store(data, "target_groups", self.attempt(region, "target_groups", lambda: self.target_groups(elbv2)))
+
+    @staticmethod
+    def listeners(elbv2, balancers: list[dict]) -> list:
+        # DescribeListeners needs a load balancer (or listener) ARN: one call per balancer.
+        # Gateway load balancers are included; their listeners carry no port.
+        return [
+            listener
+            for balancer in balancers
+            for listener in all_items(
+                elbv2, "describe_listeners", "Listeners", LoadBalancerArn=balancer["LoadBalancerArn"]
+            )
+        ]
+
+    @staticmethod
+    def rules(elbv2, listeners: list[dict]) -> list:
+        rules = []
+        for listener in listeners:
+            if listener.get("Protocol") not in ("HTTP", "HTTPS"):
+                continue  # only application load balancer listeners have rules
+            for rule in all_items(elbv2, "describe_rules", "Rules", ListenerArn=listener["ListenerArn"]):
+                rules.append({**rule, "ListenerArn": listener["ListenerArn"]})
+        return rules
+
+    @staticmethod
+    def target_groups(elbv2) -> list:
+        groups = all_items(elbv2, "describe_target_groups", "TargetGroups")
+        for group in groups:
+            group["Targets"] = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"]).get(
+                "TargetHealthDescriptions", []
+            )
+        return groups
+
+    def codebuild(self, region: str) -> list:
+        codebuild = self.client("codebuild", region)
+        names = all_items(codebuild, "list_projects", "projects")
+        projects = []
+        for batch in chunks(names, CODEBUILD_BATCH_SIZE):
+            projects.extend(codebuild.batch_get_projects(names=batch).get("projects", []))
+        return projects
+
+    @staticmethod
+    def transit_gateway_route_tables(ec2) -> list:
+        tables = all_items(ec2, "describe_transit_gateway_route_tables", "TransitGatewayRouteTables")
+        for table in tables:
+            # SearchTransitGatewayRoutes requires a filter; these two types are every route there is.
+            table["Routes"] = all_items(
+                ec2,
+                "search_transit_gateway_routes",
+                "Routes",
+                TransitGatewayRouteTableId=table["TransitGatewayRouteTableId"],
+                Filters=[{"Name": "type", "Values": ["static", "propagated"]}],
+            )
+        return tables
