@@ -7,8 +7,13 @@ build role that may assume an administrator role is reported with the whole chai
 
 from __future__ import annotations
 
+import ast
+import importlib.util
+import json
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 from guardrails.analysis.iam_policy import Escalation, Grant, IdentityPolicy, PolicyDocumentError, trust_admits
 from guardrails.config import Config
@@ -29,31 +34,39 @@ PRODUCTION_ACTIONS: dict[str, tuple[str, ...]] = {
                       "elasticloadbalancing:SetSecurityGroups"),
 }
 
-# Documents of AWS managed policies that a Terraform plan refers to by ARN only; a live scan reads
-# their default versions from IAM instead.
-KNOWN_AWS_POLICIES: dict[str, dict] = {
-    "arn:aws:iam::aws:policy/AdministratorAccess": {
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
-    "arn:aws:iam::aws:policy/IAMFullAccess": {
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:*", "organizations:DescribeAccount",
-                                                                              "organizations:DescribeOrganization",
-                                                                              "organizations:DescribeOrganizationalUnit",
-                                                                              "organizations:DescribePolicy",
-                                                                              "organizations:ListChildren",
-                                                                              "organizations:ListParents",
-                                                                              "organizations:ListPoliciesForTarget",
-                                                                              "organizations:ListRoots",
-                                                                              "organizations:ListPolicies",
-                                                                              "organizations:ListTargetsForPolicy"],
-                                                "Resource": "*"}]},
-    "arn:aws:iam::aws:policy/PowerUserAccess": {
-        "Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"},
-            {"Effect": "Allow", "Action": ["account:GetAccountInformation", "account:GetPrimaryEmail",
-                                           "account:ListRegions", "iam:CreateServiceLinkedRole",
-                                           "iam:DeleteServiceLinkedRole", "iam:ListRoles",
-                                           "organizations:DescribeOrganization"], "Resource": "*"}]},
-}
+AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
+
+
+@lru_cache(maxsize=1)
+def _aws_managed_documents() -> dict[str, dict]:
+    """Default-version documents of AWS managed policies, for plans that name one by ARN only.
+
+    A live scan reads them from IAM. For Terraform the catalogue that the AWS emulator moto ships
+    (a dependency, for the demo) is the most complete offline copy; it is read as data, without
+    importing moto, so it costs a few milliseconds and only when a plan needs it.
+    """
+    spec = importlib.util.find_spec("moto")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(list(spec.submodule_search_locations)[0]) / "iam" / "aws_managed_policies.py"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "aws_managed_policies_data" for t in node.targets):
+            try:
+                data = json.loads(ast.literal_eval(node.value))
+            except (ValueError, json.JSONDecodeError):
+                return {}
+            return {name: item["Document"] for name, item in data.items() if isinstance(item.get("Document"), dict)}
+    return {}
+
+
+def aws_managed_document(arn: str | None) -> dict | None:
+    if not arn or not arn.startswith(AWS_MANAGED_PREFIX):
+        return None
+    return _aws_managed_documents().get(arn.rsplit("/", 1)[-1])
 
 
 @dataclass(frozen=True)
@@ -96,7 +109,7 @@ def policy_of(node: Node) -> tuple[IdentityPolicy | None, list[str]]:
     unknown: list[str] = []
     docs: list[tuple[str, dict]] = []
     for policy in node.get("managed_policies") or []:
-        doc = policy.get("document") or KNOWN_AWS_POLICIES.get(policy.get("arn") or "")
+        doc = policy.get("document") or aws_managed_document(policy.get("arn"))
         if doc is None:
             unknown.append(f"document of managed policy {policy.get('arn') or policy.get('name')} not collected")
             continue
@@ -109,7 +122,7 @@ def policy_of(node: Node) -> tuple[IdentityPolicy | None, list[str]]:
     boundary = None
     if node.get("boundary"):
         b = node.get("boundary")
-        doc = b.get("document") or KNOWN_AWS_POLICIES.get(b.get("arn") or "")
+        doc = b.get("document") or aws_managed_document(b.get("arn"))
         if doc is None:
             unknown.append(f"permissions boundary {b.get('arn')} not collected; evaluated without it")
         else:
