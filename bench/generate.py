@@ -19,17 +19,25 @@ The shapes are the API replies that normalization reads, laid out the way a larg
   and runner pools in autoscaling groups: `gitlab-runner-N` on a GitLab runner AMI, or instances
   tagged `ci-role=runner`; CI nodes carry user data, some with a runner registration token;
 - ~30% of services tagged env=production (PRODUCTION_SHARE);
-- one IAM role and instance profile per two services (read-only, SSM, inline S3 access), a Jenkins
-  role per VPC (AdministratorAccess in every third VPC, otherwise an iam:PassRole + ec2:RunInstances
-  escalation set), a runner role per VPC that may assume the production deploy role, and a
-  CodeBuild project in every fourth VPC;
+- one IAM role and instance profile per application and tier (read-only or SSM, inline S3 access),
+  shared by its services in every VPC as accounts usually do (at most 80 of them); per VPC a Jenkins
+  role (AdministratorAccess in every third VPC, otherwise an iam:PassRole + ec2:RunInstances
+  escalation set) and a runner role that may assume the production deploy role; a CodeBuild project
+  with its own role in every fourth VPC;
 - a VPC peering with routes both ways between VPC 3k and 3k+1.
 
 Resources (nodes of the estate graph, the internet excluded: what `summary.resources` reports) grow
-linearly with instances: about 1.12 resources per instance (1 account, and per 500 instances about
-1 VPC, 9 subnets, 5 route tables, 4 gateways, 3 network ACLs, 31 security groups, 13 load balancers,
-14 IAM roles, 500 instances). `resource_count(instances)` gives the exact number without building
-the snapshot, and `instances_for(resources)` the instance count that yields a given resource count.
+linearly with instances, about 1.14 resources per instance from 10,000 resources up:
+
+    resources   instances   VPCs   security groups   load balancers   subnets   IAM roles
+        1,000         843      2                53               26        12          40
+       10,000       8,680     18               522              279       162         121
+       50,000      43,773     88             2,640            1,364       792         279
+      100,000      87,627    176             5,280            2,728     1,584         477
+
+(plus per VPC 5 route tables, an internet gateway, 3 NAT gateways, 2-3 network ACLs, and a peering
+per three VPCs). `resource_count(instances)` gives the exact number without building the snapshot,
+and `instances_for(resources)` the smallest instance count that yields at least that many.
 
 Everything is a function of (instances, seed, account id, region): the same arguments give the same
 snapshot, byte for byte.
@@ -56,7 +64,7 @@ OFFICE_CIDRS = ("203.0.113.0/24", "198.51.100.0/24")
 BLOCKED_CIDR = "192.0.2.0/24"
 DEFAULT_ACCOUNT = "111122223333"
 DEFAULT_REGION = "eu-west-1"
-COLLECTED_AT = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.timezone.utc)
+COLLECTED_AT = dt.datetime(2026, 11, 1, 10, 0, tzinfo=dt.timezone.utc)
 
 AMAZON_LINUX = ("ami-0a1b2c3d4e5f60001", "al2023-ami-2023.6.20241010.0-kernel-6.1-x86_64", "137112412989")
 UBUNTU = ("ami-0a1b2c3d4e5f60002", "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20241004", "099720109477")

@@ -276,8 +276,10 @@ def main(argv: list[str] | None = None) -> None:
               f"seed {args.seed}", flush=True)
         results = []
         for size in sizes:
-            results.append(run_size(size, args.seed, workdir, args.repeat, timeout=args.timeout))
-            print(f"  size {size}: done (load average {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+            result = run_size(size, args.seed, workdir, args.repeat, timeout=args.timeout)
+            results.append(result)
+            took = f"timed out after {args.timeout:.0f} s" if "timeout_s" in result else f"scan {result['scan_s']:.2f} s"
+            print(f"  size {size}: {took} (load average {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
         print()
         print(table(results))
         print()
