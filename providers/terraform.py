@@ -76,4 +76,5 @@ def _add_source_locations(doc: TfDocument, tr: AwsTranslator) -> None:
                 continue
             loc = locator.locate(Linker.config_path_of(res.module_address), res.mode, res.type, res.name)
             if loc:
-                el["_source_location"] = loc
+                # As the plan's own path was given: relative to where the scan ran, like the plan.
+                el["_source_location"] = dict(loc, uri=(doc.path.parent / loc["uri"]).as_posix())

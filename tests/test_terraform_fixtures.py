@@ -62,7 +62,7 @@ def test_module_resources_are_located_in_the_module_source():
     (snapshot,) = load_terraform(folder / "plan.json")
     (region,) = snapshot["regions"].values()
     runner = next(i for i in region["instances"] if i["InstanceId"] == "module.runners[1].aws_instance.this")
-    assert runner["_source_location"]["uri"] == "modules/runner/main.tf"
+    assert runner["_source_location"]["uri"] == (folder / "modules/runner/main.tf").as_posix()
     assert runner["SubnetId"] == "aws_subnet.private"
     assert [g["GroupId"] for g in runner["SecurityGroups"]] == ["aws_security_group.runner"]
 

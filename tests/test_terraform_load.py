@@ -108,7 +108,7 @@ def test_directory_with_one_candidate_is_read(tmp_path):
     (tmp_path / "main.tf").write_text('resource "aws_vpc" "main" {\n  cidr_block = "10.0.0.0/16"\n}\n')
     (snap,) = load_terraform(tmp_path)
     (vpc,) = _region(snap)["vpcs"]
-    assert vpc["_source_location"] == {"uri": "main.tf", "start_line": 1, "end_line": 3}
+    assert vpc["_source_location"] == {"uri": (tmp_path / "main.tf").as_posix(), "start_line": 1, "end_line": 3}
 
 
 def test_directory_with_none_or_several_candidates_is_refused(tmp_path):
