@@ -306,6 +306,29 @@ def report(
         _write(output, text)
 
 
+@app.command("inventory")
+def inventory(
+    findings: Path = typer.Argument(..., help="A findings document written by `guardrails scan --format json`."),
+) -> None:
+    """Show the CI nodes a scan found and why each was classified as a server or a runner."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from guardrails.reports.text import one_line
+
+    document = load_document(findings)
+    table = Table(box=None, header_style="bold")
+    for column in ("node", "role", "why", "exposed", "production", "where"):
+        table.add_column(column)
+    for item in document.get("inventory") or []:
+        where = "/".join(one_line(p) for p in (item.get("provider"), item.get("account"), item.get("region")) if p)
+        table.add_row(escape(one_line(f"{item.get('name')} ({item.get('id')})")), escape(one_line(item.get("ci_role"))),
+                      escape(one_line(item.get("reason"))), "yes" if item.get("exposed") else "no",
+                      "yes" if item.get("production") else "no", escape(where))
+    Console().print(table)
+
+
 def load_document(path: Path) -> dict:
     import jsonschema
 

@@ -183,3 +183,13 @@ def test_demo_html_report_in_a_browser(demo, tmp_path):
     from test_reports_browser import check_html_in_browser
 
     check_html_in_browser(demo, tmp_path)
+
+
+def test_inventory_says_why_each_node_is_ci(demo, tmp_path):
+    saved = tmp_path / "findings.json"
+    saved.write_text(json.dumps(demo))
+    result = subprocess.run([*GUARDRAILS, "inventory", str(saved)], capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, COLUMNS="200"))
+    assert result.returncode == 0, result.stderr
+    assert "jenkins-legacy" in result.stdout and "contains CI product word 'jenkins'" in result.stdout
+    assert "tag ci-role=runner" in result.stdout
