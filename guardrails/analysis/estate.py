@@ -82,5 +82,5 @@ def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime |
     estate.exposure = compute_exposure(graph, estate.reach)
     from guardrails.analysis.identity import analyse_identities
 
-    estate.identity = analyse_identities(graph, config, estate.production)
+    estate.identity = analyse_identities(graph, config, estate.production, estate.ci)
     return estate

@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 from guardrails.analysis.iam_policy import Escalation, Grant, IdentityPolicy, PolicyDocumentError, trust_admits
 from guardrails.config import Config
@@ -148,53 +149,108 @@ def _account_of_arn(arn: str) -> str:
     return parts[4] if len(parts) > 5 else ""
 
 
-def analyse_identities(graph: EstateGraph, config: Config, production: dict[str, str]) -> dict[str, IdentityFacts]:
-    identities = list(graph.nodes("identity"))
+def analyse_identities(graph: EstateGraph, config: Config, production: dict[str, str],
+                       ci_nodes: Iterable[str] = ()) -> dict[str, IdentityFacts]:
+    """Facts for every identity a CI node runs as, and every role reachable from those by
+    assumption. Other identities are not a pipeline's, and evaluating them would only cost time."""
+    by_id = {n.id: n for n in graph.nodes("identity")}
+    trusted = _trust_index(by_id.values())
     policies: dict[str, IdentityPolicy | None] = {}
     facts: dict[str, IdentityFacts] = {}
-    for node in identities:
+    queue = deque(sorted({n.id for node in ci_nodes for n, _ in graph.out(node, "runs_as") if n.id in by_id}))
+    while queue:
+        current = queue.popleft()
+        if current in facts:
+            continue
+        node = by_id[current]
         policy, unknown = policy_of(node)
-        policies[node.id] = policy
-        f = IdentityFacts(node.id, unknown=unknown)
+        policies[current] = policy
+        f = IdentityFacts(current, unknown=unknown)
         if policy is not None:
             f.power = policy.power()
             f.admin = policy.admin()
             f.escalations = [] if f.admin else list(policy.escalations())
-        facts[node.id] = f
-    _assumptions(graph, identities, policies, facts)
-    _production_access(graph, config, production, identities, policies, facts)
+        facts[current] = f
+        for hop in _assumptions(graph, node, policy, trusted, by_id):
+            f.assumes.append(hop)
+            queue.append(hop.target)
+    _production_access(graph, config, production, [by_id[i] for i in facts], policies, facts)
     _chains(facts)
     return facts
 
 
-def _assumptions(graph: EstateGraph, identities: list[Node], policies: dict[str, IdentityPolicy | None],
-                 facts: dict[str, IdentityFacts]) -> None:
-    for source in identities:
-        policy = policies[source.id]
-        source_account = source.get("account") or _account_of_arn(source.id)
-        for target in identities:
-            if target.id == source.id or not target.get("trust_policy"):
-                continue
-            try:
-                trust = trust_admits(target.get("trust_policy"), source.get("arn") or source.id, source_account)
-            except PolicyDocumentError:
-                continue
-            if trust is None:
-                continue
-            grant = policy.assumable(target.get("arn") or target.id) if policy else None
-            same_account = source_account == (target.get("account") or _account_of_arn(target.id))
-            if grant is None and not (same_account and trust.names_principal and policy is not None
-                                      and not policy.denies("sts:AssumeRole", target.get("arn") or target.id)):
-                continue
-            how = describe_grant(grant) if grant else "the trust policy names it (same account)"
-            hop = Hop(source.id, target.id, f"sts:AssumeRole: {how}; trust policy admits {trust.principal}")
-            facts[source.id].assumes.append(hop)
-            graph.add_edge(source.id, target.id, "can_assume", via=hop.via)
+def _trust_principals(document) -> set[str]:
+    """Every AWS principal a trust policy names (lower-cased), or "*" when it may admit anyone."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except json.JSONDecodeError:
+            return {"*"}
+    if not isinstance(document, dict):
+        return set()
+    statements = document.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    names: set[str] = set()
+    for statement in statements:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        if "NotPrincipal" in statement:
+            names.add("*")
+            continue
+        principal = statement.get("Principal")
+        values = principal.get("AWS", []) if isinstance(principal, dict) else [principal]
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, str):
+                names.add(value.lower())
+    return names
+
+
+def _trust_index(identities: Iterable[Node]) -> dict[str, set[str]]:
+    """Principal (ARN, account id, root ARN or "*") -> the roles whose trust policy names it."""
+    index: dict[str, set[str]] = {}
+    for node in identities:
+        if not node.get("trust_policy"):
+            continue
+        for name in _trust_principals(node.get("trust_policy")):
+            if name.endswith(":root"):
+                name = _account_of_arn(name) or name
+            index.setdefault(name, set()).add(node.id)
+    return index
+
+
+def _assumptions(graph: EstateGraph, source: Node, policy: IdentityPolicy | None, trusted: dict[str, set[str]],
+                 by_id: dict[str, Node]) -> list[Hop]:
+    """The roles `source` can assume: its trust index candidates, each evaluated exactly."""
+    source_arn = source.get("arn") or source.id
+    source_account = source.get("account") or _account_of_arn(source_arn)
+    candidates = trusted.get(source_arn.lower(), set()) | trusted.get(source_account, set()) | trusted.get("*", set())
+    hops = []
+    for target_id in sorted(candidates - {source.id}):
+        target = by_id[target_id]
+        try:
+            trust = trust_admits(target.get("trust_policy"), source_arn, source_account)
+        except PolicyDocumentError:
+            continue
+        if trust is None:
+            continue
+        target_arn = target.get("arn") or target.id
+        grant = policy.assumable(target_arn) if policy else None
+        same_account = source_account == (target.get("account") or _account_of_arn(target_arn))
+        if grant is None and not (same_account and trust.names_principal and policy is not None
+                                  and not policy.denies("sts:AssumeRole", target_arn)):
+            continue
+        how = describe_grant(grant) if grant else "the trust policy names it (same account)"
+        hop = Hop(source.id, target.id, f"sts:AssumeRole: {how}; trust policy admits {trust.principal}")
+        hops.append(hop)
+        graph.add_edge(source.id, target.id, "can_assume", via=hop.via)
+    return hops
 
 
 def _production_access(graph: EstateGraph, config: Config, production: dict[str, str], identities: list[Node],
                        policies: dict[str, IdentityPolicy | None], facts: dict[str, IdentityFacts]) -> None:
-    by_id = {n.id: n for n in identities}
+    by_id = {n.id: n for n in graph.nodes("identity")}
+    scanned = {n.id for n in graph.nodes("account")} | {n.get("account") for n in by_id.values()}
     prod_resources = [n for kind in ("compute", "load_balancer") for n in graph.nodes(kind) if n.id in production]
     for node in identities:
         f = facts[node.id]
@@ -207,7 +263,7 @@ def _production_access(graph: EstateGraph, config: Config, production: dict[str,
             continue
         # Roles in production accounts that were not scanned: the trust policy is not known.
         for account in sorted(config.production_accounts):
-            if any(n.get("account") == account for n in identities):
+            if account in scanned:
                 continue
             pattern = f"arn:aws:iam::{account}:role/*"
             grant = policy.allows("sts:AssumeRole", pattern)
