@@ -245,16 +245,22 @@ class _Collector:
     def collect_iam(self, home: str) -> dict:
         iam_client = self.client("iam", home)
         iam: dict[str, Any] = {}
-        self.progress("global: iam roles, users and policies")
+        self.progress("global: iam roles and users")
         try:
-            details = self.authorization_details(iam_client)
+            roles, users, local_policies = self.authorization_details(iam_client)
         except CLOUD_ERRORS as error:
             # one denied call hides all three: name each, so that none of them reads as "none"
             for what in ("iam.roles", "iam.users", "iam.policies"):
                 self.gap(None, what, error)
         else:
-            iam.update(details)
+            iam["roles"] = json_safe(decode_policy_documents(roles))
+            iam["users"] = json_safe(decode_policy_documents(users))
             self.collected_something = True
+            policies = self.attempt(
+                None, "iam.policies", lambda: self.used_policies(iam_client, roles + users, local_policies)
+            )
+            if policies is not None:
+                iam["policies"] = json_safe(decode_policy_documents(policies))
         profiles = self.attempt(
             None, "iam.instance_profiles", lambda: all_items(iam_client, "list_instance_profiles", "InstanceProfiles")
         )
@@ -263,36 +269,50 @@ class _Collector:
         return iam
 
     @staticmethod
-    def authorization_details(iam_client) -> dict:
+    def authorization_details(iam_client) -> tuple[list, list, list]:
+        """Roles, users and customer managed policies.
+
+        AWS managed policies are left out of this call on purpose: the AWSManagedPolicy filter
+        returns every one of them (well over a thousand) with its whole version history, when an
+        account attaches a few dozen at most; those are read one by one in used_policies."""
         roles: list[dict] = []
         users: list[dict] = []
         policies: list[dict] = []
         paginator = iam_client.get_paginator("get_account_authorization_details")
-        for page in paginator.paginate(Filter=["Role", "User", "LocalManagedPolicy", "AWSManagedPolicy"]):
+        for page in paginator.paginate(Filter=["Role", "User", "LocalManagedPolicy"]):
             roles.extend(page.get("RoleDetailList", []))
             users.extend(page.get("UserDetailList", []))
             policies.extend(page.get("Policies", []))
+        return roles, users, policies
 
-        # Only the policies that shape a collected identity's power: attached or set as boundary.
+    @staticmethod
+    def used_policies(iam_client, principals: list[dict], local_policies: list[dict]) -> list:
+        """The managed policies that shape a collected identity's power (attached, or set as a
+        permissions boundary), each with only its default version."""
         used = set()
-        for principal in roles + users:
+        for principal in principals:
             used.update(attached["PolicyArn"] for attached in principal.get("AttachedManagedPolicies", []))
             boundary = principal.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
             if boundary:
                 used.add(boundary)
         kept = []
-        for policy in policies:
-            if policy.get("Arn") not in used:
-                continue
+        for policy in local_policies:
+            if policy.get("Arn") in used:
+                used.discard(policy["Arn"])
+                versions = [v for v in policy.get("PolicyVersionList", []) if v.get("IsDefaultVersion")]
+                kept.append({**policy, "PolicyVersionList": versions})
+        for arn in sorted(used):
+            try:
+                policy = iam_client.get_policy(PolicyArn=arn)["Policy"]
+                version = iam_client.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
+            except iam_client.exceptions.NoSuchEntityException:
+                continue  # detached and deleted since the details were read
+            policy.pop("Tags", None)  # not part of the authorization details' policy item
+            kept.append({**policy, "PolicyVersionList": [version["PolicyVersion"]]})
+        for policy in kept:
             # Some endpoints (moto) leave out PolicyName; it is the ARN's last path segment.
             policy.setdefault("PolicyName", policy["Arn"].rsplit("/", 1)[-1])
-            versions = [v for v in policy.get("PolicyVersionList", []) if v.get("IsDefaultVersion")]
-            kept.append({**policy, "PolicyVersionList": versions})
-        return {
-            "roles": json_safe(decode_policy_documents(roles)),
-            "users": json_safe(decode_policy_documents(users)),
-            "policies": json_safe(decode_policy_documents(kept)),
-        }
+        return kept
 
     # one region
 

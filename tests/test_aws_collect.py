@@ -126,11 +126,11 @@ def build_reference_estate(b: AwsBuilder, *, web_servers: int = 2) -> dict:
                    imds="required", tags={"ci-role": "runner"}),
     ]
     b.autoscaling_group("runners", subnets=[private], instances=runners)
-    web = [
-        b.instance(f"web-{n}", subnet=main_routed, security_groups=[web_sg], public_ip=True,
-                   user_data="#!/bin/bash\nexport DB_PASSWORD=not-for-the-collector\n")
-        for n in range(web_servers)
-    ]
+    web = add_web_servers(b, main_routed, web_sg, web_servers)
+    # an old server whose image was deregistered since: DescribeImages no longer knows it
+    retired_ami = b.image("retired-golden-image")
+    b.instance("legacy-app", subnet=private, image_id=retired_ami)
+    b.ec2.deregister_image(ImageId=retired_ami)
 
     alb = b.load_balancer("jenkins", subnets=[public], security_groups=[alb_sg], targets=[jenkins])
     b.listener_rule(alb, path="/github-webhook/*", target_group_arn=alb.target_group_arn)
@@ -147,7 +147,18 @@ def build_reference_estate(b: AwsBuilder, *, web_servers: int = 2) -> dict:
         "jenkins_ami": jenkins_ami,
         "policies": {"runner": runner_policy, "unused": unused_policy, "boundary": boundary},
         "tgw": tgw,
+        "retired_ami": retired_ami,
+        "web_subnet": main_routed,
+        "web_sg": web_sg,
     }
+
+
+def add_web_servers(b: AwsBuilder, subnet, security_group: str, count: int, first: int = 0) -> list:
+    return [
+        b.instance(f"web-{n}", subnet=subnet, security_groups=[security_group], public_ip=True,
+                   user_data="#!/bin/bash\nexport DB_PASSWORD=not-for-the-collector\n")
+        for n in range(first, first + count)
+    ]
 
 
 def collect_with_calls(session, regions=(REGION,), wants=wants_runners):
@@ -165,20 +176,18 @@ def collect_with_calls(session, regions=(REGION,), wants=wants_runners):
 @pytest.fixture(scope="module")
 def reference():
     """The reference estate, collected once for the tests that only read the result."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        with mock_aws():
-            built = build_reference_estate(AwsBuilder(boto3.Session(region_name=REGION)))
-            progress: list[str] = []
-            session = read_only_session()
-            calls = count_calls(session)
-            contexts = {}
+    with mock_aws():
+        built = build_reference_estate(AwsBuilder(boto3.Session(region_name=REGION)))
+        progress: list[str] = []
+        session = read_only_session()
+        calls = count_calls(session)
+        contexts = {}
 
-            def wants(instance, context):
-                contexts[tags_of(instance).get("Name")] = context
-                return wants_runners(instance, context)
+        def wants(instance, context):
+            contexts[tags_of(instance).get("Name")] = context
+            return wants_runners(instance, context)
 
-            snapshot = aws_collect.collect(session, [REGION], wants_user_data=wants, progress=progress.append)
+        snapshot = aws_collect.collect(session, [REGION], wants_user_data=wants, progress=progress.append)
     # moto is stopped again: the other tests start their own
     return {"built": built, "snapshot": snapshot, "calls": calls, "contexts": contexts, "progress": progress}
 
@@ -216,7 +225,7 @@ def test_every_region_key_collected_with_its_items(reference):
         "managed_prefix_lists": counts["managed_prefix_lists"],  # checked below: AWS's own vary
         "network_interfaces": counts["network_interfaces"],  # checked below: gateways have some too
         "images": 2,
-        "instances": 3 + web,
+        "instances": 4 + web,
         "load_balancers": 2,
         "listeners": 2,
         "listener_rules": 2,  # the ALB's default rule and the path rule; NLB listeners have none
@@ -233,7 +242,8 @@ def test_every_region_key_collected_with_its_items(reference):
     office = next(p for p in region["managed_prefix_lists"] if p["PrefixListName"] == "office")
     assert sorted(entry["Cidr"] for entry in office["Entries"]) == ["198.51.100.0/24", "203.0.113.0/24"]
     assert all("Entries" in p for p in region["managed_prefix_lists"])
-    assert {image["ImageId"] for image in region["images"]} == {i["ImageId"] for i in region["instances"]}
+    used_images = {i["ImageId"] for i in region["instances"]}
+    assert {image["ImageId"] for image in region["images"]} == used_images - {built["retired_ami"]}
 
 
 def test_added_fields_join_what_the_api_splits(reference):
@@ -390,15 +400,16 @@ def test_collector_session_fixture_fails_the_test_on_a_write(collector_session):
         ec2.create_vpc(CidrBlock="10.9.0.0/16")
 
 
-def test_api_calls_do_not_grow_with_the_number_of_instances(monkeypatch):
-    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+def test_api_calls_do_not_grow_with_the_number_of_instances(aws):
+    b = AwsBuilder(boto3.Session(region_name=REGION))
+    built = build_reference_estate(b, web_servers=5)
     counts = {}
     for web_servers in (5, 50):
-        with mock_aws():
-            build_reference_estate(AwsBuilder(boto3.Session(region_name=REGION)), web_servers=web_servers)
-            snapshot, calls, _contexts = collect_with_calls(read_only_session())
-            assert len(snapshot["regions"][REGION]["instances"]) == 3 + web_servers
-            counts[web_servers] = calls
+        already = len(built["web"])
+        built["web"] += add_web_servers(b, built["web_subnet"], built["web_sg"], web_servers - already, first=already)
+        snapshot, calls, _contexts = collect_with_calls(read_only_session())
+        assert len(snapshot["regions"][REGION]["instances"]) == 4 + web_servers
+        counts[web_servers] = calls
 
     print("\nAPI calls per operation, estate with 5 and with 50 web servers:")
     for operation in sorted(counts[5].keys() | counts[50].keys()):
