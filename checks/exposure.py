@@ -8,7 +8,7 @@ from guardrails.analysis.estate import Estate, ci_label as describe
 from guardrails.analysis.reachability import step
 from guardrails.graph import INTERNET
 from guardrails.registry import Result, Severity, check
-from guardrails.rules import admits_internet, format_portmap
+from guardrails.rules import format_portmap
 
 
 def _assumption_text(assumptions: list[str]) -> str:
@@ -65,11 +65,10 @@ def firewall_allows_internet(estate: Estate) -> Iterator[Result]:
         groups = sorted({g for iface in node.get("interfaces") or [] for g in iface.get("groups") or [] if graph.has(g)})
         if not groups:
             continue
-        layer = estate.reach.group_layer(tuple(groups))
         ports: dict = {}
         rules = []
         for version in (4, 6):
-            adm = admits_internet(layer, "ingress", version)
+            adm = estate.reach.groups_admit_internet(tuple(groups), version)
             for proto, ranges in adm.ports.items():
                 ports[proto] = ports[proto] | ranges if proto in ports else ranges
             rules.extend(r for r in adm.rules if r not in rules)

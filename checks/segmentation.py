@@ -135,14 +135,16 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
                     networks |= {a.get("resource") for a in gw.get("attachments") or []}
             me = Principal(addresses=AddressSet.parse(src_ip), groups=frozenset(iface.get("groups") or ()))
             ci_egress = estate.reach.group_layer(tuple(sorted(iface.get("groups") or ())))
+            admitted_by: dict[tuple[str, ...], Admission] = {}  # many targets share one set of groups
             for network in sorted(n for n in networks if n in targets):
                 for target, t_iface in targets[network]:
                     if target.id in reached:
                         continue
-                    layer = estate.reach.group_layer(tuple(sorted(t_iface.get("groups") or ())))
-                    if layer is None:
-                        continue
-                    admitted = admits_principal(layer, "ingress", me)
+                    groups = tuple(sorted(t_iface.get("groups") or ()))
+                    if groups not in admitted_by:
+                        layer = estate.reach.group_layer(groups)
+                        admitted_by[groups] = admits_principal(layer, "ingress", me) if layer else Admission()
+                    admitted = admitted_by[groups]
                     if not admitted:
                         continue
                     dst_ip = t_iface["private"][0]

@@ -52,7 +52,7 @@ def _product_word(text: str) -> str | None:
 
 
 def _has_runner_word(texts: Iterable[str]) -> bool:
-    return any(_contains_word(t, w) or w in t.lower() for t in texts for w in RUNNER_WORDS)
+    return any(_contains_word(t, w) for t in texts for w in RUNNER_WORDS)
 
 
 def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | None = None,
