@@ -30,6 +30,7 @@ from aws_builders import (
     Vpc,
     all_traffic,
     read_only_session,
+    rule,
     tcp,
     udp,
 )
@@ -237,6 +238,18 @@ def ipv6_via_igw(b: AwsBuilder) -> None:
     ipv6_node(b, vpc, {ANYWHERE_V6: vpc.igw_id}, [tcp(8080, ANYWHERE_V6)])
 
 
+def ipv6_node_with_ipv4_rule(b: AwsBuilder) -> None:
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True, ipv6=True)
+    ipv6_node(b, vpc, {ANYWHERE_V6: vpc.igw_id}, [tcp(8080, ANYWHERE)])
+
+
+def no_public_ip_in_public_subnet(b: AwsBuilder) -> None:
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True)
+    subnet = b.public_subnet(vpc, "10.0.1.0/24", name="public", map_public_ip=False)
+    group = b.security_group(vpc, "jenkins", ingress=[tcp(8080, ANYWHERE)])
+    b.instance("jenkins", subnet=subnet, security_groups=[group])
+
+
 def ipv6_via_egress_only(b: AwsBuilder) -> None:
     vpc = b.vpc("10.0.0.0/16", name="ci", igw=True, ipv6=True)
     eigw = b.egress_only_internet_gateway(vpc)
@@ -267,6 +280,65 @@ def balanced(*, lb_type: str = "application", scheme: str = "internet-facing", l
             b.load_balancer("ci", subnets=lb_subnets, security_groups=groups, targets=[jenkins], type=lb_type,
                             scheme=scheme, listener_port=443, target_port=8080)
     return build
+
+
+def alb_forwarding_by_rule_only(b: AwsBuilder) -> None:
+    """The listener's default action goes to an empty group; a path rule forwards to Jenkins."""
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True)
+    lb_subnets = [b.public_subnet(vpc, "10.0.1.0/24", name="lb-a"), b.public_subnet(vpc, "10.0.2.0/24", name="lb-b")]
+    private = b.private_subnet(vpc, "10.0.10.0/24", name="private")
+    lb_group = b.security_group(vpc, "lb", ingress=[tcp(443, ANYWHERE)])
+    jenkins = b.instance("jenkins", subnet=private, security_groups=[b.security_group(vpc, "jenkins", ingress=[tcp(8080, lb_group)])])
+    balancer = b.load_balancer("ci", subnets=lb_subnets, security_groups=[lb_group], listener_port=443, target_port=8080)
+    elbv2 = b.client("elbv2")
+    group = elbv2.create_target_group(Name="jenkins", Protocol="HTTP", Port=8080, VpcId=vpc.id,
+                                      TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": jenkins.id, "Port": 8080}])
+    b.listener_rule(balancer, path="/jenkins/*", target_group_arn=group)
+
+
+def alb_with_redirect_listener(b: AwsBuilder) -> None:
+    """Port 80 only redirects to 443: it forwards nothing, whatever the group admits on it."""
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True)
+    lb_subnets = [b.public_subnet(vpc, "10.0.1.0/24", name="lb-a"), b.public_subnet(vpc, "10.0.2.0/24", name="lb-b")]
+    private = b.private_subnet(vpc, "10.0.10.0/24", name="private")
+    lb_group = b.security_group(vpc, "lb", ingress=[tcp(443, ANYWHERE), tcp(80, ANYWHERE)])
+    jenkins = b.instance("jenkins", subnet=private, security_groups=[b.security_group(vpc, "jenkins", ingress=[tcp(8080, lb_group)])])
+    balancer = b.load_balancer("ci", subnets=lb_subnets, security_groups=[lb_group], targets=[jenkins],
+                               listener_port=443, target_port=8080)
+    b.client("elbv2").create_listener(
+        LoadBalancerArn=balancer.arn, Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}],
+    )
+
+
+def lb_subnets_nacl_blocks_listener(b: AwsBuilder) -> None:
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True)
+    lb_subnets = [b.public_subnet(vpc, "10.0.1.0/24", name="lb-a"), b.public_subnet(vpc, "10.0.2.0/24", name="lb-b")]
+    b.network_acl(vpc, lb_subnets, [nacl_entry(90, "deny", ANYWHERE, protocol="6", ports=(443, 443)),
+                                    *allow_all_both_ways(ANYWHERE)])
+    private = b.private_subnet(vpc, "10.0.10.0/24", name="private")
+    lb_group = b.security_group(vpc, "lb", ingress=[tcp(443, ANYWHERE)])
+    jenkins = b.instance("jenkins", subnet=private, security_groups=[b.security_group(vpc, "jenkins", ingress=[tcp(8080, lb_group)])])
+    b.load_balancer("ci", subnets=lb_subnets, security_groups=[lb_group], targets=[jenkins], listener_port=443, target_port=8080)
+
+
+def target_subnet_nacl_refuses_lb(b: AwsBuilder) -> None:
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True)
+    lb_subnets = [b.public_subnet(vpc, "10.0.1.0/24", name="lb-a"), b.public_subnet(vpc, "10.0.2.0/24", name="lb-b")]
+    private = b.private_subnet(vpc, "10.0.10.0/24", name="private")
+    b.network_acl(vpc, [private], [nacl_entry(100, "allow", OFFICE), nacl_entry(100, "allow", ANYWHERE, egress=True)])
+    lb_group = b.security_group(vpc, "lb", ingress=[tcp(443, ANYWHERE)])
+    jenkins = b.instance("jenkins", subnet=private, security_groups=[b.security_group(vpc, "jenkins", ingress=[tcp(8080, lb_group)])])
+    b.load_balancer("ci", subnets=lb_subnets, security_groups=[lb_group], targets=[jenkins], listener_port=443, target_port=8080)
+
+
+def public_ip_behind_nat(b: AwsBuilder) -> None:
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True)
+    nat = b.nat_gateway(b.public_subnet(vpc, "10.0.0.0/24", name="nat"), name="nat")
+    subnet = b.private_subnet(vpc, "10.0.1.0/24", name="private", nat_gateway=nat)
+    group = b.security_group(vpc, "jenkins", ingress=[tcp(8080, ANYWHERE)])
+    b.instance("jenkins", subnet=subnet, security_groups=[group], public_ip=True)
 
 
 def runner(b: AwsBuilder, *, in_asg: bool = True, name: str = "gitlab-runner", **instance: object) -> None:
@@ -423,6 +495,20 @@ ROUTE_AND_FIREWALL_ROWS = [
     pytest.param(Row(ipv6_via_egress_only, {"jenkins": public_but_closed(("tcp/8080",), igw_route=False)}),
                  id="ipv6-via-egress-only-igw"),
     pytest.param(Row(web_server, {}), id="public-web-server-is-not-ci"),
+    pytest.param(Row(ipv6_node_with_ipv4_rule, {"jenkins": public_but_closed(("tcp/8080",))}),
+                 id="ipv6-node-with-ipv4-only-rule"),
+    pytest.param(Row(no_public_ip_in_public_subnet, {"jenkins": {FIREWALL: fires("medium", "tcp/8080"),
+                                                                 IGW_SEGMENT: fires("medium"), IMDS: fires("medium")}}),
+                 id="no-public-address-in-public-subnet"),
+    pytest.param(Row(public_ip_behind_nat, {"jenkins": public_but_closed(("tcp/8080",), igw_route=False)}),
+                 id="public-ip-in-nat-routed-subnet"),
+    # AWS's recommended rule for path MTU discovery (ICMP type 3 code 4 from anywhere) reaches
+    # no service: the node is not reachable on any port.
+    pytest.param(Row(lambda b: public_node(b, [rule("icmp", (3, 4), ANYWHERE), tcp(8080, OFFICE)]),
+                     {"jenkins": public_but_closed(None)}),
+                 id="sg-path-mtu-discovery-icmp-only",
+                 marks=pytest.mark.xfail(strict=True, reason="an ICMP destination-unreachable rule reaches no port; "
+                                         "aws._sg_rules turns any ICMP type into all ICMP and the checks count icmp as exposed")),
 ]
 
 SG_8080_AND_22 = [tcp(8080, ANYWHERE), tcp(22, ANYWHERE)]
@@ -490,6 +576,17 @@ LOAD_BALANCER_ROWS = [
                  id="nlb-without-groups-client-ip-preserved"),
     pytest.param(Row(balanced(lb_type="network", target_ingress=lambda _g, _s: [tcp(8080, "10.0.0.0/16")]), LB_CLOSED),
                  id="nlb-without-groups-target-admits-vpc-only"),
+    pytest.param(Row(balanced(lb_type="network", lb_ingress=[tcp(443, ANYWHERE)], target_ingress=admits_group()), LB_ONLY),
+                 id="nlb-with-groups-target-admits-lb-group"),
+    pytest.param(Row(balanced(lb_type="network", lb_ingress=[tcp(443, ANYWHERE)],
+                              target_ingress=lambda _g, _s: [tcp(8080, "10.0.0.0/16")]), LB_CLOSED),
+                 id="nlb-with-groups-client-ip-preserved-target-admits-vpc-only",
+                 marks=pytest.mark.xfail(strict=True, reason="an NLB keeps client addresses for instance targets with or "
+                                         "without security groups; reachability._target_admits treats NLB+groups as a proxy")),
+    pytest.param(Row(alb_forwarding_by_rule_only, LB_ONLY), id="alb-listener-rule-forwards"),
+    pytest.param(Row(alb_with_redirect_listener, LB_ONLY), id="alb-redirect-listener-forwards-nothing"),
+    pytest.param(Row(lb_subnets_nacl_blocks_listener, LB_CLOSED), id="alb-subnets-nacl-denies-listener-port"),
+    pytest.param(Row(target_subnet_nacl_refuses_lb, LB_CLOSED), id="target-subnet-nacl-refuses-lb"),
     pytest.param(Row(balanced(classic=True, lb_ingress=[tcp(443, ANYWHERE)], target_ingress=admits_group()), LB_ONLY),
                  id="classic-elb-internet-facing"),
 ]
