@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
+import moto.ec2.models.amis
 import moto.iam.models
 import pytest
 from aws_builders import (
@@ -52,12 +53,19 @@ _USED_MANAGED_POLICIES = json.dumps(
 
 
 @pytest.fixture
-def only_used_managed_policies(monkeypatch):
+def lean_moto(monkeypatch, tmp_path):
+    """moto without the catalogues these scenarios never read, so that each starts in a second.
+
+    Only the managed policies above; and only moto's small built-in image list (which holds the
+    builders' Ubuntu image), not the thousands of latest images per region it loads otherwise."""
     monkeypatch.setattr(moto.iam.models, "aws_managed_policies_data", _USED_MANAGED_POLICIES)
+    images = tmp_path / "amis.json"
+    images.write_text(json.dumps(moto.ec2.models.amis.AMIS, default=str))
+    monkeypatch.setenv("MOTO_AMIS_PATH", str(images))
 
 
 @pytest.fixture
-def aws(only_used_managed_policies, aws):
+def aws(lean_moto, aws):
     return aws
 
 
