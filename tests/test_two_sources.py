@@ -423,8 +423,13 @@ def test_moto_estate_finds_what_the_scenario_expects(twin, builder_session, coll
     assert set(found) == expected_by_name, (
         f"missing {sorted(expected_by_name - set(found))}, unexpected {sorted(set(found) - expected_by_name)}"
     )
-    # Same findings, not just the same ids: the role the node is given and the severity it earns.
+    # Same findings, not just the same ids: the role the node is given, the severity it earns, the
+    # ports and the kinds of node on the evidence path (ids and gateway names differ by source).
     reviewed = _by_node(terraform)
-    assert {key: (f["severity"], f["resource"]["ci_role"]) for key, f in found.items()} == {
-        key: (f["severity"], f["resource"]["ci_role"]) for key, f in reviewed.items()
-    }
+    assert {key: _substance(f) for key, f in found.items()} == {key: _substance(f) for key, f in reviewed.items()}
+
+
+def _substance(finding: dict) -> tuple:
+    evidence = finding.get("evidence") or {}
+    return (finding["severity"], finding["resource"]["ci_role"], tuple(evidence.get("ports") or ()),
+            tuple(step["kind"] for step in evidence.get("path") or ()))
