@@ -45,7 +45,8 @@ gitlab-runner register --non-interactive \\
 JENKINS_USER_DATA = """#!/bin/bash
 apt-get update && apt-get install -y openjdk-17-jre-headless
 wget -q -O /usr/share/keyrings/jenkins-keyring.asc https://pkg.jenkins.io/debian-stable/jenkins.io-2023.key
-echo "deb [signed-by=/usr/share/keyrings/jenkins-keyring.asc] https://pkg.jenkins.io/debian-stable binary/" > /etc/apt/sources.list.d/jenkins.list
+echo "deb [signed-by=/usr/share/keyrings/jenkins-keyring.asc] https://pkg.jenkins.io/debian-stable binary/" \\
+  > /etc/apt/sources.list.d/jenkins.list
 apt-get update && apt-get install -y jenkins
 """
 
@@ -90,7 +91,11 @@ class _DemoEstate:
         self.account_id = session.client("sts", region_name=REGION).get_caller_identity()["Account"]
 
     def build(self) -> dict:
-        ids: dict[str, Any] = {"account_id": self.account_id, "region": REGION, "production_account_id": PRODUCTION_ACCOUNT_ID}
+        ids: dict[str, Any] = {
+            "account_id": self.account_id,
+            "region": REGION,
+            "production_account_id": PRODUCTION_ACCOUNT_ID,
+        }
         instances: dict[str, str] = {}
 
         # networks
@@ -115,8 +120,8 @@ class _DemoEstate:
             TagSpecifications=self.tags("vpc-peering-connection", "ci-to-production"),
         )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
         self.ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=peering)
-        self.ec2.create_route(RouteTableId=private_routes, DestinationCidrBlock="10.30.0.0/16", VpcPeeringConnectionId=peering)
-        self.ec2.create_route(RouteTableId=prod_routes, DestinationCidrBlock="10.20.0.0/16", VpcPeeringConnectionId=peering)
+        for table, destination in ((private_routes, "10.30.0.0/16"), (prod_routes, "10.20.0.0/16")):
+            self.ec2.create_route(RouteTableId=table, DestinationCidrBlock=destination, VpcPeeringConnectionId=peering)
 
         web_vpc = self.vpc("10.40.0.0/16", "web", {"team": "web"})
         web_igw = self.internet_gateway(web_vpc, "web")
@@ -301,7 +306,13 @@ class _DemoEstate:
             DesiredCapacity=0,
             VPCZoneIdentifier=f"{private_a},{private_b}",
             Tags=[
-                {"Key": key, "Value": value, "PropagateAtLaunch": True, "ResourceId": "gitlab-runners", "ResourceType": "auto-scaling-group"}
+                {
+                    "Key": key,
+                    "Value": value,
+                    "PropagateAtLaunch": True,
+                    "ResourceId": "gitlab-runners",
+                    "ResourceType": "auto-scaling-group",
+                }
                 for key, value in runner_tags.items()
             ],
         )
@@ -340,7 +351,11 @@ class _DemoEstate:
             name="build-app",
             source={"type": "GITHUB", "location": "https://github.com/example/app.git"},
             artifacts={"type": "NO_ARTIFACTS"},
-            environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL"},
+            environment={
+                "type": "LINUX_CONTAINER",
+                "image": "aws/codebuild/standard:7.0",
+                "computeType": "BUILD_GENERAL1_SMALL",
+            },
             serviceRole=build_role,
             vpcConfig={"vpcId": ci_vpc, "subnets": [private_a, private_b], "securityGroupIds": [build_sg]},
             tags=[{"key": "team", "value": "platform"}],

@@ -215,8 +215,9 @@ class _Collector:
             raise CollectionError(f"cannot identify the AWS account: {error_text(error)}") from error
 
         account: dict[str, Any] = {"id": self.account_id}
+        iam_client = self.client("iam", home)
         aliases = self.attempt(
-            None, "account_aliases", lambda: all_items(self.client("iam", home), "list_account_aliases", "AccountAliases")
+            None, "account_aliases", lambda: all_items(iam_client, "list_account_aliases", "AccountAliases")
         )
         if aliases is not None:
             account["aliases"] = aliases
@@ -338,7 +339,9 @@ class _Collector:
         listing("nat_gateways", ec2, "describe_nat_gateways", "NatGateways")
         listing("network_acls", ec2, "describe_network_acls", "NetworkAcls")
         listing("security_groups", ec2, "describe_security_groups", "SecurityGroups")
-        self.store(data, "managed_prefix_lists", self.attempt(region, "managed_prefix_lists", lambda: self.prefix_lists(ec2)))
+        self.store(
+            data, "managed_prefix_lists", self.attempt(region, "managed_prefix_lists", lambda: self.prefix_lists(ec2))
+        )
         listing("network_interfaces", ec2, "describe_network_interfaces", "NetworkInterfaces")
 
         reservations = self.attempt(region, "instances", lambda: all_items(ec2, "describe_instances", "Reservations"))
@@ -358,7 +361,8 @@ class _Collector:
             data["instances"] = instances
 
         self.collect_load_balancers(region, data)
-        listing("classic_load_balancers", self.client("elb", region), "describe_load_balancers", "LoadBalancerDescriptions")
+        elb = self.client("elb", region)
+        listing("classic_load_balancers", elb, "describe_load_balancers", "LoadBalancerDescriptions")
         self.store(
             data, "codebuild_projects", self.attempt(region, "codebuild_projects", lambda: self.codebuild(region))
         )
@@ -394,11 +398,10 @@ class _Collector:
         for batch in chunks(image_ids, IMAGE_BATCH_SIZE):
             while batch:
                 try:
-                    images.extend(
-                        all_items(
-                            ec2, "describe_images", "Images", ImageIds=batch, IncludeDeprecated=True, IncludeDisabled=True
-                        )
+                    found = all_items(
+                        ec2, "describe_images", "Images", ImageIds=batch, IncludeDeprecated=True, IncludeDisabled=True
                     )
+                    images.extend(found)
                     break
                 except ClientError as error:
                     if not error.response.get("Error", {}).get("Code", "").startswith("InvalidAMIID"):

@@ -183,7 +183,9 @@ class AwsBuilder:
 
     def client(self, service: str):
         if service not in self._clients:
-            self._clients[service] = self.session.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+            self._clients[service] = self.session.client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url
+            )
         return self._clients[service]
 
     @property
@@ -399,7 +401,8 @@ class AwsBuilder:
     def transit_gateway(self) -> TransitGateway:
         tgw = self.ec2.create_transit_gateway()["TransitGateway"]
         table = self.ec2.create_transit_gateway_route_table(TransitGatewayId=tgw["TransitGatewayId"])
-        return TransitGateway(id=tgw["TransitGatewayId"], route_table_id=table["TransitGatewayRouteTable"]["TransitGatewayRouteTableId"])
+        table_id = table["TransitGatewayRouteTable"]["TransitGatewayRouteTableId"]
+        return TransitGateway(id=tgw["TransitGatewayId"], route_table_id=table_id)
 
     def transit_gateway_attachment(self, tgw: TransitGateway, vpc: Vpc, subnets: list[Subnet]) -> str:
         """Attach a VPC and associate it with the gateway's route table, propagating its CIDR."""
@@ -416,7 +419,9 @@ class AwsBuilder:
 
     def transit_gateway_route(self, tgw: TransitGateway, cidr: str, attachment: str) -> None:
         self.ec2.create_transit_gateway_route(
-            TransitGatewayRouteTableId=tgw.route_table_id, DestinationCidrBlock=cidr, TransitGatewayAttachmentId=attachment
+            TransitGatewayRouteTableId=tgw.route_table_id,
+            DestinationCidrBlock=cidr,
+            TransitGatewayAttachmentId=attachment,
         )
 
     # compute
@@ -512,7 +517,8 @@ class AwsBuilder:
             DesiredCapacity=0,
             VPCZoneIdentifier=",".join(s.id for s in subnets),
             Tags=[
-                {"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": name, "ResourceType": "auto-scaling-group"}
+                {"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": name,
+                 "ResourceType": "auto-scaling-group"}
                 for k, v in (tags or {}).items()
             ],
         )

@@ -255,7 +255,8 @@ def test_added_fields_join_what_the_api_splits(reference):
     targets = {group["TargetGroupName"]: group["Targets"] for group in region["target_groups"]}
     assert [t["Target"]["Id"] for t in targets["jenkins-targets"]] == [built["jenkins"].id]
     assert targets["ssh-targets"][0]["Target"] == {"Id": built["jenkins"].id, "Port": 22}
-    table = next(t for t in region["transit_gateway_route_tables"] if t["TransitGatewayRouteTableId"] == built["tgw"].route_table_id)
+    tables = {t["TransitGatewayRouteTableId"]: t for t in region["transit_gateway_route_tables"]}
+    table = tables[built["tgw"].route_table_id]
     assert [route["DestinationCidrBlock"] for route in table["Routes"]] == ["10.9.0.0/16"]
     project = next(p for p in region["codebuild_projects"] if p["name"] == "app")
     assert project["vpcConfig"]["vpcId"] == built["ci"].id
@@ -476,7 +477,8 @@ def test_demo_estate_shows_what_its_docstring_promises(builder_session, collecto
     assert f"arn:aws:iam::{PRODUCTION_ACCOUNT_ID}:role/prod-deployer" in assume["Resource"]
     deploy_admin = roles["deploy-admin"]
     assert [p["PolicyArn"] for p in deploy_admin["AttachedManagedPolicies"]] == [ADMINISTRATOR_ACCESS]
-    assert deploy_admin["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"AWS": ids["roles"]["jenkins-legacy"]}
+    trust = deploy_admin["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"AWS": ids["roles"]["jenkins-legacy"]}
 
     jenkins = instances["jenkins"]
     assert "PublicIpAddress" not in jenkins and jenkins["MetadataOptions"]["HttpTokens"] == "required"
