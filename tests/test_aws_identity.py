@@ -127,6 +127,15 @@ def _admin_cut_back_by_deny(b):
     return b.role("ci-runner", managed_policies=[ADMINISTRATOR_ACCESS], inline_policies=inline(deny("iam:*")))
 
 
+def _star_on_one_bucket(b):
+    return b.role("ci-runner", inline_policies=inline(allow("*", ["arn:aws:s3:::artifacts", "arn:aws:s3:::artifacts/*"])))
+
+
+def _admin_cut_back_to_s3_by_deny_not_action(b):
+    return b.role("ci-runner", managed_policies=[ADMINISTRATOR_ACCESS],
+                  inline_policies=inline({"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}))
+
+
 def _admin_role(b, trust: dict, name: str = "deploy-admin") -> Role:
     return b.role(name, trust=trust, managed_policies=[ADMINISTRATOR_ACCESS], instance_profile=False)
 
@@ -238,6 +247,31 @@ def _pass_role_only_to_lambda_and_run_instances(b):
     ))
 
 
+def _create_policy_version(b):
+    return b.role("ci-runner", inline_policies=inline(allow("iam:CreatePolicyVersion")))
+
+
+def _attach_role_policy(b):
+    return b.role("ci-runner", inline_policies=inline(allow("iam:AttachRolePolicy")))
+
+
+def _pass_role_and_lambda(b):
+    return b.role("ci-runner", inline_policies=inline(
+        allow(["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"])))
+
+
+def _update_assume_role_policy_alone(b):
+    # Rewriting the admin role's trust to name this role's ARN is enough to assume it: a
+    # same-account trust policy naming a role ARN needs no identity allow of sts:AssumeRole.
+    _admin_role(b, trust_service("ec2.amazonaws.com"))
+    return b.role("ci-runner", inline_policies=inline(allow("iam:UpdateAssumeRolePolicy")))
+
+
+def _update_assume_role_policy_and_assume(b):
+    _admin_role(b, trust_service("ec2.amazonaws.com"))
+    return b.role("ci-runner", inline_policies=inline(allow(["iam:UpdateAssumeRolePolicy", "sts:AssumeRole"])))
+
+
 def _chain_to_escalation(b):
     runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", role_arn("iam-manager"))))
     b.role("iam-manager", trust=trust_principals(runner.arn), instance_profile=False,
@@ -262,6 +296,9 @@ IDENTITY_ROWS = [
                  id="AdministratorAccess"),
     pytest.param(Row(_iam_star, ADMIN, ("ci-runner",), ("iam:*",), power="admin"), id="iam:* on *"),
     pytest.param(Row(_admin_cut_back_by_deny), id="AdministratorAccess cut back by Deny iam:*"),
+    pytest.param(Row(_admin_cut_back_to_s3_by_deny_not_action, power="write"),
+                 id="AdministratorAccess cut back by Deny NotAction s3:*"),
+    pytest.param(Row(_star_on_one_bucket, power="write"), id="* on one bucket only"),
     pytest.param(Row(_chain_by_role_arn, ADMIN, ("ci-runner", "deploy-admin"), ("deploy-admin",)),
                  id="assumes admin role trusting its ARN"),
     pytest.param(Row(_chain_by_account_root, ADMIN, ("ci-runner", "deploy-admin")),
@@ -285,6 +322,21 @@ IDENTITY_ROWS = [
     pytest.param(Row(_pass_role_and_run_instances, ESCALATION, ("ci-runner",), ("iam:PassRole", "ec2:RunInstances")),
                  id="iam:PassRole + ec2:RunInstances"),
     pytest.param(Row(_pass_role_alone), id="iam:PassRole alone"),
+    pytest.param(Row(_create_policy_version, ESCALATION, ("ci-runner",), ("iam:CreatePolicyVersion",)),
+                 id="iam:CreatePolicyVersion"),
+    pytest.param(Row(_attach_role_policy, ESCALATION, ("ci-runner",), ("iam:AttachRolePolicy",)),
+                 id="iam:AttachRolePolicy"),
+    pytest.param(Row(_pass_role_and_lambda, ESCALATION, ("ci-runner",), ("lambda:CreateFunction",)),
+                 id="iam:PassRole + lambda:CreateFunction + InvokeFunction"),
+    pytest.param(Row(_update_assume_role_policy_and_assume, ESCALATION, ("ci-runner",), ("iam:UpdateAssumeRolePolicy",)),
+                 id="iam:UpdateAssumeRolePolicy + sts:AssumeRole"),
+    pytest.param(Row(_update_assume_role_policy_alone, ESCALATION, ("ci-runner",), ("iam:UpdateAssumeRolePolicy",)),
+                 id="iam:UpdateAssumeRolePolicy alone",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "AWS: a role that may rewrite another role's trust policy can name its own ARN there and then "
+                     "assume it, since a same-account trust naming the role ARN needs no identity allow of "
+                     "sts:AssumeRole; guardrails/analysis/iam_policy.py ESCALATION_SETS requires an sts:AssumeRole "
+                     "grant beside iam:UpdateAssumeRolePolicy"))),
     pytest.param(Row(_pass_role_only_to_lambda_and_run_instances), id="PassRole only to Lambda + ec2:RunInstances"),
     pytest.param(Row(_chain_to_escalation, ESCALATION, ("ci-runner", "iam-manager"), ("iam:PutRolePolicy",)),
                  id="assumes a role with iam:PutRolePolicy"),
@@ -335,6 +387,18 @@ def _assume_into_unscanned_other_account(b):
     return b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", role_arn("deploy", "333344445555"))))
 
 
+def _assume_anything_with_unscanned_production_account(b):
+    return b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", "*")))
+
+
+def _write_in_production_account(b):
+    return b.role("ci-runner", inline_policies=inline(allow("s3:PutObject", "arn:aws:s3:::shop-assets/*")))
+
+
+def _read_in_production_account(b):
+    return b.role("ci-runner", managed_policies=[READ_ONLY_ACCESS])
+
+
 def _terminate_anything(b):
     _production_instance(b)
     return b.role("ci-runner", inline_policies=inline(allow("ec2:TerminateInstances")))
@@ -366,6 +430,7 @@ def _production_role_trusts_someone_else(b):
 
 
 PRODUCTION_CONFIG = Config(production_accounts=frozenset({PRODUCTION_ACCOUNT}))
+SCANNED_ACCOUNT_IS_PRODUCTION = Config(production_accounts=frozenset({ACCOUNT}))
 PRODUCTION = frozenset({"ci-production-access"})
 
 
@@ -381,6 +446,12 @@ class ProductionRow:
 PRODUCTION_ROWS = [
     pytest.param(ProductionRow(_assume_into_unscanned_production_account, PRODUCTION, PRODUCTION_ACCOUNT,
                                ("unknown",), PRODUCTION_CONFIG), id="AssumeRole into unscanned production account"),
+    pytest.param(ProductionRow(_assume_anything_with_unscanned_production_account, PRODUCTION, PRODUCTION_ACCOUNT,
+                               ("unknown",), PRODUCTION_CONFIG), id="AssumeRole on * with an unscanned production account"),
+    pytest.param(ProductionRow(_write_in_production_account, PRODUCTION, ACCOUNT, ("s3:PutObject",),
+                               SCANNED_ACCOUNT_IS_PRODUCTION), id="write access in a production account"),
+    pytest.param(ProductionRow(_read_in_production_account, config=SCANNED_ACCOUNT_IS_PRODUCTION),
+                 id="read access in a production account"),
     pytest.param(ProductionRow(_assume_into_unscanned_other_account, config=PRODUCTION_CONFIG),
                  id="AssumeRole into an account that is not production"),
     pytest.param(ProductionRow(_terminate_anything, PRODUCTION, "{instance}", ("ec2:TerminateInstances",)),

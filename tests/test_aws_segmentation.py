@@ -14,7 +14,7 @@ from typing import Callable
 import moto.ec2.models.amis
 import moto.iam.models
 import pytest
-from aws_builders import ANYWHERE, AwsBuilder, Instance, Subnet, Vpc, tcp
+from aws_builders import ANYWHERE, AwsBuilder, Instance, Subnet, Vpc, tcp, udp
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 
 from guardrails import pipeline
@@ -188,6 +188,55 @@ def _db_admits_runner_subnet(b):
     return Built(runner(b, ci), [db])
 
 
+def _db_open_to_every_address(b):
+    ci = ci_network(b)
+    data = b.private_subnet(ci.vpc, "10.0.2.0/24", name="data")
+    db = server(b, "orders-db", data, b.security_group(ci.vpc, "orders-db", ingress=[tcp(5432, ANYWHERE)]))
+    return Built(runner(b, ci), [db])
+
+
+def _db_admits_a_prefix_list_of_the_runners(b):
+    ci = ci_network(b)
+    data = b.private_subnet(ci.vpc, "10.0.2.0/24", name="data")
+    runners = b.prefix_list("ci-runners", ["10.0.1.0/25", "10.0.1.128/25"])
+    db = server(b, "orders-db", data, b.security_group(ci.vpc, "orders-db", ingress=[tcp(5432, runners)]))
+    return Built(runner(b, ci), [db])
+
+
+def _db_admits_two_ports(b):
+    ci = ci_network(b)
+    data = b.private_subnet(ci.vpc, "10.0.2.0/24", name="data")
+    group = b.security_group(ci.vpc, "orders-db", ingress=[tcp(5432, ci.group), tcp(22, ci.subnet.cidr)])
+    db = server(b, "orders-db", data, group)
+    return Built(runner(b, ci), [db])
+
+
+def _dns_over_udp(b):
+    ci = ci_network(b)
+    data = b.private_subnet(ci.vpc, "10.0.2.0/24", name="data")
+    db = server(b, "internal-dns", data, b.security_group(ci.vpc, "internal-dns", ingress=[udp(53, ci.group)]))
+    return Built(runner(b, ci), [db])
+
+
+def _one_of_two_runner_groups_allows_egress(b):
+    # Security groups are a union: the second group's allow-all egress lets 5432 out.
+    ci = ci_network(b, egress=[tcp(443, ANYWHERE)])
+    data = b.private_subnet(ci.vpc, "10.0.2.0/24", name="data")
+    monitoring = b.security_group(ci.vpc, "monitoring-agent")
+    db = server(b, "orders-db", data, b.security_group(ci.vpc, "orders-db", ingress=[tcp(5432, ci.group)]))
+    instance = b.instance("gitlab-runner", subnet=ci.subnet, security_groups=[ci.group, monitoring], imds="required")
+    b.autoscaling_group("gitlab-runners", subnets=[ci.subnet], instances=[instance])
+    return Built(instance, [db])
+
+
+def _same_subnet_behind_a_denying_nacl(b):
+    # A network ACL filters traffic entering or leaving its subnet, not traffic within it.
+    ci = ci_network(b)
+    b.network_acl(ci.vpc, [ci.subnet], [deny_entry(100, ci.subnet.cidr), deny_entry(100, ci.subnet.cidr, egress=True)])
+    db = server(b, "orders-db", ci.subnet, b.security_group(ci.vpc, "orders-db", ingress=[tcp(5432, ci.group)]))
+    return Built(runner(b, ci), [db])
+
+
 def _db_admits_another_subnet(b):
     ci = ci_network(b)
     data = b.private_subnet(ci.vpc, "10.0.2.0/24", name="data")
@@ -225,6 +274,16 @@ def _peered_without_route_back(b):
     ci = ci_network(b)
     shop, data = production_vpc(b)
     peered(b, ci, shop, data, route_back=False)
+    server(b, "orders-db", data, b.security_group(shop, "orders-db", ingress=[tcp(5432, ci.subnet.cidr)]))
+    return Built(runner(b, ci), [])
+
+
+def _peering_route_to_another_subnet_only(b):
+    ci = ci_network(b)
+    shop, data = production_vpc(b)
+    peering = b.vpc_peering(ci.vpc, shop)
+    b.route(ci.subnet.route_table_id, "10.20.9.0/24", peering)
+    b.route(data.route_table_id, ci.vpc.cidr, peering)
     server(b, "orders-db", data, b.security_group(shop, "orders-db", ingress=[tcp(5432, ci.subnet.cidr)]))
     return Built(runner(b, ci), [])
 
@@ -335,11 +394,18 @@ ROWS = [
     pytest.param(Row(_runner_egress_to_the_db_group), id="runner egress 5432 to the DB group"),
     pytest.param(Row(_db_admits_runner_subnet), id="DB admits the runner subnet CIDR"),
     pytest.param(Row(_db_admits_another_subnet), id="DB admits another CIDR"),
+    pytest.param(Row(_db_open_to_every_address), id="DB open to 0.0.0.0/0"),
+    pytest.param(Row(_db_admits_a_prefix_list_of_the_runners), id="DB admits a prefix list holding the runners"),
+    pytest.param(Row(_db_admits_two_ports, ("tcp/22", "tcp/5432")), id="DB admits two ports"),
+    pytest.param(Row(_dns_over_udp, ("udp/53",)), id="UDP 53"),
+    pytest.param(Row(_one_of_two_runner_groups_allows_egress), id="one of two runner groups allows egress"),
+    pytest.param(Row(_same_subnet_behind_a_denying_nacl), id="same subnet, NACL does not filter within it"),
     pytest.param(Row(_db_not_production), id="DB tagged staging"),
     pytest.param(Row(_db_in_production_vpc), id="untagged DB in a production VPC"),
     pytest.param(Row(_peered_routes_both_ways), id="peered, routes both ways"),
     pytest.param(Row(_peered_without_route_back), id="peered, no route back"),
     pytest.param(Row(_peered_group_reference), id="peered, DB admits the runner group"),
+    pytest.param(Row(_peering_route_to_another_subnet_only), id="peered, route covers another subnet only"),
     pytest.param(Row(_not_peered), id="separate VPCs, not joined"),
     pytest.param(Row(_nacl_denies_runner_subnet), id="DB subnet NACL denies the runner subnet"),
     pytest.param(Row(_nacl_allows_runner_subnet), id="DB subnet NACL admits the runner subnet"),
