@@ -68,7 +68,7 @@ def firewall_allows_internet(estate: Estate) -> Iterator[Result]:
         ports: dict = {}
         rules = []
         for version in (4, 6):
-            adm = estate.reach.groups_admit_internet(tuple(groups), version)
+            adm = estate.reach.groups_admit_internet(tuple(groups), version).services()
             for proto, ranges in adm.ports.items():
                 ports[proto] = ports[proto] | ranges if proto in ports else ranges
             rules.extend(r for r in adm.rules if r not in rules)

@@ -150,7 +150,7 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
                     dst_ip = t_iface["private"][0]
                     them = Principal(addresses=AddressSet.parse(dst_ip), groups=frozenset(t_iface.get("groups") or ()))
                     out: Admission = admits_principal(ci_egress, "egress", them) if ci_egress else everything()
-                    admitted = admitted.intersect(out)
+                    admitted = admitted.intersect(out).services()
                     if not admitted:
                         continue
                     joined = _joined(graph, estate, (src_subnet, src_ip), (t_iface["subnet"], dst_ip))

@@ -25,6 +25,7 @@ from typing import Iterable, Sequence
 from guardrails.netsets import ALL_PORTS, NO_RANGES, AddressSet, RangeSet, every_address
 
 PROTOCOLS = ("tcp", "udp", "icmp", "icmpv6")
+# Exposure is about services: ICMP (e.g. AWS's recommended path-MTU rule from anywhere) opens none.
 EPHEMERAL_PORTS = RangeSet(((1024, 65535),))
 
 ALLOW_UNION = "allow_union"
@@ -126,6 +127,10 @@ class Admission:
     def only(self, ports: dict[str, RangeSet]) -> "Admission":
         return self.intersect(Admission(ports, []))
 
+    def services(self) -> "Admission":
+        """The TCP and UDP part: what a connection can be opened to."""
+        return self.only(SERVICE_PORTS)
+
     def labels(self) -> list[str]:
         return format_portmap(self.ports)
 
@@ -224,6 +229,9 @@ def admits_principal(layer: Layer, direction: str, principal: Principal) -> Admi
     return result
 
 
+SERVICE_PORTS = {"tcp": ALL_PORTS, "udp": ALL_PORTS}
+
+
 def everything() -> Admission:
     return Admission({p: ALL_PORTS for p in PROTOCOLS}, [])
 
@@ -233,8 +241,8 @@ def format_ranges(ports: RangeSet) -> str:
 
 
 def format_portmap(ports: dict[str, RangeSet]) -> list[str]:
-    """Port labels for findings: tcp/22, tcp/8000-8080, udp/53, icmp, or all."""
-    if all(ports.get(p, NO_RANGES).covers(ALL_PORTS) for p in ("tcp", "udp")) and ports.get("icmp"):
+    """Port labels for findings: tcp/22, tcp/8000-8080, udp/53, icmp, or all (every TCP and UDP port)."""
+    if all(ports.get(p, NO_RANGES).covers(ALL_PORTS) for p in ("tcp", "udp")):
         return ["all"]
     labels: list[str] = []
     for proto in PROTOCOLS:

@@ -506,9 +506,7 @@ ROUTE_AND_FIREWALL_ROWS = [
     # no service: the node is not reachable on any port.
     pytest.param(Row(lambda b: public_node(b, [rule("icmp", (3, 4), ANYWHERE), tcp(8080, OFFICE)]),
                      {"jenkins": public_but_closed(None)}),
-                 id="sg-path-mtu-discovery-icmp-only",
-                 marks=pytest.mark.xfail(strict=True, reason="an ICMP destination-unreachable rule reaches no port; "
-                                         "aws._sg_rules turns any ICMP type into all ICMP and the checks count icmp as exposed")),
+                 id="sg-path-mtu-discovery-icmp-only"),
 ]
 
 SG_8080_AND_22 = [tcp(8080, ANYWHERE), tcp(22, ANYWHERE)]
@@ -580,9 +578,7 @@ LOAD_BALANCER_ROWS = [
                  id="nlb-with-groups-target-admits-lb-group"),
     pytest.param(Row(balanced(lb_type="network", lb_ingress=[tcp(443, ANYWHERE)],
                               target_ingress=lambda _g, _s: [tcp(8080, "10.0.0.0/16")]), LB_CLOSED),
-                 id="nlb-with-groups-client-ip-preserved-target-admits-vpc-only",
-                 marks=pytest.mark.xfail(strict=True, reason="an NLB keeps client addresses for instance targets with or "
-                                         "without security groups; reachability._target_admits treats NLB+groups as a proxy")),
+                 id="nlb-with-groups-client-ip-preserved-target-admits-vpc-only"),
     pytest.param(Row(alb_forwarding_by_rule_only, LB_ONLY), id="alb-listener-rule-forwards"),
     pytest.param(Row(alb_with_redirect_listener, LB_ONLY), id="alb-redirect-listener-forwards-nothing"),
     pytest.param(Row(lb_subnets_nacl_blocks_listener, LB_CLOSED), id="alb-subnets-nacl-denies-listener-port"),

@@ -18,11 +18,6 @@ def role_of(name: str, tags: dict[str, str] | None = None, *, node_id: str = "i-
 
 
 RUNNER_PRODUCTS = {"actions-runner", "github-runner", "azdo-agent"}
-PLURAL_RUNNER_WORD = pytest.mark.xfail(
-    strict=True,
-    reason="fleets are named in the plural (gitlab-runners, jenkins-agents, ci-workers); classify._has_runner_word "
-           "matches runner words as exact whole words only, so such runners are called servers",
-)
 
 
 @pytest.mark.parametrize("word", PRODUCT_WORDS)
@@ -38,16 +33,11 @@ def test_every_product_word_in_a_tag_value(word: str) -> None:
     assert role_of("i-0123456789abcdef0", {"Application": word}) == expected
 
 
-IMAGE_ONLY_RUNNER = pytest.mark.xfail(
-    strict=True,
-    reason="classify.classify_ci looks for runner words in the name, ASG name and tag values but not in the image "
-           "name that matched, so an unnamed instance of a runner image is called a server",
-)
 
 
 @pytest.mark.parametrize(
     ("word", "expected"),
-    [pytest.param(w, "runner", marks=IMAGE_ONLY_RUNNER) if w in RUNNER_PRODUCTS else pytest.param(w, "server")
+    [pytest.param(w, "runner") if w in RUNNER_PRODUCTS else pytest.param(w, "server")
      for w in PRODUCT_WORDS],
 )
 def test_every_product_word_in_an_image_name(word: str, expected: str) -> None:
@@ -71,7 +61,7 @@ def test_every_product_word_in_an_image_name(word: str, expected: str) -> None:
         ("build-agent", "runner"),
         ("jenkins-slave-2", "runner"),
         ("jenkins-agent", "runner"),
-        pytest.param("gitlab-runners", "runner", marks=PLURAL_RUNNER_WORD),
+        pytest.param("gitlab-runners", "runner"),
         ("buildkite-worker", "runner"),
         ("teamcity-executor", "runner"),
         ("rebuild", None),
@@ -125,8 +115,8 @@ def test_role_tag_wins_over_words() -> None:
         ("i-0123456789abcdef0", "build-fleet", "server"),
         ("i-0123456789abcdef0", "web-fleet", None),
         ("jenkins", "ci-worker-pool", "runner"),  # the group's name gives the role of a node named otherwise
-        pytest.param("i-0123456789abcdef0", "jenkins-agents", "runner", marks=PLURAL_RUNNER_WORD),
-        pytest.param("jenkins", "ci-workers", "runner", marks=PLURAL_RUNNER_WORD),
+        pytest.param("i-0123456789abcdef0", "jenkins-agents", "runner"),
+        pytest.param("jenkins", "ci-workers", "runner"),
     ],
 )
 def test_autoscaling_group_name(name: str, group: str, expected: str | None) -> None:
@@ -204,8 +194,6 @@ def test_codebuild_project_in_a_vpc_is_a_runner() -> None:
     assert verdict.role == "runner"
 
 
-@pytest.mark.xfail(strict=True, reason="spec rule 4 makes a CodeBuild project CI only with a VPC config; "
-                                       "estate.classify_nodes passes managed_service for every project")
 def test_codebuild_project_outside_a_vpc_is_not_a_ci_node() -> None:
     estate = analyse(normalize([_codebuild_snapshot(None)]))
     assert estate.ci == {}

@@ -287,7 +287,9 @@ def test_security_group_peer_admits_its_members_only() -> None:
         ({"tcp": tcp_ports(8000, 8080)}, ["tcp/8000-8080"]),
         ({"tcp": RangeSet.of([(22, 22), (443, 443)]), "udp": tcp_ports(53)}, ["tcp/22", "tcp/443", "udp/53"]),
         ({"tcp": ALL_PORTS, "udp": ALL_PORTS, "icmp": ALL_PORTS}, ["all"]),
-        ({"tcp": ALL_PORTS, "udp": ALL_PORTS}, ["tcp/0-65535", "udp/0-65535"]),
+        # Exposure counts services only, so every TCP and UDP port is "all" with or without ICMP.
+        ({"tcp": ALL_PORTS, "udp": ALL_PORTS}, ["all"]),
+        ({"tcp": ALL_PORTS}, ["tcp/0-65535"]),
         ({"icmp": ALL_PORTS}, ["icmp"]),
     ],
 )

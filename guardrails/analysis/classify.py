@@ -16,6 +16,8 @@ PRODUCT_WORDS = ("jenkins", "gitlab", "teamcity", "bamboo", "gocd", "concourse",
 WHOLE_WORD_PRODUCTS = frozenset({"drone", "bamboo", "gocd"})
 GENERIC_WORDS = ("ci", "cicd", "build")
 RUNNER_WORDS = ("runner", "agent", "worker", "executor", "build-node", "slave")
+# Fleets are named in the plural (gitlab-runners, jenkins-agents, ci-workers).
+RUNNER_FORMS = RUNNER_WORDS + tuple(w + "s" for w in RUNNER_WORDS)
 ROLE_TAG_KEYS = ("ci-role", "guardrails:ci-role")
 PRODUCTION_TAG_KEYS = ("env", "environment", "stage", "tier")
 PRODUCTION_VALUES = ("prod", "production", "prd", "live")
@@ -52,16 +54,21 @@ def _product_word(text: str) -> str | None:
 
 
 def _has_runner_word(texts: Iterable[str]) -> bool:
-    return any(_contains_word(t, w) for t in texts for w in RUNNER_WORDS)
+    return any(_contains_word(t, w) for t in texts for w in RUNNER_FORMS)
 
 
 def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | None = None,
                 autoscaling_group: str | None = None, managed_service: bool = False,
-                config: Config | None = None) -> CiVerdict | None:
-    """The CI verdict for one compute node, or None; first matching rule wins."""
+                in_network: bool = True, config: Config | None = None) -> CiVerdict | None:
+    """The CI verdict for one compute node, or None; first matching rule wins.
+
+    A managed build service is a runner when its words say CI, and by itself only when it runs in
+    the customer's network (rule 4: a CodeBuild project with a VPC config)."""
     config = config or Config()
     if config.excluded(node_id, name):
         return None
+    # The image's own words count for the role only when the image is what says CI: a Jenkins
+    # controller built from an image "with-cloudwatch-agent" is still a server.
     texts = [t for t in (name, autoscaling_group or "") if t]
     tag_values = [v for k, v in tags.items() if not k.lower().startswith("aws:") and v]
 
@@ -81,6 +88,8 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
     for label, text in labelled:
         word = _product_word(text) if text else None
         if word:
+            if label == "image" and _has_runner_word([text]):
+                role = "runner"
             return CiVerdict(role, f"{label} {text!r} contains CI product word {word!r}")
     generic_sources = [("name", name), ("autoscaling group", autoscaling_group or "")]
     generic_sources += [(f"tag {k}", v) for k, v in tags.items() if not k.lower().startswith("aws:")]
@@ -88,8 +97,8 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
         for word in GENERIC_WORDS:
             if text and _contains_word(text, word):
                 return CiVerdict(role, f"{label} {text!r} has the word {word!r}")
-    if managed_service:
-        return CiVerdict("runner", "managed build service")
+    if managed_service and in_network:
+        return CiVerdict("runner", "managed build service in a VPC")
     return None
 
 

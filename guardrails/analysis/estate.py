@@ -41,7 +41,8 @@ def classify_nodes(graph: EstateGraph, config: Config) -> dict[str, CiVerdict]:
     for node in graph.nodes("compute"):
         verdict = classify_ci(node.id, node.name, node.get("tags") or {}, image=node.get("image_name"),
                               autoscaling_group=node.get("autoscaling_group"),
-                              managed_service=bool(node.get("managed_service")), config=config)
+                              managed_service=bool(node.get("managed_service")),
+                              in_network=node.get("in_network", True), config=config)
         if verdict:
             verdicts[node.id] = verdict
     return verdicts

@@ -230,7 +230,7 @@ def _direct_paths(reach: Reachability, internet: Node, node: Node):
             sg_adm = reach.groups_admit_internet(groups, version)
             if not sg_adm:
                 continue
-            admitted = nacl_adm.intersect(sg_adm)
+            admitted = nacl_adm.intersect(sg_adm).services()
             if not admitted:
                 continue
             subnet = graph.node(subnet_id)
@@ -304,14 +304,18 @@ def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_a
                    lb_groups: tuple[str, ...], target_ports: dict[str, RangeSet]) -> tuple[Admission, str] | None:
     """Whether the target's own filters let the load balancer's traffic in on the target port."""
     graph = reach.graph
-    # An NLB without security groups keeps the client's address for instance targets, so the
-    # target must admit the internet itself; for IP targets AWS turns client IP preservation off by
-    # default for TCP, and the target then sees the NLB's own addresses.
-    client_preserved = lb.get("lb_type") == "network" and not lb_groups
+    # A network load balancer keeps the client's address for instance targets, and for UDP, whether
+    # or not it has security groups: the target then sees internet addresses, and can admit the
+    # NLB only by referring to its security groups. For IP targets over TCP, AWS turns client IP
+    # preservation off by default and the target sees the NLB's own private addresses.
+    client_preserved = lb.get("lb_type") == "network" and (
+        edge.get("target_type", "instance") == "instance" or edge.get("protocol") in ("udp", "tcp_udp"))
     principals: list[Principal | None] = []
     if client_preserved:
         principals.append(None)
-    if not client_preserved or edge.get("target_type") == "ip":
+        if lb_groups:
+            principals.append(Principal(groups=frozenset(lb_groups)))
+    else:
         principals.append(Principal(addresses=lb_addresses, groups=frozenset(lb_groups)))
     for iface in target.get("interfaces") or []:
         groups = tuple(sorted(iface.get("groups") or ()))
@@ -329,11 +333,14 @@ def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_a
                 fw = reach.nacl(subnet_id)
                 if fw is not None:
                     nl = layer_of([fw])
-                    nacl_adm = admits_internet(nl, "ingress", 4) if principal is None else admits_principal(nl, "ingress", principal)
+                    # Network ACLs see addresses only: the client's when the NLB preserves it.
+                    nacl_adm = (admits_internet(nl, "ingress", 4) if client_preserved
+                                else admits_principal(nl, "ingress", principal))
                     nacl = fw
             if not nacl_adm.only(target_ports):
                 continue
-            who = "the internet (client addresses preserved)" if principal is None else "the load balancer"
+            who = ("the internet (client addresses preserved)" if principal is None
+                   else "the load balancer's security group" if client_preserved else "the load balancer")
             via = f"admits {who}: {_rules_via(sg_adm, '')}"
             if nacl is not None:
                 via += f"; {_rules_via(nacl_adm.only(target_ports), '')}"
