@@ -241,28 +241,46 @@ def demo(
         Console(stderr=True).print(f"{fmt.value} written to {output}", markup=False, highlight=False)
 
 
+@contextmanager
+def _demo_environment() -> Iterator[None]:
+    """Credentials and settings for the in-process emulator, never a real account; restored after."""
+    settings = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_SESSION_TOKEN": "demo",
+                "MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "AWS_DEFAULT_REGION": "eu-west-1",
+                "AWS_PROFILE": None, "AWS_ENDPOINT_URL": None}
+    saved = {key: os.environ.get(key) for key in settings}
+    try:
+        for key, value in settings.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def demo_document() -> dict:
     """Findings document of the demo estate, scanned with the real AWS collector against moto."""
-    for key, value in {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_SESSION_TOKEN": "demo",
-                       "MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
-        os.environ[key] = value
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        os.environ.pop(key, None)
-    import boto3
-    from moto import mock_aws
+    with _demo_environment():
+        import boto3
+        from moto import mock_aws
 
-    from guardrails import pipeline
-    from guardrails.config import Config
-    from guardrails.demo_estate import PRODUCTION_ACCOUNT_ID, REGION, build_demo_estate
+        from guardrails import pipeline
+        from guardrails.config import Config
+        from guardrails.demo_estate import PRODUCTION_ACCOUNT_ID, REGION, build_demo_estate
 
-    config = Config(production_accounts=frozenset({PRODUCTION_ACCOUNT_ID}))
-    started = dt.datetime.now(dt.timezone.utc)
-    with mock_aws():
-        session = boto3.Session(region_name=REGION)
-        with _progress("Building the demo estate") as progress:
-            progress("creating VPCs, instances, load balancers and roles")
-            build_demo_estate(session)
-        snap = collect_aws(boto3.Session(region_name=REGION), [REGION], config, "Scanning the demo estate")
+        config = Config(production_accounts=frozenset({PRODUCTION_ACCOUNT_ID}))
+        started = dt.datetime.now(dt.timezone.utc)
+        with mock_aws():
+            session = boto3.Session(region_name=REGION)
+            with _progress("Building the demo estate") as progress:
+                progress("creating VPCs, instances, load balancers and roles")
+                build_demo_estate(session)
+            snap = collect_aws(boto3.Session(region_name=REGION), [REGION], config, "Scanning the demo estate")
     return pipeline.scan_snapshots([snap], config, started_at=started)
 
 
