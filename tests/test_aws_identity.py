@@ -1,8 +1,9 @@
 """What a CI node's identity can do, as IAM really decides it: built in moto, collected, scanned.
 
-Each scenario puts one build runner in a private subnet (no internet gateway route, no public
-address, IMDSv2 required, inside an autoscaling group), so that only the identity checks can
-fire, and compares the whole set of (check, CI node) the scan reports.
+The table-driven scenarios put one build runner in a private subnet (no internet gateway route,
+no public address, IMDSv2 required, inside an autoscaling group), so that only the identity checks
+can fire; the last ones expose a Jenkins server to join identity and exposure. Each compares the
+whole set of (check, CI node) the scan reports.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def _admin_cut_back_by_deny(b):
 
 
 def _star_on_one_bucket(b):
-    return b.role("ci-runner", inline_policies=inline(allow("*", ["arn:aws:s3:::artifacts", "arn:aws:s3:::artifacts/*"])))
+    bucket = ["arn:aws:s3:::artifacts", "arn:aws:s3:::artifacts/*"]
+    return b.role("ci-runner", inline_policies=inline(allow("*", bucket)))
 
 
 def _admin_cut_back_to_s3_by_deny_not_action(b):
@@ -328,7 +330,8 @@ IDENTITY_ROWS = [
                  id="iam:AttachRolePolicy"),
     pytest.param(Row(_pass_role_and_lambda, ESCALATION, ("ci-runner",), ("lambda:CreateFunction",)),
                  id="iam:PassRole + lambda:CreateFunction + InvokeFunction"),
-    pytest.param(Row(_update_assume_role_policy_and_assume, ESCALATION, ("ci-runner",), ("iam:UpdateAssumeRolePolicy",)),
+    pytest.param(Row(_update_assume_role_policy_and_assume, ESCALATION, ("ci-runner",),
+                     ("iam:UpdateAssumeRolePolicy",)),
                  id="iam:UpdateAssumeRolePolicy + sts:AssumeRole"),
     pytest.param(Row(_update_assume_role_policy_alone, ESCALATION, ("ci-runner",), ("iam:UpdateAssumeRolePolicy",)),
                  id="iam:UpdateAssumeRolePolicy alone",
@@ -447,7 +450,8 @@ PRODUCTION_ROWS = [
     pytest.param(ProductionRow(_assume_into_unscanned_production_account, PRODUCTION, PRODUCTION_ACCOUNT,
                                ("unknown",), PRODUCTION_CONFIG), id="AssumeRole into unscanned production account"),
     pytest.param(ProductionRow(_assume_anything_with_unscanned_production_account, PRODUCTION, PRODUCTION_ACCOUNT,
-                               ("unknown",), PRODUCTION_CONFIG), id="AssumeRole on * with an unscanned production account"),
+                               ("unknown",), PRODUCTION_CONFIG),
+                 id="AssumeRole on * with an unscanned production account"),
     pytest.param(ProductionRow(_write_in_production_account, PRODUCTION, ACCOUNT, ("s3:PutObject",),
                                SCANNED_ACCOUNT_IS_PRODUCTION), id="write access in a production account"),
     pytest.param(ProductionRow(_read_in_production_account, config=SCANNED_ACCOUNT_IS_PRODUCTION),
@@ -518,3 +522,82 @@ def test_exposed_jenkins_chaining_to_admin_is_the_attack_path(aws, builder_sessi
         ("account", ACCOUNT),
     ]
     assert "tcp/8080" in attack["evidence"]["ports"]
+
+
+EXPOSED = ("ci-internet-exposed", "ci-firewall-allows-internet", "ci-internet-gateway-segment",
+           "ci-not-behind-load-balancer")
+
+
+def _jenkins_escalates(b):
+    return b.role("jenkins", inline_policies=inline(allow("iam:PutRolePolicy")))
+
+
+def _jenkins_deploys_to_production(b):
+    role = b.role("jenkins", inline_policies=inline(allow("sts:AssumeRole", role_arn("deploy-production"))))
+    b.role("deploy-production", trust=trust_principals(role.arn), tags={"env": "production"}, instance_profile=False)
+    return role
+
+
+def _jenkins_reads(b):
+    return b.role("jenkins", managed_policies=[READ_ONLY_ACCESS])
+
+
+@pytest.mark.parametrize(
+    "build, power_check, end",
+    [
+        pytest.param(_jenkins_escalates, "ci-privilege-escalation", ("account", ACCOUNT), id="escalation"),
+        pytest.param(_jenkins_deploys_to_production, "ci-production-access",
+                     ("identity", role_arn("deploy-production")), id="production access"),
+        pytest.param(_jenkins_reads, None, None, id="read only: no attack path"),
+    ],
+)
+def test_exposed_jenkins_with_other_powers(aws, builder_session, collector_session, build, power_check, end):
+    b = AwsBuilder(builder_session)
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True)
+    public = b.public_subnet(vpc, "10.0.1.0/24", name="ci-public")
+    group = b.security_group(vpc, "jenkins", ingress=[tcp(8080, ANYWHERE)])
+    jenkins = b.instance("jenkins", subnet=public, security_groups=[group], public_ip=True, imds="required",
+                         instance_profile=build(b))
+    config = Config()
+
+    document = pipeline.scan_snapshots([collect(collector_session, config)], config)
+
+    expected = set(EXPOSED) | ({power_check, "ci-internet-to-admin-path"} if power_check else set())
+    assert fired(document) == {(check, jenkins.id) for check in expected}
+    if power_check:
+        path = finding(document, "ci-internet-to-admin-path")["evidence"]["path"]
+        assert (path[0]["id"], path[-1]["kind"], path[-1]["id"]) == ("internet", *end)
+
+
+def test_public_address_without_internet_route_is_no_attack_path(aws, builder_session, collector_session):
+    """An admin Jenkins with a public IP and an open security group, in a subnet with no route to an
+    internet gateway: nothing on the internet reaches it, so there is no attack path today."""
+    b = AwsBuilder(builder_session)
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True)
+    private = b.private_subnet(vpc, "10.0.1.0/24", name="ci-private")
+    group = b.security_group(vpc, "jenkins", ingress=[tcp(8080, ANYWHERE)])
+    role = b.role("jenkins", managed_policies=[ADMINISTRATOR_ACCESS])
+    jenkins = b.instance("jenkins", subnet=private, security_groups=[group], public_ip=True, imds="required",
+                         instance_profile=role)
+    config = Config()
+
+    document = pipeline.scan_snapshots([collect(collector_session, config)], config)
+
+    assert fired(document) == {(check, jenkins.id) for check in (
+        "ci-firewall-allows-internet", "ci-not-behind-load-balancer", "ci-admin-identity")}
+    assert finding(document, "ci-firewall-allows-internet")["severity"] == "medium"
+
+
+def test_codebuild_service_role_is_the_identity_of_the_project(aws, builder_session, collector_session):
+    b = AwsBuilder(builder_session)
+    vpc = b.vpc("10.0.0.0/16", name="ci")
+    subnet = b.private_subnet(vpc, "10.0.1.0/24", name="ci-private")
+    admin = _admin_role(b, trust_service("codebuild.amazonaws.com"), name="codebuild-app")
+    project = b.codebuild_project("app", role=admin, subnets=[subnet], security_groups=[b.security_group(vpc, "build")])
+    config = Config()
+
+    document = pipeline.scan_snapshots([collect(collector_session, config)], config)
+
+    assert fired(document) == {("ci-admin-identity", project.arn)}
+    path = finding(document, "ci-admin-identity")["evidence"]["path"]
+    assert [s["id"] for s in path] == [project.arn, admin.arn, ACCOUNT]

@@ -29,7 +29,8 @@ PRODUCTION_TAGS = {"env": "production"}
 # account moto touches, and returning them from GetAccountAuthorizationDetails, costs some twenty
 # seconds a scenario and changes nothing these scans see.
 _USED_MANAGED_POLICIES = json.dumps(
-    {name: document for name, document in json.loads(aws_managed_policies_data).items() if name == "AdministratorAccess"}
+    {name: document for name, document in json.loads(aws_managed_policies_data).items()
+     if name == "AdministratorAccess"}
 )
 
 

@@ -85,7 +85,8 @@ def test_explicit_file_wins_over_the_working_directory(tmp_path):
 
 
 def test_tool_guardrails_table_of_pyproject(tmp_path):
-    body = VALID.replace("[[ci.nodes]]", "[[tool.guardrails.ci.nodes]]").replace("[[suppress]]", "[[tool.guardrails.suppress]]")
+    body = VALID.replace("[[ci.nodes]]", "[[tool.guardrails.ci.nodes]]")
+    body = body.replace("[[suppress]]", "[[tool.guardrails.suppress]]")
     for section in ("ci", "production", "runners"):
         body = body.replace(f"[{section}]", f"[tool.guardrails.{section}]")
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\n' + body)
@@ -194,7 +195,8 @@ def test_invalid_toml_is_one_line_naming_the_file(tmp_path, text):
 
 
 def _suppression(**entry) -> Suppression:
-    (suppression,) = parse({"suppress": [{"check": "ci-imds-v1", "resource": "i-0abc", "reason": "x", **entry}]}).suppressions
+    entry = {"check": "ci-imds-v1", "resource": "i-0abc", "reason": "x", **entry}
+    (suppression,) = parse({"suppress": [entry]}).suppressions
     return suppression
 
 
@@ -233,7 +235,8 @@ def test_suppression_stops_after_its_expiry_date(today, applies):
 # managed policy and the thousands of latest images of the region costs twenty seconds and changes
 # nothing this scan sees.
 _USED_MANAGED_POLICIES = json.dumps(
-    {name: document for name, document in json.loads(aws_managed_policies_data).items() if name == "AdministratorAccess"}
+    {name: document for name, document in json.loads(aws_managed_policies_data).items()
+     if name == "AdministratorAccess"}
 )
 
 
