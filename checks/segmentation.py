@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from typing import Iterator
 
 from guardrails.analysis.estate import Estate, ci_label as describe
-from guardrails.analysis.reachability import layer_of, step
+from guardrails.analysis.reachability import step
 from guardrails.graph import EstateGraph, Node
 from guardrails.netsets import AddressSet
 from guardrails.registry import Result, Severity, check
-from guardrails.rules import Admission, Principal, admits_principal, everything, format_portmap
+from guardrails.rules import EPHEMERAL_PORTS, Principal, everything, format_portmap
 
 
 def _address(iface: dict, graph: EstateGraph) -> str | None:
@@ -95,8 +96,47 @@ def _nacl_passes(estate: Estate, subnet_id: str, direction: str, peer: Principal
     fw = estate.reach.nacl(subnet_id)
     if fw is None:
         return True
-    return bool(admits_principal(layer_of([fw]), direction, peer).only(ports))
+    return bool(estate.reach.admits(estate.reach.firewall_layer(fw), direction, peer).only(ports))
 
+
+def _nacls_pass(estate: Estate, src_subnet: str, dst_subnet: str, me: Principal, them: Principal,
+                ports: dict) -> bool:
+    """Network ACLs are stateless: the request must leave one subnet and enter the other on the
+    service port, and the answer must come back on the client's ephemeral ports."""
+    answer = {proto: EPHEMERAL_PORTS for proto in ports if proto in ("tcp", "udp")}
+    return (_nacl_passes(estate, src_subnet, "egress", them, ports)
+            and _nacl_passes(estate, dst_subnet, "ingress", me, ports)
+            and _nacl_passes(estate, dst_subnet, "egress", me, answer)
+            and _nacl_passes(estate, src_subnet, "ingress", them, answer))
+
+
+@dataclass(frozen=True)
+class _Target:
+    node: Node
+    ip: str
+    principal: Principal
+
+
+def _production_targets(estate: Estate) -> dict[str, dict[tuple[str, tuple[str, ...]], list[_Target]]]:
+    """Production interfaces by network, then by (subnet, security groups): the pieces that share
+    one answer from a firewall are evaluated once."""
+    graph = estate.graph
+    out: dict[str, dict[tuple[str, tuple[str, ...]], list[_Target]]] = {}
+    for node in graph.nodes("compute"):
+        if node.id not in estate.production or node.id in estate.ci:
+            continue
+        for iface in node.get("interfaces") or []:
+            subnet = iface.get("subnet")
+            if not (subnet and graph.has(subnet) and iface.get("private")):
+                continue
+            groups = tuple(sorted(iface.get("groups") or ()))
+            ip = iface["private"][0]
+            target = _Target(node, ip, Principal(addresses=AddressSet.parse(ip), groups=frozenset(groups)))
+            out.setdefault(graph.node(subnet).get("network"), {}).setdefault((subnet, groups), []).append(target)
+    return out
+
+
+MAX_LISTED = 50
 
 @check(
     id="ci-reaches-production",
@@ -111,16 +151,11 @@ def _nacl_passes(estate: Estate, subnet_id: str, direction: str, peer: Principal
 def reaches_production(estate: Estate) -> Iterator[Result]:
     """A hostile build step can open connections to production systems."""
     graph = estate.graph
-    targets: dict[str, list[tuple[Node, dict]]] = {}
-    for node in graph.nodes("compute"):
-        if node.id not in estate.production or node.id in estate.ci:
-            continue
-        for iface in node.get("interfaces") or []:
-            subnet = iface.get("subnet")
-            if subnet and graph.has(subnet) and iface.get("private"):
-                targets.setdefault(graph.node(subnet).get("network"), []).append((node, iface))
+    targets = _production_targets(estate)
     if not targets:
         return
+    # Routes are looked up once per pair of subnets: a route narrower than a subnet is rare.
+    joins: dict[tuple[str, str], list[str] | None] = {}
     for node, verdict in estate.ci_nodes():
         reached: dict[str, dict] = {}
         for iface in node.get("interfaces") or []:
@@ -129,58 +164,57 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
             if not src_subnet or not graph.has(src_subnet) or not src_ip:
                 continue
             src_net = graph.node(src_subnet).get("network")
-            networks = {src_net} | {n.id for n, _ in graph.out(src_net, "peers")} if graph.has(src_net) else {src_net}
-            for gw, _ in graph.into(src_net, "attached") if graph.has(src_net) else ():
-                if gw.get("gateway_type") == "transit":
-                    networks |= {a.get("resource") for a in gw.get("attachments") or []}
-            me = Principal(addresses=AddressSet.parse(src_ip), groups=frozenset(iface.get("groups") or ()))
-            ci_egress = estate.reach.group_layer(tuple(sorted(iface.get("groups") or ())))
-            admitted_by: dict[tuple[str, ...], Admission] = {}  # many targets share one set of groups
+            networks = {src_net}
+            if graph.has(src_net):
+                networks |= {n.id for n, _ in graph.out(src_net, "peers")}
+                for gw, _ in graph.into(src_net, "attached"):
+                    if gw.get("gateway_type") == "transit":
+                        networks |= {a.get("resource") for a in gw.get("attachments") or []}
+            groups = tuple(sorted(iface.get("groups") or ()))
+            me = Principal(addresses=AddressSet.parse(src_ip), groups=frozenset(groups))
+            ci_egress = estate.reach.group_layer(groups)
             for network in sorted(n for n in networks if n in targets):
-                for target, t_iface in targets[network]:
-                    if target.id in reached:
+                for (t_subnet, t_groups), members in sorted(targets[network].items()):
+                    layer = estate.reach.group_layer(t_groups)
+                    if layer is None:
                         continue
-                    groups = tuple(sorted(t_iface.get("groups") or ()))
-                    if groups not in admitted_by:
-                        layer = estate.reach.group_layer(groups)
-                        admitted_by[groups] = admits_principal(layer, "ingress", me) if layer else Admission()
-                    admitted = admitted_by[groups]
-                    if not admitted:
+                    inbound = estate.reach.admits(layer, "ingress", me).services()
+                    if not inbound:
                         continue
-                    dst_ip = t_iface["private"][0]
-                    them = Principal(addresses=AddressSet.parse(dst_ip), groups=frozenset(t_iface.get("groups") or ()))
-                    out: Admission = admits_principal(ci_egress, "egress", them) if ci_egress else everything()
-                    admitted = admitted.intersect(out).services()
-                    if not admitted:
-                        continue
-                    joined = _joined(graph, estate, (src_subnet, src_ip), (t_iface["subnet"], dst_ip))
-                    if joined is None:
-                        continue
-                    if src_subnet != t_iface["subnet"]:
-                        if not (_nacl_passes(estate, src_subnet, "egress", them, admitted.ports)
-                                and _nacl_passes(estate, t_iface["subnet"], "ingress", me, admitted.ports)):
+                    for target in members:
+                        if target.node.id in reached:
                             continue
-                    rules = [r.describe() for r in admitted.rules if r.direction == "ingress"]
-                    reached[target.id] = {"target": target.id, "name": target.name, "ports": format_portmap(admitted.ports),
-                                          "production": estate.production[target.id], "path": joined, "rules": rules,
-                                          "_steps": (t_iface, joined, rules)}
+                        out = estate.reach.admits(ci_egress, "egress", target.principal) if ci_egress else everything()
+                        admitted = inbound.intersect(out)
+                        if not admitted:
+                            continue
+                        key = (src_subnet, t_subnet)
+                        if key not in joins:
+                            joins[key] = _joined(graph, estate, (src_subnet, src_ip), (t_subnet, target.ip))
+                        joined = joins[key]
+                        if joined is None:
+                            continue
+                        if src_subnet != t_subnet and not _nacls_pass(estate, src_subnet, t_subnet, me,
+                                                                      target.principal, admitted.ports):
+                            continue
+                        rules = [r.describe() for r in admitted.rules if r.direction == "ingress"]
+                        reached[target.node.id] = {
+                            "target": target.node.id, "name": target.node.name, "ports": format_portmap(admitted.ports),
+                            "production": estate.production[target.node.id], "path": joined, "rules": rules,
+                            "subnet": t_subnet, "groups": list(t_groups)}
         if not reached:
             continue
-        first_id = sorted(reached)[0]
-        first = reached[first_id]
-        t_iface, joined, rules = first.pop("_steps")
-        for other in reached.values():
-            other.pop("_steps", None)
-        target = graph.node(first_id)
-        steps = [step(node, "")]
-        steps.append(step(graph.node(t_iface["subnet"]), "; ".join(joined)))
-        for gid in sorted(t_iface.get("groups") or ()):
-            texts = [r for r in rules if r.startswith(gid + " ")]
+        listed = sorted(reached.values(), key=lambda r: r["target"])
+        first = listed[0]
+        target = graph.node(first["target"])
+        steps = [step(node, ""), step(graph.node(first["subnet"]), "; ".join(first["path"]))]
+        for gid in first["groups"]:
+            texts = [r for r in first["rules"] if r.startswith(gid + " ")]
             if texts:
                 steps.append(step(graph.node(gid), "; ".join(texts)))
         steps.append(step(target, f"production: {first['production']}"))
-        names = [f"{r['name']} ({', '.join(r['ports'])})" for r in reached.values()]
-        yield Result(node.id, f"{describe(node, verdict)} can open connections to {len(reached)} production node(s): "
+        names = [f"{r['name']} ({', '.join(r['ports'])})" for r in listed]
+        yield Result(node.id, f"{describe(node, verdict)} can open connections to {len(listed)} production node(s): "
                               + "; ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "") + ".",
                      path=tuple(steps), ports=tuple(first["ports"]),
-                     details={"production_nodes": sorted(reached.values(), key=lambda r: r["target"])})
+                     details={"production_nodes": listed[:MAX_LISTED], "production_nodes_total": len(listed)})

@@ -334,12 +334,9 @@ IDENTITY_ROWS = [
                      ("iam:UpdateAssumeRolePolicy",)),
                  id="iam:UpdateAssumeRolePolicy + sts:AssumeRole"),
     pytest.param(Row(_update_assume_role_policy_alone, ESCALATION, ("ci-runner",), ("iam:UpdateAssumeRolePolicy",)),
-                 id="iam:UpdateAssumeRolePolicy alone",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "AWS: a role that may rewrite another role's trust policy can name its own ARN there and then "
-                     "assume it, since a same-account trust naming the role ARN needs no identity allow of "
-                     "sts:AssumeRole; guardrails/analysis/iam_policy.py ESCALATION_SETS requires an sts:AssumeRole "
-                     "grant beside iam:UpdateAssumeRolePolicy"))),
+                 # AWS: a role that may rewrite another role's trust can name its own ARN there and then
+                 # assume it; a same-account trust naming the role ARN needs no sts:AssumeRole allow.
+                 id="iam:UpdateAssumeRolePolicy alone"),
     pytest.param(Row(_pass_role_only_to_lambda_and_run_instances), id="PassRole only to Lambda + ec2:RunInstances"),
     pytest.param(Row(_chain_to_escalation, ESCALATION, ("ci-runner", "iam-manager"), ("iam:PutRolePolicy",)),
                  id="assumes a role with iam:PutRolePolicy"),

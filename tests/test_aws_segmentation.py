@@ -381,13 +381,6 @@ class Row:
     ports: tuple[str, ...] = ("tcp/5432",)
 
 
-NACLS_ARE_STATELESS = (
-    "AWS network ACLs are stateless: a TCP connection also needs the answer let out of the server's subnet and "
-    "into the runner's subnet on the client's ephemeral ports; checks/segmentation.py reaches_production checks "
-    "only runner-subnet egress and server-subnet ingress on the service port"
-)
-
-
 ROWS = [
     pytest.param(Row(_same_vpc_group_reference), id="same VPC, DB admits the runner group"),
     pytest.param(Row(_cache_admitting_another_group), id="cache admitting only another group is not listed"),
@@ -410,10 +403,9 @@ ROWS = [
     pytest.param(Row(_not_peered), id="separate VPCs, not joined"),
     pytest.param(Row(_nacl_denies_runner_subnet), id="DB subnet NACL denies the runner subnet"),
     pytest.param(Row(_nacl_allows_runner_subnet), id="DB subnet NACL admits the runner subnet"),
-    pytest.param(Row(_nacl_blocks_the_answer), id="DB subnet NACL lets nothing out",
-                 marks=pytest.mark.xfail(strict=True, reason=NACLS_ARE_STATELESS)),
-    pytest.param(Row(_runner_nacl_takes_no_answers), id="runner subnet NACL lets only SSH in",
-                 marks=pytest.mark.xfail(strict=True, reason=NACLS_ARE_STATELESS)),
+    # NACLs are stateless: the answer must also get back on the client's ephemeral ports.
+    pytest.param(Row(_nacl_blocks_the_answer), id="DB subnet NACL lets nothing out"),
+    pytest.param(Row(_runner_nacl_takes_no_answers), id="runner subnet NACL lets only SSH in"),
     pytest.param(Row(_transit_gateway_routes_both_ways), id="transit gateway, routes both ways"),
     pytest.param(Row(_transit_gateway_without_route_back), id="transit gateway, no VPC route back"),
     pytest.param(Row(_transit_gateway_without_shop_attachment_route), id="transit gateway table lacks the shop CIDR"),

@@ -276,7 +276,11 @@ ESCALATIONS = [
         [allow(["iam:PassRole", "lambda:CreateFunction", "lambda:CreateEventSourceMapping"])],
         ["iam:PassRole+lambda:CreateFunction+lambda:InvokeFunction/CreateEventSourceMapping"],
     ),
-    ("UpdateAssumeRolePolicy without AssumeRole", [allow("iam:UpdateAssumeRolePolicy")], []),
+    # The trust it rewrites can name its own ARN, which in the same account needs no AssumeRole allow.
+    ("UpdateAssumeRolePolicy without AssumeRole", [allow("iam:UpdateAssumeRolePolicy")],
+     ["iam:UpdateAssumeRolePolicy (trust naming itself)"]),
+    ("UpdateAssumeRolePolicy with AssumeRole denied",
+     [allow("iam:UpdateAssumeRolePolicy"), deny("sts:AssumeRole")], []),
     ("CodeBuild by StartBuild", [allow(["iam:PassRole", "codebuild:StartBuild"])], ["iam:PassRole+codebuild:CreateProject/StartBuild"]),
     ("PassRole denied", [allow(["iam:PassRole", "ec2:RunInstances"]), deny("iam:PassRole")], []),
     ("PassRole conditionally denied", [allow(["iam:PassRole", "ec2:RunInstances"]), deny("iam:PassRole", Condition=MFA)], ["iam:PassRole+ec2:RunInstances"]),

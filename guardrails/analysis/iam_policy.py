@@ -611,6 +611,14 @@ class IdentityPolicy:
             else:
                 picks = [chosen[i] for i in range(len(requirements))]
                 found.append(Escalation(name, tuple(a for a, _ in picks), tuple(g for _, g in picks)))
+        if not any(e.name.startswith("iam:UpdateAssumeRolePolicy") for e in found):
+            # A role that may rewrite another role's trust policy can make it name its own ARN; in
+            # the same account such a trust needs no sts:AssumeRole allow of its own, so only an
+            # explicit deny (or a boundary without it) stops the assumption.
+            grant = self.allows("iam:UpdateAssumeRolePolicy", _ROLE)
+            if grant is not None and not self.denies("sts:AssumeRole", _ROLE):
+                found.append(Escalation("iam:UpdateAssumeRolePolicy (trust naming itself)",
+                                        ("iam:UpdateAssumeRolePolicy",), (grant,)))
         return tuple(found)
 
     # -- roles and resources --

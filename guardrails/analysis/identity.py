@@ -251,7 +251,11 @@ def _production_access(graph: EstateGraph, config: Config, production: dict[str,
                        policies: dict[str, IdentityPolicy | None], facts: dict[str, IdentityFacts]) -> None:
     by_id = {n.id: n for n in graph.nodes("identity")}
     scanned = {n.id for n in graph.nodes("account")} | {n.get("account") for n in by_id.values()}
-    prod_resources = [n for kind in ("compute", "load_balancer") for n in graph.nodes(kind) if n.id in production]
+    prod_by_kind: dict[str, dict[str, list[Node]]] = {}
+    for kind in PRODUCTION_ACTIONS:
+        for n in graph.nodes(kind):
+            if n.id in production:
+                prod_by_kind.setdefault(n.get("account"), {}).setdefault(kind, []).append(n)
     for node in identities:
         f = facts[node.id]
         policy = policies[node.id]
@@ -278,16 +282,36 @@ def _production_access(graph: EstateGraph, config: Config, production: dict[str,
                 f.production.append(ProductionAccess(account, f"write access in production account {account} "
                                                               f"({production[account]}): {describe_grant(grants[0])}"))
                 continue
-        for resource in prod_resources:
-            if resource.get("account") != account:
-                continue
+        _production_resources(policy, f, prod_by_kind.get(account, {}), production)
+
+
+def _production_resources(policy: IdentityPolicy, facts: IdentityFacts, by_kind: dict[str, list[Node]],
+                          production: dict[str, str]) -> None:
+    """The first production resource of each kind that the identity can change or take over.
+
+    An action the policy allows on no resource at all is dropped before any resource is tried, so
+    the usual role costs a handful of questions, not one per production resource."""
+    for kind, resources in sorted(by_kind.items()):
+        actions = [a for a in PRODUCTION_ACTIONS.get(kind, ()) if policy.allows(a, "*")]
+        found = None
+        for resource in resources if actions else ():
             arn = resource_arn(resource)
-            for action in PRODUCTION_ACTIONS.get(resource.kind, ()):
+            for action in actions:
                 grant = policy.allows(action, arn)
                 if grant:
-                    f.production.append(ProductionAccess(resource.id, f"{action} on production {resource.name} "
-                                                                      f"({production[resource.id]}): {describe_grant(grant)}"))
+                    found = (resource, action, grant)
                     break
+            if found:
+                break
+        if found:
+            resource, action, grant = found
+            others = len(resources) - 1
+            more = ""
+            if others and grant.resource_pattern == "*":
+                more = f", and on the {others} other production {kind} node(s) of the account"
+            facts.production.append(ProductionAccess(
+                resource.id, f"{action} on production {resource.name} ({production[resource.id]}){more}: "
+                             f"{describe_grant(grant)}"))
 
 
 def resource_arn(node: Node) -> str:

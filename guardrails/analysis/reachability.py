@@ -80,6 +80,8 @@ class Reachability:
         self._nacl_cache: dict[tuple[str, int], Admission | None] = {}
         self._sg_cache: dict[tuple[tuple[str, ...], int], Admission | None] = {}
         self._route_table_cache: dict[str, tuple[Node, str] | None] = {}
+        self._layer_cache: dict[str, Layer] = {}
+        self._admits_cache: dict[tuple, Admission] = {}
 
     # -- network segments ----------------------------------------------------------------
 
@@ -160,13 +162,29 @@ class Reachability:
             self._sg_cache[key] = None if layer is None else admits_internet(layer, "ingress", version)
         return self._sg_cache[key]
 
+    def firewall_layer(self, fw: Node) -> Layer:
+        if fw.id not in self._layer_cache:
+            self._layer_cache[fw.id] = layer_of([fw])
+        return self._layer_cache[fw.id]
+
+    def admits(self, layer: Layer, direction: str, principal: Principal) -> Admission:
+        """admits_principal, cached by which of the layer's rules the principal matches: the
+        answer depends on nothing else, and many principals match the same rules."""
+        matched = tuple(i for i, rule in enumerate(layer.rules)
+                        if rule.direction == direction and any(principal.matches(p) for p in rule.peers))
+        key = (layer.name, layer.semantics, direction, matched)
+        if key not in self._admits_cache:
+            self._admits_cache[key] = admits_principal(layer, direction, principal)
+        return self._admits_cache[key]
+
     def group_layer(self, groups: tuple[str, ...]) -> Layer | None:
-        nodes = []
-        for gid in groups:
-            if not self.graph.has(gid):
+        """The union of these security groups as one layer; None when one was not collected."""
+        key = "groups:" + ",".join(groups)
+        if key not in self._layer_cache:
+            if not all(self.graph.has(gid) for gid in groups):
                 return None
-            nodes.append(self.graph.node(gid))
-        return layer_of(nodes, ALLOW_UNION)
+            self._layer_cache[key] = layer_of([self.graph.node(gid) for gid in groups], ALLOW_UNION)
+        return self._layer_cache[key]
 
 
 def layer_of(firewalls: list[Node], semantics: str | None = None) -> Layer:
