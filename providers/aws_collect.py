@@ -51,16 +51,16 @@ def refuse_writes(model, **_kwargs) -> None:
         )
 
 
-def client_config() -> Config:
+def client_config(max_attempts: int = 10) -> Config:
     return Config(
-        retries={"mode": "adaptive", "max_attempts": 10},
+        retries={"mode": "adaptive", "max_attempts": max_attempts},
         user_agent_extra=f"pipeline-guardrails/{__version__}",
     )
 
 
-def make_client(session, service: str, region: str | None = None):
+def make_client(session, service: str, region: str | None = None, *, max_attempts: int = 10):
     """A client of `session` that can only read (see refuse_writes)."""
-    client = session.client(service, region_name=region, config=client_config())
+    client = session.client(service, region_name=region, config=client_config(max_attempts))
     client.meta.events.register("before-call", refuse_writes)
     return client
 
@@ -210,7 +210,10 @@ class _Collector:
         home = regions[0] if regions else default_region(self.session)
         self.progress("identifying the account")
         try:
-            self.account_id = self.client("sts", home).get_caller_identity()["Account"]
+            # One quick question first: a wrong endpoint or missing credentials should fail in
+            # seconds, not after the long backoff the collection calls are allowed.
+            sts = make_client(self.session, "sts", home, max_attempts=3)
+            self.account_id = sts.get_caller_identity()["Account"]
         except CLOUD_ERRORS as error:
             raise CollectionError(f"cannot identify the AWS account: {error_text(error)}") from error
 

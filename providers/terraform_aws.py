@@ -1055,7 +1055,6 @@ class AwsTranslator:
         self._user_data(res, el, "user_data", "", clear_is_b64=True)
 
     def t_aws_launch_configuration(self, res: TfResource) -> None:
-        v = res.values
         el = {"_address": res.address, "_source": self.source, "_kind": "launch_configuration", "Tags": []}
         self.el[res.address] = el
         self._image(res, el, "image_id")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -700,9 +701,8 @@ def read_only_session(region: str = DEFAULT_REGION, **session_kwargs: Any):
     return session
 
 
-def count_calls(session) -> "Counter[str]":
+def count_calls(session) -> Counter[str]:
     """A counter of the API operations called through `session`'s clients, updated live."""
-    from collections import Counter
 
     calls: Counter[str] = Counter()
 

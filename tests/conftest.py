@@ -39,8 +39,38 @@ def aws_test_environment() -> Iterator[None]:
         yield
 
 
+# The AWS managed policies tests attach. moto otherwise loads all ~1,600 into every account it
+# touches, which costs seconds per test and changes nothing a scan sees.
+MANAGED_POLICIES_USED = ("AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess", "IAMFullAccess")
+
+
+@pytest.fixture(scope="session")
+def lean_moto_catalogues(tmp_path_factory) -> tuple[str, str]:
+    """moto's catalogues cut to what tests use: the managed policies above, and moto's small
+    built-in image list (which holds the builders' Ubuntu image) instead of thousands per region."""
+    import json
+
+    import moto.ec2.models.amis
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    policies = json.dumps({name: doc for name, doc in json.loads(aws_managed_policies_data).items()
+                           if name in MANAGED_POLICIES_USED})
+    images = tmp_path_factory.mktemp("moto") / "amis.json"
+    images.write_text(json.dumps(moto.ec2.models.amis.AMIS, default=str))
+    return policies, str(images)
+
+
 @pytest.fixture
-def aws() -> Iterator[object]:
+def lean_moto(monkeypatch, lean_moto_catalogues) -> None:
+    import moto.iam.models
+
+    policies, images = lean_moto_catalogues
+    monkeypatch.setattr(moto.iam.models, "aws_managed_policies_data", policies)
+    monkeypatch.setenv("MOTO_AMIS_PATH", images)
+
+
+@pytest.fixture
+def aws(lean_moto) -> Iterator[object]:
     """An in-process moto AWS, empty at the start of each test."""
     from moto import mock_aws
 

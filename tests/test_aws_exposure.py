@@ -52,14 +52,6 @@ SECRET = "ci-secret-in-user-data"
 LONG_LIVED = "ci-long-lived-runner"
 
 
-@pytest.fixture(autouse=True)
-def lean_moto(monkeypatch):
-    """These estates use no AWS managed policy and no public AMI; loading moto's thousands of
-    each would make every estate cost seconds instead of a fraction of one."""
-    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-
-
 @pytest.fixture(scope="module")
 def service_models():
     """One botocore loader for the module: a fresh session otherwise parses the EC2, ELB, IAM...

@@ -8,12 +8,9 @@ whole set of (check, CI node) the scan reports.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-import moto.ec2.models.amis
-import moto.iam.models
 import pytest
 from aws_builders import (
     ADMINISTRATOR_ACCESS,
@@ -29,7 +26,6 @@ from aws_builders import (
     trust_principals,
     trust_service,
 )
-from moto.iam.aws_managed_policies import aws_managed_policies_data
 
 from guardrails import pipeline
 from guardrails.cli import _user_data_wanted
@@ -40,35 +36,6 @@ REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # the account moto answers as
 POWER_USER_ACCESS = "arn:aws:iam::aws:policy/PowerUserAccess"
 PRODUCTION_ACCOUNT = "210987654321"
-
-# moto's own copies of the AWS managed policies these scenarios attach. Loading all ~1,600 of them
-# into every account moto touches, and returning them all from GetAccountAuthorizationDetails,
-# costs some twenty seconds a scenario and changes nothing the scans see.
-_USED_MANAGED_POLICIES = json.dumps(
-    {
-        name: document
-        for name, document in json.loads(aws_managed_policies_data).items()
-        if name in ("AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess")
-    }
-)
-
-
-@pytest.fixture
-def lean_moto(monkeypatch, tmp_path):
-    """moto without the catalogues these scenarios never read, so that each starts in a second.
-
-    Only the managed policies above; and only moto's small built-in image list (which holds the
-    builders' Ubuntu image), not the thousands of latest images per region it loads otherwise."""
-    monkeypatch.setattr(moto.iam.models, "aws_managed_policies_data", _USED_MANAGED_POLICIES)
-    images = tmp_path / "amis.json"
-    images.write_text(json.dumps(moto.ec2.models.amis.AMIS, default=str))
-    monkeypatch.setenv("MOTO_AMIS_PATH", str(images))
-
-
-@pytest.fixture
-def aws(lean_moto, aws):
-    return aws
-
 
 def role_arn(name: str, account: str = ACCOUNT) -> str:
     return f"arn:aws:iam::{account}:role/{name}"

@@ -7,15 +7,11 @@ whole set of (check, CI node) and the production nodes the finding lists.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Callable
 
-import moto.ec2.models.amis
-import moto.iam.models
 import pytest
 from aws_builders import ANYWHERE, AwsBuilder, Instance, Subnet, Vpc, tcp, udp
-from moto.iam.aws_managed_policies import aws_managed_policies_data
 
 from guardrails import pipeline
 from guardrails.cli import _user_data_wanted
@@ -24,31 +20,6 @@ from guardrails.providers import aws_collect
 
 REGION = "eu-west-1"
 PRODUCTION_TAGS = {"env": "production"}
-
-# moto's own copy of AdministratorAccess only. Loading all ~1,600 AWS managed policies into every
-# account moto touches, and returning them from GetAccountAuthorizationDetails, costs some twenty
-# seconds a scenario and changes nothing these scans see.
-_USED_MANAGED_POLICIES = json.dumps(
-    {name: document for name, document in json.loads(aws_managed_policies_data).items()
-     if name == "AdministratorAccess"}
-)
-
-
-@pytest.fixture
-def lean_moto(monkeypatch, tmp_path):
-    """moto without the catalogues these scenarios never read, so that each starts in a second:
-    moto's small built-in image list (which holds the builders' Ubuntu image) instead of the
-    thousands of latest images per region, and one managed policy."""
-    monkeypatch.setattr(moto.iam.models, "aws_managed_policies_data", _USED_MANAGED_POLICIES)
-    images = tmp_path / "amis.json"
-    images.write_text(json.dumps(moto.ec2.models.amis.AMIS, default=str))
-    monkeypatch.setenv("MOTO_AMIS_PATH", str(images))
-
-
-@pytest.fixture
-def aws(lean_moto, aws):
-    return aws
-
 
 # --- estate parts ---------------------------------------------------------------------------------
 
