@@ -11,7 +11,7 @@ from guardrails.analysis.reachability import step
 from guardrails.graph import EstateGraph, Node
 from guardrails.netsets import AddressSet
 from guardrails.registry import Result, Severity, check
-from guardrails.rules import EPHEMERAL_PORTS, Principal, everything, format_portmap
+from guardrails.rules import EPHEMERAL_PORTS, Admission, Layer, Principal, everything, format_portmap
 
 
 def _address(iface: dict, graph: EstateGraph) -> str | None:
@@ -138,6 +138,54 @@ def _production_targets(estate: Estate) -> dict[str, dict[tuple[str, tuple[str, 
 
 MAX_LISTED = 50
 
+
+def _answer(estate: Estate, joins: dict, target_layer: Layer, ci_egress: Layer | None, me: Principal,
+            src: tuple[str, str], t_subnet: str, target: _Target):
+    """(admitted ports, joining routes) for one CI interface and one production target, or False."""
+    inbound = estate.reach.admits(target_layer, "ingress", me).services()
+    if not inbound:
+        return False
+    out = estate.reach.admits(ci_egress, "egress", target.principal) if ci_egress else everything()
+    admitted = inbound.intersect(out)
+    if not admitted:
+        return False
+    src_subnet, src_ip = src
+    key = (src_subnet, t_subnet)
+    if key not in joins:
+        # Routes are looked up once per pair of subnets: a route narrower than a subnet is rare.
+        joins[key] = _joined(estate.graph, estate, src, (t_subnet, target.ip))
+    if joins[key] is None:
+        return False
+    if src_subnet != t_subnet and not _nacls_pass(estate, src_subnet, t_subnet, me, target.principal,
+                                                  admitted.ports):
+        return False
+    return admitted, joins[key]
+
+
+def _uniform(estate: Estate, layer: Layer | None, subnet_id: str) -> bool:
+    """Whether every CIDR rule of the layer holds either all of the subnet's addresses or none."""
+    if layer is None:
+        return True
+    key = (layer.name, subnet_id)
+    cache = estate.reach.uniform_cache
+    if key not in cache:
+        subnet = AddressSet.parse(*(estate.graph.node(subnet_id).get("cidrs") or []))
+        cache[key] = all(
+            not peer.addresses.overlaps(subnet)
+            or (peer.addresses.v4.covers(subnet.v4) and peer.addresses.v6.covers(subnet.v6))
+            for rule in layer.rules for peer in rule.peers if peer.kind == "cidr")
+    return cache[key]
+
+def _joined_networks(graph: EstateGraph, network: str) -> set[str]:
+    networks = {network}
+    if graph.has(network):
+        networks |= {n.id for n, _ in graph.out(network, "peers")}
+        for gw, _ in graph.into(network, "attached"):
+            if gw.get("gateway_type") == "transit":
+                networks |= {a.get("resource") for a in gw.get("attachments") or []}
+    return networks
+
+
 @check(
     id="ci-reaches-production",
     title="CI node can connect to production",
@@ -151,70 +199,78 @@ MAX_LISTED = 50
 def reaches_production(estate: Estate) -> Iterator[Result]:
     """A hostile build step can open connections to production systems."""
     graph = estate.graph
+    reach = estate.reach
     targets = _production_targets(estate)
     if not targets:
         return
-    # Routes are looked up once per pair of subnets: a route narrower than a subnet is rare.
     joins: dict[tuple[str, str], list[str] | None] = {}
+    # Runner fleets share subnets and security groups: when no CIDR rule on the way tells one
+    # address of either subnet from another, one answer serves every pair of members.
+    shared: dict[tuple, object] = {}
     for node, verdict in estate.ci_nodes():
-        reached: dict[str, dict] = {}
+        reached: dict[str, tuple[_Target, Admission, list[str], str, tuple[str, ...]]] = {}
         for iface in node.get("interfaces") or []:
             src_subnet = iface.get("subnet")
             src_ip = _address(iface, graph)
             if not src_subnet or not graph.has(src_subnet) or not src_ip:
                 continue
-            src_net = graph.node(src_subnet).get("network")
-            networks = {src_net}
-            if graph.has(src_net):
-                networks |= {n.id for n, _ in graph.out(src_net, "peers")}
-                for gw, _ in graph.into(src_net, "attached"):
-                    if gw.get("gateway_type") == "transit":
-                        networks |= {a.get("resource") for a in gw.get("attachments") or []}
             groups = tuple(sorted(iface.get("groups") or ()))
             me = Principal(addresses=AddressSet.parse(src_ip), groups=frozenset(groups))
-            ci_egress = estate.reach.group_layer(groups)
-            for network in sorted(n for n in networks if n in targets):
+            ci_egress = reach.group_layer(groups)
+            src_nacl = reach.nacl(src_subnet)
+            for network in sorted(n for n in _joined_networks(graph, graph.node(src_subnet).get("network"))
+                                  if n in targets):
                 for (t_subnet, t_groups), members in sorted(targets[network].items()):
-                    layer = estate.reach.group_layer(t_groups)
+                    layer = reach.group_layer(t_groups)
                     if layer is None:
                         continue
-                    inbound = estate.reach.admits(layer, "ingress", me).services()
-                    if not inbound:
-                        continue
+                    dst_nacl = reach.nacl(t_subnet)
+                    to_target = (ci_egress, reach.firewall_layer(src_nacl) if src_nacl else None)
+                    to_me = (layer, reach.firewall_layer(dst_nacl) if dst_nacl else None)
+                    uniform = (all(_uniform(estate, lyr, t_subnet) for lyr in to_target)
+                               and all(_uniform(estate, lyr, src_subnet) for lyr in to_me))
+                    key = (src_subnet, groups, t_subnet, t_groups)
                     for target in members:
                         if target.node.id in reached:
                             continue
-                        out = estate.reach.admits(ci_egress, "egress", target.principal) if ci_egress else everything()
-                        admitted = inbound.intersect(out)
-                        if not admitted:
+                        if uniform and key in shared:
+                            answer = shared[key]
+                        else:
+                            answer = _answer(estate, joins, layer, ci_egress, me, (src_subnet, src_ip), t_subnet,
+                                             target)
+                            if uniform:
+                                shared[key] = answer
+                        if answer is False:
+                            if uniform:
+                                break
                             continue
-                        key = (src_subnet, t_subnet)
-                        if key not in joins:
-                            joins[key] = _joined(graph, estate, (src_subnet, src_ip), (t_subnet, target.ip))
-                        joined = joins[key]
-                        if joined is None:
-                            continue
-                        if src_subnet != t_subnet and not _nacls_pass(estate, src_subnet, t_subnet, me,
-                                                                      target.principal, admitted.ports):
-                            continue
-                        rules = [r.describe() for r in admitted.rules if r.direction == "ingress"]
-                        reached[target.node.id] = {
-                            "target": target.node.id, "name": target.node.name, "ports": format_portmap(admitted.ports),
-                            "production": estate.production[target.node.id], "path": joined, "rules": rules,
-                            "subnet": t_subnet, "groups": list(t_groups)}
-        if not reached:
-            continue
-        listed = sorted(reached.values(), key=lambda r: r["target"])
-        first = listed[0]
-        target = graph.node(first["target"])
-        steps = [step(node, ""), step(graph.node(first["subnet"]), "; ".join(first["path"]))]
-        for gid in first["groups"]:
-            texts = [r for r in first["rules"] if r.startswith(gid + " ")]
-            if texts:
-                steps.append(step(graph.node(gid), "; ".join(texts)))
-        steps.append(step(target, f"production: {first['production']}"))
-        names = [f"{r['name']} ({', '.join(r['ports'])})" for r in listed]
-        yield Result(node.id, f"{describe(node, verdict)} can open connections to {len(listed)} production node(s): "
-                              + "; ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "") + ".",
-                     path=tuple(steps), ports=tuple(first["ports"]),
-                     details={"production_nodes": listed[:MAX_LISTED], "production_nodes_total": len(listed)})
+                        admitted, joined = answer
+                        reached[target.node.id] = (target, admitted, joined, t_subnet, t_groups)
+        if reached:
+            yield _result(estate, node, verdict, reached)
+
+
+def _result(estate: Estate, node: Node, verdict, reached: dict) -> Result:
+    graph = estate.graph
+    ordered = [reached[k] for k in sorted(reached)]
+
+    def entry(target: _Target, admitted: Admission, joined: list[str], subnet: str, groups) -> dict:
+        return {"target": target.node.id, "name": target.node.name, "ports": format_portmap(admitted.ports),
+                "production": estate.production[target.node.id], "path": joined,
+                "rules": [r.describe() for r in admitted.rules if r.direction == "ingress"]}
+
+    listed = [entry(*item) for item in ordered[:MAX_LISTED]]
+    first_target, _, _, first_subnet, first_groups = ordered[0]
+    first = listed[0]
+    steps = [step(node, ""), step(graph.node(first_subnet), "; ".join(first["path"]))]
+    for gid in first_groups:
+        texts = [r for r in first["rules"] if r.startswith(gid + " ")]
+        if texts:
+            steps.append(step(graph.node(gid), "; ".join(texts)))
+    steps.append(step(first_target.node, f"production: {first['production']}"))
+    names = [f"{r['name']} ({', '.join(r['ports'])})" for r in listed[:5]]
+    more = len(ordered) - len(names)
+    return Result(node.id, f"{describe(node, verdict)} can open connections to {len(ordered)} production node(s): "
+                           + "; ".join(names) + (f" (+{more} more)" if more > 0 else "") + ".",
+                  path=tuple(steps), ports=tuple(first["ports"]),
+                  details={"production_nodes": listed, "production_nodes_total": len(ordered)})

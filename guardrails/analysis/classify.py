@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 from guardrails.config import Config
@@ -22,7 +23,6 @@ ROLE_TAG_KEYS = ("ci-role", "guardrails:ci-role")
 PRODUCTION_TAG_KEYS = ("env", "environment", "stage", "tier")
 PRODUCTION_VALUES = ("prod", "production", "prd", "live")
 
-_TOKEN = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -31,30 +31,33 @@ class CiVerdict:
     reason: str
 
 
-def _words(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+@lru_cache(maxsize=None)
+def _whole_words(*words: str) -> re.Pattern:
+    """Any of `words` (each possibly hyphenated) as a run of whole words: 'build' matches
+    'build-server' and 'ci build', not 'rebuild'; 'build-node' also matches 'build_node'."""
+    alternatives = ["[^a-z0-9]+".join(re.escape(part) for part in word.split("-")) for word in words]
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(alternatives) + r")(?![a-z0-9])")
 
 
 def _contains_word(text: str, word: str) -> bool:
-    """`word` (which may itself be hyphenated) appears in text as a run of whole words."""
-    tokens = _words(text)
-    parts = word.split("-")
-    return any(tokens[i:i + len(parts)] == parts for i in range(len(tokens) - len(parts) + 1))
+    return _whole_words(word).search(text.lower()) is not None
+
+
+_PRODUCT_SUBSTRINGS = re.compile("|".join(
+    re.escape(w).replace("\\-", "[-_]") for w in PRODUCT_WORDS if w not in WHOLE_WORD_PRODUCTS))
 
 
 def _product_word(text: str) -> str | None:
     lowered = text.lower()
-    for word in PRODUCT_WORDS:
-        if word in WHOLE_WORD_PRODUCTS:
-            if _contains_word(text, word):
-                return word
-        elif word in lowered or word.replace("-", "_") in lowered:
-            return word
-    return None
+    found = [m.group(0).replace("_", "-") for m in _PRODUCT_SUBSTRINGS.finditer(lowered)]
+    found += [w for w in WHOLE_WORD_PRODUCTS if _contains_word(lowered, w)]
+    # The catalogue's order decides between several words in one text.
+    return min(found, key=PRODUCT_WORDS.index) if found else None
 
 
 def _has_runner_word(texts: Iterable[str]) -> bool:
-    return any(_contains_word(t, w) for t in texts for w in RUNNER_FORMS)
+    pattern = _whole_words(*RUNNER_FORMS)
+    return any(pattern.search(t.lower()) for t in texts)
 
 
 def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | None = None,

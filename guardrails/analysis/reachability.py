@@ -82,6 +82,7 @@ class Reachability:
         self._route_table_cache: dict[str, tuple[Node, str] | None] = {}
         self._layer_cache: dict[str, Layer] = {}
         self._admits_cache: dict[tuple, Admission] = {}
+        self.uniform_cache: dict[tuple[str, str], bool] = {}
 
     # -- network segments ----------------------------------------------------------------
 
