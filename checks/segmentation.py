@@ -136,7 +136,7 @@ def _production_targets(estate: Estate) -> dict[str, dict[tuple[str, tuple[str, 
     return out
 
 
-MAX_LISTED = 50
+MAX_LISTED = 20
 
 
 def _answer(estate: Estate, joins: dict, target_layer: Layer, ci_egress: Layer | None, me: Principal,

@@ -78,7 +78,16 @@ class RangeSet:
         return not (other - self)
 
     def overlaps(self, other: "RangeSet") -> bool:
-        return bool(self & other)
+        a, b = self.ranges, other.ranges
+        i = j = 0
+        while i < len(a) and j < len(b):
+            if a[i][1] < b[j][0]:
+                i += 1
+            elif b[j][1] < a[i][0]:
+                j += 1
+            else:
+                return True
+        return False
 
     def size(self) -> int:
         return sum(hi - lo + 1 for lo, hi in self.ranges)

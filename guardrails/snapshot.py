@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import json
 from pathlib import Path
+
+import orjson
 
 from guardrails.errors import UserError
 
@@ -14,7 +15,7 @@ VERSION = 1
 
 def save(snapshot: dict, path: str | Path) -> None:
     path = Path(path)
-    data = json.dumps(snapshot, separators=(",", ":"), ensure_ascii=False).encode()
+    data = orjson.dumps(snapshot)
     try:
         if path.name.endswith(".gz"):
             with gzip.open(path, "wb", compresslevel=6) as fh:
@@ -37,9 +38,10 @@ def load(path: str | Path) -> dict:
         except (OSError, EOFError) as exc:
             raise UserError(f"{path}: damaged gzip snapshot ({exc})") from None
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise UserError(f"{path}: not a snapshot (invalid JSON: {exc})") from None
+    del raw  # the parsed estate is what is kept; the bytes can go before analysis starts
     return check(data, str(path))
 
 

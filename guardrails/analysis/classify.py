@@ -50,7 +50,7 @@ _PRODUCT_SUBSTRINGS = re.compile("|".join(
 def _product_word(text: str) -> str | None:
     lowered = text.lower()
     found = [m.group(0).replace("_", "-") for m in _PRODUCT_SUBSTRINGS.finditer(lowered)]
-    found += [w for w in WHOLE_WORD_PRODUCTS if _contains_word(lowered, w)]
+    found += [m.group(0) for m in _whole_words(*sorted(WHOLE_WORD_PRODUCTS)).finditer(lowered)]
     # The catalogue's order decides between several words in one text.
     return min(found, key=PRODUCT_WORDS.index) if found else None
 
@@ -96,10 +96,11 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
             return CiVerdict(role, f"{label} {text!r} contains CI product word {word!r}")
     generic_sources = [("name", name), ("autoscaling group", autoscaling_group or "")]
     generic_sources += [(f"tag {k}", v) for k, v in tags.items() if not k.lower().startswith("aws:")]
+    generic = _whole_words(*GENERIC_WORDS)
     for label, text in generic_sources:
-        for word in GENERIC_WORDS:
-            if text and _contains_word(text, word):
-                return CiVerdict(role, f"{label} {text!r} has the word {word!r}")
+        match = generic.search(text.lower()) if text else None
+        if match:
+            return CiVerdict(role, f"{label} {text!r} has the word {match.group(0)!r}")
     if managed_service and in_network:
         return CiVerdict("runner", "managed build service in a VPC")
     return None

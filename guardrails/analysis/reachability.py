@@ -83,6 +83,7 @@ class Reachability:
         self._layer_cache: dict[str, Layer] = {}
         self._admits_cache: dict[tuple, Admission] = {}
         self.uniform_cache: dict[tuple[str, str], bool] = {}
+        self._nacl_of: dict[str, Node | None] = {}
 
     # -- network segments ----------------------------------------------------------------
 
@@ -132,10 +133,10 @@ class Reachability:
         return any(n.id == network for n, _ in self.graph.out(gateway.id, "attached"))
 
     def nacl(self, subnet_id: str) -> Node | None:
-        for fw, data in self.graph.out(subnet_id, "filtered_by"):
-            if fw.kind == "firewall":
-                return fw
-        return None
+        if subnet_id not in self._nacl_of:
+            self._nacl_of[subnet_id] = next(
+                (fw for fw, _ in self.graph.out(subnet_id, "filtered_by") if fw.kind == "firewall"), None)
+        return self._nacl_of[subnet_id]
 
     def nacl_admits_internet(self, subnet_id: str, version: int) -> tuple[Admission, Node | None]:
         """Ingress from the internet that the subnet's stateless filter lets in and answers."""
