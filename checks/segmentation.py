@@ -199,55 +199,71 @@ def _joined_networks(graph: EstateGraph, network: str) -> set[str]:
 def reaches_production(estate: Estate) -> Iterator[Result]:
     """A hostile build step can open connections to production systems."""
     graph = estate.graph
-    reach = estate.reach
     targets = _production_targets(estate)
     if not targets:
         return
     joins: dict[tuple[str, str], list[str] | None] = {}
     # Runner fleets share subnets and security groups: when no CIDR rule on the way tells one
-    # address of either subnet from another, one answer serves every pair of members.
+    # address of either subnet from another, one answer serves every member of both sides.
     shared: dict[tuple, object] = {}
+    fleets: dict[tuple[str, tuple[str, ...]], dict] = {}
     for node, verdict in estate.ci_nodes():
-        reached: dict[str, tuple[_Target, Admission, list[str], str, tuple[str, ...]]] = {}
+        reached: dict[str, tuple] = {}
         for iface in node.get("interfaces") or []:
             src_subnet = iface.get("subnet")
             src_ip = _address(iface, graph)
             if not src_subnet or not graph.has(src_subnet) or not src_ip:
                 continue
             groups = tuple(sorted(iface.get("groups") or ()))
-            me = Principal(addresses=AddressSet.parse(src_ip), groups=frozenset(groups))
-            ci_egress = reach.group_layer(groups)
-            src_nacl = reach.nacl(src_subnet)
-            for network in sorted(n for n in _joined_networks(graph, graph.node(src_subnet).get("network"))
-                                  if n in targets):
-                for (t_subnet, t_groups), members in sorted(targets[network].items()):
-                    layer = reach.group_layer(t_groups)
-                    if layer is None:
-                        continue
-                    dst_nacl = reach.nacl(t_subnet)
-                    to_target = (ci_egress, reach.firewall_layer(src_nacl) if src_nacl else None)
-                    to_me = (layer, reach.firewall_layer(dst_nacl) if dst_nacl else None)
-                    uniform = (all(_uniform(estate, lyr, t_subnet) for lyr in to_target)
-                               and all(_uniform(estate, lyr, src_subnet) for lyr in to_me))
-                    key = (src_subnet, groups, t_subnet, t_groups)
-                    for target in members:
-                        if target.node.id in reached:
-                            continue
-                        if uniform and key in shared:
-                            answer = shared[key]
-                        else:
-                            answer = _answer(estate, joins, layer, ci_egress, me, (src_subnet, src_ip), t_subnet,
-                                             target)
-                            if uniform:
-                                shared[key] = answer
-                        if answer is False:
-                            if uniform:
-                                break
-                            continue
-                        admitted, joined = answer
-                        reached[target.node.id] = (target, admitted, joined, t_subnet, t_groups)
+            fleet = (src_subnet, groups)
+            if fleet in fleets:
+                found = fleets[fleet]
+            else:
+                found, uniform = _reached_from(estate, targets, joins, shared, src_subnet, src_ip, groups)
+                if uniform:
+                    fleets[fleet] = found
+            for target_id, item in found.items():
+                reached.setdefault(target_id, item)
         if reached:
             yield _result(estate, node, verdict, reached)
+
+
+def _reached_from(estate: Estate, targets: dict, joins: dict, shared: dict, src_subnet: str, src_ip: str,
+                  groups: tuple[str, ...]) -> tuple[dict[str, tuple], bool]:
+    """The production targets one CI interface reaches, and whether the answer holds for any
+    address of its subnet (then the whole fleet shares it)."""
+    graph, reach = estate.graph, estate.reach
+    me = Principal(addresses=AddressSet.parse(src_ip), groups=frozenset(groups))
+    ci_egress = reach.group_layer(groups)
+    src_nacl = reach.nacl(src_subnet)
+    reached: dict[str, tuple] = {}
+    all_uniform = True
+    for network in sorted(n for n in _joined_networks(graph, graph.node(src_subnet).get("network")) if n in targets):
+        for (t_subnet, t_groups), members in sorted(targets[network].items()):
+            layer = reach.group_layer(t_groups)
+            if layer is None:
+                continue
+            dst_nacl = reach.nacl(t_subnet)
+            to_target = (ci_egress, reach.firewall_layer(src_nacl) if src_nacl else None)
+            to_me = (layer, reach.firewall_layer(dst_nacl) if dst_nacl else None)
+            uniform = (all(_uniform(estate, lyr, t_subnet) for lyr in to_target)
+                       and all(_uniform(estate, lyr, src_subnet) for lyr in to_me))
+            all_uniform = all_uniform and uniform
+            if uniform:
+                key = (src_subnet, groups, t_subnet, t_groups)
+                if key not in shared:
+                    shared[key] = _answer(estate, joins, layer, ci_egress, me, (src_subnet, src_ip), t_subnet,
+                                          members[0])
+                answer = shared[key]
+                if answer is not False:
+                    for target in members:
+                        reached.setdefault(target.node.id, (target, *answer, t_subnet, t_groups))
+                continue
+            for target in members:
+                answer = _answer(estate, joins, layer, ci_egress, me, (src_subnet, src_ip), t_subnet, target)
+                if answer is not False:
+                    reached.setdefault(target.node.id, (target, *answer, t_subnet, t_groups))
+    return reached, all_uniform
 
 
 def _result(estate: Estate, node: Node, verdict, reached: dict) -> Result:

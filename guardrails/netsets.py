@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 PORT_MAX = 65535
@@ -104,6 +105,13 @@ def port_range(lo: int | None, hi: int | None) -> RangeSet:
     return RangeSet.of([(max(0, lo), min(PORT_MAX, hi))])
 
 
+@lru_cache(maxsize=65536)
+def _cidr_range(text: str) -> tuple[int, tuple[int, int]]:
+    """(IP version, (first, last) address as integers) of a CIDR or address; estates repeat them."""
+    net = ipaddress.ip_network(text.strip(), strict=False)
+    return net.version, (int(net.network_address), int(net.broadcast_address))
+
+
 @dataclass(frozen=True)
 class AddressSet:
     """IPv4 and IPv6 addresses, each family a RangeSet of integers."""
@@ -116,9 +124,8 @@ class AddressSet:
         v4: list[tuple[int, int]] = []
         v6: list[tuple[int, int]] = []
         for text in cidrs:
-            net = ipaddress.ip_network(text.strip(), strict=False)
-            pair = (int(net.network_address), int(net.broadcast_address))
-            (v4 if net.version == 4 else v6).append(pair)
+            version, pair = _cidr_range(text)
+            (v4 if version == 4 else v6).append(pair)
         return AddressSet(RangeSet.of(v4), RangeSet.of(v6))
 
     def family(self, version: int) -> RangeSet:

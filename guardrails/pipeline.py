@@ -40,12 +40,28 @@ def sources_of(snapshots: Iterable[dict]) -> list[dict]:
     return out
 
 
+def collection_time(snapshots: Iterable[dict]) -> dt.datetime | None:
+    """When the newest snapshot was taken: the moment ages (of runners, say) are measured at, so
+    that scanning a saved snapshot again gives the same findings."""
+    times = []
+    for snap in snapshots:
+        try:
+            moment = dt.datetime.fromisoformat(str(snap.get("collected_at", "")).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        times.append(moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc))
+    return max(times) if times else None
+
+
 def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sources: list[dict] | None = None,
                    now: dt.datetime | None = None, started_at: dt.datetime | None = None) -> dict:
     """The findings document of one or more snapshots, merged into one estate."""
     snapshots = list(snapshots)
     started = started_at or dt.datetime.now(dt.timezone.utc)
-    estate = analyse(normalize(snapshots), config, now)
+    sources = sources if sources is not None else sources_of(snapshots)
+    now = now or collection_time(snapshots)
+    graph = normalize(snapshots)
+    del snapshots  # the graph holds what is needed; the raw replies can go before analysis
+    estate = analyse(graph, config, now)
     findings = run_checks(estate)
-    return build_document(estate, findings, sources if sources is not None else sources_of(snapshots), started,
-                          dt.datetime.now(dt.timezone.utc))
+    return build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))

@@ -55,6 +55,9 @@ def _product_word(text: str) -> str | None:
     return min(found, key=PRODUCT_WORDS.index) if found else None
 
 
+_ANY_WHOLE_WORD = _whole_words(*sorted(WHOLE_WORD_PRODUCTS), *GENERIC_WORDS)
+
+
 def _has_runner_word(texts: Iterable[str]) -> bool:
     pattern = _whole_words(*RUNNER_FORMS)
     return any(pattern.search(t.lower()) for t in texts)
@@ -83,6 +86,11 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
     for key, value in tags.items():
         if key.lower() in ROLE_TAG_KEYS and value.strip().lower() in ("server", "runner"):
             return CiVerdict(value.strip().lower(), f"tag {key}={value}")
+
+    # Most nodes are not CI: one search over all their words settles those at once.
+    every_text = "\n".join([name, autoscaling_group or "", image or "", *tags.keys(), *tags.values()]).lower()
+    if not (_PRODUCT_SUBSTRINGS.search(every_text) or _ANY_WHOLE_WORD.search(every_text)):
+        return CiVerdict("runner", "managed build service in a VPC") if managed_service and in_network else None
 
     role = "runner" if managed_service or _has_runner_word(texts + tag_values) else "server"
     labelled = [("name", name), ("autoscaling group", autoscaling_group or ""), ("image", image or "")]
