@@ -222,6 +222,16 @@ class AwsTranslator:
                          "unresolved reference: value known only after apply and not traceable in the configuration")
         return [self.ident(t) for t in targets]
 
+    def _parent(self, res: TfResource, attr: str, types: tuple, field: str, missing: str) -> tuple[Any, dict | None]:
+        """The element a child resource (a rule, an association, an attachment) adds itself to,
+        or (id, None) with a gap saying what could not be resolved."""
+        parent = self.ref_one(res, (attr,), types, {}, field)
+        el = self.el.get(parent) if isinstance(parent, str) else None
+        if el is None:
+            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
+                              "what": f"{res.address}.{attr}", "error": f"unresolved reference: {missing}"})
+        return parent, el
+
     def ref_one(self, res: TfResource, path: tuple, types: tuple, el: dict, field: str) -> Any:
         targets = self.ref_many(res, path, types, el, field)
         if len(targets) > 1:
@@ -548,13 +558,9 @@ class AwsTranslator:
         self.t_aws_network_acl(res, default=True)
 
     def t_aws_network_acl_rule(self, res: TfResource) -> None:
-        probe: dict = {}
-        acl = self.ref_one(res, ("network_acl_id",), T_NACL, probe, "NetworkAclId")
-        el = self.el.get(acl) if isinstance(acl, str) else None
+        acl, el = self._parent(res, "network_acl_id", T_NACL, "NetworkAclId",
+                                      "the rule's network ACL is not in the plan or state")
         if el is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": f"{res.address}.network_acl_id",
-                              "error": "unresolved reference: the rule's network ACL is not in the plan or state"})
             return
         entry = self._nacl_entry(res.values, bool(_bool(res.values.get("egress"))))
         if entry and entry not in el["Entries"]:
@@ -563,13 +569,9 @@ class AwsTranslator:
     t_aws_network_acl_rule.secondary = True
 
     def t_aws_network_acl_association(self, res: TfResource) -> None:
-        probe: dict = {}
-        acl = self.ref_one(res, ("network_acl_id",), T_NACL, probe, "NetworkAclId")
-        el = self.el.get(acl) if isinstance(acl, str) else None
+        acl, el = self._parent(res, "network_acl_id", T_NACL, "NetworkAclId",
+                                      "the associated network ACL is not in the plan or state")
         if el is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": f"{res.address}.network_acl_id",
-                              "error": "unresolved reference: the associated network ACL is not in the plan or state"})
             return
         subnet = self.ref_one(res, ("subnet_id",), T_SUBNET, el, "Associations")
         if subnet and not any(a.get("SubnetId") == subnet for a in el["Associations"]):
@@ -745,13 +747,9 @@ class AwsTranslator:
     d_aws_ec2_managed_prefix_list = t_aws_ec2_managed_prefix_list
 
     def t_aws_ec2_managed_prefix_list_entry(self, res: TfResource) -> None:
-        probe: dict = {}
-        pl = self.ref_one(res, ("prefix_list_id",), T_PREFIX_LIST, probe, "PrefixListId")
-        el = self.el.get(pl) if isinstance(pl, str) else None
+        pl, el = self._parent(res, "prefix_list_id", T_PREFIX_LIST, "PrefixListId",
+                                      "the entry's prefix list is not in the plan or state")
         if el is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": f"{res.address}.prefix_list_id",
-                              "error": "unresolved reference: the entry's prefix list is not in the plan or state"})
             return
         cidr = res.values.get("cidr")
         if cidr and not any(e["Cidr"] == cidr for e in el["Entries"]):
@@ -1194,13 +1192,9 @@ class AwsTranslator:
     d_aws_lb_target_group = t_aws_lb_target_group
 
     def t_aws_lb_target_group_attachment(self, res: TfResource) -> None:
-        probe: dict = {}
-        tg = self.ref_one(res, ("target_group_arn",), T_TG, probe, "TargetGroupArn")
-        el = self.el.get(tg) if isinstance(tg, str) else None
+        tg, el = self._parent(res, "target_group_arn", T_TG, "TargetGroupArn",
+                                      "the attachment's target group is not in the plan or state")
         if el is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": f"{res.address}.target_group_arn",
-                              "error": "unresolved reference: the attachment's target group is not in the plan or state"})
             return
         types = T_INSTANCE if el.get("TargetType") == "instance" else ()
         if types:
@@ -1340,26 +1334,18 @@ class AwsTranslator:
         return self.ref_many(res, path, T_ROLE, el_for_unknown, "Roles")
 
     def t_aws_iam_role_policy(self, res: TfResource) -> None:
-        probe: dict = {}
-        role = self.ref_one(res, ("role",), T_ROLE, probe, "RoleName")
-        el = self.el.get(role) if isinstance(role, str) else None
+        role, el = self._parent(res, "role", T_ROLE, "RoleName",
+                                      "the policy's role is not in the plan or state")
         if el is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": f"{res.address}.role",
-                              "error": "unresolved reference: the policy's role is not in the plan or state"})
             return
         self._add_inline(el, res.values.get("name") or res.address, res.values.get("policy"), res, "policy")
 
     t_aws_iam_role_policy.secondary = True
 
     def t_aws_iam_role_policy_attachment(self, res: TfResource) -> None:
-        probe: dict = {}
-        role = self.ref_one(res, ("role",), T_ROLE, probe, "RoleName")
-        el = self.el.get(role) if isinstance(role, str) else None
+        role, el = self._parent(res, "role", T_ROLE, "RoleName",
+                                      "the attachment's role is not in the plan or state")
         if el is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": f"{res.address}.role",
-                              "error": "unresolved reference: the attachment's role is not in the plan or state"})
             return
         arn = self.ref_one(res, ("policy_arn",), T_POLICY, el, "AttachedManagedPolicies")
         self._attach(el, arn)
