@@ -56,6 +56,7 @@ def scan_file(path: Path) -> tuple[dict[str, float], dict, str]:
     """One scan of a snapshot file, as `guardrails scan snapshot FILE --format json` does it, phase by phase."""
     from guardrails import pipeline, snapshot
     from guardrails.findings import build_document
+    from guardrails.gc_pause import paused_gc
     from guardrails.reports import render
 
     phases: dict[str, float] = {}
@@ -70,14 +71,17 @@ def scan_file(path: Path) -> tuple[dict[str, float], dict, str]:
 
     snap = snapshot.load(path)
     lap("load")
-    graph = pipeline.normalize([snap])
-    lap("normalize")
-    estate = pipeline.analyse(graph)
-    lap("analyse")
-    findings = pipeline.run_checks(estate)
-    lap("checks")
-    document = build_document(estate, findings, pipeline.sources_of([snap]), started, dt.datetime.now(dt.timezone.utc))
-    lap("document")
+    sources = pipeline.sources_of([snap])
+    with paused_gc():  # as pipeline.scan_snapshots does
+        graph = pipeline.normalize([snap])
+        del snap
+        lap("normalize")
+        estate = pipeline.analyse(graph)
+        lap("analyse")
+        findings = pipeline.run_checks(estate)
+        lap("checks")
+        document = build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))
+        lap("document")
     text = render(document, "json")
     lap("render")
     return phases, document, text

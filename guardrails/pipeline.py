@@ -10,6 +10,7 @@ from guardrails.analysis.estate import analyse as _analyse
 from guardrails.config import Config
 from guardrails.findings import build_document
 from guardrails.findings import run_checks as _run_checks
+from guardrails.gc_pause import paused_gc
 from guardrails.graph import EstateGraph
 
 
@@ -60,8 +61,9 @@ def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sour
     started = started_at or dt.datetime.now(dt.timezone.utc)
     sources = sources if sources is not None else sources_of(snapshots)
     now = now or collection_time(snapshots)
-    graph = normalize(snapshots)
-    del snapshots  # the graph holds what is needed; the raw replies can go before analysis
-    estate = analyse(graph, config, now)
-    findings = run_checks(estate)
-    return build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))
+    with paused_gc():
+        graph = normalize(snapshots)
+        del snapshots  # the graph holds what is needed; the raw replies can go before analysis
+        estate = analyse(graph, config, now)
+        findings = run_checks(estate)
+        return build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))

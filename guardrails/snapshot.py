@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 
 from guardrails.errors import UserError
+from guardrails.gc_pause import paused_gc
 
 FORMAT = "pipeline-guardrails-snapshot"
 VERSION = 1
@@ -38,7 +39,8 @@ def load(path: str | Path) -> dict:
         except (OSError, EOFError) as exc:
             raise UserError(f"{path}: damaged gzip snapshot ({exc})") from None
     try:
-        data = orjson.loads(raw)
+        with paused_gc():
+            data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise UserError(f"{path}: not a snapshot (invalid JSON: {exc})") from None
     del raw  # the parsed estate is what is kept; the bytes can go before analysis starts
