@@ -14,9 +14,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from guardrails.analysis.iam_policy import Escalation, Grant, IdentityPolicy, PolicyDocumentError, trust_admits
+# The evaluator carries IAM's action catalogue: imported when identities are analysed, not when
+# the check catalogue is merely listed.
+if TYPE_CHECKING:
+    from guardrails.analysis.iam_policy import Escalation, Grant, IdentityPolicy
 from guardrails.config import Config
 from guardrails.graph import EstateGraph, Node
 
@@ -107,6 +110,8 @@ class IdentityFacts:
 
 def policy_of(node: Node) -> tuple[IdentityPolicy | None, list[str]]:
     """The evaluator for one identity node, and what about its policies is unknown."""
+    from guardrails.analysis.iam_policy import IdentityPolicy, PolicyDocumentError
+
     unknown: list[str] = []
     docs: list[tuple[str, dict]] = []
     for policy in node.get("managed_policies") or []:
@@ -222,6 +227,8 @@ def _trust_index(identities: Iterable[Node]) -> dict[str, set[str]]:
 def _assumptions(graph: EstateGraph, source: Node, policy: IdentityPolicy | None, trusted: dict[str, set[str]],
                  by_id: dict[str, Node]) -> list[Hop]:
     """The roles `source` can assume: its trust index candidates, each evaluated exactly."""
+    from guardrails.analysis.iam_policy import PolicyDocumentError, trust_admits
+
     source_arn = source.get("arn") or source.id
     source_account = source.get("account") or _account_of_arn(source_arn)
     candidates = trusted.get(source_arn.lower(), set()) | trusted.get(source_account, set()) | trusted.get("*", set())
