@@ -15,7 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "terraform-fixtures" / "public-jenkins" / "plan.json"
 SARIF_SCHEMA = ROOT.parent / "shared" / "spec" / "sarif-schema-2.1.0.json"
-GUARDRAILS = [sys.executable, "-m", "guardrails.cli"]
+# The installed console script, as users run it (a source checkout on sys.path would shadow the
+# installed package, which alone holds guardrails.providers and guardrails.checks).
+GUARDRAILS = [str(Path(sys.executable).with_name("guardrails"))]
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

@@ -19,7 +19,9 @@ from guardrails.config import Config
 from guardrails.providers.aws_collect import collect
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "guardrails" / "schemas" / "findings-v1.schema.json").read_text())
-GUARDRAILS = [sys.executable, "-m", "guardrails.cli"]
+# The installed console script, as users run it (a source checkout on sys.path would shadow the
+# installed package, which alone holds guardrails.providers and guardrails.checks).
+GUARDRAILS = [str(Path(sys.executable).with_name("guardrails"))]
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ generator = _load_generator()
 
 def guardrails(*args: str) -> subprocess.CompletedProcess:
     """The installed command line, as a user runs it."""
-    return subprocess.run([sys.executable, "-c", "from guardrails.cli import main; main()", *args],
+    return subprocess.run([str(Path(sys.executable).with_name("guardrails")), *args],
                           capture_output=True, text=True, timeout=120)
 
 
