@@ -207,8 +207,10 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
     # address of either subnet from another, one answer serves every member of both sides.
     shared: dict[tuple, object] = {}
     fleets: dict[tuple[str, tuple[str, ...]], dict] = {}
+    summaries: dict[int, _Summary] = {}  # per fleet answer: every member lists the same targets
     for node, verdict in estate.ci_nodes():
         reached: dict[str, tuple] = {}
+        found_sets = []
         for iface in node.get("interfaces") or []:
             src_subnet = iface.get("subnet")
             src_ip = _address(iface, graph)
@@ -222,10 +224,19 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
                 found, uniform = _reached_from(estate, targets, joins, shared, src_subnet, src_ip, groups)
                 if uniform:
                     fleets[fleet] = found
-            for target_id, item in found.items():
-                reached.setdefault(target_id, item)
-        if reached:
-            yield _result(estate, node, verdict, reached)
+            found_sets.append(found)
+        if len(found_sets) == 1 and found_sets[0] is fleets.get(fleet):
+            reached = found_sets[0]
+            if reached and id(reached) not in summaries:
+                summaries[id(reached)] = _summarise(estate, reached)
+            summary = summaries.get(id(reached))
+        else:
+            for found in found_sets:
+                for target_id, item in found.items():
+                    reached.setdefault(target_id, item)
+            summary = _summarise(estate, reached) if reached else None
+        if summary:
+            yield _result(estate, node, verdict, summary)
 
 
 def _reached_from(estate: Estate, targets: dict, joins: dict, shared: dict, src_subnet: str, src_ip: str,
@@ -266,7 +277,17 @@ def _reached_from(estate: Estate, targets: dict, joins: dict, shared: dict, src_
     return reached, all_uniform
 
 
-def _result(estate: Estate, node: Node, verdict, reached: dict) -> Result:
+@dataclass(frozen=True)
+class _Summary:
+    """What a finding says about the production targets reached: shared by a whole fleet."""
+
+    total: int
+    listed: list[dict]
+    steps: tuple  # from the first target's subnet to the first target
+    names: str
+
+
+def _summarise(estate: Estate, reached: dict) -> _Summary:
     graph = estate.graph
     ordered = [reached[k] for k in sorted(reached)]
 
@@ -278,7 +299,7 @@ def _result(estate: Estate, node: Node, verdict, reached: dict) -> Result:
     listed = [entry(*item) for item in ordered[:MAX_LISTED]]
     first_target, _, _, first_subnet, first_groups = ordered[0]
     first = listed[0]
-    steps = [step(node, ""), step(graph.node(first_subnet), "; ".join(first["path"]))]
+    steps = [step(graph.node(first_subnet), "; ".join(first["path"]))]
     for gid in first_groups:
         texts = [r for r in first["rules"] if r.startswith(gid + " ")]
         if texts:
@@ -286,7 +307,11 @@ def _result(estate: Estate, node: Node, verdict, reached: dict) -> Result:
     steps.append(step(first_target.node, f"production: {first['production']}"))
     names = [f"{r['name']} ({', '.join(r['ports'])})" for r in listed[:5]]
     more = len(ordered) - len(names)
-    return Result(node.id, f"{describe(node, verdict)} can open connections to {len(ordered)} production node(s): "
-                           + "; ".join(names) + (f" (+{more} more)" if more > 0 else "") + ".",
-                  path=tuple(steps), ports=tuple(first["ports"]),
-                  details={"production_nodes": listed, "production_nodes_total": len(ordered)})
+    return _Summary(len(ordered), listed, tuple(steps), "; ".join(names) + (f" (+{more} more)" if more > 0 else ""))
+
+
+def _result(estate: Estate, node: Node, verdict, summary: _Summary) -> Result:
+    return Result(node.id, f"{describe(node, verdict)} can open connections to {summary.total} production node(s): "
+                           f"{summary.names}.",
+                  path=(step(node, ""), *summary.steps), ports=tuple(summary.listed[0]["ports"]),
+                  details={"production_nodes": summary.listed, "production_nodes_total": summary.total})

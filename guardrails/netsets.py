@@ -45,6 +45,11 @@ class RangeSet:
         return RangeSet.of(self.ranges + other.ranges)
 
     def __and__(self, other: "RangeSet") -> "RangeSet":
+        if self.ranges == other.ranges:
+            return self
+        if len(other.ranges) == 1 and self.ranges and other.ranges[0][0] <= self.ranges[0][0] \
+                and other.ranges[0][1] >= self.ranges[-1][1]:
+            return self  # intersecting with a range that holds all of this one, e.g. every port
         out: list[tuple[int, int]] = []
         i = j = 0
         a, b = self.ranges, other.ranges

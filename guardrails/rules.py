@@ -20,6 +20,7 @@ security group that admits only an office range does not open it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Sequence
 
 from guardrails.netsets import ALL_PORTS, NO_RANGES, AddressSet, RangeSet, every_address
@@ -75,6 +76,29 @@ class Layer:
     rules: tuple[Rule, ...]
     kind: str = "firewall"
 
+    @cached_property
+    def _peer_index(self) -> dict[str, list[tuple[int, frozenset, AddressSet, frozenset, frozenset]]]:
+        """Per direction: each rule's index with its peers folded into sets, for fast matching."""
+        index: dict[str, list] = {"ingress": [], "egress": []}
+        for i, rule in enumerate(self.rules):
+            addresses = AddressSet()
+            for peer in rule.peers:
+                if peer.kind == "cidr":
+                    addresses = addresses | peer.addresses
+            index.setdefault(rule.direction, []).append((
+                i, frozenset(p.value for p in rule.peers if p.kind == "group"), addresses,
+                frozenset(p.value for p in rule.peers if p.kind == "tag"),
+                frozenset(p.value for p in rule.peers if p.kind == "service_account")))
+        return index
+
+    def matching(self, direction: str, principal: "Principal") -> tuple[int, ...]:
+        """Indexes of the rules of this direction with a peer that matches the principal."""
+        return tuple(i for i, groups, addresses, tags, accounts in self._peer_index.get(direction, ())
+                     if (groups and not groups.isdisjoint(principal.groups))
+                     or (addresses and addresses.overlaps(principal.addresses))
+                     or (tags and not tags.isdisjoint(principal.tags))
+                     or (accounts and not accounts.isdisjoint(principal.service_accounts)))
+
     def ordered(self, direction: str) -> list[Rule]:
         rules = [r for r in self.rules if r.direction == direction]
         if self.semantics == FIRST_MATCH:
@@ -118,11 +142,15 @@ class Admission:
 
     def intersect(self, other: "Admission") -> "Admission":
         ports = {}
-        for proto in PROTOCOLS:
-            both = self.ports.get(proto, NO_RANGES) & other.ports.get(proto, NO_RANGES)
+        for proto, ranges in self.ports.items():
+            theirs = other.ports.get(proto)
+            if theirs is None:
+                continue
+            both = ranges if theirs is ranges else ranges & theirs
             if both:
                 ports[proto] = both
-        return Admission(ports, _unique(self.rules + other.rules))
+        rules = self.rules if not other.rules else other.rules if not self.rules else _unique(self.rules + other.rules)
+        return Admission(ports, rules)
 
     def only(self, ports: dict[str, RangeSet]) -> "Admission":
         return self.intersect(Admission(ports, []))
@@ -208,7 +236,10 @@ def admits_internet(layer: Layer, direction: str, version: int) -> Admission:
 
 def admits_principal(layer: Layer, direction: str, principal: Principal) -> Admission:
     """Ports on which traffic from (ingress) or to (egress) this principal passes the layer."""
-    rules = [r for r in layer.ordered(direction) if any(principal.matches(p) for p in r.peers)]
+    matched = layer.matching(direction, principal)
+    rules = [layer.rules[i] for i in matched]
+    if layer.semantics == FIRST_MATCH:
+        rules.sort(key=lambda r: r.priority)
     result = Admission()
     for protocol in PROTOCOLS:
         admitted_ports = NO_RANGES

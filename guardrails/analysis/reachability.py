@@ -172,9 +172,7 @@ class Reachability:
     def admits(self, layer: Layer, direction: str, principal: Principal) -> Admission:
         """admits_principal, cached by which of the layer's rules the principal matches: the
         answer depends on nothing else, and many principals match the same rules."""
-        matched = tuple(i for i, rule in enumerate(layer.rules)
-                        if rule.direction == direction and any(principal.matches(p) for p in rule.peers))
-        key = (layer.name, layer.semantics, direction, matched)
+        key = (layer.name, layer.semantics, direction, layer.matching(direction, principal))
         if key not in self._admits_cache:
             self._admits_cache[key] = admits_principal(layer, direction, principal)
         return self._admits_cache[key]
