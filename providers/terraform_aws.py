@@ -1097,12 +1097,8 @@ class AwsTranslator:
         el["LoadBalancerNames"] = elbs
 
     def t_aws_autoscaling_attachment(self, res: TfResource) -> None:
-        probe: dict = {}
-        asg = self.ref_one(res, ("autoscaling_group_name",), T_ASG, probe, "AutoScalingGroupName")
-        el = self.el.get(asg) if isinstance(asg, str) else None
+        asg, el = self._parent(res, "autoscaling_group_name", T_ASG, "AutoScalingGroupName", "autoscaling attachment")
         if el is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": res.address, "error": "unresolved reference: autoscaling attachment"})
             return
         for attr, types, field in (("lb_target_group_arn", T_TG, "TargetGroupARNs"),
                                    ("alb_target_group_arn", T_TG, "TargetGroupARNs"),
@@ -1239,12 +1235,8 @@ class AwsTranslator:
         el["VPCId"] = None
 
     def t_aws_elb_attachment(self, res: TfResource) -> None:
-        probe: dict = {}
-        elb = self.ref_one(res, ("elb",), T_ELB, probe, "LoadBalancerName")
-        el = self.el.get(elb) if isinstance(elb, str) else None
+        elb, el = self._parent(res, "elb", T_ELB, "LoadBalancerName", "classic load balancer attachment")
         if el is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": res.address, "error": "unresolved reference: classic load balancer attachment"})
             return
         inst = self.ref_one(res, ("instance",), T_INSTANCE, el, "Instances")
         if inst and {"InstanceId": inst} not in el["Instances"]:
@@ -1426,12 +1418,8 @@ class AwsTranslator:
         el["_default_propagation"] = v.get("transit_gateway_default_route_table_propagation") is not False
 
     def t_aws_ec2_transit_gateway_route(self, res: TfResource) -> None:
-        probe: dict = {}
-        rt = self.ref_one(res, ("transit_gateway_route_table_id",), T_TGW_RT, probe, "TransitGatewayRouteTableId")
-        el = self.el.get(rt) if isinstance(rt, str) else None
+        rt, el = self._parent(res, "transit_gateway_route_table_id", T_TGW_RT, "TransitGatewayRouteTableId", "transit gateway route table")
         if el is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": res.address, "error": "unresolved reference: transit gateway route table"})
             return
         blackhole = bool(res.values.get("blackhole"))
         route = {"DestinationCidrBlock": res.values.get("destination_cidr_block"), "Type": "static",
