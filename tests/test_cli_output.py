@@ -77,3 +77,11 @@ def test_progress_is_shown_on_a_terminal(tmp_path):
     code, shown = _run_on_a_terminal("demo", "--output", str(tmp_path / "demo.json"))
     assert code == 0
     assert "Scanning the demo estate" in shown
+
+
+def test_table_states_what_was_assumed():
+    plan = ROOT / "terraform-fixtures" / "runner-behind-nat" / "plan.json"
+    result = subprocess.run([*GUARDRAILS, "scan", "terraform", str(plan)], capture_output=True, text=True,
+                            timeout=120, env=dict(os.environ, COLUMNS="300"))
+    assert "Assumed where the source is silent:" in result.stdout
+    assert "main route table of aws_vpc.main" in result.stdout

@@ -99,6 +99,11 @@ def _print_summary(document: dict, console: Console) -> None:
         f" {len(missing)} coverage gap{'s' if len(missing) != 1 else ''}"
     )
     console.print(line, highlight=False)
+    notes = (document.get("coverage") or {}).get("notes") or []
+    if notes:
+        console.print("[dim]Assumed where the source is silent:[/]", highlight=False)
+        for note in notes:
+            console.print(f"  [dim]- {safe(note)}[/]", highlight=False)
     if missing:
         console.print("[yellow]Coverage gaps[/] (not collected; findings may be incomplete):", highlight=False)
         for gap in missing:
