@@ -8,6 +8,7 @@ from typing import Iterable
 from guardrails.analysis.estate import Estate
 from guardrails.analysis.estate import analyse as _analyse
 from guardrails.config import Config
+from guardrails.errors import UserError
 from guardrails.findings import build_document
 from guardrails.findings import run_checks as _run_checks
 from guardrails.gc_pause import paused_gc
@@ -19,7 +20,12 @@ def normalize(snapshots: Iterable[dict]) -> EstateGraph:
 
     graph = EstateGraph()
     snapshots = list(snapshots)
-    aws.normalize([s for s in snapshots if s.get("provider", "aws") == "aws"], graph)
+    try:
+        aws.normalize([s for s in snapshots if s.get("provider", "aws") == "aws"], graph)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # A field of the wrong type deep inside a reply: say so instead of failing obscurely.
+        raise UserError(f"the snapshot does not have the shape of AWS API replies "
+                        f"({type(exc).__name__}: {exc})") from None
     return graph
 
 

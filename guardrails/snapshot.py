@@ -61,4 +61,35 @@ def check(data: object, where: str = "snapshot") -> dict:
         raise UserError(f"{where}: snapshots of provider {data.get('provider')!r} are not supported")
     if not isinstance(data.get("regions", {}), dict):
         raise UserError(f"{where}: snapshot 'regions' must be an object")
+    for region, lists in (data.get("regions") or {}).items():
+        if not isinstance(lists, dict):
+            raise UserError(f"{where}: regions.{region} must be an object of resource lists")
+        for key, items in lists.items():
+            _check_items(items, f"regions.{region}.{key}", ID_FIELDS.get(key), where)
+    iam = data.get("iam") or {}
+    if not isinstance(iam, dict):
+        raise UserError(f"{where}: 'iam' must be an object of resource lists")
+    for key, items in iam.items():
+        _check_items(items, f"iam.{key}", ID_FIELDS.get(f"iam.{key}"), where)
     return data
+
+
+# The field that identifies each element: without it nothing can refer to the resource.
+ID_FIELDS = {
+    "vpcs": "VpcId", "subnets": "SubnetId", "route_tables": "RouteTableId",
+    "internet_gateways": "InternetGatewayId", "egress_only_internet_gateways": "EgressOnlyInternetGatewayId",
+    "nat_gateways": "NatGatewayId", "network_acls": "NetworkAclId", "security_groups": "GroupId",
+    "managed_prefix_lists": "PrefixListId", "instances": "InstanceId", "load_balancers": "LoadBalancerArn",
+    "target_groups": "TargetGroupArn", "classic_load_balancers": "LoadBalancerName",
+    "vpc_peering_connections": "VpcPeeringConnectionId", "iam.roles": "Arn",
+}
+
+
+def _check_items(items: object, key: str, id_field: str | None, where: str) -> None:
+    if not isinstance(items, list):
+        raise UserError(f"{where}: {key} must be a list of API reply items, not {type(items).__name__}")
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise UserError(f"{where}: {key}[{n}] must be an object, not {type(item).__name__}")
+        if id_field and not item.get(id_field):
+            raise UserError(f"{where}: {key}[{n}] has no {id_field}")

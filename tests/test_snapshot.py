@@ -129,3 +129,25 @@ def test_a_truncated_gzip_snapshot_is_refused(tmp_path, small_estate):
     path.write_bytes(path.read_bytes()[:-200])
     with pytest.raises(UserError, match="damaged gzip snapshot"):
         snapshot.load(path)
+
+
+SNAPSHOT_HEAD = {"format": "pipeline-guardrails-snapshot", "version": 1, "provider": "aws", "scope": "111122223333"}
+
+
+@pytest.mark.parametrize(
+    ("regions", "expected"),
+    [
+        ({"eu-west-1": {"vpcs": "vpc-1"}}, "regions.eu-west-1.vpcs must be a list of API reply items"),
+        ({"eu-west-1": {"instances": [{"State": {"Name": "running"}}]}}, "instances[0] has no InstanceId"),
+        ({"eu-west-1": {"security_groups": [{"GroupId": "sg-1", "IpPermissions": [
+            {"IpProtocol": "tcp", "FromPort": "eighty", "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}]}},
+         "does not have the shape of AWS API replies"),
+    ],
+)
+def test_a_snapshot_with_replies_of_the_wrong_shape_is_refused(tmp_path, regions, expected):
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps({**SNAPSHOT_HEAD, "regions": regions}))
+    result = guardrails("scan", "snapshot", str(path))
+    assert result.returncode == 2
+    assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
