@@ -222,14 +222,16 @@ class AwsTranslator:
                          "unresolved reference: value known only after apply and not traceable in the configuration")
         return [self.ident(t) for t in targets]
 
+    def gap(self, what: str, error: str) -> None:
+        self.gaps.append({"provider": "terraform", "scope": self.source, "region": None, "what": what, "error": error})
+
     def _parent(self, res: TfResource, attr: str, types: tuple, field: str, missing: str) -> tuple[Any, dict | None]:
         """The element a child resource (a rule, an association, an attachment) adds itself to,
         or (id, None) with a gap saying what could not be resolved."""
         parent = self.ref_one(res, (attr,), types, {}, field)
         el = self.el.get(parent) if isinstance(parent, str) else None
         if el is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": f"{res.address}.{attr}", "error": f"unresolved reference: {missing}"})
+            self.gap(f"{res.address}.{attr}", f"unresolved reference: {missing}")
         return parent, el
 
     def ref_one(self, res: TfResource, path: tuple, types: tuple, el: dict, field: str) -> Any:
@@ -437,9 +439,7 @@ class AwsTranslator:
         rt = self.ref_one(res, ("route_table_id",), T_RT, probe, "RouteTableId")
         table = self.el.get(rt) if isinstance(rt, str) else None
         if table is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": f"{res.address}.route_table_id",
-                              "error": "unresolved reference: the route's table is not in the plan or state"})
+            self.gap(f"{res.address}.route_table_id", "unresolved reference: the route's table is not in the plan or state")
             return
         route = {k: res.values.get(k) for k, _ in ROUTE_DESTINATIONS}
         route.update({k: res.values.get(k) for k, _, _ in ROUTE_TARGETS})
@@ -470,9 +470,7 @@ class AwsTranslator:
         rt = self.ref_one(res, ("route_table_id",), T_RT, probe, "RouteTableId")
         table = self.el.get(rt) if isinstance(rt, str) else None
         if table is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": f"{res.address}.route_table_id",
-                              "error": "unresolved reference: the associated route table is not in the plan or state"})
+            self.gap(f"{res.address}.route_table_id", "unresolved reference: the associated route table is not in the plan or state")
             return
         if res.values.get("gateway_id") and not res.values.get("subnet_id"):
             return  # edge association (ingress routing for a gateway), not a subnet
@@ -489,8 +487,7 @@ class AwsTranslator:
         table = self.el.get(rt) if isinstance(rt, str) else None
         vpc_el = self.el.get(vpc) if isinstance(vpc, str) else None
         if table is None or vpc_el is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": f"{res.address}", "error": "unresolved reference: main route table association"})
+            self.gap(f"{res.address}", "unresolved reference: main route table association")
             return
         table["Associations"].append({"Main": True, "RouteTableAssociationId": res.address})
         vpc_el["_main_route_table"] = rt
@@ -673,9 +670,7 @@ class AwsTranslator:
         gid = self.ref_one(res, ("security_group_id",), T_SG, probe, "GroupId")
         sg = self.el.get(gid) if isinstance(gid, str) else None
         if sg is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": f"{res.address}.security_group_id",
-                              "error": "unresolved reference: the rule's security group is not in the plan or state"})
+            self.gap(f"{res.address}.security_group_id", "unresolved reference: the rule's security group is not in the plan or state")
             return
         egress = v.get("type") == "egress"
         field = "IpPermissionsEgress" if egress else "IpPermissions"
@@ -705,9 +700,7 @@ class AwsTranslator:
         gid = self.ref_one(res, ("security_group_id",), T_SG, probe, "GroupId")
         sg = self.el.get(gid) if isinstance(gid, str) else None
         if sg is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": f"{res.address}.security_group_id",
-                              "error": "unresolved reference: the rule's security group is not in the plan or state"})
+            self.gap(f"{res.address}.security_group_id", "unresolved reference: the rule's security group is not in the plan or state")
             return
         field = "IpPermissionsEgress" if egress else "IpPermissions"
         perm = self._permission(v.get("ip_protocol"), v.get("from_port"), v.get("to_port"))
@@ -796,8 +789,7 @@ class AwsTranslator:
         inst = self.ref_one(res, ("instance_id",), T_INSTANCE, probe, "InstanceId")
         el = self.el.get(eni) if isinstance(eni, str) else None
         if el is None or inst is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": res.address, "error": "unresolved reference: network interface attachment"})
+            self.gap(res.address, "unresolved reference: network interface attachment")
             return
         el["Attachment"] = {"InstanceId": inst, "DeviceIndex": _int(res.values.get("device_index"))}
 
@@ -809,8 +801,7 @@ class AwsTranslator:
         target = self.ref_one(res, ("network_interface_id",), T_ENI + T_INSTANCE, probe, "NetworkInterfaceId")
         el = self.el.get(target) if isinstance(target, str) else None
         if el is None or sg is None:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": res.address, "error": "unresolved reference: security group attachment"})
+            self.gap(res.address, "unresolved reference: security group attachment")
             return
         if "InstanceId" in el:  # the instance's primary network interface
             el.setdefault("_extra_groups", []).append(sg)
@@ -996,9 +987,7 @@ class AwsTranslator:
             if target:
                 el["IamInstanceProfile"] = {"Arn": target}
                 if target not in self.linker.by_address and not str(target).startswith("arn:"):
-                    self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                                      "what": f"{res.address}.{attr}",
-                                      "error": f"instance profile {target!r} is not in the plan or state"})
+                    self.gap(f"{res.address}.{attr}", f"instance profile {target!r} is not in the plan or state")
 
     def _lt_ref(self, res: TfResource, path: tuple, el: dict) -> Any:
         block, _ = get_value(res, path)
@@ -1439,8 +1428,7 @@ class AwsTranslator:
         if rt in self.el and att in self.el:
             self.el[att].setdefault(kind, []).append(rt)
         else:
-            self.gaps.append({"provider": "terraform", "scope": self.source, "region": None,
-                              "what": res.address, "error": "unresolved reference: transit gateway route table link"})
+            self.gap(res.address, "unresolved reference: transit gateway route table link")
 
     def t_aws_ec2_transit_gateway_route_table_association(self, res: TfResource) -> None:
         self._tgw_link(res, "_associations")
