@@ -1,0 +1,55 @@
+"""The read-only policies the README names really grant every call the collector makes."""
+
+from __future__ import annotations
+
+import pytest
+
+from aws_builders import ANYWHERE, AwsBuilder, allow, policy_document, tcp
+from guardrails.analysis.iam_policy import IdentityPolicy
+from guardrails.analysis.identity import aws_managed_document
+from guardrails.cli import _user_data_wanted
+from guardrails.config import Config
+from guardrails.providers.aws_collect import collect
+
+# botocore's service names where the IAM action prefix differs.
+IAM_PREFIX = {"elbv2": "elasticloadbalancing", "elb": "elasticloadbalancing"}
+# AWS answers GetCallerIdentity whatever the policies say.
+ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}
+
+
+def _estate(b: AwsBuilder) -> None:
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True)
+    public = b.public_subnet(vpc, "10.0.1.0/24")
+    private = b.private_subnet(vpc, "10.0.2.0/24")
+    lb_group = b.security_group(vpc, "lb", ingress=[tcp(443, ANYWHERE)])
+    jenkins_group = b.security_group(vpc, "jenkins", ingress=[tcp(8080, lb_group)])
+    role = b.role("jenkins", inline_policies={"read": policy_document(allow("s3:GetObject"))})
+    jenkins = b.instance("jenkins", subnet=private, security_groups=[jenkins_group], instance_profile=role,
+                         user_data="#!/bin/sh\necho hello\n")
+    b.load_balancer("jenkins", subnets=[public], security_groups=[lb_group], targets=[jenkins])
+    b.autoscaling_group("runners", subnets=[private])
+    b.codebuild_project("build-app", role=role, subnets=[private], security_groups=[jenkins_group])
+    b.prefix_list("office", ["203.0.113.0/24"])
+
+
+@pytest.fixture
+def operations(builder_session, collector_session) -> set[str]:
+    _estate(AwsBuilder(builder_session))
+    calls: set[str] = set()
+
+    def record(model, **_kwargs) -> None:
+        service = model.service_model.service_name
+        calls.add(f"{IAM_PREFIX.get(service, service)}:{model.name}")
+
+    collector_session.events.register("before-call", record)
+    collect(collector_session, ["eu-west-1"], wants_user_data=_user_data_wanted(Config()))
+    return calls
+
+
+@pytest.mark.parametrize("policy", ["SecurityAudit", "ReadOnlyAccess"])
+def test_read_only_policy_grants_every_collector_call(operations, policy):
+    document = aws_managed_document(f"arn:aws:iam::aws:policy/{policy}")
+    assert document, f"moto's catalogue has no {policy}"
+    granted = IdentityPolicy([(policy, document)])
+    assert len(operations) > 25  # the whole collection ran
+    assert sorted(op for op in operations - ALWAYS_ALLOWED if not granted.allows(op)) == []
