@@ -194,10 +194,7 @@ def scan_terraform(
 
     config = _load_config(config_path)
     started = dt.datetime.now(dt.timezone.utc)
-    try:
-        snapshots = terraform.load_terraform(path)
-    except terraform.TerraformInputError as exc:
-        raise UserError(str(exc)) from None
+    snapshots = terraform.load_terraform(path)  # bad input raises a UserError naming the file
     document = pipeline.scan_snapshots(snapshots, config, started_at=started)
     _finish(document, fmt, output, quiet, fail_on)
 

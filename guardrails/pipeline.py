@@ -69,7 +69,6 @@ def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sour
     now = now or collection_time(snapshots)
     with paused_gc():
         graph = normalize(snapshots)
-        del snapshots  # the graph holds what is needed; the raw replies can go before analysis
         estate = analyse(graph, config, now)
         findings = run_checks(estate)
         return build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))

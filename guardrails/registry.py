@@ -44,7 +44,6 @@ class Check:
     owasp_cicd: tuple[str, ...]
     remediation: str
     run: Callable[..., Iterator[Result]]
-    description: str = ""
 
 
 _REGISTRY: dict[str, Check] = {}
@@ -55,8 +54,7 @@ def check(*, id: str, title: str, severity: Severity, stride: tuple[str, ...], o
     def register(func: Callable[..., Iterator[Result]]) -> Callable[..., Iterator[Result]]:
         if id in _REGISTRY and _REGISTRY[id].run is not func:
             raise ValueError(f"check id {id!r} registered twice")
-        _REGISTRY[id] = Check(id, title, severity, tuple(stride), tuple(owasp_cicd), remediation, func,
-                              (func.__doc__ or "").strip())
+        _REGISTRY[id] = Check(id, title, severity, tuple(stride), tuple(owasp_cicd), remediation, func)
         return func
     return register
 

@@ -115,19 +115,6 @@ class Principal:
     tags: frozenset[str] = frozenset()
     service_accounts: frozenset[str] = frozenset()
 
-    def matches(self, peer: Peer) -> bool:
-        if peer.kind == "cidr":
-            return self.addresses.overlaps(peer.addresses)
-        if peer.kind == "group":
-            return peer.value in self.groups
-        if peer.kind == "tag":
-            return peer.value in self.tags
-        if peer.kind == "service_account":
-            return peer.value in self.service_accounts
-        return False
-
-
-PortMap = dict  # protocol -> RangeSet
 
 
 @dataclass
@@ -158,9 +145,6 @@ class Admission:
     def services(self) -> "Admission":
         """The TCP and UDP part: what a connection can be opened to."""
         return self.only(SERVICE_PORTS)
-
-    def labels(self) -> list[str]:
-        return format_portmap(self.ports)
 
 
 def _unique(rules: Iterable[Rule]) -> list[Rule]:

@@ -556,7 +556,7 @@ class AwsTranslator:
 
     def t_aws_network_acl_rule(self, res: TfResource) -> None:
         acl, el = self._parent(res, "network_acl_id", T_NACL, "NetworkAclId",
-                                      "the rule's network ACL is not in the plan or state")
+                               "the rule's network ACL is not in the plan or state")
         if el is None:
             return
         entry = self._nacl_entry(res.values, bool(_bool(res.values.get("egress"))))
@@ -567,7 +567,7 @@ class AwsTranslator:
 
     def t_aws_network_acl_association(self, res: TfResource) -> None:
         acl, el = self._parent(res, "network_acl_id", T_NACL, "NetworkAclId",
-                                      "the associated network ACL is not in the plan or state")
+                               "the associated network ACL is not in the plan or state")
         if el is None:
             return
         subnet = self.ref_one(res, ("subnet_id",), T_SUBNET, el, "Associations")
@@ -741,7 +741,7 @@ class AwsTranslator:
 
     def t_aws_ec2_managed_prefix_list_entry(self, res: TfResource) -> None:
         pl, el = self._parent(res, "prefix_list_id", T_PREFIX_LIST, "PrefixListId",
-                                      "the entry's prefix list is not in the plan or state")
+                              "the entry's prefix list is not in the plan or state")
         if el is None:
             return
         cidr = res.values.get("cidr")
@@ -1178,7 +1178,7 @@ class AwsTranslator:
 
     def t_aws_lb_target_group_attachment(self, res: TfResource) -> None:
         tg, el = self._parent(res, "target_group_arn", T_TG, "TargetGroupArn",
-                                      "the attachment's target group is not in the plan or state")
+                              "the attachment's target group is not in the plan or state")
         if el is None:
             return
         types = T_INSTANCE if el.get("TargetType") == "instance" else ()
@@ -1315,8 +1315,7 @@ class AwsTranslator:
         return self.ref_many(res, path, T_ROLE, el_for_unknown, "Roles")
 
     def t_aws_iam_role_policy(self, res: TfResource) -> None:
-        role, el = self._parent(res, "role", T_ROLE, "RoleName",
-                                      "the policy's role is not in the plan or state")
+        role, el = self._parent(res, "role", T_ROLE, "RoleName", "the policy's role is not in the plan or state")
         if el is None:
             return
         self._add_inline(el, res.values.get("name") or res.address, res.values.get("policy"), res, "policy")
@@ -1324,8 +1323,7 @@ class AwsTranslator:
     t_aws_iam_role_policy.secondary = True
 
     def t_aws_iam_role_policy_attachment(self, res: TfResource) -> None:
-        role, el = self._parent(res, "role", T_ROLE, "RoleName",
-                                      "the attachment's role is not in the plan or state")
+        role, el = self._parent(res, "role", T_ROLE, "RoleName", "the attachment's role is not in the plan or state")
         if el is None:
             return
         arn = self.ref_one(res, ("policy_arn",), T_POLICY, el, "AttachedManagedPolicies")

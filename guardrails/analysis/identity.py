@@ -105,6 +105,7 @@ class IdentityFacts:
 
     @property
     def effective_power(self) -> str:
+        """The stronger of the identity's own power and what its role chain reaches."""
         return self.chain_power if POWER_RANK[self.chain_power] > POWER_RANK[self.power] else self.power
 
 

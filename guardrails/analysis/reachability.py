@@ -145,7 +145,7 @@ class Reachability:
             return everything(), None
         key = (fw.id, version)
         if key not in self._nacl_cache:
-            layer = layer_of([fw])
+            layer = self.firewall_layer(fw)
             inbound = admits_internet(layer, "ingress", version)
             if fw.get("stateful"):
                 self._nacl_cache[key] = inbound
@@ -272,8 +272,7 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node):
     if not routed:
         return
     subnet = graph.node(routed[0])
-    route_via = reach.internet_route(routed[0], 4)[2]
-    gateway = reach.internet_route(routed[0], 4)[1]
+    _, gateway, route_via = reach.internet_route(routed[0], 4)
     nacl_adm = Admission()
     for s in routed:
         adm, _ = reach.nacl_admits_internet(s, 4)
@@ -307,10 +306,9 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node):
             continue
         target_port = int(edge.get("target_port") or listener_port)
         target_ports = {p: RangeSet(((target_port, target_port),)) for p in protos}
-        back = _target_admits(reach, lb, target, edge, lb_addresses, groups, target_ports)
-        if back is None:
+        back_via = _target_admits(reach, lb, target, edge, lb_addresses, groups, target_ports)
+        if back_via is None:
             continue
-        back_adm, back_via = back
         steps = [step(internet), step(gateway, route_via),
                  step(subnet, _rules_via(nacl_adm, "no network ACL filters the subnet")),
                  step(lb, _rules_via(lb_adm, "no security group: the listener is open to every client") + f"; {edge.get('via', '')}"),
@@ -319,8 +317,8 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node):
 
 
 def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_addresses: AddressSet,
-                   lb_groups: tuple[str, ...], target_ports: dict[str, RangeSet]) -> tuple[Admission, str] | None:
-    """Whether the target's own filters let the load balancer's traffic in on the target port."""
+                   lb_groups: tuple[str, ...], target_ports: dict[str, RangeSet]) -> str | None:
+    """How the target's own filters let the load balancer's traffic in on the target port, or None."""
     graph = reach.graph
     # A network load balancer keeps the client's address for instance targets, and for UDP, whether
     # or not it has security groups: the target then sees internet addresses, and can admit the
@@ -350,7 +348,7 @@ def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_a
             if subnet_id and graph.has(subnet_id) and subnet_id not in (lb.get("subnets") or []):
                 fw = reach.nacl(subnet_id)
                 if fw is not None:
-                    nl = layer_of([fw])
+                    nl = reach.firewall_layer(fw)
                     # Network ACLs see addresses only: the client's when the NLB preserves it.
                     nacl_adm = (admits_internet(nl, "ingress", 4) if client_preserved
                                 else admits_principal(nl, "ingress", principal))
@@ -362,7 +360,7 @@ def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_a
             via = f"admits {who}: {_rules_via(sg_adm, '')}"
             if nacl is not None:
                 via += f"; {_rules_via(nacl_adm.only(target_ports), '')}"
-            return sg_adm, via
+            return via
     return None
 
 
