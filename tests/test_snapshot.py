@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 
 from guardrails import pipeline, snapshot
@@ -151,3 +152,132 @@ def test_a_snapshot_with_replies_of_the_wrong_shape_is_refused(tmp_path, regions
     assert result.returncode == 2
     assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+# The line layout: one JSON document, one element per line (docs/snapshot-format.md, "Layout").
+
+@pytest.fixture
+def streaming_only(monkeypatch):
+    """Makes the whole-file parse fail, to show that a file was read line by line."""
+    def refuse(path, raw):
+        raise AssertionError(f"{path} was parsed whole")
+    monkeypatch.setattr(snapshot, "_parse_whole", refuse)
+
+
+def test_a_saved_snapshot_is_one_json_document_with_one_element_per_line(tmp_path, small_estate):
+    path = tmp_path / "estate.json"
+    snapshot.save(small_estate, path)
+
+    with path.open() as fh:
+        document = json.load(fh)
+    assert document.pop("layout") == "lines"
+    assert document == small_estate
+    lines = path.read_bytes().split(b"\n")
+    assert lines[0].startswith(b'{"layout":"lines",') and lines[1:4] == [b'"regions":{', b'"eu-west-1":{', b'"vpcs":[']
+    element_lines = {line.rstrip(b",") for line in lines}
+    for lists in [*small_estate["regions"].values(), small_estate["iam"]]:
+        for items in lists.values():
+            assert all(orjson.dumps(item) in element_lines for item in items)
+
+
+@pytest.mark.parametrize("name", ["estate.json", "estate.json.gz"])
+def test_a_saved_snapshot_is_read_back_line_by_line(tmp_path, small_estate, streaming_only, name):
+    snapshot.save(small_estate, tmp_path / name)
+    assert snapshot.load(tmp_path / name) == small_estate
+
+
+@pytest.mark.parametrize("write", [
+    lambda estate: orjson.dumps(estate),
+    lambda estate: json.dumps(estate, indent=2).encode(),
+    lambda estate: gzip.compress(orjson.dumps(estate)),
+    # Starts like the line layout but is not: read whole, not guessed at.
+    lambda estate: orjson.dumps({"layout": "lines", **estate}),
+    lambda estate: b'{"layout":"lines",\n' + orjson.dumps(estate)[1:],
+], ids=["one-line", "pretty", "one-line-gz", "marked-one-line", "marked-header-line"])
+def test_a_snapshot_written_otherwise_still_loads(tmp_path, small_estate, write):
+    path = tmp_path / "estate.json"
+    path.write_bytes(write(small_estate))
+    assert snapshot.load(path) == small_estate
+
+
+def test_a_line_layout_snapshot_edited_by_hand_is_read_whole(tmp_path, small_estate):
+    path = tmp_path / "estate.json"
+    snapshot.save(small_estate, path)
+    content = path.read_bytes()
+    # Still valid JSON, but the last VPC now shares its line with the closing bracket.
+    edited = content.replace(b"\n],\n\"subnets\"", b"],\n\"subnets\"", 1)
+    assert edited != content
+    path.write_bytes(edited)
+    assert snapshot.load(path) == small_estate
+
+
+def _cut_in_an_element(content: bytes) -> bytes:
+    middle = content.index(b'"instances":[\n') + 20
+    return content[:middle]
+
+
+def _cut_between_lines(content: bytes) -> bytes:
+    return content[:content.rindex(b"]\n") + 2]  # the closing lines of iam and of the document gone
+
+
+@pytest.mark.parametrize("cut", [_cut_in_an_element, _cut_between_lines], ids=["in-an-element", "between-lines"])
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_a_truncated_line_layout_snapshot_is_one_line_on_stderr_and_exit_2(tmp_path, small_estate, cut, compress):
+    path = tmp_path / "estate.json"
+    snapshot.save(small_estate, path)
+    content = cut(path.read_bytes())
+    path.write_bytes(gzip.compress(content) if compress else content)
+
+    result = guardrails("scan", "snapshot", str(path), "--format", "json")
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"guardrails: error: {path}: not a snapshot (invalid JSON")
+
+
+AWKWARD = "a\nb },\n ], \"],\" {\"x\":[\n é ✓ 🚀 \u2028 \u0000 \\"
+
+
+@pytest.mark.parametrize("regions, iam", [
+    ({"eu-west-1": {"vpcs": [{"VpcId": "vpc-1", "Tags": [{"Key": AWKWARD, "Value": "],"}, {"Key": "},", "Value": "\n"}]},
+                              {"VpcId": AWKWARD, "CidrBlock": "10.0.0.0/16"}]}},
+     {"roles": [{"Arn": "arn:aws:iam::111122223333:role/ci", "Description": AWKWARD}]}),
+    ({}, {}),
+    ({"eu-west-1": {"vpcs": [], "subnets": [{"SubnetId": "subnet-1"}], "instances": []}, "us-east-1": {}},
+     {"roles": [], "users": []}),
+], ids=["awkward-strings", "empty-regions-and-iam", "empty-lists-and-region"])
+def test_awkward_contents_and_empty_lists_are_read_back_line_by_line(tmp_path, streaming_only, regions, iam):
+    estate = {**SNAPSHOT_HEAD, "regions": regions, "iam": iam}
+    path = tmp_path / "estate.json"
+    snapshot.save(estate, path)
+    assert snapshot.load(path) == estate
+    with path.open(encoding="utf-8") as fh:
+        document = json.load(fh)
+    assert document.pop("layout") == "lines" and document == estate
+
+
+def test_a_snapshot_with_neither_regions_nor_iam_round_trips(tmp_path):
+    snapshot.save(SNAPSHOT_HEAD, tmp_path / "head.json")
+    assert snapshot.load(tmp_path / "head.json") == SNAPSHOT_HEAD
+
+
+@pytest.mark.parametrize("write", [snapshot.save, lambda estate, path: path.write_bytes(orjson.dumps(estate))],
+                         ids=["line-layout", "one-line"])
+def test_a_snapshot_can_be_scanned_from_a_pipe(tmp_path, small_estate, write):
+    write(small_estate, tmp_path / "estate.json")
+    result = subprocess.run([str(Path(sys.executable).with_name("guardrails")), "scan", "snapshot", "/dev/stdin",
+                             "--format", "json", "--fail-on", "never", "--quiet"],
+                            input=(tmp_path / "estate.json").read_bytes(), capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["summary"]["resources"] > 0
+
+
+def test_a_damaged_line_layout_snapshot_from_a_pipe_is_one_line_on_stderr_and_exit_2(tmp_path, small_estate):
+    snapshot.save(small_estate, tmp_path / "estate.json")
+    result = subprocess.run([str(Path(sys.executable).with_name("guardrails")), "scan", "snapshot", "/dev/stdin"],
+                            input=(tmp_path / "estate.json").read_bytes()[:-100], capture_output=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith("guardrails: error: /dev/stdin: cannot read snapshot (it breaks its line")
+    assert len(result.stderr.strip().splitlines()) == 1
