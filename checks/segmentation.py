@@ -11,7 +11,7 @@ from guardrails.analysis.reachability import step
 from guardrails.graph import EstateGraph, Node
 from guardrails.netsets import AddressSet
 from guardrails.registry import Result, Severity, check
-from guardrails.rules import EPHEMERAL_PORTS, Admission, Layer, Principal, everything, format_portmap
+from guardrails.rules import EPHEMERAL_PORTS, SERVICE_PORTS, Admission, Layer, Principal, everything, format_portmap
 
 
 def _address(iface: dict, graph: EstateGraph) -> str | None:
@@ -92,29 +92,54 @@ def _tgw_carries(tgw: Node, from_net: str, to_net: str, dest_ip: str) -> bool:
     return bool(best) and dst_att.get("id") in best.get("attachments", [])
 
 
-def _nacl_passes(estate: Estate, subnet_id: str, direction: str, peer: Principal, ports: dict) -> bool:
-    fw = estate.reach.nacl(subnet_id)
-    if fw is None:
-        return True
-    return bool(estate.reach.admits(estate.reach.firewall_layer(fw), direction, peer).only(ports))
+def _passes(admission: Admission, ports: dict) -> bool:
+    """Whether the admission lets through any of these ports."""
+    for proto, ranges in ports.items():
+        mine = admission.ports.get(proto)
+        if mine is not None and mine.overlaps(ranges):
+            return True
+    return False
 
 
-def _nacls_pass(estate: Estate, src_subnet: str, dst_subnet: str, me: Principal, them: Principal,
-                ports: dict) -> bool:
-    """Network ACLs are stateless: the request must leave one subnet and enter the other on the
-    service port, and the answer must come back on the client's ephemeral ports."""
-    answer = {proto: EPHEMERAL_PORTS for proto in ports if proto in ("tcp", "udp")}
-    return (_nacl_passes(estate, src_subnet, "egress", them, ports)
-            and _nacl_passes(estate, dst_subnet, "ingress", me, ports)
-            and _nacl_passes(estate, dst_subnet, "egress", me, answer)
-            and _nacl_passes(estate, src_subnet, "ingress", them, answer))
+def _answer_ports(ports: dict) -> dict:
+    return {proto: EPHEMERAL_PORTS for proto in ports if proto in ("tcp", "udp")}
 
 
-@dataclass(frozen=True)
+class _Nacls:
+    """What the stateless network ACLs of two subnets let pass between two principals: the request
+    must leave one subnet and enter the other on the service port, and the answer must come back
+    on the client's ephemeral ports."""
+
+    def __init__(self, estate: Estate, src_subnet: str, dst_subnet: str, me: Principal, them: Principal) -> None:
+        reach = estate.reach
+        src, dst = reach.nacl(src_subnet), reach.nacl(dst_subnet)
+        src_layer = reach.firewall_layer(src) if src else None
+        dst_layer = reach.firewall_layer(dst) if dst else None
+        every = everything()
+        self.request = (reach.admits(src_layer, "egress", them) if src_layer else every,
+                        reach.admits(dst_layer, "ingress", me) if dst_layer else every)
+        self.answer = (reach.admits(dst_layer, "egress", me) if dst_layer else every,
+                       reach.admits(src_layer, "ingress", them) if src_layer else every)
+
+    def pass_(self, ports: dict) -> bool:
+        answer = _answer_ports(ports)
+        return (all(_passes(adm, ports) for adm in self.request)
+                and all(_passes(adm, answer) for adm in self.answer))
+
+
 class _Target:
-    node: Node
-    ip: str
-    principal: Principal
+    """One production interface: its address is parsed only when a firewall must tell it apart."""
+
+    __slots__ = ("node", "ip", "groups", "_principal")
+
+    def __init__(self, node: Node, ip: str, groups: tuple[str, ...]) -> None:
+        self.node, self.ip, self.groups, self._principal = node, ip, groups, None
+
+    @property
+    def principal(self) -> Principal:
+        if self._principal is None:
+            self._principal = Principal(addresses=AddressSet.parse(self.ip), groups=frozenset(self.groups))
+        return self._principal
 
 
 def _production_targets(estate: Estate) -> dict[str, dict[tuple[str, tuple[str, ...]], list[_Target]]]:
@@ -122,59 +147,103 @@ def _production_targets(estate: Estate) -> dict[str, dict[tuple[str, tuple[str, 
     one answer from a firewall are evaluated once."""
     graph = estate.graph
     out: dict[str, dict[tuple[str, tuple[str, ...]], list[_Target]]] = {}
+    network_of: dict[str, str | None] = {}
     for node in graph.nodes("compute"):
         if node.id not in estate.production or node.id in estate.ci:
             continue
         for iface in node.get("interfaces") or []:
             subnet = iface.get("subnet")
-            if not (subnet and graph.has(subnet) and iface.get("private")):
+            if not (subnet and iface.get("private")):
+                continue
+            if subnet not in network_of:
+                network_of[subnet] = graph.node(subnet).get("network") if graph.has(subnet) else None
+            network = network_of[subnet]
+            if network is None and not graph.has(subnet):
                 continue
             groups = tuple(sorted(iface.get("groups") or ()))
-            ip = iface["private"][0]
-            target = _Target(node, ip, Principal(addresses=AddressSet.parse(ip), groups=frozenset(groups)))
-            out.setdefault(graph.node(subnet).get("network"), {}).setdefault((subnet, groups), []).append(target)
+            out.setdefault(network, {}).setdefault((subnet, groups), []).append(
+                _Target(node, iface["private"][0], groups))
     return out
 
 
 MAX_LISTED = 20
 
 
-def _answer(estate: Estate, joins: dict, target_layer: Layer, ci_egress: Layer | None, me: Principal,
-            src: tuple[str, str], t_subnet: str, target: _Target):
-    """(admitted ports, joining routes) for one CI interface and one production target, or False."""
-    inbound = estate.reach.admits(target_layer, "ingress", me).services()
-    if not inbound:
-        return False
-    out = estate.reach.admits(ci_egress, "egress", target.principal) if ci_egress else everything()
-    admitted = inbound.intersect(out)
-    if not admitted:
-        return False
-    src_subnet, src_ip = src
-    key = (src_subnet, t_subnet)
-    if key not in joins:
-        # Routes are looked up once per pair of subnets: a route narrower than a subnet is rare.
-        joins[key] = _joined(estate.graph, estate, src, (t_subnet, target.ip))
-    if joins[key] is None:
-        return False
-    if src_subnet != t_subnet and not _nacls_pass(estate, src_subnet, t_subnet, me, target.principal,
-                                                  admitted.ports):
-        return False
-    return admitted, joins[key]
+class _Paths:
+    """Answers for pairs of (CI interface, production target), built from pieces cached at the
+    widest scope where they hold: firewall answers per pair of subnets when no CIDR rule tells
+    the subnets' addresses apart, routes per pair of subnets. Admissions come from the
+    reachability caches, which keep them alive, so their ids are stable keys."""
+
+    def __init__(self, estate: Estate) -> None:
+        self.estate = estate
+        self.joins: dict[tuple[str, str], list[str] | None] = {}
+        self.egress: dict[tuple, Admission] = {}
+        self.combined: dict[tuple[int, int], Admission] = {}
+        self.nacls: dict[tuple[str, str], _Nacls] = {}
+        self.nacls_pass: dict[tuple[str, str, int], bool] = {}
+
+    def answer(self, inbound: Admission, ci_egress: Layer | None, me: Principal, src: tuple[str, str],
+               t_subnet: str, target: _Target, uniform_egress: bool, uniform_nacls: bool):
+        """(admitted ports, joining routes) for one CI interface and one production target, or False.
+        `inbound` is what the target's security groups admit from the CI interface."""
+        estate = self.estate
+        if ci_egress is None:
+            out = None
+        elif uniform_egress:
+            key = (ci_egress.name, t_subnet, target.groups)
+            out = self.egress.get(key)
+            if out is None:
+                out = self.egress[key] = estate.reach.admits(ci_egress, "egress", target.principal)
+        else:
+            out = estate.reach.admits(ci_egress, "egress", target.principal)
+        both = (id(inbound), id(out))
+        admitted = self.combined.get(both)
+        if admitted is None:
+            admitted = inbound.services()
+            if out is not None:
+                admitted = admitted.intersect(out)
+            self.combined[both] = admitted
+        if not admitted:
+            return False
+        src_subnet = src[0]
+        key = (src_subnet, t_subnet)
+        joined = self.joins.get(key, False)
+        if joined is False:
+            # Routes are looked up once per pair of subnets: a route narrower than a subnet is rare.
+            joined = self.joins[key] = _joined(estate.graph, estate, src, (t_subnet, target.ip))
+        if joined is None:
+            return False
+        if src_subnet != t_subnet:
+            if uniform_nacls:
+                verdict_key = (src_subnet, t_subnet, id(admitted))
+                passes = self.nacls_pass.get(verdict_key)
+                if passes is None:
+                    nacls = self.nacls.get(key)
+                    if nacls is None:
+                        nacls = self.nacls[key] = _Nacls(estate, src_subnet, t_subnet, me, target.principal)
+                    passes = self.nacls_pass[verdict_key] = nacls.pass_(admitted.ports)
+            else:
+                passes = _Nacls(estate, src_subnet, t_subnet, me, target.principal).pass_(admitted.ports)
+            if not passes:
+                return False
+        return admitted, joined
 
 
 def _uniform(estate: Estate, layer: Layer | None, subnet_id: str) -> bool:
     """Whether every CIDR rule of the layer holds either all of the subnet's addresses or none."""
     if layer is None:
         return True
-    key = (layer.name, subnet_id)
+    key = (layer.cidr_peers, subnet_id)
     cache = estate.reach.uniform_cache
-    if key not in cache:
-        subnet = AddressSet.parse(*(estate.graph.node(subnet_id).get("cidrs") or []))
-        cache[key] = all(
-            not peer.addresses.overlaps(subnet)
-            or (peer.addresses.v4.covers(subnet.v4) and peer.addresses.v6.covers(subnet.v6))
-            for rule in layer.rules for peer in rule.peers if peer.kind == "cidr")
-    return cache[key]
+    found = cache.get(key)
+    if found is None:
+        subnet = estate.reach.subnet_addresses(subnet_id)
+        found = cache[key] = all(
+            not peer.overlaps(subnet) or (peer.v4.covers(subnet.v4) and peer.v6.covers(subnet.v6))
+            for peer in layer.cidr_peers)
+    return found
+
 
 def _joined_networks(graph: EstateGraph, network: str) -> set[str]:
     networks = {network}
@@ -202,10 +271,9 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
     targets = _production_targets(estate)
     if not targets:
         return
-    joins: dict[tuple[str, str], list[str] | None] = {}
+    paths = _Paths(estate)
     # Runner fleets share subnets and security groups: when no CIDR rule on the way tells one
-    # address of either subnet from another, one answer serves every member of both sides.
-    shared: dict[tuple, object] = {}
+    # address of the CI subnet from another, one answer serves every member of the fleet.
     fleets: dict[tuple[str, tuple[str, ...]], dict] = {}
     summaries: dict[int, _Summary] = {}  # per fleet answer: every member lists the same targets
     for node, verdict in estate.ci_nodes():
@@ -221,7 +289,7 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
             if fleet in fleets:
                 found = fleets[fleet]
             else:
-                found, uniform = _reached_from(estate, targets, joins, shared, src_subnet, src_ip, groups)
+                found, uniform = _reached_from(estate, targets, paths, src_subnet, src_ip, groups)
                 if uniform:
                     fleets[fleet] = found
             found_sets.append(found)
@@ -239,14 +307,20 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
             yield _result(estate, node, verdict, summary)
 
 
-def _reached_from(estate: Estate, targets: dict, joins: dict, shared: dict, src_subnet: str, src_ip: str,
+def _reached_from(estate: Estate, targets: dict, paths: _Paths, src_subnet: str, src_ip: str,
                   groups: tuple[str, ...]) -> tuple[dict[str, tuple], bool]:
     """The production targets one CI interface reaches, and whether the answer holds for any
     address of its subnet (then the whole fleet shares it)."""
     graph, reach = estate.graph, estate.reach
     me = Principal(addresses=AddressSet.parse(src_ip), groups=frozenset(groups))
+    src = (src_subnet, src_ip)
     ci_egress = reach.group_layer(groups)
     src_nacl = reach.nacl(src_subnet)
+    src_nacl_layer = reach.firewall_layer(src_nacl) if src_nacl else None
+    # The targets' security groups judge this interface alone: (what they admit, whether that opens
+    # a service, whether any address of its subnet gets the same answer).
+    inbound_of: dict[tuple[str, ...], tuple[Admission, bool, bool]] = {}
+    subnet_facts: dict[str, tuple] = {}
     reached: dict[str, tuple] = {}
     all_uniform = True
     for network in sorted(n for n in _joined_networks(graph, graph.node(src_subnet).get("network")) if n in targets):
@@ -254,24 +328,34 @@ def _reached_from(estate: Estate, targets: dict, joins: dict, shared: dict, src_
             layer = reach.group_layer(t_groups)
             if layer is None:
                 continue
-            dst_nacl = reach.nacl(t_subnet)
-            to_target = (ci_egress, reach.firewall_layer(src_nacl) if src_nacl else None)
-            to_me = (layer, reach.firewall_layer(dst_nacl) if dst_nacl else None)
-            uniform = (all(_uniform(estate, lyr, t_subnet) for lyr in to_target)
-                       and all(_uniform(estate, lyr, src_subnet) for lyr in to_me))
-            all_uniform = all_uniform and uniform
-            if uniform:
-                key = (src_subnet, groups, t_subnet, t_groups)
-                if key not in shared:
-                    shared[key] = _answer(estate, joins, layer, ci_egress, me, (src_subnet, src_ip), t_subnet,
-                                          members[0])
-                answer = shared[key]
+            facts = subnet_facts.get(t_subnet)
+            if facts is None:
+                dst_nacl = reach.nacl(t_subnet)
+                dst_nacl_layer = reach.firewall_layer(dst_nacl) if dst_nacl else None
+                dst_nacl_uniform = _uniform(estate, dst_nacl_layer, src_subnet)
+                src_nacl_uniform = _uniform(estate, src_nacl_layer, t_subnet)
+                facts = subnet_facts[t_subnet] = (
+                    dst_nacl_uniform,  # the answer holds for any address of the CI subnet
+                    _uniform(estate, ci_egress, t_subnet),  # the CI egress rules judge the target subnet as one
+                    src_nacl_uniform and dst_nacl_uniform)  # so do both network ACLs
+            dst_nacl_uniform, uniform_egress, uniform_nacls = facts
+            seen = inbound_of.get(t_groups)
+            if seen is None:
+                inbound = reach.admits(layer, "ingress", me)
+                seen = inbound_of[t_groups] = (inbound, _passes(inbound, SERVICE_PORTS),
+                                               _uniform(estate, layer, src_subnet))
+            inbound, opens_service, layer_uniform = seen
+            all_uniform = all_uniform and dst_nacl_uniform and layer_uniform
+            if not opens_service:
+                continue
+            if uniform_egress and uniform_nacls:
+                answer = paths.answer(inbound, ci_egress, me, src, t_subnet, members[0], True, True)
                 if answer is not False:
                     for target in members:
                         reached.setdefault(target.node.id, (target, *answer, t_subnet, t_groups))
                 continue
             for target in members:
-                answer = _answer(estate, joins, layer, ci_egress, me, (src_subnet, src_ip), t_subnet, target)
+                answer = paths.answer(inbound, ci_egress, me, src, t_subnet, target, uniform_egress, uniform_nacls)
                 if answer is not False:
                     reached.setdefault(target.node.id, (target, *answer, t_subnet, t_groups))
     return reached, all_uniform

@@ -56,10 +56,22 @@ class Rule:
     priority: int = 0
     ref: str = ""  # where the rule lives, for evidence: "sg-0abc ingress", "acl-1 rule 100"
 
+    def __hash__(self) -> int:
+        # Rules are hashed over and over when admissions merge their evidence: hash the fields once.
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.direction, self.action, self.protocol, self.ports, self.peers, self.priority, self.ref))
+
     def applies_to(self, protocol: str) -> bool:
         return self.protocol == "all" or self.protocol == protocol
 
     def describe(self) -> str:
+        return self._description
+
+    @cached_property
+    def _description(self) -> str:
         proto = "all traffic" if self.protocol == "all" else f"{self.protocol}/{format_ranges(self.ports)}"
         word = "from" if self.direction == "ingress" else "to"
         peers = ", ".join(p.describe() for p in self.peers) or "nothing"
@@ -90,6 +102,11 @@ class Layer:
                 frozenset(p.value for p in rule.peers if p.kind == "tag"),
                 frozenset(p.value for p in rule.peers if p.kind == "service_account")))
         return index
+
+    @cached_property
+    def cidr_peers(self) -> frozenset[AddressSet]:
+        """The address sets its rules name; a frozenset keeps its hash, so it is a cheap cache key."""
+        return frozenset(peer.addresses for rule in self.rules for peer in rule.peers if peer.kind == "cidr")
 
     def matching(self, direction: str, principal: "Principal") -> tuple[int, ...]:
         """Indexes of the rules of this direction with a peer that matches the principal."""

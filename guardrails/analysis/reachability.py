@@ -82,8 +82,9 @@ class Reachability:
         self._route_table_cache: dict[str, tuple[Node, str] | None] = {}
         self._layer_cache: dict[str, Layer] = {}
         self._admits_cache: dict[tuple, Admission] = {}
-        self.uniform_cache: dict[tuple[str, str], bool] = {}
+        self.uniform_cache: dict[tuple, bool] = {}
         self._nacl_of: dict[str, Node | None] = {}
+        self._subnet_addresses: dict[str, AddressSet] = {}
 
     # -- network segments ----------------------------------------------------------------
 
@@ -131,6 +132,13 @@ class Reachability:
         if gateway.get("external") or network is None:
             return True  # not collected: its attachment is unknown, and the route exists
         return any(n.id == network for n, _ in self.graph.out(gateway.id, "attached"))
+
+    def subnet_addresses(self, subnet_id: str) -> AddressSet:
+        found = self._subnet_addresses.get(subnet_id)
+        if found is None:
+            found = self._subnet_addresses[subnet_id] = AddressSet.parse(
+                *(self.graph.node(subnet_id).get("cidrs") or []))
+        return found
 
     def nacl(self, subnet_id: str) -> Node | None:
         if subnet_id not in self._nacl_of:
