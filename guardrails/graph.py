@@ -7,8 +7,7 @@ networkx stays behind this module so a faster graph library could replace it in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 INTERNET = "internet"
 
@@ -38,8 +37,10 @@ EDGE_KINDS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
+    """A view of one node: its id and its attribute dict (the graph's own, not a copy). A named
+    tuple because analysis makes millions of them, and a tuple is the cheapest object to make."""
+
     id: str
     attrs: dict[str, Any]
 
@@ -70,27 +71,54 @@ class EstateGraph:
                  region: str | None = None, tags: dict | None = None, raw: dict | None = None, **attrs: Any) -> None:
         if kind not in NODE_KINDS:
             raise ValueError(f"unknown node kind {kind!r}")
-        if node_id not in self._g:
-            self._by_kind.setdefault(kind, []).append(node_id)
-        self._g.add_node(node_id, kind=kind, provider=provider, name=name or node_id, account=account,
-                         region=region, tags=tags or {}, raw=raw or {}, **attrs)
+        attrs.update(kind=kind, provider=provider, name=name or node_id, account=account, region=region,
+                     tags=tags or {}, raw=raw or {})
+        nodes = self._g._node
+        if node_id in nodes:
+            if "kind" not in nodes[node_id]:  # made by an edge to it before it was added
+                self._by_kind.setdefault(kind, []).append(node_id)
+            nodes[node_id].update(attrs)
+            return
+        # Written straight into networkx's adjacency (its documented data structure: dicts of
+        # dicts), which is what add_node does, minus the per-call overhead that dominates building
+        # a graph of a hundred thousand nodes.
+        self._by_kind.setdefault(kind, []).append(node_id)
+        nodes[node_id] = attrs
+        self._g._succ[node_id] = {}
+        self._g._pred[node_id] = {}
 
     def add_edge(self, src: str, dst: str, kind: str, **attrs: Any) -> None:
         if kind not in EDGE_KINDS:
             raise ValueError(f"unknown edge kind {kind!r}")
         key = kind + ":" + str(attrs.pop("key", ""))
-        self._g.add_edge(src, dst, key=key, kind=kind, **attrs)
+        attrs["kind"] = kind
+        succ = self._g._succ
+        out = succ.get(src)
+        if out is None or dst not in succ:
+            self._g.add_edge(src, dst, key=key, **attrs)  # a new endpoint: networkx adds the node
+            return
+        keys = out.get(dst)
+        if keys is None:
+            # As MultiDiGraph.add_edge: one key dict shared by both directions of adjacency.
+            keys = out[dst] = {}
+            self._g._pred[dst][src] = keys
+        data = keys.get(key)
+        if data is None:
+            keys[key] = attrs
+        else:
+            data.update(attrs)
 
     def has(self, node_id: str) -> bool:
-        return node_id in self._g
+        return node_id in self._g._node
 
     def node(self, node_id: str) -> Node:
-        return Node(node_id, self._g.nodes[node_id])
+        return Node(node_id, self._g._node[node_id])
 
     def nodes(self, kind: str | None = None) -> Iterator[Node]:
-        ids = self._by_kind.get(kind, []) if kind else list(self._g.nodes)
+        ids = self._by_kind.get(kind, []) if kind else list(self._g._node)
+        attrs = self._g._node
         for node_id in ids:
-            yield Node(node_id, self._g.nodes[node_id])
+            yield Node(node_id, attrs[node_id])
 
     def count(self, kind: str | None = None) -> int:
         return len(self._by_kind.get(kind, [])) if kind else self._g.number_of_nodes()
@@ -99,14 +127,18 @@ class EstateGraph:
         return {kind: len(ids) for kind, ids in sorted(self._by_kind.items()) if kind != "internet"}
 
     def out(self, node_id: str, kind: str | None = None) -> Iterator[tuple[Node, dict]]:
-        for _, dst, data in self._g.out_edges(node_id, data=True):
-            if kind is None or data["kind"] == kind:
-                yield Node(dst, self._g.nodes[dst]), data
+        attrs = self._g._node
+        for dst, keys in self._g._succ.get(node_id, {}).items():
+            for data in keys.values():
+                if kind is None or data["kind"] == kind:
+                    yield Node(dst, attrs[dst]), data
 
     def into(self, node_id: str, kind: str | None = None) -> Iterator[tuple[Node, dict]]:
-        for src, _, data in self._g.in_edges(node_id, data=True):
-            if kind is None or data["kind"] == kind:
-                yield Node(src, self._g.nodes[src]), data
+        attrs = self._g._node
+        for src, keys in self._g._pred.get(node_id, {}).items():
+            for data in keys.values():
+                if kind is None or data["kind"] == kind:
+                    yield Node(src, attrs[src]), data
 
     def gap(self, provider: str, what: str, error: str, scope: str = "", region: str | None = None) -> None:
         self.gaps.append({"provider": provider, "scope": scope, "region": region, "what": what, "error": error})

@@ -39,6 +39,12 @@ def tags_of(item: dict) -> dict[str, str]:
     tags = item.get("Tags") or item.get("tags") or []
     if isinstance(tags, dict):
         return {str(k): str(v) for k, v in tags.items()}
+    try:  # the API's own shape, taken as it is
+        out = {tag["Key"]: tag["Value"] for tag in tags}
+        if all(type(k) is str and type(v) is str for k, v in out.items()):
+            return out
+    except (KeyError, TypeError):
+        pass
     out = {}
     for tag in tags:
         key = tag.get("Key", tag.get("key"))

@@ -301,6 +301,13 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node):
     for s in lb.get("subnets") or []:
         if graph.has(s):
             lb_addresses = lb_addresses | AddressSet.parse(*graph.node(s).get("cidrs") or [])
+    front_steps = (step(internet), step(gateway, route_via),
+                   step(subnet, _rules_via(nacl_adm, "no network ACL filters the subnet")))
+    lb_via = _rules_via(lb_adm, "no security group: the listener is open to every client")
+    # A load balancer's targets are fleets: members that share security groups and subnets get
+    # one answer, as do listeners on one port.
+    at_fronts: dict[tuple, Admission] = {}
+    backs: dict[tuple, str | None] = {}
     for target, edge in graph.out(lb.id, "forwards"):
         if target.kind != "compute" or target.get("state") in ("stopped", "stopping"):
             continue
@@ -308,19 +315,24 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node):
         listener_port = edge.get("listener_port")
         if listener_port is None:
             continue
-        listener_ports = {p: RangeSet(((int(listener_port), int(listener_port)),)) for p in protos}
-        at_front = front.only(listener_ports)
+        front_key = (protos, int(listener_port))
+        at_front = at_fronts.get(front_key)
+        if at_front is None:
+            listener_ports = {p: RangeSet(((int(listener_port), int(listener_port)),)) for p in protos}
+            at_front = at_fronts[front_key] = front.only(listener_ports)
         if not at_front:
             continue
         target_port = int(edge.get("target_port") or listener_port)
-        target_ports = {p: RangeSet(((target_port, target_port),)) for p in protos}
-        back_via = _target_admits(reach, lb, target, edge, lb_addresses, groups, target_ports)
+        back_key = (protos, target_port, edge.get("target_type", "instance"),
+                    tuple((tuple(sorted(i.get("groups") or ())), i.get("subnet")) for i in target.get("interfaces") or []))
+        if back_key in backs:
+            back_via = backs[back_key]
+        else:
+            target_ports = {p: RangeSet(((target_port, target_port),)) for p in protos}
+            back_via = backs[back_key] = _target_admits(reach, lb, target, edge, lb_addresses, groups, target_ports)
         if back_via is None:
             continue
-        steps = [step(internet), step(gateway, route_via),
-                 step(subnet, _rules_via(nacl_adm, "no network ACL filters the subnet")),
-                 step(lb, _rules_via(lb_adm, "no security group: the listener is open to every client") + f"; {edge.get('via', '')}"),
-                 step(target, back_via)]
+        steps = [*front_steps, step(lb, f"{lb_via}; {edge.get('via', '')}"), step(target, back_via)]
         yield target.id, ExposurePath(steps, at_front.ports)
 
 
@@ -348,7 +360,8 @@ def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_a
             continue
         subnet_id = iface.get("subnet")
         for principal in principals:
-            sg_adm = admits_internet(layer, "ingress", 4) if principal is None else admits_principal(layer, "ingress", principal)
+            sg_adm = (reach.groups_admit_internet(groups, 4) if principal is None
+                      else reach.admits(layer, "ingress", principal))
             sg_adm = sg_adm.only(target_ports)
             if not sg_adm:
                 continue
@@ -359,7 +372,7 @@ def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_a
                     nl = reach.firewall_layer(fw)
                     # Network ACLs see addresses only: the client's when the NLB preserves it.
                     nacl_adm = (admits_internet(nl, "ingress", 4) if client_preserved
-                                else admits_principal(nl, "ingress", principal))
+                                else reach.admits(nl, "ingress", principal))
                     nacl = fw
             if not nacl_adm.only(target_ports):
                 continue
