@@ -71,16 +71,16 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
     A managed build service is a runner when its words say CI, and by itself only when it runs in
     the customer's network (rule 4: a CodeBuild project with a VPC config)."""
     config = config or Config()
-    if config.excluded(node_id, name):
+    if config.ci_exclude and config.excluded(node_id, name):
         return None
     # The image's own words count for the role only when the image is what says CI: a Jenkins
     # controller built from an image "with-cloudwatch-agent" is still a server.
     texts = [t for t in (name, autoscaling_group or "") if t]
-    tag_values = [v for k, v in tags.items() if not k.lower().startswith("aws:") and v]
 
     for selector in config.ci_nodes:
         if selector.matches(node_id, name, tags):
-            role = selector.role or ("runner" if managed_service or _has_runner_word(texts + tag_values) else "server")
+            role = selector.role or ("runner" if managed_service or _has_runner_word(texts + _tag_values(tags))
+                                     else "server")
             return CiVerdict(role, selector.describe())
 
     for key, value in tags.items():
@@ -92,6 +92,7 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
     if not (_PRODUCT_SUBSTRINGS.search(every_text) or _ANY_WHOLE_WORD.search(every_text)):
         return CiVerdict("runner", "managed build service in a VPC") if managed_service and in_network else None
 
+    tag_values = _tag_values(tags)
     role = "runner" if managed_service or _has_runner_word(texts + tag_values) else "server"
     labelled = [("name", name), ("autoscaling group", autoscaling_group or ""), ("image", image or "")]
     labelled += [(f"tag {k}", v) for k, v in tags.items() if not k.lower().startswith("aws:")]
@@ -114,6 +115,10 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
     return None
 
 
+def _tag_values(tags: dict[str, str]) -> list[str]:
+    return [v for k, v in tags.items() if not k.lower().startswith("aws:") and v]
+
+
 def production_reason(node_id: str, name: str, tags: dict[str, str], config: Config | None = None,
                       aliases: Iterable[str] = ()) -> str | None:
     """Why a node, account, project or subscription is production, or None."""
@@ -123,7 +128,7 @@ def production_reason(node_id: str, name: str, tags: dict[str, str], config: Con
     for pattern in config.production_names:
         if fnmatch.fnmatchcase(name.lower(), pattern.lower()):
             return f"configuration name pattern {pattern!r}"
-    lowered = {k.lower(): v for k, v in tags.items()}
+    lowered = {k.lower(): v for k, v in tags.items()} if config.production_tags else {}
     for key, value in config.production_tags:
         if lowered.get(key.lower(), None) is not None and lowered[key.lower()].lower() == value.lower():
             return f"configuration tag {key}={value}"

@@ -38,13 +38,13 @@ def ci_label(node: Node, verdict: CiVerdict) -> str:
 
 def classify_nodes(graph: EstateGraph, config: Config) -> dict[str, CiVerdict]:
     verdicts = {}
-    for node in graph.nodes("compute"):
-        verdict = classify_ci(node.id, node.name, node.get("tags") or {}, image=node.get("image_name"),
-                              autoscaling_group=node.get("autoscaling_group"),
-                              managed_service=bool(node.get("managed_service")),
-                              in_network=node.get("in_network", True), config=config)
+    for node_id, attrs in graph.nodes(kind="compute"):
+        verdict = classify_ci(node_id, attrs.get("name") or node_id, attrs.get("tags") or {},
+                              image=attrs.get("image_name"), autoscaling_group=attrs.get("autoscaling_group"),
+                              managed_service=bool(attrs.get("managed_service")),
+                              in_network=attrs.get("in_network", True), config=config)
         if verdict:
-            verdicts[node.id] = verdict
+            verdicts[node_id] = verdict
     return verdicts
 
 
@@ -52,24 +52,26 @@ def classify_production(graph: EstateGraph, config: Config) -> dict[str, str]:
     """Production accounts, networks, subnets and compute; a node inherits from where it lives."""
     prod: dict[str, str] = {}
     for kind in ("account", "network", "subnet", "compute", "load_balancer", "identity"):
-        for node in graph.nodes(kind):
-            reason = production_reason(node.id, node.name, node.get("tags") or {}, config,
-                                       aliases=node.get("aliases") or ())
-            if reason is None and node.get("account") in config.production_accounts:
-                reason = f"account {node.get('account')} is production (configuration)"
+        for node_id, attrs in graph.nodes(kind):
+            reason = production_reason(node_id, attrs.get("name") or node_id, attrs.get("tags") or {}, config,
+                                       aliases=attrs.get("aliases") or ())
+            if reason is None and attrs.get("account") in config.production_accounts:
+                reason = f"account {attrs.get('account')} is production (configuration)"
             if reason:
-                prod[node.id] = reason
+                prod[node_id] = reason
+    if not prod:
+        return prod
     for kind in ("subnet", "compute", "load_balancer", "identity"):
-        for node in graph.nodes(kind):
-            if node.id in prod:
+        for node_id, attrs in graph.nodes(kind):
+            if node_id in prod:
                 continue
-            parents = [node.get("network")] if kind == "subnet" else []
+            parents = [attrs.get("network")] if kind == "subnet" else []
             if kind in ("compute", "load_balancer"):
-                parents = [i.get("subnet") for i in node.get("interfaces") or []] + list(node.get("subnets") or [])
-            parents.append(node.get("account"))
+                parents = [i.get("subnet") for i in attrs.get("interfaces") or []] + list(attrs.get("subnets") or [])
+            parents.append(attrs.get("account"))
             for parent in parents:
                 if parent and parent in prod:
-                    prod[node.id] = f"in production {graph.node(parent).kind} {graph.node(parent).name} ({prod[parent]})"
+                    prod[node_id] = f"in production {graph.node(parent).kind} {graph.node(parent).name} ({prod[parent]})"
                     break
     return prod
 

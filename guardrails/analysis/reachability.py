@@ -224,8 +224,12 @@ def compute_exposure(graph: EstateGraph, reach: Reachability | None = None) -> d
 
 def _direct_paths(reach: Reachability, internet: Node, node: Node):
     graph = reach.graph
-    unknown = set(node.get("unknown") or ())
-    for iface in node.get("interfaces") or []:
+    interfaces = node.attrs.get("interfaces") or ()
+    unknown = node.attrs.get("unknown")
+    if not unknown and not any(i.get("public") or i.get("ipv6") for i in interfaces):
+        return  # most nodes: no address the internet can reach directly
+    unknown = set(unknown or ())
+    for iface in interfaces:
         subnet_id = iface.get("subnet")
         if not subnet_id or not graph.has(subnet_id):
             continue
