@@ -89,18 +89,24 @@ class Layer:
     kind: str = "firewall"
 
     @cached_property
-    def _peer_index(self) -> dict[str, list[tuple[int, frozenset, AddressSet, frozenset, frozenset]]]:
-        """Per direction: each rule's index with its peers folded into sets, for fast matching."""
-        index: dict[str, list] = {"ingress": [], "egress": []}
+    def _peer_index(self) -> dict[str, tuple]:
+        """Per direction, which rules name each group, tag and service account, and each CIDR
+        rule's address ranges: matching a principal then costs a few lookups, not a pass over
+        every peer of every rule."""
+        index: dict[str, tuple] = {}
         for i, rule in enumerate(self.rules):
+            by_group, cidrs, by_tag, by_account = index.setdefault(rule.direction, ({}, [], {}, {}))
             addresses = AddressSet()
             for peer in rule.peers:
                 if peer.kind == "cidr":
                     addresses = addresses | peer.addresses
-            index.setdefault(rule.direction, []).append((
-                i, frozenset(p.value for p in rule.peers if p.kind == "group"), addresses,
-                frozenset(p.value for p in rule.peers if p.kind == "tag"),
-                frozenset(p.value for p in rule.peers if p.kind == "service_account")))
+                else:
+                    table = by_group if peer.kind == "group" else by_tag if peer.kind == "tag" else \
+                        by_account if peer.kind == "service_account" else None
+                    if table is not None:
+                        table.setdefault(peer.value, set()).add(i)
+            if addresses:
+                cidrs.append((i, addresses.v4.ranges, addresses.v6.ranges))
         return index
 
     @cached_property
@@ -110,17 +116,42 @@ class Layer:
 
     def matching(self, direction: str, principal: "Principal") -> tuple[int, ...]:
         """Indexes of the rules of this direction with a peer that matches the principal."""
-        return tuple(i for i, groups, addresses, tags, accounts in self._peer_index.get(direction, ())
-                     if (groups and not groups.isdisjoint(principal.groups))
-                     or (addresses and addresses.overlaps(principal.addresses))
-                     or (tags and not tags.isdisjoint(principal.tags))
-                     or (accounts and not accounts.isdisjoint(principal.service_accounts)))
+        index = self._peer_index.get(direction)
+        if index is None:
+            return ()
+        by_group, cidrs, by_tag, by_account = index
+        found: set[int] = set()
+        for table, values in ((by_group, principal.groups), (by_tag, principal.tags),
+                              (by_account, principal.service_accounts)):
+            if table:
+                for value in values:
+                    rules = table.get(value)
+                    if rules:
+                        found |= rules
+        if cidrs:
+            mine_v4, mine_v6 = principal.addresses.v4.ranges, principal.addresses.v6.ranges
+            if mine_v4 or mine_v6:
+                for i, v4, v6 in cidrs:
+                    if i not in found and ((mine_v4 and v4 and _ranges_overlap(v4, mine_v4))
+                                           or (mine_v6 and v6 and _ranges_overlap(v6, mine_v6))):
+                        found.add(i)
+        return tuple(sorted(found))
 
     def ordered(self, direction: str) -> list[Rule]:
         rules = [r for r in self.rules if r.direction == direction]
         if self.semantics == FIRST_MATCH:
             rules.sort(key=lambda r: r.priority)
         return rules
+
+
+def _ranges_overlap(a: tuple[tuple[int, int], ...], b: tuple[tuple[int, int], ...]) -> bool:
+    if len(b) == 1:  # one address or one subnet: the usual principal
+        lo, hi = b[0]
+        for first, last in a:
+            if first <= hi and lo <= last:
+                return True
+        return False
+    return RangeSet(a).overlaps(RangeSet(b))
 
 
 @dataclass(frozen=True)
