@@ -57,9 +57,15 @@ def imds_v1(estate: Estate) -> Iterator[Result]:
 )
 def secret_in_user_data(estate: Estate) -> Iterator[Result]:
     """Anyone who can describe the instance, or reach its metadata service, reads its launch data."""
+    found: dict[str, list] = {}  # a fleet's members share one launch template, so one text
     for node, verdict in estate.ci_nodes():
-        text = decode_launch_data(node.get("user_data"))
-        hits = find_secrets(text) if text else []
+        data = node.get("user_data")
+        if not data:
+            continue
+        if data not in found:
+            text = decode_launch_data(data)
+            found[data] = find_secrets(text) if text else []
+        hits = found[data]
         if not hits:
             continue
         kinds = sorted({h.kind for h in hits})

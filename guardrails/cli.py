@@ -213,7 +213,7 @@ def scan_snapshot(
     snapshots = [snapshot.load(f) for f in files]
     sources = [{"provider": "snapshot", "scope": f"{s.get('scope', '')} ({f})",
                 "regions": sorted(s.get("regions") or {})} for f, s in zip(files, snapshots)]
-    document = pipeline.scan_snapshots(snapshots, config, sources=sources, started_at=started)
+    document = pipeline.scan_snapshots(snapshots, config, sources=sources, started_at=started, consume=True)
     _finish(document, fmt, output, quiet, fail_on)
 
 

@@ -61,14 +61,22 @@ def collection_time(snapshots: Iterable[dict]) -> dt.datetime | None:
 
 
 def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sources: list[dict] | None = None,
-                   now: dt.datetime | None = None, started_at: dt.datetime | None = None) -> dict:
-    """The findings document of one or more snapshots, merged into one estate."""
+                   now: dt.datetime | None = None, started_at: dt.datetime | None = None,
+                   consume: bool = False) -> dict:
+    """The findings document of one or more snapshots, merged into one estate.
+
+    With `consume`, the given list is emptied once the estate graph is built: a large snapshot's
+    replies then free their memory for the analysis instead of living on beside it."""
+    given = snapshots
     snapshots = list(snapshots)
     started = started_at or dt.datetime.now(dt.timezone.utc)
     sources = sources if sources is not None else sources_of(snapshots)
     now = now or collection_time(snapshots)
     with paused_gc():
         graph = normalize(snapshots)
+        if consume and isinstance(given, list):
+            given.clear()
+            snapshots.clear()
         estate = analyse(graph, config, now)
         findings = run_checks(estate)
         return build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))
