@@ -9,7 +9,7 @@ from typing import Iterator
 from guardrails.analysis.estate import Estate, ci_label as describe
 from guardrails.analysis.reachability import step
 from guardrails.graph import EstateGraph, Node
-from guardrails.netsets import AddressSet
+from guardrails.netsets import AddressSet, cidr_range
 from guardrails.registry import Result, Severity, check
 from guardrails.rules import EPHEMERAL_PORTS, SERVICE_PORTS, Admission, Layer, Principal, everything, format_portmap
 
@@ -33,12 +33,7 @@ def _route(graph: EstateGraph, estate: Estate, subnet_id: str, dest_ip: str) -> 
     if not found:
         return None, ""
     rt = found[0]
-    ip = ipaddress.ip_address(dest_ip)
-    best, best_len = None, -1
-    for route in rt.get("routes") or []:
-        net = ipaddress.ip_network(route["destination"], strict=False)
-        if net.version == ip.version and ip in net and net.prefixlen > best_len:
-            best, best_len = route, net.prefixlen
+    best = _longest_match(rt.get("routes") or [], dest_ip)
     if best is None:
         return None, ""
     return best.get("target"), f"route {best['destination']} -> {best.get('target')} in {rt.id}"
@@ -72,6 +67,17 @@ def _joined(graph: EstateGraph, estate: Estate, src: tuple[str, str], dst: tuple
     return None
 
 
+def _longest_match(routes: list[dict], dest_ip: str) -> dict | None:
+    """The route whose destination holds the address with the longest prefix (the narrowest range)."""
+    version, (ip, _) = cidr_range(dest_ip)
+    best, best_size = None, None
+    for route in routes:
+        route_version, (first, last) = cidr_range(route["destination"])
+        if route_version == version and first <= ip <= last and (best_size is None or last - first < best_size):
+            best, best_size = route, last - first
+    return best
+
+
 def _tgw_carries(tgw: Node, from_net: str, to_net: str, dest_ip: str) -> bool:
     attachments = tgw.get("attachments") or []
     src_att = next((a for a in attachments if a.get("resource") == from_net), None)
@@ -81,14 +87,7 @@ def _tgw_carries(tgw: Node, from_net: str, to_net: str, dest_ip: str) -> bool:
     routes = (tgw.get("route_tables") or {}).get(src_att.get("route_table"))
     if routes is None:
         return False
-    ip = ipaddress.ip_address(dest_ip)
-    best, best_len = None, -1
-    for route in routes:
-        if not route.get("destination") or route.get("state") == "blackhole":
-            continue
-        net = ipaddress.ip_network(route["destination"], strict=False)
-        if net.version == ip.version and ip in net and net.prefixlen > best_len:
-            best, best_len = route, net.prefixlen
+    best = _longest_match([r for r in routes if r.get("destination") and r.get("state") != "blackhole"], dest_ip)
     return bool(best) and dst_att.get("id") in best.get("attachments", [])
 
 
@@ -105,6 +104,9 @@ def _answer_ports(ports: dict) -> dict:
     return {proto: EPHEMERAL_PORTS for proto in ports if proto in ("tcp", "udp")}
 
 
+_NO_ACL = everything()  # a subnet without a network ACL lets everything through; one object, never changed
+
+
 class _Nacls:
     """What the stateless network ACLs of two subnets let pass between two principals: the request
     must leave one subnet and enter the other on the service port, and the answer must come back
@@ -115,11 +117,15 @@ class _Nacls:
         src, dst = reach.nacl(src_subnet), reach.nacl(dst_subnet)
         src_layer = reach.firewall_layer(src) if src else None
         dst_layer = reach.firewall_layer(dst) if dst else None
-        every = everything()
+        every = _NO_ACL
         self.request = (reach.admits(src_layer, "egress", them) if src_layer else every,
                         reach.admits(dst_layer, "ingress", me) if dst_layer else every)
         self.answer = (reach.admits(dst_layer, "egress", me) if dst_layer else every,
                        reach.admits(src_layer, "ingress", them) if src_layer else every)
+        # What passes depends on these admissions alone, and subnet pairs behind the same network
+        # ACLs share them (the reachability caches keep them alive, so their ids are stable).
+        self.key = tuple(id(adm) for adm in (*self.request, *self.answer))
+
 
     def pass_(self, ports: dict) -> bool:
         answer = _answer_ports(ports)
@@ -181,7 +187,7 @@ class _Paths:
         self.egress: dict[tuple, Admission] = {}
         self.combined: dict[tuple[int, int], Admission] = {}
         self.nacls: dict[tuple[str, str], _Nacls] = {}
-        self.nacls_pass: dict[tuple[str, str, int], bool] = {}
+        self.nacls_pass: dict[tuple, bool] = {}
 
     def answer(self, inbound: Admission, ci_egress: Layer | None, me: Principal, src: tuple[str, str],
                t_subnet: str, target: _Target, uniform_egress: bool, uniform_nacls: bool):
@@ -216,12 +222,12 @@ class _Paths:
             return False
         if src_subnet != t_subnet:
             if uniform_nacls:
-                verdict_key = (src_subnet, t_subnet, id(admitted))
+                nacls = self.nacls.get(key)
+                if nacls is None:
+                    nacls = self.nacls[key] = _Nacls(estate, src_subnet, t_subnet, me, target.principal)
+                verdict_key = (nacls.key, id(admitted))
                 passes = self.nacls_pass.get(verdict_key)
                 if passes is None:
-                    nacls = self.nacls.get(key)
-                    if nacls is None:
-                        nacls = self.nacls[key] = _Nacls(estate, src_subnet, t_subnet, me, target.principal)
                     passes = self.nacls_pass[verdict_key] = nacls.pass_(admitted.ports)
             else:
                 passes = _Nacls(estate, src_subnet, t_subnet, me, target.principal).pass_(admitted.ports)

@@ -112,7 +112,7 @@ def port_range(lo: int | None, hi: int | None) -> RangeSet:
 
 
 @lru_cache(maxsize=65536)
-def _cidr_range(text: str) -> tuple[int, tuple[int, int]]:
+def cidr_range(text: str) -> tuple[int, tuple[int, int]]:
     """(IP version, (first, last) address as integers) of a CIDR or address; estates repeat them."""
     try:  # a plain IPv4 address, by far the most common, without the cost of ipaddress
         packed = socket.inet_pton(socket.AF_INET, text)
@@ -137,7 +137,7 @@ class AddressSet:
         v4: list[tuple[int, int]] = []
         v6: list[tuple[int, int]] = []
         for text in cidrs:
-            version, pair = _cidr_range(text)
+            version, pair = cidr_range(text)
             (v4 if version == 4 else v6).append(pair)
         return AddressSet(RangeSet.of(v4), RangeSet.of(v6))
 
