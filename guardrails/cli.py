@@ -109,7 +109,10 @@ def _write(path: Path, text: str) -> None:
 
 
 def _finish(document: dict, fmt: Format, output: Optional[Path], quiet: bool, fail_on: FailOn) -> None:
-    _emit(document, fmt, output, quiet)
+    from guardrails.gc_pause import paused_gc
+
+    with paused_gc():  # rendering a large document makes many objects and no cycles
+        _emit(document, fmt, output, quiet)
     raise typer.Exit(_exit_code(document, fail_on))
 
 
