@@ -56,6 +56,7 @@ def _product_word(text: str) -> str | None:
 
 
 _ANY_WHOLE_WORD = _whole_words(*sorted(WHOLE_WORD_PRODUCTS), *GENERIC_WORDS)
+_ANY_CI_WORD = re.compile(f"{_PRODUCT_SUBSTRINGS.pattern}|{_ANY_WHOLE_WORD.pattern}")
 
 
 def _has_runner_word(texts: Iterable[str]) -> bool:
@@ -83,13 +84,14 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
                                      else "server")
             return CiVerdict(role, selector.describe())
 
-    for key, value in tags.items():
-        if key.lower() in ROLE_TAG_KEYS and value.strip().lower() in ("server", "runner"):
-            return CiVerdict(value.strip().lower(), f"tag {key}={value}")
+    every_text = "\n".join([name, autoscaling_group or "", image or "", *tags.keys(), *tags.values()]).lower()
+    if "ci-role" in every_text:  # every key of ROLE_TAG_KEYS holds it
+        for key, value in tags.items():
+            if key.lower() in ROLE_TAG_KEYS and value.strip().lower() in ("server", "runner"):
+                return CiVerdict(value.strip().lower(), f"tag {key}={value}")
 
     # Most nodes are not CI: one search over all their words settles those at once.
-    every_text = "\n".join([name, autoscaling_group or "", image or "", *tags.keys(), *tags.values()]).lower()
-    if not (_PRODUCT_SUBSTRINGS.search(every_text) or _ANY_WHOLE_WORD.search(every_text)):
+    if not _ANY_CI_WORD.search(every_text):
         return CiVerdict("runner", "managed build service in a VPC") if managed_service and in_network else None
 
     tag_values = _tag_values(tags)

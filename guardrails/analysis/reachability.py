@@ -212,8 +212,11 @@ def compute_exposure(graph: EstateGraph, reach: Reachability | None = None) -> d
     exposures: dict[str, Exposure] = {}
     internet = graph.node(INTERNET)
     for node in graph.nodes("compute"):
-        if node.get("state") in ("stopped", "stopping"):
+        attrs = node.attrs
+        if attrs.get("state") in ("stopped", "stopping"):
             continue
+        if not attrs.get("unknown") and not any(i.get("public") or i.get("ipv6") for i in attrs.get("interfaces") or ()):
+            continue  # most nodes: no address the internet can reach directly
         for path in _direct_paths(reach, internet, node):
             exposures.setdefault(node.id, Exposure(node.id)).paths.append(path)
     for lb in graph.nodes("load_balancer"):
@@ -225,10 +228,7 @@ def compute_exposure(graph: EstateGraph, reach: Reachability | None = None) -> d
 def _direct_paths(reach: Reachability, internet: Node, node: Node):
     graph = reach.graph
     interfaces = node.attrs.get("interfaces") or ()
-    unknown = node.attrs.get("unknown")
-    if not unknown and not any(i.get("public") or i.get("ipv6") for i in interfaces):
-        return  # most nodes: no address the internet can reach directly
-    unknown = set(unknown or ())
+    unknown = set(node.attrs.get("unknown") or ())
     for iface in interfaces:
         subnet_id = iface.get("subnet")
         if not subnet_id or not graph.has(subnet_id):
