@@ -112,16 +112,27 @@ class _Nacls:
     must leave one subnet and enter the other on the service port, and the answer must come back
     on the client's ephemeral ports."""
 
-    def __init__(self, estate: Estate, src_subnet: str, dst_subnet: str, me: Principal, them: Principal) -> None:
+    def __init__(self, estate: Estate, src_subnet: str, dst_subnet: str, me: Principal, them: Principal,
+                 per_subnet: dict | None = None) -> None:
         reach = estate.reach
         src, dst = reach.nacl(src_subnet), reach.nacl(dst_subnet)
         src_layer = reach.firewall_layer(src) if src else None
         dst_layer = reach.firewall_layer(dst) if dst else None
-        every = _NO_ACL
-        self.request = (reach.admits(src_layer, "egress", them) if src_layer else every,
-                        reach.admits(dst_layer, "ingress", me) if dst_layer else every)
-        self.answer = (reach.admits(dst_layer, "egress", me) if dst_layer else every,
-                       reach.admits(src_layer, "ingress", them) if src_layer else every)
+
+        def judge(layer: Layer | None, direction: str, principal: Principal, subnet: str) -> Admission:
+            if layer is None:
+                return _NO_ACL
+            if per_subnet is None:
+                return reach.admits(layer, direction, principal)
+            # The ACL judges every address of the other subnet alike: one answer per subnet.
+            key = (layer.name, direction, subnet)
+            found = per_subnet.get(key)
+            if found is None:
+                found = per_subnet[key] = reach.admits(layer, direction, principal)
+            return found
+
+        self.request = (judge(src_layer, "egress", them, dst_subnet), judge(dst_layer, "ingress", me, src_subnet))
+        self.answer = (judge(dst_layer, "egress", me, src_subnet), judge(src_layer, "ingress", them, dst_subnet))
         # What passes depends on these admissions alone, and subnet pairs behind the same network
         # ACLs share them (the reachability caches keep them alive, so their ids are stable).
         self.key = tuple(id(adm) for adm in (*self.request, *self.answer))
@@ -188,6 +199,7 @@ class _Paths:
         self.combined: dict[tuple[int, int], Admission] = {}
         self.nacls: dict[tuple[str, str], _Nacls] = {}
         self.nacls_pass: dict[tuple, bool] = {}
+        self.acl_answers: dict[tuple[str, str, str], Admission] = {}
 
     def answer(self, inbound: Admission, ci_egress: Layer | None, me: Principal, src: tuple[str, str],
                t_subnet: str, target: _Target, uniform_egress: bool, uniform_nacls: bool):
@@ -224,7 +236,8 @@ class _Paths:
             if uniform_nacls:
                 nacls = self.nacls.get(key)
                 if nacls is None:
-                    nacls = self.nacls[key] = _Nacls(estate, src_subnet, t_subnet, me, target.principal)
+                    nacls = self.nacls[key] = _Nacls(estate, src_subnet, t_subnet, me, target.principal,
+                                                     self.acl_answers)
                 verdict_key = (nacls.key, id(admitted))
                 passes = self.nacls_pass.get(verdict_key)
                 if passes is None:
@@ -240,8 +253,12 @@ def _uniform(estate: Estate, layer: Layer | None, subnet_id: str) -> bool:
     """Whether every CIDR rule of the layer holds either all of the subnet's addresses or none."""
     if layer is None:
         return True
-    key = (layer.cidr_peers, subnet_id)
     cache = estate.reach.uniform_cache
+    # Layers that name the same address sets share answers; the sets are compared once per layer.
+    peers_id = cache.get(layer.name)
+    if peers_id is None:
+        peers_id = cache[layer.name] = id(cache.setdefault(layer.cidr_peers, layer.cidr_peers))
+    key = (peers_id, subnet_id)
     found = cache.get(key)
     if found is None:
         subnet = estate.reach.subnet_addresses(subnet_id)
