@@ -71,8 +71,13 @@ class EstateGraph:
                  region: str | None = None, tags: dict | None = None, raw: dict | None = None, **attrs: Any) -> None:
         if kind not in NODE_KINDS:
             raise ValueError(f"unknown node kind {kind!r}")
-        attrs.update(kind=kind, provider=provider, name=name or node_id, account=account, region=region,
-                     tags=tags or {}, raw=raw or {})
+        attrs["kind"] = kind
+        attrs["provider"] = provider
+        attrs["name"] = name or node_id
+        attrs["account"] = account
+        attrs["region"] = region
+        attrs["tags"] = tags or {}
+        attrs["raw"] = raw or {}
         nodes = self._g._node
         if node_id in nodes:
             if "kind" not in nodes[node_id]:  # made by an edge to it before it was added

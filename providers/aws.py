@@ -423,29 +423,32 @@ def _associate_nacls(ctx: _Context, data: dict) -> None:
 # -- compute ---------------------------------------------------------------------------------
 
 
-def _interfaces(instance: dict, enis_by_instance: dict[str, list[dict]]) -> list[dict]:
+def _interfaces(instance: dict, enis: list[dict]) -> list[dict]:
     """Every network interface of an instance with its addresses and security groups."""
-    enis = instance.get("NetworkInterfaces") or enis_by_instance.get(instance.get("InstanceId"), [])
     out = []
     for eni in enis:
         public = set()
-        if (eni.get("Association") or {}).get("PublicIp"):
-            public.add(eni["Association"]["PublicIp"])
+        association = eni.get("Association")
+        if association and association.get("PublicIp"):
+            public.add(association["PublicIp"])
         private = []
-        for addr in eni.get("PrivateIpAddresses") or []:
+        for addr in eni.get("PrivateIpAddresses") or ():
             if addr.get("PrivateIpAddress"):
                 private.append(addr["PrivateIpAddress"])
-            if (addr.get("Association") or {}).get("PublicIp"):
-                public.add(addr["Association"]["PublicIp"])
-        if eni.get("PrivateIpAddress") and eni["PrivateIpAddress"] not in private:
-            private.insert(0, eni["PrivateIpAddress"])
+            association = addr.get("Association")
+            if association and association.get("PublicIp"):
+                public.add(association["PublicIp"])
+        primary = eni.get("PrivateIpAddress")
+        if primary and primary not in private:
+            private.insert(0, primary)
+        ipv6 = eni.get("Ipv6Addresses")
         out.append({
             "id": eni.get("NetworkInterfaceId"),
             "subnet": eni.get("SubnetId") or instance.get("SubnetId"),
             "private": private,
-            "public": sorted(public),
-            "ipv6": [a["Ipv6Address"] for a in eni.get("Ipv6Addresses") or [] if a.get("Ipv6Address")],
-            "groups": [grp["GroupId"] for grp in eni.get("Groups") or [] if grp.get("GroupId")],
+            "public": sorted(public) if len(public) > 1 else list(public),
+            "ipv6": [a["Ipv6Address"] for a in ipv6 if a.get("Ipv6Address")] if ipv6 else [],
+            "groups": [grp["GroupId"] for grp in eni.get("Groups") or () if grp.get("GroupId")],
         })
     if not out and (instance.get("SubnetId") or instance.get("PrivateIpAddress")):
         out.append({
@@ -461,18 +464,24 @@ def _interfaces(instance: dict, enis_by_instance: dict[str, list[dict]]) -> list
     return out
 
 
-def _add_compute(ctx: _Context, data: dict) -> None:
-    g = ctx.graph
-    images = {img.get("ImageId"): img for img in data.get("images") or []}
-    enis_by_instance: dict[str, list[dict]] = {}
+def _enis_by_instance(data: dict) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
     for eni in data.get("network_interfaces") or []:
         owner = (eni.get("Attachment") or {}).get("InstanceId")
         if owner:
-            enis_by_instance.setdefault(owner, []).append(eni)
+            out.setdefault(owner, []).append(eni)
+    return out
+
+
+def _add_compute(ctx: _Context, data: dict) -> None:
+    g = ctx.graph
+    images = {img.get("ImageId"): img for img in data.get("images") or []}
+    enis_by_instance: dict[str, list[dict]] | None = None  # only for instances replied without their ENIs
     asg_of: dict[str, str] = {}
     for asg in data.get("auto_scaling_groups") or []:
         for inst in asg.get("Instances") or []:
             asg_of[inst.get("InstanceId")] = asg.get("AutoScalingGroupName")
+    instance_by_ip = ctx.instance_by_ip
     for inst in data.get("instances") or []:
         state = (inst.get("State") or {}).get("Name", "running")
         if state in ("terminated", "shutting-down"):
@@ -480,7 +489,12 @@ def _add_compute(ctx: _Context, data: dict) -> None:
         iid = inst["InstanceId"]
         tags = tags_of(inst)
         image = images.get(inst.get("ImageId")) or {}
-        interfaces = _interfaces(inst, enis_by_instance)
+        enis = inst.get("NetworkInterfaces")
+        if not enis:
+            if enis_by_instance is None:
+                enis_by_instance = _enis_by_instance(data)
+            enis = enis_by_instance.get(iid, ())
+        interfaces = _interfaces(inst, enis)
         asg = asg_of.get(iid) or tags.get("aws:autoscaling:groupName") or inst.get("_launched_by")
         profile = (inst.get("IamInstanceProfile") or {}).get("Arn")
         g.add_node(iid, "compute", name=tags.get("Name", iid), tags=tags,
@@ -492,7 +506,7 @@ def _add_compute(ctx: _Context, data: dict) -> None:
                    managed_service=False, instance_profile=profile, **ctx.base(inst))
         for iface in interfaces:
             for ip in iface["private"]:
-                ctx.instance_by_ip[ip] = iid
+                instance_by_ip[ip] = iid
         _link_compute(ctx, iid, interfaces)
         if profile:
             roles = ctx.profiles.get(profile) or ctx.profiles.get(profile.rsplit("/", 1)[-1])
@@ -527,15 +541,16 @@ def _add_compute(ctx: _Context, data: dict) -> None:
 
 def _link_compute(ctx: _Context, node_id: str, interfaces: list[dict]) -> None:
     g = ctx.graph
+    has, add_edge = g.has, g.add_edge
     for iface in interfaces:
         subnet = iface["subnet"]
-        if subnet and g.has(subnet):
-            g.add_edge(subnet, node_id, "contains")
+        if subnet and has(subnet):
+            add_edge(subnet, node_id, "contains")
         elif subnet:
             ctx.gap(f"subnet of {node_id}", f"subnet {subnet} not collected; routes and network ACL unknown")
         for group in iface["groups"]:
-            if g.has(group):
-                g.add_edge(node_id, group, "filtered_by", key=group, layer="security_group")
+            if has(group):
+                add_edge(node_id, group, "filtered_by", key=group, layer="security_group")
             else:
                 ctx.gap(f"security group of {node_id}", f"security group {group} not collected; its rules are unknown")
 
