@@ -11,6 +11,7 @@ association, an egress-only internet gateway admits nothing inbound.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Iterable
 
 from guardrails.graph import EstateGraph
@@ -41,7 +42,7 @@ def tags_of(item: dict) -> dict[str, str]:
         return {str(k): str(v) for k, v in tags.items()}
     try:  # the API's own shape, taken as it is
         out = {tag["Key"]: tag["Value"] for tag in tags}
-        if all(type(k) is str and type(v) is str for k, v in out.items()):
+        if all(map(isinstance, out, repeat(str))) and all(map(isinstance, out.values(), repeat(str))):
             return out
     except (KeyError, TypeError):
         pass
