@@ -74,7 +74,7 @@ def scan_file(path: Path) -> tuple[dict[str, float], dict, str]:
     lap("load")
     sources = pipeline.sources_of([snap])
     with paused_gc():  # as pipeline.scan_snapshots does
-        graph = pipeline.normalize([snap])
+        graph = pipeline.normalize([snap], consume=True)  # as `guardrails scan snapshot` does
         del snap
         lap("normalize")
         estate = pipeline.analyse(graph)

@@ -15,13 +15,15 @@ from guardrails.gc_pause import paused_gc
 from guardrails.graph import EstateGraph
 
 
-def normalize(snapshots: Iterable[dict]) -> EstateGraph:
+def normalize(snapshots: Iterable[dict], consume: bool = False) -> EstateGraph:
+    """The estate graph of these snapshots; with `consume`, their bulk is taken out of them as the
+    graph is built (the caller owns them and will not read them again)."""
     from guardrails.providers import aws
 
     graph = EstateGraph()
     snapshots = list(snapshots)
     try:
-        aws.normalize([s for s in snapshots if s.get("provider", "aws") == "aws"], graph)
+        aws.normalize([s for s in snapshots if s.get("provider", "aws") == "aws"], graph, consume=consume)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         # A field of the wrong type deep inside a reply: say so instead of failing obscurely.
         raise UserError(f"the snapshot does not have the shape of AWS API replies "
@@ -65,15 +67,16 @@ def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sour
                    consume: bool = False) -> dict:
     """The findings document of one or more snapshots, merged into one estate.
 
-    With `consume`, the given list is emptied once the estate graph is built: a large snapshot's
-    replies then free their memory for the analysis instead of living on beside it."""
+    With `consume`, the snapshots are taken apart as the estate graph is built and the given list
+    is emptied: a large snapshot's replies then free their memory for the graph and the analysis
+    instead of living on beside them."""
     given = snapshots
     snapshots = list(snapshots)
     started = started_at or dt.datetime.now(dt.timezone.utc)
     sources = sources if sources is not None else sources_of(snapshots)
     now = now or collection_time(snapshots)
     with paused_gc():
-        graph = normalize(snapshots)
+        graph = normalize(snapshots, consume=consume)
         if consume and isinstance(given, list):
             given.clear()
             snapshots.clear()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from guardrails.graph import EstateGraph
 from guardrails.netsets import AddressSet, is_valid_cidr, port_range
@@ -76,6 +76,7 @@ class _Context:
     prefix_lists: dict[str, dict] = field(default_factory=dict)
     profiles: dict[str, list[str]] = field(default_factory=dict)
     instance_by_ip: dict[str, str] = field(default_factory=dict)
+    consume: bool = False
 
     def gap(self, what: str, error: str) -> None:
         self.graph.gap(PROVIDER if self.source == "aws" else self.source, what, error, self.account, self.region or None)
@@ -91,13 +92,18 @@ class _Context:
         return attrs
 
 
-def normalize(snapshots: Iterable[dict], graph: EstateGraph | None = None) -> EstateGraph:
-    """Add every AWS snapshot's resources to one graph (new unless given) and return it."""
+def normalize(snapshots: Iterable[dict], graph: EstateGraph | None = None, consume: bool = False) -> EstateGraph:
+    """Add every AWS snapshot's resources to one graph (new unless given) and return it.
+
+    With `consume`, each instance reply is taken out of its snapshot as soon as its node is built,
+    so that the memory of the replies, by far the bulk of a large snapshot, is reused for the
+    graph instead of the graph growing beside them."""
     graph = graph or EstateGraph()
     snapshots = list(snapshots)
     contexts = []
     for snap in snapshots:
-        ctx = _Context(graph, snap.get("source", "aws"), str(snap.get("scope") or snap.get("account", {}).get("id") or ""))
+        ctx = _Context(graph, snap.get("source", "aws"), str(snap.get("scope") or snap.get("account", {}).get("id") or ""),
+                       consume=consume)
         _add_account(ctx, snap)
         _index_iam(ctx, snap.get("iam") or {})
         contexts.append(ctx)
@@ -465,6 +471,14 @@ def _interfaces(instance: dict, enis: list[dict]) -> list[dict]:
     return out
 
 
+def _taken(data: dict, key: str) -> Iterator[dict]:
+    """The items of data[key], in order, each removed from the list before it is given out."""
+    items = data.get(key) or []
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
 def _enis_by_instance(data: dict) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for eni in data.get("network_interfaces") or []:
@@ -483,7 +497,7 @@ def _add_compute(ctx: _Context, data: dict) -> None:
         for inst in asg.get("Instances") or []:
             asg_of[inst.get("InstanceId")] = asg.get("AutoScalingGroupName")
     instance_by_ip = ctx.instance_by_ip
-    for inst in data.get("instances") or []:
+    for inst in _taken(data, "instances") if ctx.consume else data.get("instances") or []:
         state = (inst.get("State") or {}).get("Name", "running")
         if state in ("terminated", "shutting-down"):
             continue

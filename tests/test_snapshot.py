@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import importlib.util
 import json
@@ -281,3 +282,21 @@ def test_a_damaged_line_layout_snapshot_from_a_pipe_is_one_line_on_stderr_and_ex
     assert result.returncode == 2
     assert result.stderr.decode().startswith("guardrails: error: /dev/stdin: cannot read snapshot (it breaks its line")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_consumed_snapshot_gives_the_same_estate_and_findings(small_estate):
+    kept, taken = copy.deepcopy(small_estate), copy.deepcopy(small_estate)
+    graph = pipeline.normalize([kept])
+    consumed = pipeline.normalize([taken], consume=True)
+    assert sorted(consumed._g.nodes(data=True)) == sorted(graph._g.nodes(data=True))
+    assert sorted(consumed._g.edges(keys=True, data=True), key=repr) == sorted(graph._g.edges(keys=True, data=True),
+                                                                               key=repr)
+    assert kept == small_estate  # without consume the snapshot is left as it was
+    assert all(not region["instances"] for region in taken["regions"].values())  # with it, the bulk is gone
+    moment = pipeline.collection_time([small_estate])
+    given = [copy.deepcopy(small_estate)]
+    document = pipeline.scan_snapshots(given, now=moment, consume=True)
+    assert given == []
+    expected = pipeline.scan_snapshots([copy.deepcopy(small_estate)], now=moment)
+    assert document["findings"] == expected["findings"]
+    assert len(document["findings"]) > 0
