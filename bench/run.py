@@ -55,11 +55,6 @@ def snapshot_file(resources: int, seed: int, workdir: Path) -> Path:
 
 def scan_file(path: Path) -> tuple[dict[str, float], dict, str]:
     """One scan of a snapshot file, as `guardrails scan snapshot FILE --format json` does it, phase by phase."""
-    from guardrails import pipeline, snapshot
-    from guardrails.findings import build_document
-    from guardrails.gc_pause import paused_gc
-    from guardrails.reports import render
-
     phases: dict[str, float] = {}
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.perf_counter()
@@ -69,6 +64,21 @@ def scan_file(path: Path) -> tuple[dict[str, float], dict, str]:
         now = time.perf_counter()
         phases[name] = now - clock
         clock = now
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # as the CLI does for the whole of a scan (guardrails/cli.py: _no_more_collections)
+    try:
+        return _timed_scan(path, lap, phases, started)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _timed_scan(path: Path, lap, phases: dict[str, float], started: dt.datetime) -> tuple[dict[str, float], dict, str]:
+    from guardrails import pipeline, snapshot
+    from guardrails.findings import build_document
+    from guardrails.gc_pause import paused_gc
+    from guardrails.reports import render
 
     snap = snapshot.load(path)
     lap("load")
@@ -84,7 +94,7 @@ def scan_file(path: Path) -> tuple[dict[str, float], dict, str]:
         document = build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))
         del graph, estate, findings  # as scan_snapshots returns only the document; freeing is timed too
         lap("document")
-        text = render(document, "json")  # the CLI renders with the collector paused as well
+        text = render(document, "json")
     lap("render")
     return phases, document, text
 

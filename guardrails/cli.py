@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import gc
 import json
 import os
 import sys
@@ -108,11 +109,15 @@ def _write(path: Path, text: str) -> None:
         raise UserError(f"{path}: cannot write ({exc.strerror})") from None
 
 
-def _finish(document: dict, fmt: Format, output: Optional[Path], quiet: bool, fail_on: FailOn) -> None:
-    from guardrails.gc_pause import paused_gc
+def _no_more_collections() -> None:
+    """From here on the command only builds, analyses and reports the estate, then exits: the cyclic
+    garbage collector would walk millions of live objects (a collection right after a pause walks
+    everything allocated during it) to free nothing, so it stays off for the rest of the process."""
+    gc.disable()
 
-    with paused_gc():  # rendering a large document makes many objects and no cycles
-        _emit(document, fmt, output, quiet)
+
+def _finish(document: dict, fmt: Format, output: Optional[Path], quiet: bool, fail_on: FailOn) -> None:
+    _emit(document, fmt, output, quiet)
     raise typer.Exit(_exit_code(document, fail_on))
 
 
@@ -178,6 +183,7 @@ def scan_aws(
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise CollectionError(f"nothing could be collected: {exc}") from None
     snap = collect_aws(session, regions, config)
+    _no_more_collections()  # not before: boto3 clients leave reference cycles behind
     if save_snapshot:
         snapshot.save(snap, save_snapshot)
     document = pipeline.scan_snapshots([snap], config, started_at=started)
@@ -197,6 +203,7 @@ def scan_terraform(
 
     config = _load_config(config_path)
     started = dt.datetime.now(dt.timezone.utc)
+    _no_more_collections()
     snapshots = terraform.load_terraform(path)  # bad input raises a UserError naming the file
     document = pipeline.scan_snapshots(snapshots, config, started_at=started)
     _finish(document, fmt, output, quiet, fail_on)
@@ -213,6 +220,7 @@ def scan_snapshot(
 
     config = _load_config(config_path)
     started = dt.datetime.now(dt.timezone.utc)
+    _no_more_collections()
     snapshots = [snapshot.load(f) for f in files]
     sources = [{"provider": "snapshot", "scope": f"{s.get('scope', '')} ({f})",
                 "regions": sorted(s.get("regions") or {})} for f, s in zip(files, snapshots)]
