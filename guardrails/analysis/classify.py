@@ -56,7 +56,18 @@ def _product_word(text: str) -> str | None:
 
 
 _ANY_WHOLE_WORD = _whole_words(*sorted(WHOLE_WORD_PRODUCTS), *GENERIC_WORDS)
-_ANY_CI_WORD = re.compile(f"{_PRODUCT_SUBSTRINGS.pattern}|{_ANY_WHOLE_WORD.pattern}")
+_SUBSTRING_PRODUCTS = tuple(w for w in PRODUCT_WORDS if w not in WHOLE_WORD_PRODUCTS)
+_WHOLE_WORDS = frozenset(WHOLE_WORD_PRODUCTS) | frozenset(GENERIC_WORDS)
+_WORD_BREAKS = re.compile(r"[^a-z0-9]+")
+
+
+def _names_ci_word(lowered: str) -> bool:
+    """Whether a lower-cased text holds a CI product word or a whole generic CI word: what
+    _PRODUCT_SUBSTRINGS and _ANY_WHOLE_WORD find, answered with substring tests and one split."""
+    hyphenated = lowered.replace("_", "-")  # product words match with - or _
+    if any(word in hyphenated for word in _SUBSTRING_PRODUCTS):
+        return True
+    return not _WHOLE_WORDS.isdisjoint(_WORD_BREAKS.split(lowered))
 
 
 def _has_runner_word(texts: Iterable[str]) -> bool:
@@ -90,8 +101,8 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
             if key.lower() in ROLE_TAG_KEYS and value.strip().lower() in ("server", "runner"):
                 return CiVerdict(value.strip().lower(), f"tag {key}={value}")
 
-    # Most nodes are not CI: one search over all their words settles those at once.
-    if not _ANY_CI_WORD.search(every_text):
+    # Most nodes are not CI: one pass over all their words settles those at once.
+    if not _names_ci_word(every_text):
         return CiVerdict("runner", "managed build service in a VPC") if managed_service and in_network else None
 
     tag_values = _tag_values(tags)
