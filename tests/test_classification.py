@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from guardrails.analysis import classify
 from guardrails.analysis.classify import PRODUCT_WORDS, classify_ci, production_reason
 from guardrails.config import Config, parse
 from guardrails.pipeline import analyse, normalize
@@ -269,3 +272,15 @@ PRODUCTION_CONFIG = parse({
 )
 def test_production_configuration(node_id: str, name: str, tags: dict[str, str], production: bool) -> None:
     assert (production_reason(node_id, name, tags, PRODUCTION_CONFIG) is not None) == production
+
+
+_WORDS = [*classify.PRODUCT_WORDS, *classify.GENERIC_WORDS, "x", "ci2", "rebuild", "bamboozle"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_WORDS), st.text(alphabet="abcdgijklnrsu019-_ \n.é", max_size=8)),
+                max_size=6).map("".join))
+def test_the_quick_ci_word_test_agrees_with_the_word_patterns(text):
+    lowered = text.lower()
+    by_patterns = bool(classify._PRODUCT_SUBSTRINGS.search(lowered) or classify._ANY_WHOLE_WORD.search(lowered))
+    assert classify._names_ci_word(lowered) == by_patterns
