@@ -168,7 +168,7 @@ def every_address(version: int) -> RangeSet:
 
 def is_valid_cidr(text: str) -> bool:
     try:
-        ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError:
+        cidr_range(text)  # cached: security groups repeat the same few ranges
+    except (ValueError, TypeError, AttributeError):
         return False
     return True
