@@ -121,9 +121,7 @@ class EstateGraph:
 
     def nodes(self, kind: str | None = None) -> Iterator[Node]:
         ids = self._by_kind.get(kind, []) if kind else list(self._g._node)
-        attrs = self._g._node
-        for node_id in ids:
-            yield Node(node_id, attrs[node_id])
+        return map(Node, ids, map(self._g._node.__getitem__, ids))  # no generator frame per node
 
     def count(self, kind: str | None = None) -> int:
         return len(self._by_kind.get(kind, [])) if kind else self._g.number_of_nodes()

@@ -57,17 +57,17 @@ def _product_word(text: str) -> str | None:
 
 _ANY_WHOLE_WORD = _whole_words(*sorted(WHOLE_WORD_PRODUCTS), *GENERIC_WORDS)
 _SUBSTRING_PRODUCTS = tuple(w for w in PRODUCT_WORDS if w not in WHOLE_WORD_PRODUCTS)
-_WHOLE_WORDS = frozenset(WHOLE_WORD_PRODUCTS) | frozenset(GENERIC_WORDS)
-_WORD_BREAKS = re.compile(r"[^a-z0-9]+")
+_WHOLE_WORDS = (*sorted(WHOLE_WORD_PRODUCTS), *GENERIC_WORDS)
 
 
 def _names_ci_word(lowered: str) -> bool:
     """Whether a lower-cased text holds a CI product word or a whole generic CI word: what
-    _PRODUCT_SUBSTRINGS and _ANY_WHOLE_WORD find, answered with substring tests and one split."""
+    _PRODUCT_SUBSTRINGS and _ANY_WHOLE_WORD find. Substring tests settle most texts before either
+    pattern has to run."""
     hyphenated = lowered.replace("_", "-")  # product words match with - or _
     if any(word in hyphenated for word in _SUBSTRING_PRODUCTS):
         return True
-    return not _WHOLE_WORDS.isdisjoint(_WORD_BREAKS.split(lowered))
+    return any(word in lowered for word in _WHOLE_WORDS) and _ANY_WHOLE_WORD.search(lowered) is not None
 
 
 def _has_runner_word(texts: Iterable[str]) -> bool:
