@@ -262,10 +262,22 @@ def _uniform(estate: Estate, layer: Layer | None, subnet_id: str) -> bool:
     found = cache.get(key)
     if found is None:
         subnet = estate.reach.subnet_addresses(subnet_id)
+        if not subnet.v6 and len(subnet.v4.ranges) == 1:  # the usual subnet: one IPv4 range
+            lo, hi = subnet.v4.ranges[0]
+            found = cache[key] = all(_alike(peer.v4.ranges, lo, hi) for peer in layer.cidr_peers)
+            return found
         found = cache[key] = all(
             not peer.overlaps(subnet) or (peer.v4.covers(subnet.v4) and peer.v6.covers(subnet.v6))
             for peer in layer.cidr_peers)
     return found
+
+
+def _alike(ranges: tuple[tuple[int, int], ...], lo: int, hi: int) -> bool:
+    """Whether sorted disjoint ranges hold all of lo..hi or none of it."""
+    for first, last in ranges:
+        if first <= hi and lo <= last:
+            return first <= lo and last >= hi
+    return True
 
 
 def _joined_networks(graph: EstateGraph, network: str) -> set[str]:
@@ -299,6 +311,7 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
     # address of the CI subnet from another, one answer serves every member of the fleet.
     fleets: dict[tuple[str, tuple[str, ...]], dict] = {}
     summaries: dict[int, _Summary] = {}  # per fleet answer: every member lists the same targets
+    labels: dict[int, tuple[list[str], list[str]]] = {}
     for node, verdict in estate.ci_nodes():
         reached: dict[str, tuple] = {}
         found_sets = []
@@ -319,13 +332,13 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
         if len(found_sets) == 1 and found_sets[0] is fleets.get(fleet):
             reached = found_sets[0]
             if reached and id(reached) not in summaries:
-                summaries[id(reached)] = _summarise(estate, reached)
+                summaries[id(reached)] = _summarise(estate, reached, labels)
             summary = summaries.get(id(reached))
         else:
             for found in found_sets:
                 for target_id, item in found.items():
                     reached.setdefault(target_id, item)
-            summary = _summarise(estate, reached) if reached else None
+            summary = _summarise(estate, reached, labels) if reached else None
         if summary:
             yield _result(estate, node, verdict, summary)
 
@@ -394,14 +407,18 @@ class _Summary:
     names: str
 
 
-def _summarise(estate: Estate, reached: dict) -> _Summary:
+def _summarise(estate: Estate, reached: dict, labels: dict[int, tuple[list[str], list[str]]]) -> _Summary:
+    """`labels` caches the port and rule texts of each admission: fleets share admissions."""
     graph = estate.graph
     ordered = [reached[k] for k in sorted(reached)]
 
     def entry(target: _Target, admitted: Admission, joined: list[str], subnet: str, groups) -> dict:
-        return {"target": target.node.id, "name": target.node.name, "ports": format_portmap(admitted.ports),
-                "production": estate.production[target.node.id], "path": joined,
-                "rules": [r.describe() for r in admitted.rules if r.direction == "ingress"]}
+        texts = labels.get(id(admitted))
+        if texts is None:
+            texts = labels[id(admitted)] = (format_portmap(admitted.ports),
+                                            [r.describe() for r in admitted.rules if r.direction == "ingress"])
+        return {"target": target.node.id, "name": target.node.name, "ports": list(texts[0]),
+                "production": estate.production[target.node.id], "path": joined, "rules": list(texts[1])}
 
     listed = [entry(*item) for item in ordered[:MAX_LISTED]]
     first_target, _, _, first_subnet, first_groups = ordered[0]

@@ -66,10 +66,18 @@ def decode_launch_data(data: str | bytes | None) -> str:
     return decoded.decode("utf-8", errors="replace")
 
 
+# Every pattern above needs one of these in the line (case-folded): lines without any are skipped.
+_TRIGGERS = ("akia", "asia", "private key", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "glrt-",
+             "gr1348941", "xox", "hooks.slack.com", "token", "password", "passwd", "pwd", "secret", "api", "access")
+
+
 def find_secrets(text: str) -> list[SecretHit]:
     hits: list[SecretHit] = []
     taken: set[tuple[int, int]] = set()
     for number, line in enumerate(text.splitlines(), start=1):
+        folded = line.casefold()  # as the case-insensitive patterns fold (long s, Kelvin sign)
+        if not any(trigger in folded for trigger in _TRIGGERS):
+            continue
         for kind, pattern in PATTERNS:
             for match in pattern.finditer(line):
                 span = (number, match.start("secret"))
