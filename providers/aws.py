@@ -497,6 +497,7 @@ def _add_compute(ctx: _Context, data: dict) -> None:
         for inst in asg.get("Instances") or []:
             asg_of[inst.get("InstanceId")] = asg.get("AutoScalingGroupName")
     instance_by_ip = ctx.instance_by_ip
+    region = ctx.region or None
     for inst in _taken(data, "instances") if ctx.consume else data.get("instances") or []:
         state = (inst.get("State") or {}).get("Name", "running")
         if state in ("terminated", "shutting-down"):
@@ -512,13 +513,16 @@ def _add_compute(ctx: _Context, data: dict) -> None:
         interfaces = _interfaces(inst, enis)
         asg = asg_of.get(iid) or tags.get("aws:autoscaling:groupName") or inst.get("_launched_by")
         profile = (inst.get("IamInstanceProfile") or {}).get("Arn")
-        g.add_node(iid, "compute", name=tags.get("Name", iid), tags=tags,
+        extra = ({k: v for k, v in ctx.base(inst).items() if k not in ("provider", "account", "region")}
+                 if "_address" in inst or "_unknown" in inst or "_source_location" in inst else {})
+        g.add_node(iid, "compute", provider=PROVIDER, account=ctx.account, region=region,
+                   name=tags.get("Name", iid), tags=tags,
                    raw={"InstanceType": inst.get("InstanceType"), "ImageId": inst.get("ImageId")},
                    compute_type="instance", state=state, interfaces=interfaces,
                    image_name=image.get("Name"),
                    autoscaling_group=asg, launch_time=inst.get("LaunchTime"),
                    metadata_options=inst.get("MetadataOptions"), user_data=inst.get("UserData"),
-                   managed_service=False, instance_profile=profile, **ctx.base(inst))
+                   managed_service=False, instance_profile=profile, **extra)
         for iface in interfaces:
             for ip in iface["private"]:
                 instance_by_ip[ip] = iid
