@@ -137,7 +137,6 @@ class _Nacls:
         # ACLs share them (the reachability caches keep them alive, so their ids are stable).
         self.key = tuple(id(adm) for adm in (*self.request, *self.answer))
 
-
     def pass_(self, ports: dict) -> bool:
         answer = _answer_ports(ports)
         return (all(_passes(adm, ports) for adm in self.request)
