@@ -629,18 +629,22 @@ class IdentityPolicy:
 
     def write_grants(self, resource_arn: str) -> list[Grant]:
         """The grants that let some write action through on `resource_arn` (or pattern)."""
+        grants: dict[tuple, Grant] = {}
+        for grant in self._write_grants(resource_arn):
+            key = (grant.policy, grant.sid, grant.action_pattern, grant.resource_pattern)
+            if key not in grants or (grants[key].conditional and not grant.conditional):
+                grants[key] = grant
+        return list(grants.values())
+
+    def _write_grants(self, resource_arn: str) -> Iterator[Grant]:
         resource = compile_pattern(resource_arn, arn=True)
         services = _acting_services(resource_arn)
-        grants: dict[tuple, Grant] = {}
         for probe in self._probes(resource_arn, write=True):
             if (services and probe.partition(":")[0] not in services) or is_read_only(probe):
                 continue
             action = compile_pattern(probe, fold_case=True)
             for grant, _, _ in self._passing(action, resource):
-                key = (grant.policy, grant.sid, grant.action_pattern, grant.resource_pattern)
-                if key not in grants or (grants[key].conditional and not grant.conditional):
-                    grants[key] = grant
-        return list(grants.values())
+                yield grant
 
     def _passing(
         self, action: Pattern, resource: Pattern, passed_to: str | None = None
@@ -726,7 +730,7 @@ class IdentityPolicy:
             return "admin"
         if self.escalations():
             return "escalate"
-        if self.write_grants("*"):
+        if next(self._write_grants("*"), None) is not None:  # one is enough to say so
             return "write"
         if self._allows_any_read():
             return "read"
