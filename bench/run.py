@@ -55,6 +55,11 @@ def snapshot_file(resources: int, seed: int, workdir: Path) -> Path:
 
 def scan_file(path: Path) -> tuple[dict[str, float], dict, str]:
     """One scan of a snapshot file, as `guardrails scan snapshot FILE --format json` does it, phase by phase."""
+    from guardrails import pipeline, snapshot
+    from guardrails.findings import build_document
+    from guardrails.gc_pause import paused_gc
+    from guardrails.reports import render
+
     phases: dict[str, float] = {}
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.perf_counter()
@@ -65,25 +70,11 @@ def scan_file(path: Path) -> tuple[dict[str, float], dict, str]:
         phases[name] = now - clock
         clock = now
 
-    was_enabled = gc.isenabled()
-    gc.disable()  # as the CLI does for the whole of a scan (guardrails/cli.py: _no_more_collections)
-    try:
-        return _timed_scan(path, lap, phases, started)
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _timed_scan(path: Path, lap, phases: dict[str, float], started: dt.datetime) -> tuple[dict[str, float], dict, str]:
-    from guardrails import pipeline, snapshot
-    from guardrails.findings import build_document
-    from guardrails.gc_pause import paused_gc
-    from guardrails.reports import render
-
-    snap = snapshot.load(path)
-    lap("load")
-    sources = pipeline.sources_of([snap])
-    with paused_gc():  # as pipeline.scan_snapshots does
+    # The collector stays off for the whole scan, as the CLI turns it off (cli.py: _no_more_collections).
+    with paused_gc():
+        snap = snapshot.load(path)
+        lap("load")
+        sources = pipeline.sources_of([snap])
         graph = pipeline.normalize([snap], consume=True)  # as `guardrails scan snapshot` does
         del snap
         lap("normalize")
@@ -95,7 +86,7 @@ def _timed_scan(path: Path, lap, phases: dict[str, float], started: dt.datetime)
         del graph, estate, findings  # as scan_snapshots returns only the document; freeing is timed too
         lap("document")
         text = render(document, "json")
-    lap("render")
+        lap("render")
     return phases, document, text
 
 

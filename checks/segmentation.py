@@ -163,7 +163,7 @@ def _production_targets(estate: Estate) -> dict[str, dict[tuple[str, tuple[str, 
     one answer from a firewall are evaluated once."""
     graph = estate.graph
     out: dict[str, dict[tuple[str, tuple[str, ...]], list[_Target]]] = {}
-    network_of: dict[str, str | None] = {}
+    network_of: dict[str, tuple[bool, str | None]] = {}  # subnet -> (collected, its network)
     for node in graph.nodes("compute"):
         if node.id not in estate.production or node.id in estate.ci:
             continue
@@ -172,9 +172,10 @@ def _production_targets(estate: Estate) -> dict[str, dict[tuple[str, tuple[str, 
             if not (subnet and iface.get("private")):
                 continue
             if subnet not in network_of:
-                network_of[subnet] = graph.node(subnet).get("network") if graph.has(subnet) else None
-            network = network_of[subnet]
-            if network is None and not graph.has(subnet):
+                network_of[subnet] = ((True, graph.node(subnet).get("network")) if graph.has(subnet)
+                                      else (False, None))
+            collected, network = network_of[subnet]
+            if not collected:
                 continue
             groups = tuple(sorted(iface.get("groups") or ()))
             out.setdefault(network, {}).setdefault((subnet, groups), []).append(
@@ -199,6 +200,7 @@ class _Paths:
         self.nacls: dict[tuple[str, str], _Nacls] = {}
         self.nacls_pass: dict[tuple, bool] = {}
         self.acl_answers: dict[tuple[str, str, str], Admission] = {}
+        self.uniform = _Uniformity(estate)
 
     def answer(self, inbound: Admission, ci_egress: Layer | None, me: Principal, src: tuple[str, str],
                t_subnet: str, target: _Target, uniform_egress: bool, uniform_nacls: bool):
@@ -248,27 +250,36 @@ class _Paths:
         return admitted, joined
 
 
-def _uniform(estate: Estate, layer: Layer | None, subnet_id: str) -> bool:
-    """Whether every CIDR rule of the layer holds either all of the subnet's addresses or none."""
-    if layer is None:
-        return True
-    cache = estate.reach.uniform_cache
-    # Layers that name the same address sets share answers; the sets are compared once per layer.
-    peers_id = cache.get(layer.name)
-    if peers_id is None:
-        peers_id = cache[layer.name] = id(cache.setdefault(layer.cidr_peers, layer.cidr_peers))
-    key = (peers_id, subnet_id)
-    found = cache.get(key)
-    if found is None:
-        subnet = estate.reach.subnet_addresses(subnet_id)
-        if not subnet.v6 and len(subnet.v4.ranges) == 1:  # the usual subnet: one IPv4 range
-            lo, hi = subnet.v4.ranges[0]
-            found = cache[key] = all(_alike(peer.v4.ranges, lo, hi) for peer in layer.cidr_peers)
-            return found
-        found = cache[key] = all(
-            not peer.overlaps(subnet) or (peer.v4.covers(subnet.v4) and peer.v6.covers(subnet.v6))
-            for peer in layer.cidr_peers)
-    return found
+class _Uniformity:
+    """Whether a layer's CIDR rules judge every address of a subnet alike: each rule holds all of
+    the subnet or none of it. Layers that name the same address sets share answers; the sets are
+    compared once per layer, then known by a number."""
+
+    def __init__(self, estate: Estate) -> None:
+        self.reach = estate.reach
+        self._peers_of: dict[str, int] = {}  # layer name -> number of its set of CIDR peers
+        self._numbers: dict[frozenset, int] = {}
+        self._answers: dict[tuple[int, str], bool] = {}
+
+    def __call__(self, layer: Layer | None, subnet_id: str) -> bool:
+        if layer is None:
+            return True
+        number = self._peers_of.get(layer.name)
+        if number is None:
+            number = self._peers_of[layer.name] = self._numbers.setdefault(layer.cidr_peers, len(self._numbers))
+        key = (number, subnet_id)
+        found = self._answers.get(key)
+        if found is None:
+            found = self._answers[key] = _judged_alike(layer.cidr_peers, self.reach.subnet_addresses(subnet_id))
+        return found
+
+
+def _judged_alike(peers: frozenset[AddressSet], subnet: AddressSet) -> bool:
+    if not subnet.v6 and len(subnet.v4.ranges) == 1:  # the usual subnet: one IPv4 range
+        lo, hi = subnet.v4.ranges[0]
+        return all(_alike(peer.v4.ranges, lo, hi) for peer in peers)
+    return all(not peer.overlaps(subnet) or (peer.v4.covers(subnet.v4) and peer.v6.covers(subnet.v6))
+               for peer in peers)
 
 
 def _alike(ranges: tuple[tuple[int, int], ...], lo: int, hi: int) -> bool:
@@ -367,18 +378,18 @@ def _reached_from(estate: Estate, targets: dict, paths: _Paths, src_subnet: str,
             if facts is None:
                 dst_nacl = reach.nacl(t_subnet)
                 dst_nacl_layer = reach.firewall_layer(dst_nacl) if dst_nacl else None
-                dst_nacl_uniform = _uniform(estate, dst_nacl_layer, src_subnet)
-                src_nacl_uniform = _uniform(estate, src_nacl_layer, t_subnet)
+                dst_nacl_uniform = paths.uniform(dst_nacl_layer, src_subnet)
+                src_nacl_uniform = paths.uniform(src_nacl_layer, t_subnet)
                 facts = subnet_facts[t_subnet] = (
                     dst_nacl_uniform,  # the answer holds for any address of the CI subnet
-                    _uniform(estate, ci_egress, t_subnet),  # the CI egress rules judge the target subnet as one
+                    paths.uniform(ci_egress, t_subnet),  # the CI egress rules judge the target subnet as one
                     src_nacl_uniform and dst_nacl_uniform)  # so do both network ACLs
             dst_nacl_uniform, uniform_egress, uniform_nacls = facts
             seen = inbound_of.get(t_groups)
             if seen is None:
                 inbound = reach.admits(layer, "ingress", me)
                 seen = inbound_of[t_groups] = (inbound, _passes(inbound, SERVICE_PORTS),
-                                               _uniform(estate, layer, src_subnet))
+                                               paths.uniform(layer, src_subnet))
             inbound, opens_service, layer_uniform = seen
             all_uniform = all_uniform and dst_nacl_uniform and layer_uniform
             if not opens_service:

@@ -82,7 +82,6 @@ class Reachability:
         self._route_table_cache: dict[str, tuple[Node, str] | None] = {}
         self._layer_cache: dict[str, Layer] = {}
         self._admits_cache: dict[tuple, Admission] = {}
-        self.uniform_cache: dict = {}  # segmentation: whether layers judge a subnet as one (keys of its own)
         self._nacl_of: dict[str, Node | None] = {}
         self._subnet_addresses: dict[str, AddressSet] = {}
 
