@@ -72,7 +72,7 @@ def scan_file(path: Path) -> tuple[dict[str, float], dict, str]:
 
     # The collector stays off for the whole scan, as the CLI turns it off (cli.py: _no_more_collections).
     with paused_gc():
-        snap = snapshot.load(path)
+        snap = snapshot.load(path, project=True)  # as `guardrails scan snapshot` reads it
         lap("load")
         sources = pipeline.sources_of([snap])
         graph = pipeline.normalize([snap], consume=True)  # as `guardrails scan snapshot` does

@@ -221,7 +221,7 @@ def scan_snapshot(
     config = _load_config(config_path)
     started = dt.datetime.now(dt.timezone.utc)
     _no_more_collections()
-    snapshots = [snapshot.load(f) for f in files]
+    snapshots = [snapshot.load(f, project=True) for f in files]
     sources = [{"provider": "snapshot", "scope": f"{s.get('scope', '')} ({f})",
                 "regions": sorted(s.get("regions") or {})} for f, s in zip(files, snapshots)]
     document = pipeline.scan_snapshots(snapshots, config, sources=sources, started_at=started, consume=True)

@@ -7,7 +7,7 @@ import io
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator, Mapping
 
 import orjson
 
@@ -75,22 +75,26 @@ def _write_member(fh: BinaryIO, key: str, value: dict | list, last: bool) -> Non
     fh.write(b"]\n" if last else b"],\n")
 
 
-def load(path: str | Path) -> dict:
+def load(path: str | Path, project: bool = False) -> dict:
+    """The snapshot saved at `path`, checked.
+
+    With `project`, the elements of a line-layout snapshot's largest lists keep only the fields a
+    scan reads (providers/aws_replies.py); the snapshot is then fit for scanning, not for saving again."""
     path = Path(path)
-    data = _read(path)
+    data = _read(path, project)
     if isinstance(data, dict):
         data.pop("layout", None)  # it describes the file, not the estate
     return check(data, str(path))
 
 
-def _read(path: Path) -> object:
+def _read(path: Path, project: bool) -> object:
     with _read_errors(path), open(path, "rb") as raw:
         gzipped = raw.peek(len(GZIP_MAGIC))[:len(GZIP_MAGIC)] == GZIP_MAGIC
         fh = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
         if fh.peek(len(LINES_MARK))[:len(LINES_MARK)] == LINES_MARK:
             try:
                 with paused_gc():
-                    return _parse_lines(fh.readline)
+                    return _parse_lines(fh.readline, project)
             except _NotLineLayout:
                 pass
             # Damaged, or edited by hand: the whole parse either reads it or says what is wrong.
@@ -124,13 +128,21 @@ class _NotLineLayout(Exception):
     """The file departs from the line layout somewhere after its first line."""
 
 
-def _parse_lines(readline: Callable[[], bytes]) -> dict:
+Decoders = Mapping[str, Callable[[bytes], object]]
+
+
+def _parse_lines(readline: Callable[[], bytes], project: bool) -> dict:
     header = readline()
     if not header.endswith(b",\n"):
         raise _NotLineLayout
     try:
         snapshot = orjson.loads(header[:-2] + b"}")
-        if _read_object(readline, snapshot, more=True) or readline() != b"":
+        decoders: Decoders = {}
+        if project and isinstance(snapshot, dict) and snapshot.get("provider") == "aws":
+            from guardrails.providers import aws_replies
+
+            decoders = aws_replies.decoders()
+        if _read_object(readline, snapshot, decoders, more=True) or readline() != b"":
             raise _NotLineLayout
     except orjson.JSONDecodeError:
         raise _NotLineLayout from None
@@ -141,7 +153,7 @@ OBJECT_ENDS = (b"}\n", b"},\n")
 LIST_ENDS = (b"]\n", b"],\n")
 
 
-def _read_object(readline: Callable[[], bytes], into: dict, more: bool | None) -> bool:
+def _read_object(readline: Callable[[], bytes], into: dict, decoders: Decoders, more: bool | None) -> bool:
     """Reads member lines into `into` up to the line closing it, and tells whether a comma follows.
 
     `more` is True when a member must come next (after a comma), False when the closing line must,
@@ -157,20 +169,20 @@ def _read_object(readline: Callable[[], bytes], into: dict, more: bool | None) -
             raise _NotLineLayout
         if line[-2:-1] == b"{":
             into[key] = member = {}
-            more = _read_object(readline, member, more=None)
+            more = _read_object(readline, member, decoders, more=None)
         else:
-            into[key], more = _read_list(readline)
+            into[key], more = _read_list(readline, decoders.get(key, orjson.loads))
 
 
-def _read_list(readline: Callable[[], bytes]) -> tuple[list, bool]:
+def _read_list(readline: Callable[[], bytes], decode: Callable[[bytes], object]) -> tuple[list, bool]:
     """Reads element lines up to the line closing the list; the elements, and whether a comma follows."""
     items: list = []
     line = readline()
     if line not in LIST_ENDS:
         while line.endswith(b",\n"):
-            items.append(orjson.loads(line[:-2]))
+            items.append(decode(line[:-2]))
             line = readline()
-        items.append(orjson.loads(line))  # the last element, without a comma
+        items.append(decode(line))  # the last element, without a comma
         line = readline()
         if line not in LIST_ENDS:
             raise _NotLineLayout
