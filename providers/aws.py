@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator
 from guardrails.graph import EstateGraph
 from guardrails.netsets import AddressSet, is_valid_cidr, port_range
 from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
+from guardrails.snapshot import decoded
 
 PROVIDER = "aws"
 
@@ -482,6 +483,7 @@ def _taken(data: dict, key: str) -> Iterator[dict]:
 def _enis_by_instance(data: dict) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for eni in data.get("network_interfaces") or []:
+        eni = decoded(eni)  # left undecoded by a projecting snapshot reader
         owner = (eni.get("Attachment") or {}).get("InstanceId")
         if owner:
             out.setdefault(owner, []).append(eni)

@@ -17,6 +17,7 @@ import pytest
 from moto import mock_aws
 
 from guardrails import pipeline, snapshot
+from guardrails.errors import UserError
 from guardrails.demo_estate import build_demo_estate
 from guardrails.providers import aws_collect, aws_replies
 from guardrails.providers.terraform import load_terraform
@@ -198,3 +199,26 @@ def test_every_field_a_scan_reads_of_a_projected_list_is_declared(estates):
     undeclared = sorted(path for path in seen
                         if not _declared(aws_replies.PROJECTED[path.split(".")[0]], _steps(path.split(".", 1)[1])))
     assert undeclared == []
+
+
+def test_a_deferred_list_is_still_checked_as_json_while_reading(tmp_path, estates):
+    path = tmp_path / "estate.json"
+    snapshot.save(estates["bench seed 1"], path)
+    lines = path.read_bytes().split(b"\n")
+    at = next(n for n, line in enumerate(lines) if line == b'"network_interfaces":[') + 1
+    lines[at] = lines[at].replace(b'"NetworkInterfaceId":', b'"NetworkInterfaceId"', 1)
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(UserError, match="invalid JSON"):
+        snapshot.load(path, project=True)
+
+
+def test_a_deferred_element_is_decoded_through_its_projection(tmp_path, estates):
+    path = tmp_path / "estate.json"
+    snapshot.save(estates["demo estate collected from moto"], path)
+    whole = snapshot.load(path)["regions"]["eu-west-1"]["network_interfaces"]
+    deferred = snapshot.load(path, project=True)["regions"]["eu-west-1"]["network_interfaces"]
+    assert len(deferred) == len(whole) > 0
+    assert all(isinstance(item, snapshot.Deferred) for item in deferred)
+    for item, full in zip(deferred, whole):
+        kept = snapshot.decoded(item)
+        assert set(kept) < set(full) and kept["NetworkInterfaceId"] == full["NetworkInterfaceId"]
