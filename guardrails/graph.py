@@ -92,10 +92,10 @@ class EstateGraph:
         self._g._succ[node_id] = {}
         self._g._pred[node_id] = {}
 
-    def add_edge(self, src: str, dst: str, kind: str, **attrs: Any) -> None:
+    def add_edge(self, src: str, dst: str, kind: str, key: object = "", **attrs: Any) -> None:
         if kind not in EDGE_KINDS:
             raise ValueError(f"unknown edge kind {kind!r}")
-        key = kind + ":" + str(attrs.pop("key", ""))
+        key = kind + ":" + (key if type(key) is str else str(key))
         attrs["kind"] = kind
         succ = self._g._succ
         out = succ.get(src)
@@ -105,8 +105,8 @@ class EstateGraph:
         keys = out.get(dst)
         if keys is None:
             # As MultiDiGraph.add_edge: one key dict shared by both directions of adjacency.
-            keys = out[dst] = {}
-            self._g._pred[dst][src] = keys
+            out[dst] = self._g._pred[dst][src] = {key: attrs}
+            return
         data = keys.get(key)
         if data is None:
             keys[key] = attrs

@@ -283,4 +283,39 @@ _WORDS = [*classify.PRODUCT_WORDS, *classify.GENERIC_WORDS, "x", "ci2", "rebuild
 def test_the_quick_ci_word_test_agrees_with_the_word_patterns(text):
     lowered = text.lower()
     by_patterns = bool(classify._PRODUCT_SUBSTRINGS.search(lowered) or classify._ANY_WHOLE_WORD.search(lowered))
-    assert classify._names_ci_word(lowered) == by_patterns
+    assert classify.names_ci_word(lowered) == by_patterns
+
+
+_PART = st.lists(st.one_of(st.sampled_from([*_WORDS, "ci-role", "runner", "Name", "prod"]),
+                           st.text(alphabet="abcdgijklnrsu019-_ .", max_size=6)), max_size=3).map("".join)
+_PLAIN = st.sampled_from(["", "web", "orders-1", "Name", "env", "production", "team a", "rebuild"])
+_NAME = st.one_of(st.sampled_from(["web-1", "web-2", "jenkins-2", "build 3", "ci", "gitlab_runner", "rebuild"]), _PART)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.none(), st.dictionaries(st.one_of(_PLAIN, _PART), st.one_of(_PLAIN, _PART), max_size=3),
+                          st.sampled_from(["", "img", "jenkins-ami"]), st.sampled_from(["", "asg", "ci-asg"])),
+                min_size=1, max_size=3),
+       st.lists(st.tuples(st.integers(0, 2), _NAME, st.booleans(), st.booleans()), min_size=1, max_size=12))
+def test_fleet_members_are_classified_as_each_would_be_alone(fleets, members):
+    """classify_nodes settles a member by its name once its fleet's shared words hold no CI word;
+    that must agree with classifying every node on its own."""
+    from guardrails.analysis.estate import classify_nodes
+    from guardrails.graph import EstateGraph
+
+    graph = EstateGraph()
+    for n, (fleet, name, name_tag, managed) in enumerate(members):
+        tags, image, group = dict(fleets[fleet % len(fleets)][1]), *fleets[fleet % len(fleets)][2:]
+        if name_tag:
+            tags["Name"] = name
+        graph.add_node(f"i-{n}", "compute", provider="aws", name=name, tags=tags, image_name=image or None,
+                       autoscaling_group=group or None, managed_service=managed, in_network=True)
+    config = Config()
+    alone = {}
+    for node in graph.nodes("compute"):
+        verdict = classify_ci(node.id, node.name, node.get("tags"), image=node.get("image_name"),
+                              autoscaling_group=node.get("autoscaling_group"),
+                              managed_service=node.get("managed_service"), in_network=True, config=config)
+        if verdict:
+            alone[node.id] = verdict
+    assert classify_nodes(graph, config) == alone

@@ -60,7 +60,7 @@ _SUBSTRING_PRODUCTS = tuple(w for w in PRODUCT_WORDS if w not in WHOLE_WORD_PROD
 _WHOLE_WORDS = (*sorted(WHOLE_WORD_PRODUCTS), *GENERIC_WORDS)
 
 
-def _names_ci_word(lowered: str) -> bool:
+def names_ci_word(lowered: str) -> bool:
     """Whether a lower-cased text holds a CI product word or a whole generic CI word: what
     _PRODUCT_SUBSTRINGS and _ANY_WHOLE_WORD find. Substring tests settle most texts before either
     pattern has to run."""
@@ -102,7 +102,7 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
                 return CiVerdict(value.strip().lower(), f"tag {key}={value}")
 
     # Most nodes are not CI: one pass over all their words settles those at once.
-    if not _names_ci_word(every_text):
+    if not names_ci_word(every_text):
         return CiVerdict("runner", "managed build service in a VPC") if managed_service and in_network else None
 
     tag_values = _tag_values(tags)

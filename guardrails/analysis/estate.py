@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from guardrails.analysis.classify import CiVerdict, classify_ci, production_reason
+from guardrails.analysis.classify import CiVerdict, classify_ci, names_ci_word, production_reason
 from guardrails.analysis.reachability import Exposure, Reachability, compute_exposure
 from guardrails.config import Config
 from guardrails.graph import EstateGraph, Node
@@ -38,13 +38,29 @@ def ci_label(node: Node, verdict: CiVerdict) -> str:
 
 def classify_nodes(graph: EstateGraph, config: Config) -> dict[str, CiVerdict]:
     verdicts = {}
+    # Members of a fleet share all their words but their names. Once one member holds no CI word
+    # anywhere, another with the same shared words is settled by its name alone; words never run
+    # across the parts of a node's text, so the parts can be looked at apart. Configured selectors
+    # and exclusions match on ids and names, so they take the full path.
+    by_words = not config.ci_nodes and not config.ci_exclude
+    quiet: set[tuple] = set()
     for node_id, attrs in graph.nodes(kind="compute"):
-        verdict = classify_ci(node_id, attrs.get("name") or node_id, attrs.get("tags") or {},
+        name = attrs.get("name") or node_id
+        tags = attrs.get("tags") or {}
+        shared = None
+        if by_words and not attrs.get("managed_service"):
+            shared = (attrs.get("image_name"), attrs.get("autoscaling_group"),
+                      tuple(item for item in tags.items() if item[0] != "Name" or item[1] != name))
+            if shared in quiet and not names_ci_word(name.lower()):
+                continue
+        verdict = classify_ci(node_id, name, tags,
                               image=attrs.get("image_name"), autoscaling_group=attrs.get("autoscaling_group"),
                               managed_service=bool(attrs.get("managed_service")),
                               in_network=attrs.get("in_network", True), config=config)
         if verdict:
             verdicts[node_id] = verdict
+        elif shared is not None:
+            quiet.add(shared)
     return verdicts
 
 
