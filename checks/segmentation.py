@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -290,6 +291,74 @@ def _alike(ranges: tuple[tuple[int, int], ...], lo: int, hi: int) -> bool:
     return True
 
 
+class _Fleets:
+    """Which CI interfaces get one answer. Interfaces with the same security groups in one subnet
+    do when no CIDR rule tells their addresses apart. So do those in different subnets of one
+    network with the same route table and network ACL, when no address range that any rule or
+    route in the estate names starts or ends inside either subnet or between them: every firewall
+    and every route then judges their addresses alike (runner fleets spread over one subnet per
+    availability zone)."""
+
+    def __init__(self, estate: Estate) -> None:
+        self.estate = estate
+        self._cuts: list[int] | None = None
+        self._keys: dict[str, tuple | None] = {}
+
+    def key(self, subnet_id: str, groups: tuple[str, ...]) -> tuple:
+        place = self._keys.get(subnet_id, False)
+        if place is False:
+            place = self._keys[subnet_id] = self._place(subnet_id)
+        return (place, groups) if place is not None else (subnet_id, groups)
+
+    def _place(self, subnet_id: str) -> tuple | None:
+        """Where the subnet sits among every address boundary of the estate, or None when one cuts it."""
+        reach = self.estate.reach
+        ranges = reach.subnet_addresses(subnet_id).v4.ranges
+        if len(ranges) != 1:
+            return None
+        cuts = self._boundaries()
+        if cuts is None:
+            return None
+        lo, hi = ranges[0]
+        slot = bisect_right(cuts, lo)
+        if bisect_right(cuts, hi) != slot:
+            return None
+        table = reach.route_table(subnet_id)
+        nacl = reach.nacl(subnet_id)
+        return (self.estate.graph.node(subnet_id).get("network"), table[0].id if table else None,
+                nacl.id if nacl else None, slot)
+
+    def _boundaries(self) -> list[int] | None:
+        """The first address of every range a rule or route names, and the address after its
+        last; None when a route's destination cannot be read (no grouping then)."""
+        if self._cuts is None:
+            graph = self.estate.graph
+            points: set[int] = set()
+            for node in graph.nodes("firewall"):
+                for rule in node.get("rules") or ():
+                    for peer in rule.peers:
+                        if peer.kind == "cidr":
+                            for first, last in peer.addresses.v4.ranges:
+                                points.add(first)
+                                points.add(last + 1)
+            destinations = [route.get("destination") for node in graph.nodes("route_table")
+                            for route in node.get("routes") or ()]
+            destinations += [route.get("destination") for node in graph.nodes("gateway")
+                             for routes in (node.get("route_tables") or {}).values() for route in routes]
+            for destination in destinations:
+                if destination is None:
+                    continue  # a route without a readable destination carries nothing here
+                try:
+                    version, (first, last) = cidr_range(destination)
+                except (TypeError, ValueError):
+                    return None
+                if version == 4:
+                    points.add(first)
+                    points.add(last + 1)
+            self._cuts = sorted(points)
+        return self._cuts
+
+
 def _joined_networks(graph: EstateGraph, network: str) -> set[str]:
     networks = {network}
     if graph.has(network):
@@ -317,9 +386,10 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
     if not targets:
         return
     paths = _Paths(estate)
-    # Runner fleets share subnets and security groups: when no CIDR rule on the way tells one
-    # address of the CI subnet from another, one answer serves every member of the fleet.
-    fleets: dict[tuple[str, tuple[str, ...]], dict] = {}
+    # Runner fleets share security groups and subnets, or subnets alike to every rule and route:
+    # when no CIDR rule on the way tells their addresses apart, one answer serves every member.
+    grouping = _Fleets(estate)
+    fleets: dict[tuple, dict] = {}
     summaries: dict[int, _Summary] = {}  # per fleet answer: every member lists the same targets
     labels: dict[int, tuple[list[str], list[str]]] = {}
     for node, verdict in estate.ci_nodes():
@@ -331,7 +401,7 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
             if not src_subnet or not graph.has(src_subnet) or not src_ip:
                 continue
             groups = tuple(sorted(iface.get("groups") or ()))
-            fleet = (src_subnet, groups)
+            fleet = grouping.key(src_subnet, groups)
             if fleet in fleets:
                 found = fleets[fleet]
             else:

@@ -404,3 +404,67 @@ def test_runner_reaches_production(aws, builder_session, collector_session, row:
         assert tuple(finding["evidence"]["ports"]) == row.ports
         path = finding["evidence"]["path"]
         assert (path[0]["id"], path[-1]["id"]) == (built.runner.id, reached[0])
+
+
+# --- one runner fleet over two subnets ------------------------------------------------------------
+# Subnets that share a route table, a network ACL and every rule's and route's view of their
+# addresses are judged once; a rule or a route that names one of them must still tell them apart.
+
+
+def _fleet_over_two_subnets(b: AwsBuilder) -> tuple[Ci, Subnet, Instance, Instance]:
+    vpc = b.vpc("10.0.0.0/16", name="ci")
+    first = b.private_subnet(vpc, "10.0.1.0/24", name="ci-runners-a", use_main_table=True)
+    second = b.private_subnet(vpc, "10.0.2.0/24", name="ci-runners-b", use_main_table=True)
+    ci = Ci(vpc, first, b.security_group(vpc, "ci-runner"))
+    runners = [b.instance(f"gitlab-runner-{n}", subnet=subnet, security_groups=[ci.group], imds="required")
+               for n, subnet in enumerate((first, second))]
+    b.autoscaling_group("gitlab-runners", subnets=[first, second], instances=runners)
+    return ci, second, *runners
+
+
+def _fleet_db_admits_one_subnet(b):
+    ci, _, in_first, _ = _fleet_over_two_subnets(b)
+    data = b.private_subnet(ci.vpc, "10.0.9.0/24", name="data", use_main_table=True)
+    db = server(b, "orders-db", data, b.security_group(ci.vpc, "orders-db", ingress=[tcp(5432, "10.0.1.0/24")]))
+    return {in_first.id: [db.id]}
+
+
+def _fleet_db_admits_the_network(b):
+    ci, _, in_first, in_second = _fleet_over_two_subnets(b)
+    data = b.private_subnet(ci.vpc, "10.0.9.0/24", name="data", use_main_table=True)
+    db = server(b, "orders-db", data, b.security_group(ci.vpc, "orders-db", ingress=[tcp(5432, ci.vpc.cidr)]))
+    return {in_first.id: [db.id], in_second.id: [db.id]}
+
+
+def _fleet_route_back_to_one_subnet(b):
+    ci, _, in_first, _ = _fleet_over_two_subnets(b)
+    shop, data = production_vpc(b)
+    peering = b.vpc_peering(ci.vpc, shop)
+    b.route(ci.vpc.main_route_table_id, shop.cidr, peering)
+    b.route(data.route_table_id, "10.0.1.0/24", peering)
+    db = server(b, "orders-db", data, b.security_group(shop, "orders-db", ingress=[tcp(5432, ci.vpc.cidr)]))
+    return {in_first.id: [db.id]}
+
+
+def _fleet_one_address_admitted(b):
+    ci, _, in_first, _ = _fleet_over_two_subnets(b)
+    data = b.private_subnet(ci.vpc, "10.0.9.0/24", name="data", use_main_table=True)
+    address = f"{in_first.private_ip}/32"
+    db = server(b, "orders-db", data, b.security_group(ci.vpc, "orders-db", ingress=[tcp(5432, address)]))
+    return {in_first.id: [db.id]}
+
+
+@pytest.mark.parametrize("build", [
+    pytest.param(_fleet_db_admits_one_subnet, id="DB admits one of the fleet's subnets"),
+    pytest.param(_fleet_db_admits_the_network, id="DB admits the fleet's whole network"),
+    pytest.param(_fleet_route_back_to_one_subnet, id="peered, route back covers one of the fleet's subnets"),
+    pytest.param(_fleet_one_address_admitted, id="DB admits one runner's address"),
+])
+def test_a_fleet_over_subnets_is_told_apart_where_a_rule_or_route_does(aws, builder_session, collector_session,
+                                                                         build):
+    expected = build(AwsBuilder(builder_session))
+    snapshot = aws_collect.collect(collector_session, [REGION], wants_user_data=_user_data_wanted(Config()))
+    document = pipeline.scan_snapshots([snapshot], Config())
+    found = {f["resource"]["id"]: [n["target"] for n in f["evidence"]["details"]["production_nodes"]]
+             for f in document["findings"] if f["check_id"] == "ci-reaches-production"}
+    assert found == expected
