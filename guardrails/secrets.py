@@ -8,6 +8,7 @@ import gzip
 import math
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 # (kind, pattern); group "secret" is what gets masked.
 PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
@@ -23,10 +24,17 @@ PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("runner registration token", re.compile(r"--(?:registration-)?token[= ]+[\"']?(?P<secret>[A-Za-z0-9_\-]{16,})")),
     ("AWS secret access key", re.compile(r"(?i)aws_secret_access_key[\"']?\s*[=:]\s*[\"']?(?P<secret>[A-Za-z0-9/+=]{40})")),
 )
+# A key that names a secret, assigned a value: what `_generic_assignments` finds. Searching with
+# this pattern itself takes time quadratic in the length of a run of key characters (every start
+# in the run scans to its end), which a line of base64 in user data makes minutes long; the scan
+# below finds the same matches in one pass over the runs, and a test holds it to this pattern.
 GENERIC = re.compile(
     r"(?i)(?P<key>[A-Za-z0-9_.-]*(?:password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key)[A-Za-z0-9_.-]*)"
     r"[\"']?\s*[=:]\s*[\"']?(?P<secret>[^\s\"'`;&|]{8,})"
 )
+_KEY_RUN = re.compile(r"(?i)[A-Za-z0-9_.-]+")
+_SECRET_WORD = re.compile(r"(?i)password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key")
+_ASSIGNED = re.compile(r"(?i)[\"']?\s*[=:]\s*[\"']?(?P<secret>[^\s\"'`;&|]{8,})")
 PLACEHOLDER = re.compile(r"^(\$\{?|\{\{|%\(|<|\$\(|xxx|changeme|example|your[_-])", re.IGNORECASE)
 
 
@@ -84,12 +92,30 @@ def find_secrets(text: str) -> list[SecretHit]:
                 if span not in taken:
                     taken.add(span)
                     hits.append(SecretHit(kind, number, mask(match.group("secret"))))
-        for match in GENERIC.finditer(line):
-            secret = match.group("secret")
-            if any((number, s) in taken for s in range(match.start("secret") - 2, match.end("secret"))):
+        for key, secret, start, end in _generic_assignments(line):
+            if any((number, s) in taken for s in range(start - 2, end)):
                 continue
             if PLACEHOLDER.match(secret) or entropy(secret) < 3.0:
                 continue
-            taken.add((number, match.start("secret")))
-            hits.append(SecretHit(f"{match.group('key')} assignment", number, mask(secret)))
+            taken.add((number, start))
+            hits.append(SecretHit(f"{key} assignment", number, mask(secret)))
     return hits
+
+
+def _generic_assignments(line: str) -> Iterator[tuple[str, str, int, int]]:
+    """GENERIC's matches in the line, as (key, secret, start and end of the secret).
+
+    A match of GENERIC starts where a run of key characters starts (any later start in the run
+    reaches the same run end), its key is the whole run (nothing in an assignment is a key
+    character), and the next match is searched for after its secret."""
+    at = 0
+    while True:
+        run = _KEY_RUN.search(line, at)
+        if run is None:
+            return
+        assigned = _ASSIGNED.match(line, run.end()) if _SECRET_WORD.search(run.group()) else None
+        if assigned is None:
+            at = run.end()
+            continue
+        yield run.group(), assigned.group("secret"), assigned.start("secret"), assigned.end("secret")
+        at = assigned.end()

@@ -28,3 +28,20 @@ def test_secrets_are_still_found_and_masked():
     hits = secrets.find_secrets(text)
     assert [(h.kind, h.line) for h in hits] == [("DB_PASSWORD assignment", 2), ("GitLab runner registration token", 3)]
     assert all("*" in h.masked for h in hits)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from([*FRAGMENTS, "'", "`", ";", "\t", ":", "==", "a.b-c_", "ı", "İ"]),
+                          st.text(max_size=6)), max_size=12).map("".join))
+def test_the_assignment_scan_finds_what_the_generic_pattern_finds(line):
+    expected = [(m.group("key"), m.group("secret"), m.start("secret"), m.end("secret"))
+                for m in secrets.GENERIC.finditer(line)]
+    assert list(secrets._generic_assignments(line)) == expected
+
+
+def test_a_long_line_of_key_characters_is_scanned_in_linear_time():
+    # With the pattern itself this took 17 s (quadratic in the run); a user data line of base64
+    # is that long.
+    line = "token " + "A" * 200_000 + " password=s3cr3t-Xq9vLm2P"
+    hits = secrets.find_secrets(line)
+    assert [h.kind for h in hits] == ["password assignment"]
