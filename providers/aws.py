@@ -435,17 +435,20 @@ def _interfaces(instance: dict, enis: list[dict]) -> list[dict]:
     """Every network interface of an instance with its addresses and security groups."""
     out = []
     for eni in enis:
-        public = set()
+        public: list[str] = []
         association = eni.get("Association")
         if association and association.get("PublicIp"):
-            public.add(association["PublicIp"])
+            public.append(association["PublicIp"])
         private = []
         for addr in eni.get("PrivateIpAddresses") or ():
-            if addr.get("PrivateIpAddress"):
-                private.append(addr["PrivateIpAddress"])
+            address = addr.get("PrivateIpAddress")
+            if address:
+                private.append(address)
             association = addr.get("Association")
-            if association and association.get("PublicIp"):
-                public.add(association["PublicIp"])
+            if association:
+                address = association.get("PublicIp")
+                if address and address not in public:
+                    public.append(address)
         primary = eni.get("PrivateIpAddress")
         if primary and primary not in private:
             private.insert(0, primary)
@@ -454,7 +457,7 @@ def _interfaces(instance: dict, enis: list[dict]) -> list[dict]:
             "id": eni.get("NetworkInterfaceId"),
             "subnet": eni.get("SubnetId") or instance.get("SubnetId"),
             "private": private,
-            "public": sorted(public) if len(public) > 1 else list(public),
+            "public": sorted(public) if len(public) > 1 else public,
             "ipv6": [a["Ipv6Address"] for a in ipv6 if a.get("Ipv6Address")] if ipv6 else [],
             "groups": [grp["GroupId"] for grp in eni.get("Groups") or () if grp.get("GroupId")],
         })
@@ -500,6 +503,7 @@ def _add_compute(ctx: _Context, data: dict) -> None:
             asg_of[inst.get("InstanceId")] = asg.get("AutoScalingGroupName")
     instance_by_ip = ctx.instance_by_ip
     region = ctx.region or None
+    via_profile: dict[str, str] = {}  # one text per instance profile, shared by its instances' edges
     for inst in _taken(data, "instances") if ctx.consume else data.get("instances") or []:
         state = (inst.get("State") or {}).get("Name", "running")
         if state in ("terminated", "shutting-down"):
@@ -533,9 +537,10 @@ def _add_compute(ctx: _Context, data: dict) -> None:
             roles = ctx.profiles.get(profile) or ctx.profiles.get(profile.rsplit("/", 1)[-1])
             if not roles:
                 ctx.gap(f"instance profile of {iid}", f"instance profile {profile} not found among collected IAM instance profiles")
+            via = via_profile.get(profile) or via_profile.setdefault(profile, f"instance profile {profile}")
             for role in roles or []:
                 if g.has(role):
-                    g.add_edge(iid, role, "runs_as", via=f"instance profile {profile}")
+                    g.add_edge(iid, role, "runs_as", via=via)
                 else:
                     ctx.gap(f"role of {iid}", f"role {role} (instance profile {profile}) not collected")
     for project in data.get("codebuild_projects") or []:

@@ -319,3 +319,28 @@ def test_fleet_members_are_classified_as_each_would_be_alone(fleets, members):
         if verdict:
             alone[node.id] = verdict
     assert classify_nodes(graph, config) == alone
+
+
+_TAG = st.sampled_from(["Name", "env", "Env", "stage", "tier", "team", "name"])
+_VALUE = st.sampled_from(["production", "prod", " Live ", "staging", "web-1", "web-2", "prod-db", ""])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.dictionaries(_TAG, _VALUE, max_size=3), _VALUE), min_size=1, max_size=10),
+       st.sampled_from([Config(), Config(production_names=("prod-*",)), Config(production_tags=(("team", "web-1"),)),
+                        Config(production_tags=(("NAME", "web-2"),)), Config(production_ids=frozenset({"i-1"}))]))
+def test_production_reasons_shared_by_tags_agree_with_each_node_alone(nodes, config):
+    """classify_production reuses a reason for nodes with the same tags but their Name: it must
+    agree with asking production_reason of every node."""
+    from guardrails.analysis.estate import classify_production
+    from guardrails.graph import EstateGraph
+
+    graph = EstateGraph()
+    for n, (tags, name) in enumerate(nodes):
+        graph.add_node(f"i-{n}", "compute", provider="aws", name=name, tags=dict(tags))
+    alone = {}
+    for node in graph.nodes("compute"):
+        reason = production_reason(node.id, node.name, node.get("tags"), config)
+        if reason:
+            alone[node.id] = reason
+    assert classify_production(graph, config) == alone
