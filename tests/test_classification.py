@@ -329,9 +329,8 @@ _VALUE = st.sampled_from(["production", "prod", " Live ", "staging", "web-1", "w
 @given(st.lists(st.tuples(st.dictionaries(_TAG, _VALUE, max_size=3), _VALUE), min_size=1, max_size=10),
        st.sampled_from([Config(), Config(production_names=("prod-*",)), Config(production_tags=(("team", "web-1"),)),
                         Config(production_tags=(("NAME", "web-2"),)), Config(production_ids=frozenset({"i-1"}))]))
-def test_production_reasons_shared_by_tags_agree_with_each_node_alone(nodes, config):
-    """classify_production reuses a reason for nodes with the same tags but their Name: it must
-    agree with asking production_reason of every node."""
+def test_production_classification_of_nodes_agrees_with_each_node_alone(nodes, config):
+    """Nodes that live nowhere in particular are production exactly when production_reason says so."""
     from guardrails.analysis.estate import classify_production
     from guardrails.graph import EstateGraph
 

@@ -65,44 +65,32 @@ def classify_nodes(graph: EstateGraph, config: Config) -> dict[str, CiVerdict]:
 
 
 def classify_production(graph: EstateGraph, config: Config) -> dict[str, str]:
-    """Production accounts, networks, subnets and compute; a node inherits from where it lives."""
+    """Production accounts, networks, subnets and compute; a node inherits from where it lives.
+
+    Kinds are taken outermost first, so a node's parents are settled before the node."""
     prod: dict[str, str] = {}
-    # Without name patterns, and with no configured tag on the Name key, a node's own reason comes
-    # from its tags alone (after the configured ids): fleet members share it, whatever their names.
-    by_tags = not config.production_names and all(key.lower() != "name" for key, _ in config.production_tags)
-    named = config.production_ids | config.production_accounts
-    tag_reasons: dict[tuple, str | None] = {}
     for kind in ("account", "network", "subnet", "compute", "load_balancer", "identity"):
         for node_id, attrs in graph.nodes(kind):
-            name = attrs.get("name") or node_id
-            tags = attrs.get("tags") or {}
-            aliases = attrs.get("aliases") or ()
-            if by_tags and not aliases and node_id not in named:
-                shared = tuple(item for item in tags.items() if item[0] != "Name")
-                reason = tag_reasons.get(shared, False)
-                if reason is False:
-                    reason = tag_reasons[shared] = production_reason(node_id, name, tags, config)
-            else:
-                reason = production_reason(node_id, name, tags, config, aliases=aliases)
+            reason = production_reason(node_id, attrs.get("name") or node_id, attrs.get("tags") or {}, config,
+                                       aliases=attrs.get("aliases") or ())
             if reason is None and attrs.get("account") in config.production_accounts:
                 reason = f"account {attrs.get('account')} is production (configuration)"
+            if reason is None and prod and kind not in ("account", "network"):
+                reason = _inherited(graph, prod, kind, attrs)
             if reason:
                 prod[node_id] = reason
-    if not prod:
-        return prod
-    for kind in ("subnet", "compute", "load_balancer", "identity"):
-        for node_id, attrs in graph.nodes(kind):
-            if node_id in prod:
-                continue
-            parents = [attrs.get("network")] if kind == "subnet" else []
-            if kind in ("compute", "load_balancer"):
-                parents = [i.get("subnet") for i in attrs.get("interfaces") or []] + list(attrs.get("subnets") or [])
-            parents.append(attrs.get("account"))
-            for parent in parents:
-                if parent and parent in prod:
-                    prod[node_id] = f"in production {graph.node(parent).kind} {graph.node(parent).name} ({prod[parent]})"
-                    break
     return prod
+
+
+def _inherited(graph: EstateGraph, prod: dict[str, str], kind: str, attrs: dict) -> str | None:
+    parents = [attrs.get("network")] if kind == "subnet" else []
+    if kind in ("compute", "load_balancer"):
+        parents = [i.get("subnet") for i in attrs.get("interfaces") or []] + list(attrs.get("subnets") or [])
+    parents.append(attrs.get("account"))
+    for parent in parents:
+        if parent and parent in prod:
+            return f"in production {graph.node(parent).kind} {graph.node(parent).name} ({prod[parent]})"
+    return None
 
 
 def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime | None = None) -> Estate:
