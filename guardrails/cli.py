@@ -10,7 +10,7 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Iterator, List, NoReturn, Optional
 
 import typer
 
@@ -109,6 +109,23 @@ def _write(path: Path, text: str) -> None:
         raise UserError(f"{path}: cannot write ({exc.strerror})") from None
 
 
+# What a scan command holds until the process exits: the analysed estate and the findings document.
+# Freeing them object by object takes a large scan longer than writing its report, and the
+# operating system takes the memory back at once when the process ends (main: _exit).
+_KEPT: list = []
+
+
+def _exit(code: int) -> NoReturn:
+    if _KEPT:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe or stream has nothing left to write
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 def _no_more_collections() -> None:
     """From here on the command only builds, analyses and reports the estate, then exits: the cyclic
     garbage collector would walk millions of live objects (a collection right after a pause walks
@@ -117,6 +134,7 @@ def _no_more_collections() -> None:
 
 
 def _finish(document: dict, fmt: Format, output: Optional[Path], quiet: bool, fail_on: FailOn) -> None:
+    _KEPT.append(document)
     _emit(document, fmt, output, quiet)
     raise typer.Exit(_exit_code(document, fail_on))
 
@@ -186,7 +204,7 @@ def scan_aws(
     _no_more_collections()  # not before: boto3 clients leave reference cycles behind
     if save_snapshot:
         snapshot.save(snap, save_snapshot)
-    document = pipeline.scan_snapshots([snap], config, started_at=started)
+    document = pipeline.scan_snapshots([snap], config, started_at=started, retain=_KEPT)
     _finish(document, fmt, output, quiet, fail_on)
 
 
@@ -205,7 +223,7 @@ def scan_terraform(
     started = dt.datetime.now(dt.timezone.utc)
     _no_more_collections()
     snapshots = terraform.load_terraform(path)  # bad input raises a UserError naming the file
-    document = pipeline.scan_snapshots(snapshots, config, started_at=started)
+    document = pipeline.scan_snapshots(snapshots, config, started_at=started, retain=_KEPT)
     _finish(document, fmt, output, quiet, fail_on)
 
 
@@ -224,7 +242,8 @@ def scan_snapshot(
     snapshots = [snapshot.load(f, project=True) for f in files]
     sources = [{"provider": "snapshot", "scope": f"{s.get('scope', '')} ({f})",
                 "regions": sorted(s.get("regions") or {})} for f, s in zip(files, snapshots)]
-    document = pipeline.scan_snapshots(snapshots, config, sources=sources, started_at=started, consume=True)
+    document = pipeline.scan_snapshots(snapshots, config, sources=sources, started_at=started, consume=True,
+                                       retain=_KEPT)
     _finish(document, fmt, output, quiet, fail_on)
 
 
@@ -383,12 +402,12 @@ def _root(version: bool = typer.Option(False, "--version", help="Show the versio
 def main() -> None:
     try:
         code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        _exit(code if isinstance(code, int) else 0)
     except GuardrailsError as exc:
         print(f"guardrails: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        _exit(exc.exit_code)
     except typer.Abort:
         print("guardrails: aborted", file=sys.stderr)
         sys.exit(130)

@@ -64,12 +64,13 @@ def collection_time(snapshots: Iterable[dict]) -> dt.datetime | None:
 
 def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sources: list[dict] | None = None,
                    now: dt.datetime | None = None, started_at: dt.datetime | None = None,
-                   consume: bool = False) -> dict:
+                   consume: bool = False, retain: list | None = None) -> dict:
     """The findings document of one or more snapshots, merged into one estate.
 
     With `consume`, the snapshots are taken apart as the estate graph is built and the given list
     is emptied: a large snapshot's replies then free their memory for the graph and the analysis
-    instead of living on beside them."""
+    instead of living on beside them. With `retain`, the analysed estate is appended to that list
+    instead of being freed on return, for a caller that exits without freeing it (cli.py)."""
     given = snapshots
     snapshots = list(snapshots)
     started = started_at or dt.datetime.now(dt.timezone.utc)
@@ -82,4 +83,6 @@ def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sour
             snapshots.clear()
         estate = analyse(graph, config, now)
         findings = run_checks(estate)
+        if retain is not None:
+            retain.append(estate)
         return build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))
