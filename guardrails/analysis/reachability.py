@@ -9,14 +9,17 @@ knows which cloud a rule came from: the provider has already normalized routes, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from guardrails.graph import INTERNET, EstateGraph, Node
 from guardrails.netsets import NO_RANGES, AddressSet, RangeSet, every_address
 from guardrails.rules import (ALLOW_UNION, EPHEMERAL_PORTS, PROTOCOLS, Admission, Layer, Principal,
                               admits_internet, admits_principal, everything, format_portmap)
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
+    """One hop of a path in a finding's evidence. A named tuple: paths are built for every
+    exposed node, and a tuple is the cheapest immutable record to make."""
+
     id: str
     kind: str
     name: str
@@ -81,6 +84,7 @@ class Reachability:
         self._sg_cache: dict[tuple[tuple[str, ...], int], Admission | None] = {}
         self._route_table_cache: dict[str, tuple[Node, str] | None] = {}
         self._layer_cache: dict[str, Layer] = {}
+        self._group_layers: dict[tuple[str, ...], Layer | None] = {}
         self._admits_cache: dict[tuple, Admission] = {}
         self._nacl_of: dict[str, Node | None] = {}
         self._subnet_addresses: dict[str, AddressSet] = {}
@@ -186,12 +190,12 @@ class Reachability:
 
     def group_layer(self, groups: tuple[str, ...]) -> Layer | None:
         """The union of these security groups as one layer; None when one was not collected."""
-        key = "groups:" + ",".join(groups)
-        if key not in self._layer_cache:
-            if not all(self.graph.has(gid) for gid in groups):
-                return None
-            self._layer_cache[key] = layer_of([self.graph.node(gid) for gid in groups], ALLOW_UNION)
-        return self._layer_cache[key]
+        found = self._group_layers.get(groups, False)
+        if found is False:
+            found = self._group_layers[groups] = (
+                layer_of([self.graph.node(gid) for gid in groups], ALLOW_UNION)
+                if all(self.graph.has(gid) for gid in groups) else None)
+        return found
 
 
 def layer_of(firewalls: list[Node], semantics: str | None = None) -> Layer:
@@ -311,6 +315,7 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node):
     # one answer, as do listeners on one port.
     at_fronts: dict[tuple, Admission] = {}
     backs: dict[tuple, str | None] = {}
+    lb_steps: dict[str, Step] = {}  # the load balancer's hop, per listener rule: shared by its targets
     for target, edge in graph.out(lb.id, "forwards"):
         if target.kind != "compute" or target.get("state") in ("stopped", "stopping"):
             continue
@@ -335,7 +340,11 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node):
             back_via = backs[back_key] = _target_admits(reach, lb, target, edge, lb_addresses, groups, target_ports)
         if back_via is None:
             continue
-        steps = [*front_steps, step(lb, f"{lb_via}; {edge.get('via', '')}"), step(target, back_via)]
+        edge_via = edge.get("via", "")
+        lb_step = lb_steps.get(edge_via)
+        if lb_step is None:
+            lb_step = lb_steps[edge_via] = step(lb, f"{lb_via}; {edge_via}")
+        steps = [*front_steps, lb_step, step(target, back_via)]
         yield target.id, ExposurePath(steps, at_front.ports)
 
 
