@@ -449,3 +449,28 @@ def test_a_minimal_document_renders_in_every_format():
     assert log["runs"][0]["results"] == [] and log["runs"][0]["tool"]["driver"]["rules"] == []
     plain, _ = table_output(document)
     assert "0 open findings; 0 resources scanned, 0 CI nodes, 0 coverage gaps" in plain
+
+
+def test_table_of_a_large_result_shows_the_worst_and_says_what_it_leaves_out(sample):
+    from guardrails.reports import table
+
+    template = finding(sample, "ci-admin-identity", "i-0a1b")
+    path = template["evidence"]["path"]
+    findings = []
+    for n in range(table.MAX_RESOURCES + 7):
+        resource = dict(template["resource"], id=f"i-{n:04d}", name=f"runner-{n:04d}")
+        findings.append(dict(template, id=f"f{n}", resource=resource, severity="high" if n % 2 else "medium",
+                             check_id="ci-admin-identity"))
+    for n in range(table.MAX_ATTACK_PATHS + 3):
+        resource = dict(template["resource"], id=f"i-path-{n:02d}", name=f"jenkins-{n:02d}")
+        findings.append(dict(template, id=f"p{n}", resource=resource, severity="critical",
+                             check_id="ci-internet-to-admin-path", evidence=dict(template["evidence"], path=path)))
+    plain, _ = table_output(dict(sample, findings=findings))
+    shown = [line for line in plain.splitlines() if line.startswith(("runner-", "jenkins-"))]
+    assert len(shown) == table.MAX_RESOURCES
+    assert all(line.startswith("jenkins-") for line in shown[:table.MAX_ATTACK_PATHS + 3])  # attack paths first
+    assert f"Attack paths ({table.MAX_ATTACK_PATHS + 3})" in plain
+    assert "... and 3 more attack paths, not shown here" in plain
+    flat = " ".join(plain.split())
+    assert f"... and {len(findings) - table.MAX_RESOURCES} more resources with findings, not shown here" in flat
+    assert "holds every finding" in flat

@@ -24,6 +24,11 @@ from .view import (
 )
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+# The terminal shows the worst of a large result and says what it leaves out: every finding is in
+# the written report, and rendering thousands of tables kept a user of a 100,000-resource estate
+# waiting three times as long as the scan, for more lines than anyone reads.
+MAX_ATTACK_PATHS = 25
+MAX_RESOURCES = 50
 
 
 def safe(value: object) -> str:
@@ -42,19 +47,28 @@ def _print_attack_paths(document: dict, console: Console) -> None:
     if not leading:
         return
     console.print(f"[bold red]Attack paths ({len(leading)})[/]", highlight=False)
-    for finding in leading:
+    for finding in leading[:MAX_ATTACK_PATHS]:
         steps = (finding.get("evidence") or {}).get("path") or []
         chain = " [dim]->[/] ".join(
             safe(step.get("name") or step.get("id")) if step.get("kind") == "internet"
             else f"[dim]{safe(step.get('kind'))}[/] {safe(step.get('name') or step.get('id'))}" for step in steps)
         console.print(f"  [bold red]CRITICAL[/] {chain}", highlight=False)
         console.print(f"    [dim]{safe(finding.get('message'))}[/]", highlight=False)
+    _print_left_out(console, len(leading) - MAX_ATTACK_PATHS, "attack path", "attack paths")
     console.print()
+
+
+def _print_left_out(console: Console, count: int, one: str, many: str) -> None:
+    if count > 0:
+        console.print(f"  [dim]... and {count} more {one if count == 1 else many}, not shown here: the report "
+                      f"written with -o FILE (--format json, sarif, markdown or html) holds every finding[/]",
+                      highlight=False)
 
 
 def print_table(document: dict, console: Console) -> None:
     _print_attack_paths(document, console)
-    for resource, group in by_resource(document.get("findings") or []):
+    groups = by_resource(document.get("findings") or [])
+    for resource, group in groups[:MAX_RESOURCES]:
         role = resource.get("ci_role") or resource.get("kind")
         where = ", ".join(safe(part) for part in (resource.get("provider"), resource.get("account"), resource.get("region")) if part)
         table = Table(
@@ -78,7 +92,9 @@ def print_table(document: dict, console: Console) -> None:
             else:
                 table.add_row(_severity(finding.get("severity", "")), safe(finding.get("check_id")), message, ports)
         console.print(table, highlight=False)
-
+    _print_left_out(console, len(groups) - MAX_RESOURCES, "resource with findings", "resources with findings")
+    if len(groups) > MAX_RESOURCES:
+        console.print()
     _print_summary(document, console)
 
 
