@@ -83,14 +83,20 @@ class _Context:
         self.graph.gap(PROVIDER if self.source == "aws" else self.source, what, error, self.account, self.region or None)
 
     def base(self, item: dict) -> dict[str, Any]:
-        attrs: dict[str, Any] = {"provider": PROVIDER, "account": self.account, "region": self.region or None}
-        if item.get("_unknown"):
-            attrs["unknown"] = list(item["_unknown"])
-        if item.get("_address"):
-            attrs["address"] = item["_address"]
-        if item.get("_source_location"):
-            attrs["source_location"] = item["_source_location"]
-        return attrs
+        return {"provider": PROVIDER, "account": self.account, "region": self.region or None, **_translated(item)}
+
+
+def _translated(item: dict) -> dict[str, Any]:
+    """What the Terraform translation adds to an element (docs/snapshot-format.md), as node attributes."""
+    unknown, address, location = item.get("_unknown"), item.get("_address"), item.get("_source_location")
+    attrs: dict[str, Any] = {}
+    if unknown:
+        attrs["unknown"] = list(unknown)
+    if address:
+        attrs["address"] = address
+    if location:
+        attrs["source_location"] = location
+    return attrs
 
 
 def normalize(snapshots: Iterable[dict], graph: EstateGraph | None = None, consume: bool = False) -> EstateGraph:
@@ -519,8 +525,6 @@ def _add_compute(ctx: _Context, data: dict) -> None:
         interfaces = _interfaces(inst, enis)
         asg = asg_of.get(iid) or tags.get("aws:autoscaling:groupName") or inst.get("_launched_by")
         profile = (inst.get("IamInstanceProfile") or {}).get("Arn")
-        extra = ({k: v for k, v in ctx.base(inst).items() if k not in ("provider", "account", "region")}
-                 if "_address" in inst or "_unknown" in inst or "_source_location" in inst else {})
         g.add_node(iid, "compute", provider=PROVIDER, account=ctx.account, region=region,
                    name=tags.get("Name", iid), tags=tags,
                    raw={"InstanceType": inst.get("InstanceType"), "ImageId": inst.get("ImageId")},
@@ -528,7 +532,7 @@ def _add_compute(ctx: _Context, data: dict) -> None:
                    image_name=image.get("Name"),
                    autoscaling_group=asg, launch_time=inst.get("LaunchTime"),
                    metadata_options=inst.get("MetadataOptions"), user_data=inst.get("UserData"),
-                   managed_service=False, instance_profile=profile, **extra)
+                   managed_service=False, instance_profile=profile, **_translated(inst))
         for iface in interfaces:
             for ip in iface["private"]:
                 instance_by_ip[ip] = iid
