@@ -28,13 +28,13 @@ PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
 # this pattern itself takes time quadratic in the length of a run of key characters (every start
 # in the run scans to its end), which a line of base64 in user data makes minutes long; the scan
 # below finds the same matches in one pass over the runs, and a test holds it to this pattern.
-GENERIC = re.compile(
-    r"(?i)(?P<key>[A-Za-z0-9_.-]*(?:password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key)[A-Za-z0-9_.-]*)"
-    r"[\"']?\s*[=:]\s*[\"']?(?P<secret>[^\s\"'`;&|]{8,})"
-)
-_KEY_RUN = re.compile(r"(?i)[A-Za-z0-9_.-]+")
-_SECRET_WORD = re.compile(r"(?i)password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key")
-_ASSIGNED = re.compile(r"(?i)[\"']?\s*[=:]\s*[\"']?(?P<secret>[^\s\"'`;&|]{8,})")
+_KEY_CHARACTER = r"[A-Za-z0-9_.-]"
+_SECRET_WORDS = r"password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key"
+_VALUE = r"[\"']?\s*[=:]\s*[\"']?(?P<secret>[^\s\"'`;&|]{8,})"
+GENERIC = re.compile(rf"(?i)(?P<key>{_KEY_CHARACTER}*(?:{_SECRET_WORDS}){_KEY_CHARACTER}*){_VALUE}")
+_KEY_RUN = re.compile(rf"(?i){_KEY_CHARACTER}+")
+_SECRET_WORD = re.compile(rf"(?i){_SECRET_WORDS}")
+_ASSIGNED = re.compile(rf"(?i){_VALUE}")
 PLACEHOLDER = re.compile(r"^(\$\{?|\{\{|%\(|<|\$\(|xxx|changeme|example|your[_-])", re.IGNORECASE)
 
 
