@@ -8,8 +8,8 @@ memory is 1.0 GiB instead of 1.46 GiB). An element that does not fit these types
 snapshot with a list where an object belongs, say) is decoded whole, so the scan never sees less
 than it would have read. Network interfaces are checked as JSON but left undecoded until read.
 
-tests/test_snapshot.py records every field a whole scan reads of these lists and fails when one is
-missing here. `Any` keeps a field's whole value, however it is shaped.
+tests/test_snapshot_projection.py records every field a whole scan reads of these lists and fails
+when one is missing here. `Any` keeps a field's whole value, however it is shaped.
 """
 
 from __future__ import annotations

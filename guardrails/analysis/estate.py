@@ -47,15 +47,13 @@ def classify_nodes(graph: EstateGraph, config: Config) -> dict[str, CiVerdict]:
     for node_id, attrs in graph.nodes(kind="compute"):
         name = attrs.get("name") or node_id
         tags = attrs.get("tags") or {}
+        image, group, managed = attrs.get("image_name"), attrs.get("autoscaling_group"), bool(attrs.get("managed_service"))
         shared = None
-        if by_words and not attrs.get("managed_service"):
-            shared = (attrs.get("image_name"), attrs.get("autoscaling_group"),
-                      tuple(item for item in tags.items() if item[0] != "Name" or item[1] != name))
+        if by_words and not managed:
+            shared = (image, group, tuple(item for item in tags.items() if item[0] != "Name" or item[1] != name))
             if shared in quiet and not names_ci_word(name.lower()):
                 continue
-        verdict = classify_ci(node_id, name, tags,
-                              image=attrs.get("image_name"), autoscaling_group=attrs.get("autoscaling_group"),
-                              managed_service=bool(attrs.get("managed_service")),
+        verdict = classify_ci(node_id, name, tags, image=image, autoscaling_group=group, managed_service=managed,
                               in_network=attrs.get("in_network", True), config=config)
         if verdict:
             verdicts[node_id] = verdict
