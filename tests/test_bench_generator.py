@@ -99,3 +99,14 @@ def test_one_size_runs_through_the_benchmark_in_process(tmp_path):
     assert result["snapshot_bytes"] == (tmp_path / "estate-300-seed0.json").stat().st_size
     assert result["peak_rss_mib"] > 0
     assert "300" in bench.table([result]).splitlines()[2]
+
+
+def test_exposure_of_ci_nodes_alone_is_their_share_of_every_node_s_exposure(estate_snapshot):
+    from guardrails.analysis.reachability import compute_exposure
+
+    estate = pipeline.analyse(pipeline.normalize([estate_snapshot]))
+    every = compute_exposure(estate.graph, estate.reach)
+    assert len(every) > len(estate.exposure) > 0  # the estate has exposed nodes of both kinds
+    assert set(estate.exposure) == set(every) & set(estate.ci)
+    for node_id, exposure in estate.exposure.items():
+        assert exposure == every[node_id]

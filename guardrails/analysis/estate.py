@@ -19,7 +19,7 @@ class Estate:
     now: dt.datetime
     ci: dict[str, CiVerdict] = field(default_factory=dict)
     production: dict[str, str] = field(default_factory=dict)
-    exposure: dict[str, Exposure] = field(default_factory=dict)
+    exposure: dict[str, Exposure] = field(default_factory=dict)  # of CI nodes: what every check asks about
     identity: dict = field(default_factory=dict)  # identity id -> IdentityFacts (analysis.identity)
     reach: Reachability | None = None
 
@@ -97,7 +97,7 @@ def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime |
     estate.ci = classify_nodes(graph, config)
     estate.production = classify_production(graph, config)
     estate.reach = Reachability(graph)
-    estate.exposure = compute_exposure(graph, estate.reach)
+    estate.exposure = compute_exposure(graph, estate.reach, among=estate.ci)
     from guardrails.analysis.identity import analyse_identities
 
     estate.identity = analyse_identities(graph, config, estate.production, estate.ci)

@@ -9,7 +9,7 @@ knows which cloud a rule came from: the provider has already normalized routes, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Collection, NamedTuple
 
 from guardrails.graph import INTERNET, EstateGraph, Node
 from guardrails.netsets import NO_RANGES, AddressSet, RangeSet, every_address
@@ -209,12 +209,17 @@ def _rules_via(admission: Admission, fallback: str) -> str:
     return "; ".join(texts[:4]) + (f" (+{len(texts) - 4} more)" if len(texts) > 4 else "") if texts else fallback
 
 
-def compute_exposure(graph: EstateGraph, reach: Reachability | None = None) -> dict[str, Exposure]:
-    """Every compute node the internet reaches today, with the paths and ports."""
+def compute_exposure(graph: EstateGraph, reach: Reachability | None = None,
+                     among: Collection[str] | None = None) -> dict[str, Exposure]:
+    """Every compute node the internet reaches today, with the paths and ports; with `among`, only
+    those of these nodes (checks ask about CI nodes, a small share of a large estate's compute)."""
     reach = reach or Reachability(graph)
     exposures: dict[str, Exposure] = {}
     internet = graph.node(INTERNET)
-    for node in graph.nodes("compute"):
+    nodes = graph.nodes("compute") if among is None else (graph.node(i) for i in among if graph.has(i))
+    for node in nodes:
+        if node.kind != "compute":
+            continue
         attrs = node.attrs
         if attrs.get("state") in ("stopped", "stopping"):
             continue
@@ -223,7 +228,7 @@ def compute_exposure(graph: EstateGraph, reach: Reachability | None = None) -> d
         for path in _direct_paths(reach, internet, node):
             exposures.setdefault(node.id, Exposure(node.id)).paths.append(path)
     for lb in graph.nodes("load_balancer"):
-        for target_id, path in _load_balancer_paths(reach, internet, lb):
+        for target_id, path in _load_balancer_paths(reach, internet, lb, among):
             exposures.setdefault(target_id, Exposure(target_id)).paths.append(path)
     return exposures
 
@@ -279,9 +284,14 @@ def _direct_paths(reach: Reachability, internet: Node, node: Node):
             yield ExposurePath(steps, admitted.ports, assumptions)
 
 
-def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node):
+def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node, among: Collection[str] | None = None):
     graph = reach.graph
     if lb.get("scheme") != "internet-facing":
+        return
+    targets = list(graph.out(lb.id, "forwards"))
+    if among is not None:
+        targets = [(target, edge) for target, edge in targets if target.id in among]
+    if not targets:
         return
     routed = [s for s in lb.get("subnets") or [] if graph.has(s) and reach.internet_route(s, 4)]
     if not routed:
@@ -316,7 +326,7 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node):
     at_fronts: dict[tuple, Admission] = {}
     backs: dict[tuple, str | None] = {}
     lb_steps: dict[str, Step] = {}  # the load balancer's hop, per listener rule: shared by its targets
-    for target, edge in graph.out(lb.id, "forwards"):
+    for target, edge in targets:
         if target.kind != "compute" or target.get("state") in ("stopped", "stopping"):
             continue
         protos = ("tcp", "udp") if edge.get("protocol") == "tcp_udp" else (edge.get("protocol") or "tcp",)
