@@ -264,6 +264,11 @@ def _production_access(graph: EstateGraph, config: Config, production: dict[str,
         for n in graph.nodes(kind):
             if n.id in production:
                 prod_by_kind.setdefault(n.get("account"), {}).setdefault(kind, []).append(n)
+    for by_kind in prod_by_kind.values():
+        for resources in by_kind.values():
+            # The first production resource named is the first by id: the same whatever order the
+            # API listed them in, and however the estate was split between processes (shards.py).
+            resources.sort(key=lambda n: n.id)
     for node in identities:
         f = facts[node.id]
         policy = policies[node.id]
