@@ -1,18 +1,20 @@
 """Benchmark of the collection-free scan: snapshot file -> findings document, on synthetic estates.
 
     python bench/run.py --sizes 1000,10000,50000,100000 [--repeat 1] [--seed 0] [--workdir DIR]
-                        [--timeout SECONDS] [--profile 30]
+                        [--workers N] [--timeout SECONDS] [--profile 30]
 
 Sizes are resources (estate graph nodes, the internet excluded; see bench/generate.py for how
 instances map to resources). For each size the snapshot is generated once in its own process and
 cached in the work directory, then measured in a fresh process, so that one size's memory does not
-pollute the next. In it the saved snapshot is scanned: snapshot.load, normalize, analyse,
-run_checks, build_document and render as JSON, each phase timed; the scan's peak memory is the
-process's ru_maxrss at that point. As `guardrails scan snapshot` does, the snapshot is read for
-scanning (projected) and consumed, the cyclic collector is off, and the analysed estate is freed
-only after the timed phases (the command exits without freeing it). Then the same file is read with plain json.load (the floor any
-scan of that file pays), whose own peak is reported beside it. With --repeat N the
-fastest of N runs is kept. Nothing is asserted: the targets are printed beside the numbers.
+pollute the next. In it the saved snapshot is scanned as `guardrails scan snapshot FILE --format
+json` scans it: read for scanning (projected), consumed, with the cyclic collector off, split
+between one process per usable CPU from 20,000 instances on (--workers to choose), rendered as
+JSON; the analysed estate is freed only after the timed scan (the command exits without freeing
+it). The scan time is its wall time; the phases beside it are those of the slowest shard when the
+scan is split. The scan's peak memory is the process's ru_maxrss at that point, plus its shards'.
+Then the same file is read with plain json.load (the floor any scan of that file pays), whose own
+peak is reported beside it. With --repeat N the fastest of N runs is kept. Nothing is asserted:
+the targets are printed beside the numbers.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ if str(HERE) not in sys.path:
 
 from generate import generate, instances_for  # noqa: E402
 
-PHASES = ("load", "normalize", "analyse", "checks", "document", "render")
+# Phases of a scan; when it is split between processes, "split" is placing the instances and building
+# all but them, and normalize, analyse and checks are those of the slowest shard, run side by side.
+PHASES = ("load", "split", "normalize", "analyse", "checks", "document", "render")
 TARGET_SCAN_SECONDS_AT_100K = 10.0
 TARGET_GROWTH_50K_TO_100K = 2.2
 TARGET_PEAK_MIB_AT_100K = 2048
@@ -55,42 +59,33 @@ def snapshot_file(resources: int, seed: int, workdir: Path) -> Path:
     return path
 
 
-def scan_file(path: Path) -> tuple[dict[str, float], dict, str]:
-    """One scan of a snapshot file, as `guardrails scan snapshot FILE --format json` does it, phase by phase."""
+def scan_file(path: Path, workers: int | None = None) -> tuple[dict[str, float], dict, str]:
+    """One scan of a snapshot file, as `guardrails scan snapshot FILE --format json` does it: the
+    wall time of each step, and of the phases inside the scan (of its slowest shard, when split)."""
     from guardrails import pipeline, snapshot
-    from guardrails.findings import build_document
     from guardrails.gc_pause import paused_gc
     from guardrails.reports import render
+    from guardrails.shards import usable_cpus
 
-    phases: dict[str, float] = {}
+    timings: dict[str, float] = {}
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        phases[name] = now - clock
-        clock = now
-
+    kept: list = []
     # The collector stays off for the whole scan, as the CLI turns it off (cli.py: _no_more_collections).
     with paused_gc():
         snap = snapshot.load(path, project=True)  # as `guardrails scan snapshot` reads it
-        lap("load")
+        timings["load"] = time.perf_counter() - clock
         sources = pipeline.sources_of([snap])
-        graph = pipeline.normalize([snap], consume=True)  # as `guardrails scan snapshot` does
+        document = pipeline.scan_snapshots([snap], sources=sources, started_at=started, consume=True, retain=kept,
+                                           workers=workers or usable_cpus(), timings=timings)
         del snap
-        lap("normalize")
-        estate = pipeline.analyse(graph)
-        lap("analyse")
-        findings = pipeline.run_checks(estate)
-        lap("checks")
-        document = build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))
-        lap("document")
+        moment = time.perf_counter()
         text = render(document, "json")
-        lap("render")
+        timings["render"] = time.perf_counter() - moment
+        timings["scan"] = time.perf_counter() - clock
         # The CLI exits without freeing the estate (cli.py: _KEPT), so freeing it is not part of the scan.
-        del graph, estate, findings
-    return phases, document, text
+        del kept
+    return timings, document, text
 
 
 def json_load_seconds(path: Path) -> float:
@@ -111,7 +106,7 @@ def _warm_up() -> None:
     render(pipeline.scan_snapshots([generate(20, seed=1)]), "json")
 
 
-def measure(path: Path, repeat: int = 1) -> dict:
+def measure(path: Path, repeat: int = 1, workers: int | None = None) -> dict:
     """Timings of one snapshot file in this process: json.load, then the scan; the fastest of `repeat` runs."""
     path = Path(path)
     _warm_up()
@@ -119,26 +114,31 @@ def measure(path: Path, repeat: int = 1) -> dict:
     best: dict[str, float] | None = None
     counts: dict = {}
     for _ in range(repeat):
-        phases, document, text = scan_file(path)
+        phases, document, text = scan_file(path, workers)
         # Only counts are kept: a document alive during the next run would add to its peak.
         counts = {"resources": document["summary"]["resources"], "ci_nodes": document["summary"]["ci_nodes"],
                   "findings": len(document["findings"]), "report_bytes": len(text.encode())}
-        if best is None or sum(phases.values()) < sum(best.values()):
+        if best is None or phases["scan"] < best["scan"]:
             best = phases
         del document, text
         gc.collect()
     assert best is not None
     # The peak is read before json.load runs: a plain parse of a large snapshot needs more memory
     # than the scan, and the process's peak would otherwise be json.load's.
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    # A split scan's shards are forked: each one's peak counts the pages it shares with this process
+    # again, so the sum overstates the memory taken.
+    shards = int(best.get("workers", 1))
+    peak_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                + (shards - 1) * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024  # KiB on Linux
     json_load = min(json_load_seconds(path) for _ in range(repeat))
-    scan = sum(best.values())
+    scan = best["scan"]
     return {
         **counts,
         "snapshot_bytes": path.stat().st_size,
         "json_load_s": json_load,
         "scan_s": scan,
-        "phases_s": best,
+        "phases_s": {p: best.get(p, 0.0) for p in PHASES},
+        "workers": shards,
         "scan_to_json_load": scan / json_load if json_load else None,
         "peak_rss_mib": peak_mib,
         "json_load_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -154,15 +154,15 @@ def _child(args: list[str], timeout: float | None) -> dict:
 
 
 def run_size(resources: int, seed: int = 0, workdir: Path | None = None, repeat: int = 1, *,
-             fresh_process: bool = True, timeout: float | None = None) -> dict:
+             fresh_process: bool = True, timeout: float | None = None, workers: int = 0) -> dict:
     """Generate (or reuse) the estate of one size and measure its scan; in a fresh process unless told not to."""
     workdir = Path(workdir or tempfile.gettempdir())
     requested = {"size": resources, "instances": instances_for(resources)}
     if not fresh_process:
-        return {**requested, **measure(snapshot_file(resources, seed, workdir), repeat)}
+        return {**requested, **measure(snapshot_file(resources, seed, workdir), repeat, workers or None)}
     path = _child(["--prepare", str(resources), "--seed", str(seed), "--workdir", str(workdir)], None)["path"]
     try:
-        return {**requested, **_child(["--measure", path, "--repeat", str(repeat)], timeout)}
+        return {**requested, **_child(["--measure", path, "--repeat", str(repeat), "--workers", str(workers)], timeout)}
     except subprocess.TimeoutExpired:
         return {**requested, "timeout_s": timeout, "snapshot_bytes": Path(path).stat().st_size}
 
@@ -196,21 +196,22 @@ def _mb(n: float) -> str:
 
 
 def table(results: list[dict]) -> str:
-    head = ["size", "resources", "instances", "snapshot MB", "json.load s", "scan s", *[f"{p} s" for p in PHASES],
+    head = ["size", "resources", "instances", "snapshot MB", "json.load s", "scan s", "workers", *[f"{p} s" for p in PHASES],
             "scan peak MiB", "json.load peak MiB", "scan/json.load", "growth", "findings"]
     rows = []
     previous = None
     for r in results:
         if "timeout_s" in r:
             rows.append([str(r["size"]), "-", str(r["instances"]), _mb(r["snapshot_bytes"]), "-",
-                         f">{r['timeout_s']:.0f} (timeout)", *["-"] * len(PHASES), "-", "-", "-", "-", "-"])
+                         f">{r['timeout_s']:.0f} (timeout)", "-", *["-"] * len(PHASES), "-", "-", "-", "-", "-"])
             previous = None
             continue
         growth = "-"
         if previous:
             growth = f"{r['scan_s'] / previous['scan_s']:.2f}x (res {r['resources'] / previous['resources']:.2f}x)"
         rows.append([str(r["size"]), str(r["resources"]), str(r["instances"]), _mb(r["snapshot_bytes"]),
-                     f"{r['json_load_s']:.2f}", f"{r['scan_s']:.2f}", *[f"{r['phases_s'][p]:.2f}" for p in PHASES],
+                     f"{r['json_load_s']:.2f}", f"{r['scan_s']:.2f}", str(r["workers"]),
+                     *[f"{r['phases_s'][p]:.2f}" for p in PHASES],
                      f"{r['peak_rss_mib']:.0f}", f"{r.get('json_load_peak_rss_mib', 0):.0f}",
                      f"{r['scan_to_json_load']:.1f}", growth, str(r["findings"])])
         previous = r
@@ -250,7 +251,7 @@ def profile(path: Path, top: int) -> str:
 
     profiler = cProfile.Profile()
     profiler.enable()
-    scan_file(path)
+    scan_file(path, workers=1)  # the profiler sees this process only
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
@@ -267,6 +268,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=None, help="give up measuring a size after this many seconds")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="after the table, profile one scan of the largest size and print the top N functions")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="processes per scan, as `guardrails scan snapshot --workers` (default: one per usable CPU)")
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -275,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"path": str(snapshot_file(args.prepare, args.seed, args.workdir))}))
         return
     if args.measure is not None:
-        print(json.dumps(measure(args.measure, args.repeat)))
+        print(json.dumps(measure(args.measure, args.repeat, args.workers or None)))
         return
 
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -289,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
               f"seed {args.seed}", flush=True)
         results = []
         for size in sizes:
-            result = run_size(size, args.seed, workdir, args.repeat, timeout=args.timeout)
+            result = run_size(size, args.seed, workdir, args.repeat, timeout=args.timeout, workers=args.workers)
             results.append(result)
             took = f"timed out after {args.timeout:.0f} s" if "timeout_s" in result else f"scan {result['scan_s']:.2f} s"
             print(f"  size {size}: {took} (load average {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)

@@ -82,23 +82,48 @@ def inventory(estate: Estate) -> list[dict]:
 
 def build_document(estate: Estate, findings: list[dict], sources: list[dict], started_at: dt.datetime,
                    finished_at: dt.datetime, scan_id: str | None = None) -> dict:
+    return assemble([document_parts(estate, findings)], sources, started_at, finished_at, scan_id)
+
+
+def document_parts(estate: Estate, findings: list[dict]) -> dict:
+    """What the findings document takes from one analysed estate, or from one shard of an estate
+    split between processes (shards.py), in plain JSON values."""
+    graph = estate.graph
+    return {"findings": findings, "resources": graph.count() - 1, "resources_by_kind": graph.counts_by_kind(),
+            "ci_nodes": len(estate.ci), "gaps": graph.gaps, "notes": graph.notes, "inventory": inventory(estate)}
+
+
+def assemble(parts: list[dict], sources: list[dict], started_at: dt.datetime, finished_at: dt.datetime,
+             scan_id: str | None = None) -> dict:
+    """The findings document of the estate whose parts these are. Each CI node and each resource
+    count is in one part; gaps and notes may be in several, and are told once."""
+    if len(parts) == 1:
+        findings, inventory_ = parts[0]["findings"], parts[0]["inventory"]
+    else:
+        findings = sort_findings([f for part in parts for f in part["findings"]])
+        inventory_ = sorted((item for part in parts for item in part["inventory"]), key=lambda item: item["id"])
     by_severity = {s: 0 for s in SEVERITIES}
     for f in findings:
         if f["status"] == "open":
             by_severity[f["severity"]] += 1
-    graph = estate.graph
-    gaps = sorted((dict(g) for g in graph.gaps),
+    by_kind: dict[str, int] = {}
+    for part in parts:
+        for kind, count in part["resources_by_kind"].items():
+            by_kind[kind] = by_kind.get(kind, 0) + count
+    gaps = sorted((dict(g) for part in parts for g in part["gaps"]),
                   key=lambda g: (g.get("provider") or "", g.get("scope") or "", g.get("region") or "", g["what"], g["error"]))
     return {
         "schema_version": "1",
         "tool": {"name": "pipeline-guardrails", "version": __version__},
         "scan": {"id": scan_id or str(uuid.uuid4()), "started_at": _iso(started_at), "finished_at": _iso(finished_at),
                  "sources": sources},
-        "summary": {"by_severity": by_severity, "resources": graph.count() - 1, "ci_nodes": len(estate.ci),
+        "summary": {"by_severity": by_severity, "resources": sum(part["resources"] for part in parts),
+                    "ci_nodes": sum(part["ci_nodes"] for part in parts),
                     "suppressed": sum(1 for f in findings if f["status"] == "suppressed")},
         "findings": findings,
-        "coverage": {"resources_by_kind": graph.counts_by_kind(), "gaps": _unique(gaps), "notes": sorted(set(graph.notes))},
-        "inventory": inventory(estate),
+        "coverage": {"resources_by_kind": dict(sorted(by_kind.items())), "gaps": _unique(gaps),
+                     "notes": sorted({note for part in parts for note in part["notes"]})},
+        "inventory": inventory_,
     }
 
 

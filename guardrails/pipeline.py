@@ -3,36 +3,59 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator
 
 from guardrails.analysis.estate import Estate
 from guardrails.analysis.estate import analyse as _analyse
 from guardrails.config import Config
 from guardrails.errors import UserError
-from guardrails.findings import build_document
+from guardrails.findings import assemble, build_document
 from guardrails.findings import run_checks as _run_checks
 from guardrails.gc_pause import paused_gc
 from guardrails.graph import EstateGraph
+from guardrails.shards import split_scan
 
 
 def normalize(snapshots: Iterable[dict], consume: bool = False) -> EstateGraph:
     """The estate graph of these snapshots; with `consume`, their bulk is taken out of them as the
     graph is built (the caller owns them and will not read them again)."""
+    graph, add_instances = normalize_all_but_instances(snapshots, consume)
+    add_instances()
+    return graph
+
+
+def normalize_all_but_instances(snapshots: Iterable[dict], consume: bool = False) -> tuple[EstateGraph, Callable[[], None]]:
+    """The estate graph of the snapshots without their instances, and the function that adds the
+    instances the snapshots hold when it is called (shards.py leaves each shard its own first)."""
     from guardrails.providers import aws
 
     graph = EstateGraph()
-    snapshots = list(snapshots)
+    snapshots = [s for s in snapshots if s.get("provider", "aws") == "aws"]
+    with _shape_errors():
+        add = aws.normalize_all_but_instances(snapshots, graph, consume=consume)
+
+    def add_instances() -> None:
+        with _shape_errors():
+            add()
+
+    return graph, add_instances
+
+
+@contextmanager
+def _shape_errors() -> Iterator[None]:
     try:
-        aws.normalize([s for s in snapshots if s.get("provider", "aws") == "aws"], graph, consume=consume)
+        yield
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         # A field of the wrong type deep inside a reply: say so instead of failing obscurely.
         raise UserError(f"the snapshot does not have the shape of AWS API replies "
                         f"({type(exc).__name__}: {exc})") from None
-    return graph
 
 
-def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime | None = None) -> Estate:
-    return _analyse(graph, config, now)
+def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime | None = None,
+            classified: Callable[[Estate], None] | None = None) -> Estate:
+    return _analyse(graph, config, now, classified)
 
 
 def run_checks(estate: Estate) -> list[dict]:
@@ -64,25 +87,51 @@ def collection_time(snapshots: Iterable[dict]) -> dt.datetime | None:
 
 def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sources: list[dict] | None = None,
                    now: dt.datetime | None = None, started_at: dt.datetime | None = None,
-                   consume: bool = False, retain: list | None = None) -> dict:
+                   consume: bool = False, retain: list | None = None, workers: int = 1,
+                   timings: dict | None = None) -> dict:
     """The findings document of one or more snapshots, merged into one estate.
 
     With `consume`, the snapshots are taken apart as the estate graph is built and the given list
     is emptied: a large snapshot's replies then free their memory for the graph and the analysis
     instead of living on beside them. With `retain`, the analysed estate is appended to that list
-    instead of being freed on return, for a caller that exits without freeing it (cli.py)."""
+    instead of being freed on return, for a caller that exits without freeing it (cli.py). With
+    several `workers`, a large estate is scanned in that many processes (shards.py), to the same
+    document. `timings` receives the seconds each phase took (bench/run.py)."""
     given = snapshots
     snapshots = list(snapshots)
     started = started_at or dt.datetime.now(dt.timezone.utc)
     sources = sources if sources is not None else sources_of(snapshots)
-    now = now or collection_time(snapshots)
+    now = now or collection_time(snapshots) or started  # one moment for every shard
+    config = config or Config()
+    timings = {} if timings is None else timings
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        moment = time.perf_counter()
+        timings[name] = moment - clock
+        clock = moment
+
     with paused_gc():
+        parts = split_scan(snapshots, config, now, workers, timings) if workers > 1 else None
+        if parts is not None:
+            if retain is not None:
+                retain.append(snapshots)
+            clock = time.perf_counter()
+            document = assemble(parts, sources, started, dt.datetime.now(dt.timezone.utc))
+            lap("document")
+            return document
         graph = normalize(snapshots, consume=consume)
+        lap("normalize")
         if consume and isinstance(given, list):
             given.clear()
             snapshots.clear()
         estate = analyse(graph, config, now)
+        lap("analyse")
         findings = run_checks(estate)
+        lap("checks")
         if retain is not None:
             retain.append(estate)
-        return build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))
+        document = build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))
+        lap("document")
+        return document

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import stat
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,9 +94,12 @@ def _read(path: Path, project: bool) -> object:
         gzipped = raw.peek(len(GZIP_MAGIC))[:len(GZIP_MAGIC)] == GZIP_MAGIC
         fh = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
         if fh.peek(len(LINES_MARK))[:len(LINES_MARK)] == LINES_MARK:
+            # Deferred elements of a plain file are read again from it when decoded, instead of
+            # being held in memory until then.
+            source = _Source.of(path, raw) if project and not gzipped else None
             try:
                 with paused_gc():
-                    return _parse_lines(fh.readline, project)
+                    return _parse_lines(fh.readline, project, source)
             except _NotLineLayout:
                 pass
             # Damaged, or edited by hand: the whole parse either reads it or says what is wrong.
@@ -125,20 +130,121 @@ def _parse_whole(path: Path, raw: bytes) -> object:
 
 
 class Deferred:
-    """A list element left as its JSON text by a projecting reader, because the scan seldom reads
-    its list (providers/aws_replies.py, DEFERRED); `decode()` gives the element when it does."""
+    """A list element left as its JSON text by a projecting reader, until it is known which
+    process needs it, if any (providers/aws_replies.py, DEFERRED); `decode()` gives the element
+    then. `peek` holds the few fields read before that, or None. The text is held, or read again
+    from the file when the element is in a plain file."""
 
-    __slots__ = ("text", "_decode")
+    __slots__ = ("_text", "_decode", "peek", "_source", "_offset", "_length")
 
-    def __init__(self, text: bytes, decode: Callable[[bytes], object]):
-        self.text, self._decode = text, decode
+    def __init__(self, text: bytes, decode: Callable[[bytes], object], peek: object = None):
+        self._text, self._decode, self.peek = text, decode, peek
+        self._source: _Source | None = None
+        self._offset = self._length = 0
+
+    @property
+    def text(self) -> bytes:
+        if self._source is not None:
+            return self._source.read(self._offset, self._length)
+        return self._text
 
     def decode(self) -> object:
         return self._decode(self.text)
 
+    def read_again(self, source: _Source, offset: int, length: int) -> None:
+        self._source, self._offset, self._length, self._text = source, offset, length, b""
+
+
+class _Source:
+    """A snapshot file kept open, for reading deferred elements again. It must not change while a
+    scan reads it; if it does, the scan stops and says so."""
+
+    def __init__(self, path: Path, fd: int, position: Callable[[], int]) -> None:
+        self.path, self.fd, self.position = path, fd, position
+        self.identity = self._identity()
+
+    @classmethod
+    def of(cls, path: Path, fh: BinaryIO) -> _Source | None:
+        """The source of a plain file being read through `fh` (its position: where the next line starts)."""
+        try:
+            if not fh.seekable() or not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return None
+            return cls(path, os.dup(fh.fileno()), fh.tell)
+        except (OSError, ValueError):
+            return None
+
+    def _identity(self) -> tuple:
+        st = os.fstat(self.fd)
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
+    def read(self, offset: int, length: int) -> bytes:
+        try:
+            data = os.pread(self.fd, length, offset)
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot read snapshot again ({exc.strerror or exc})") from None
+        if len(data) != length:
+            self.check()
+        return data
+
+    def check(self) -> None:
+        """Stop the scan if the file is no longer the one read (what was read again may be torn)."""
+        try:
+            changed = self._identity() != self.identity
+        except OSError:
+            changed = True
+        if changed:
+            raise UserError(f"{self.path}: the snapshot changed while it was being scanned; scan it again")
+
+    def __del__(self) -> None:
+        try:
+            os.close(self.fd)
+        except (OSError, AttributeError):
+            pass
+
 
 def decoded(item: object) -> object:
     return item.decode() if type(item) is Deferred else item
+
+
+# Deferred elements read again from their file are read a window at a time: one system call for
+# thousands of elements, and a shard's window holds the other shards' elements between its own.
+READ_WINDOW = 1 << 23
+
+
+def decode_in_place(items: list, key: str) -> list:
+    """The list with its deferred elements decoded, each checked as `check` checks a decoded one;
+    `key` names the list as check does (regions.<region>.instances)."""
+    id_field = ID_FIELDS.get(key.rsplit(".", 1)[-1])
+    sources = set()
+    n, count = 0, len(items)
+    while n < count:
+        item = items[n]
+        if type(item) is not Deferred:
+            n += 1
+            continue
+        source, start = item._source, item._offset
+        if source is None:
+            texts, end = [item._text], n + 1
+        else:
+            end, stop = n + 1, start + item._length
+            while end < count:
+                following = items[end]
+                if (type(following) is not Deferred or following._source is not source or following._offset < stop
+                        or following._offset + following._length - start > READ_WINDOW):
+                    break
+                stop = following._offset + following._length
+                end += 1
+            window = memoryview(source.read(start, stop - start))
+            texts = [window[i._offset - start:i._offset - start + i._length] for i in items[n:end]]
+            sources.add(source)
+        for m, text in zip(range(n, end), texts):
+            items[m] = item = items[m]._decode(text)
+            if type(item) is not dict or not item.get(id_field):
+                _check_item(item, m, key, id_field, "snapshot")
+        n = end
+    for source in sources:
+        source.check()
+    return items
 
 
 class _NotLineLayout(Exception):
@@ -148,7 +254,7 @@ class _NotLineLayout(Exception):
 Decoders = Mapping[str, Callable[[bytes], object]]
 
 
-def _parse_lines(readline: Callable[[], bytes], project: bool) -> dict:
+def _parse_lines(readline: Callable[[], bytes], project: bool, source: _Source | None = None) -> dict:
     header = readline()
     if not header.endswith(b",\n"):
         raise _NotLineLayout
@@ -159,7 +265,7 @@ def _parse_lines(readline: Callable[[], bytes], project: bool) -> dict:
             from guardrails.providers import aws_replies
 
             decoders = aws_replies.decoders()
-        if _read_object(readline, snapshot, decoders, more=True) or readline() != b"":
+        if _read_object(readline, snapshot, decoders, more=True, source=source) or readline() != b"":
             raise _NotLineLayout
     except orjson.JSONDecodeError:
         raise _NotLineLayout from None
@@ -170,7 +276,8 @@ OBJECT_ENDS = (b"}\n", b"},\n")
 LIST_ENDS = (b"]\n", b"],\n")
 
 
-def _read_object(readline: Callable[[], bytes], into: dict, decoders: Decoders, more: bool | None) -> bool:
+def _read_object(readline: Callable[[], bytes], into: dict, decoders: Decoders, more: bool | None,
+                 source: _Source | None = None) -> bool:
     """Reads member lines into `into` up to the line closing it, and tells whether a comma follows.
 
     `more` is True when a member must come next (after a comma), False when the closing line must,
@@ -186,20 +293,30 @@ def _read_object(readline: Callable[[], bytes], into: dict, decoders: Decoders, 
             raise _NotLineLayout
         if line[-2:-1] == b"{":
             into[key] = member = {}
-            more = _read_object(readline, member, decoders, more=None)
+            more = _read_object(readline, member, decoders, more=None, source=source)
         else:
-            into[key], more = _read_list(readline, decoders.get(key, orjson.loads))
+            into[key], more = _read_list(readline, decoders.get(key, orjson.loads), source)
 
 
-def _read_list(readline: Callable[[], bytes], decode: Callable[[bytes], object]) -> tuple[list, bool]:
-    """Reads element lines up to the line closing the list; the elements, and whether a comma follows."""
+def _read_list(readline: Callable[[], bytes], decode: Callable[[bytes], object],
+               source: _Source | None = None) -> tuple[list, bool]:
+    """Reads element lines up to the line closing the list; the elements, and whether a comma follows.
+    With a source, deferred elements are left to be read again from it."""
     items: list = []
+    at = source.position() if source is not None else 0  # where the next line starts
     line = readline()
     if line not in LIST_ENDS:
         while line.endswith(b",\n"):
-            items.append(decode(line[:-2]))
+            item = decode(line[:-2])
+            if source is not None and type(item) is Deferred:
+                item.read_again(source, at, len(line) - 2)
+            items.append(item)
+            at += len(line)
             line = readline()
-        items.append(decode(line))  # the last element, without a comma
+        item = decode(line)  # the last element, without a comma
+        if source is not None and type(item) is Deferred:
+            item.read_again(source, at, len(line))
+        items.append(item)
         line = readline()
         if line not in LIST_ENDS:
             raise _NotLineLayout
@@ -248,9 +365,12 @@ def _check_items(items: object, key: str, id_field: str | None, where: str) -> N
     if not isinstance(items, list):
         raise UserError(f"{where}: {key} must be a list of API reply items, not {type(items).__name__}")
     for n, item in enumerate(items):
-        if type(item) is Deferred:
-            continue  # checked by its reader when decoded, if it ever is
-        if not isinstance(item, dict):
-            raise UserError(f"{where}: {key}[{n}] must be an object, not {type(item).__name__}")
-        if id_field and not item.get(id_field):
-            raise UserError(f"{where}: {key}[{n}] has no {id_field}")
+        if type(item) is not Deferred:  # a deferred one is checked when decoded, if it ever is
+            _check_item(item, n, key, id_field, where)
+
+
+def _check_item(item: object, n: int, key: str, id_field: str | None, where: str) -> None:
+    if not isinstance(item, dict):
+        raise UserError(f"{where}: {key}[{n}] must be an object, not {type(item).__name__}")
+    if id_field and not item.get(id_field):
+        raise UserError(f"{where}: {key}[{n}] has no {id_field}")

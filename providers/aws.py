@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from guardrails.graph import EstateGraph
 from guardrails.netsets import AddressSet, is_valid_cidr, port_range
 from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
-from guardrails.snapshot import decoded
+from guardrails.snapshot import decode_in_place, decoded
 
 PROVIDER = "aws"
 
@@ -106,6 +106,15 @@ def normalize(snapshots: Iterable[dict], graph: EstateGraph | None = None, consu
     so that the memory of the replies, by far the bulk of a large snapshot, is reused for the
     graph instead of the graph growing beside them."""
     graph = graph or EstateGraph()
+    add_instances = normalize_all_but_instances(snapshots, graph, consume)
+    add_instances()
+    return graph
+
+
+def normalize_all_but_instances(snapshots: Iterable[dict], graph: EstateGraph, consume: bool = False) -> Callable[[], None]:
+    """Add everything of the snapshots but their instances to the graph; the function returned
+    adds the instances the snapshots hold when it is called (a shard of a split scan first leaves
+    its own in them: guardrails/shards.py), with what refers to them (load balancer targets)."""
     snapshots = list(snapshots)
     contexts = []
     for snap in snapshots:
@@ -127,11 +136,20 @@ def normalize(snapshots: Iterable[dict], graph: EstateGraph | None = None, consu
         for region, data in sorted((snap.get("regions") or {}).items()):
             ctx.region = region
             _add_network_edges(ctx, data)
-            _add_compute(ctx, data)
+            _add_build_projects(ctx, data)
             _add_load_balancers(ctx, data)
         ctx.region = ""
         _add_role_edges(ctx, snap.get("iam") or {})
-    return graph
+
+    def add_instances() -> None:
+        for ctx, snap in zip(contexts, snapshots):
+            for region, data in sorted((snap.get("regions") or {}).items()):
+                ctx.region = region
+                _add_instances(ctx, data)
+                _add_load_balancer_targets(ctx, data)
+            ctx.region = ""
+
+    return add_instances
 
 
 # -- account and identities ------------------------------------------------------------------
@@ -499,7 +517,7 @@ def _enis_by_instance(data: dict) -> dict[str, list[dict]]:
     return out
 
 
-def _add_compute(ctx: _Context, data: dict) -> None:
+def _add_instances(ctx: _Context, data: dict) -> None:
     g = ctx.graph
     images = {img.get("ImageId"): img for img in data.get("images") or []}
     enis_by_instance: dict[str, list[dict]] | None = None  # only for instances replied without their ENIs
@@ -510,6 +528,8 @@ def _add_compute(ctx: _Context, data: dict) -> None:
     instance_by_ip = ctx.instance_by_ip
     region = ctx.region or None
     via_profile: dict[str, str] = {}  # one text per instance profile, shared by its instances' edges
+    if data.get("instances"):
+        decode_in_place(data["instances"], f"regions.{ctx.region}.instances")  # a projecting reader defers them
     for inst in _taken(data, "instances") if ctx.consume else data.get("instances") or []:
         state = (inst.get("State") or {}).get("Name", "running")
         if state in ("terminated", "shutting-down"):
@@ -547,8 +567,12 @@ def _add_compute(ctx: _Context, data: dict) -> None:
                     g.add_edge(iid, role, "runs_as", via=via)
                 else:
                     ctx.gap(f"role of {iid}", f"role {role} (instance profile {profile}) not collected")
+
+
+def _add_build_projects(ctx: _Context, data: dict) -> None:
+    g = ctx.graph
     for project in data.get("codebuild_projects") or []:
-        arn = project.get("arn") or project.get("name")
+        arn = build_project_id(project)
         vpc = project.get("vpcConfig") or {}
         subnets = [s for s in vpc.get("subnets") or [] if s]
         groups = [s for s in vpc.get("securityGroupIds") or [] if s]
@@ -567,6 +591,10 @@ def _add_compute(ctx: _Context, data: dict) -> None:
                 g.add_edge(arn, role_arn, "runs_as", via="CodeBuild service role")
             else:
                 ctx.gap(f"role of {arn}", f"service role {role} not collected")
+
+
+def build_project_id(project: dict) -> str:
+    return project.get("arn") or project.get("name")
 
 
 def _link_compute(ctx: _Context, node_id: str, interfaces: list[dict]) -> None:
@@ -630,9 +658,37 @@ def _add_load_balancers(ctx: _Context, data: dict) -> None:
         _link_load_balancer(ctx, arn, subnets, lb.get("SecurityGroups") or [])
         for listener in listeners:
             for tg_arn in listener["target_groups"]:
+                if tg_arn not in target_groups:
+                    ctx.gap(f"target group {tg_arn}", f"forwarded to by {listener['id']} but not collected")
+    for clb in data.get("classic_load_balancers") or []:
+        name = clb.get("LoadBalancerName")
+        listeners = [{"id": f"{name}:{d['Listener'].get('LoadBalancerPort')}", "port": d["Listener"].get("LoadBalancerPort"),
+                      "protocol": str(d["Listener"].get("Protocol") or "").upper(), "instance_port": d["Listener"].get("InstancePort")}
+                     for d in clb.get("ListenerDescriptions") or [] if d.get("Listener")]
+        subnets = list(clb.get("Subnets") or [])
+        arn = _classic_arn(ctx, clb)
+        g.add_node(arn, "load_balancer", name=name, tags=tags_of(clb), scheme=clb.get("Scheme", "internet-facing"),
+                   lb_type="classic", subnets=subnets, security_groups=list(clb.get("SecurityGroups") or []),
+                   listeners=listeners, network=clb.get("VPCId"), **ctx.base(clb))
+        _link_load_balancer(ctx, arn, subnets, clb.get("SecurityGroups") or [])
+
+
+def _classic_arn(ctx: _Context, clb: dict) -> str:
+    return clb.get("_address") or f"arn:aws:elasticloadbalancing:{ctx.region}:{ctx.account}:loadbalancer/{clb.get('LoadBalancerName')}"
+
+
+def _add_load_balancer_targets(ctx: _Context, data: dict) -> None:
+    """Edges from the load balancers to the instances they forward to, once the instances are built."""
+    g = ctx.graph
+    target_groups = {tg["TargetGroupArn"]: tg for tg in data.get("target_groups") or [] if tg.get("TargetGroupArn")}
+    for lb in data.get("load_balancers") or []:
+        arn = lb["LoadBalancerArn"]
+        if lb.get("Type", "application") == "gateway" or not g.has(arn):
+            continue
+        for listener in g.node(arn).get("listeners") or ():
+            for tg_arn in listener["target_groups"]:
                 tg = target_groups.get(tg_arn)
                 if tg is None:
-                    ctx.gap(f"target group {tg_arn}", f"forwarded to by {listener['id']} but not collected")
                     continue
                 for target in tg.get("Targets") or []:
                     desc = target.get("Target") or target
@@ -647,16 +703,10 @@ def _add_load_balancers(ctx: _Context, data: dict) -> None:
                                via=f"listener {listener['protocol']}:{listener['port']} -> target group "
                                    f"{tg.get('TargetGroupName') or tg_arn} port {port}")
     for clb in data.get("classic_load_balancers") or []:
-        name = clb.get("LoadBalancerName")
-        arn = f"arn:aws:elasticloadbalancing:{ctx.region}:{ctx.account}:loadbalancer/{name}" if not clb.get("_address") else clb["_address"]
-        listeners = [{"id": f"{name}:{d['Listener'].get('LoadBalancerPort')}", "port": d["Listener"].get("LoadBalancerPort"),
-                      "protocol": str(d["Listener"].get("Protocol") or "").upper(), "instance_port": d["Listener"].get("InstancePort")}
-                     for d in clb.get("ListenerDescriptions") or [] if d.get("Listener")]
-        subnets = list(clb.get("Subnets") or [])
-        g.add_node(arn, "load_balancer", name=name, tags=tags_of(clb), scheme=clb.get("Scheme", "internet-facing"),
-                   lb_type="classic", subnets=subnets, security_groups=list(clb.get("SecurityGroups") or []),
-                   listeners=listeners, network=clb.get("VPCId"), **ctx.base(clb))
-        _link_load_balancer(ctx, arn, subnets, clb.get("SecurityGroups") or [])
+        arn = _classic_arn(ctx, clb)
+        if not g.has(arn):
+            continue
+        listeners = g.node(arn).get("listeners") or ()
         for inst in clb.get("Instances") or []:
             if not g.has(inst.get("InstanceId", "")):
                 continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from guardrails.analysis.classify import CiVerdict, classify_ci, names_ci_word, production_reason
 from guardrails.analysis.reachability import Exposure, Reachability, compute_exposure
@@ -91,11 +91,16 @@ def _inherited(graph: EstateGraph, prod: dict[str, str], kind: str, attrs: dict)
     return None
 
 
-def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime | None = None) -> Estate:
+def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime | None = None,
+            classified: Callable[[Estate], None] | None = None) -> Estate:
+    """The estate's facts; `classified` is called once CI and production nodes are known, before
+    anything is derived from them (a shard of a split scan trades its production nodes there)."""
     config = config or Config()
     estate = Estate(graph, config, now or dt.datetime.now(dt.timezone.utc))
     estate.ci = classify_nodes(graph, config)
     estate.production = classify_production(graph, config)
+    if classified is not None:
+        classified(estate)
     estate.reach = Reachability(graph)
     estate.exposure = compute_exposure(graph, estate.reach, among=estate.ci)
     from guardrails.analysis.identity import analyse_identities

@@ -1,0 +1,266 @@
+"""One scan of a large estate in several processes, each building and analysing a shard of it.
+
+What a check concludes about a CI node comes from the node itself, the networks joined to its own
+(peering, transit gateways), what every shard builds whole (networks, firewalls, load balancers,
+identities), and one fact from anywhere: the production instances an identity can act on. So:
+
+1. the provider places the instances in shards by joined networks (providers/aws_partition.py),
+   from the few fields read of each as the snapshot was read;
+2. this process builds the estate graph but for the instances, then forks one process per other
+   shard; each shard, this process the first, adds and decodes its own instances and classifies;
+3. the shards trade their production instances, which each adds to its graph as bare nodes
+   (no interfaces: nothing reaches them over the network from another shard);
+4. each shard analyses and checks its CI nodes and hands back its part of the findings document;
+5. this process assembles the document from the parts (findings.assemble).
+
+tests/test_shards.py holds the assembled document to the one a single process makes. Shards are
+forked, not spawned, to share what was read and built before them instead of each doing it again;
+so splitting is for Linux, where forking a process that runs no other thread is sound.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+import orjson
+
+from guardrails.errors import UserError
+
+# Below this many instances a scan takes well under a second, and forking and trading would be
+# most of it.
+MIN_INSTANCES = 20_000
+
+_LENGTH = struct.Struct("<Q")
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def can_split() -> bool:
+    import threading
+
+    # A thread holding a lock at the fork would leave the lock held for ever in the shard.
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+
+
+def split_scan(snapshots: list[dict], config, now, workers: int, timings: dict | None = None,
+               min_instances: int | None = None) -> list[dict] | None:
+    """The findings document's parts, one per shard, of the snapshots' estate scanned by `workers`
+    processes; None when the estate is better scanned in this one (small, a single network group,
+    one worker, or a system without fork). `timings` receives the seconds taken by the split
+    (placing the instances, building all but them), by the shards from fork to their parts, and
+    by the slowest shard in each phase."""
+    from guardrails.providers import aws_partition
+
+    min_instances = MIN_INSTANCES if min_instances is None else min_instances
+    if workers < 2 or not can_split() or aws_partition.instance_count(snapshots) < min_instances:
+        return None
+    started = time.perf_counter()
+    plan = aws_partition.plan(snapshots, workers)
+    if plan is None:
+        return None
+    parts = _run(plan, snapshots, config, now, started)
+    if timings is not None:
+        timings["workers"] = plan.shards
+        for part in parts:
+            for phase, seconds in part["timings"].items():
+                timings[phase] = max(timings.get(phase, 0.0), seconds)
+    for part in parts:
+        del part["timings"]
+    return parts
+
+
+class _Shard:
+    def __init__(self, number: int, pid: int, reader: int, writer: int) -> None:
+        self.number, self.pid, self.reader, self.writer = number, pid, reader, writer
+        self.status: int | None = None
+
+    def receive(self, expected: str) -> Any:
+        message = _read_message(self.reader)
+        if message is None:
+            _, self.status = os.waitpid(self.pid, 0)
+            raise UserError(f"scan shard {self.number} ended without its result ({_describe(self.status)}); "
+                            f"scan in one process with --workers 1")
+        kind, payload = message
+        if kind == "error":
+            raise UserError(payload)
+        if kind == "crash":
+            raise RuntimeError(f"scan shard {self.number} failed:\n{payload}")
+        assert kind == expected, (kind, expected)
+        return payload
+
+    def send(self, payload: Any) -> None:
+        _write_message(self.writer, payload)
+
+    def close(self) -> None:
+        for fd in (self.reader, self.writer):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)  # only if it is still running, after a failure here
+            except ProcessLookupError:
+                pass
+            _, self.status = os.waitpid(self.pid, 0)
+
+
+def _run(plan, snapshots: list[dict], config, now, started: float) -> list[dict]:
+    from guardrails import pipeline
+
+    graph, add_instances = pipeline.normalize_all_but_instances(snapshots, consume=True)
+    forked = time.perf_counter()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # or a shard would write the parent's buffered text again
+    shards: list[_Shard] = []
+    try:
+        for number in range(1, plan.shards):
+            up_read, up_write = os.pipe()
+            down_read, down_write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                for earlier in shards:
+                    os.close(earlier.reader)
+                    os.close(earlier.writer)
+                os.close(up_read)
+                os.close(down_write)
+                _shard_process(_Work(number, plan, snapshots, graph, add_instances, config, now), up_write, down_read)
+            os.close(up_write)
+            os.close(down_read)
+            shards.append(_Shard(number, pid, up_read, down_write))
+
+        def trade(mine: list) -> list:
+            theirs = [shard.receive("production") for shard in shards]
+            for n, shard in enumerate(shards):
+                shard.send(mine + [item for m, other in enumerate(theirs) if m != n for item in other])
+            return [item for other in theirs for item in other]
+
+        own = _scan_shard(_Work(0, plan, snapshots, graph, add_instances, config, now), trade)
+        parts = [own] + [shard.receive("parts") for shard in shards]
+        for shard in shards:
+            _, shard.status = os.waitpid(shard.pid, 0)
+        own["timings"].update(split=forked - started, shards=time.perf_counter() - forked)
+        return parts
+    finally:
+        for shard in shards:
+            shard.close()
+
+
+class _Work:
+    """What one shard is given: its number, the plan, and the estate built but for its instances."""
+
+    def __init__(self, number: int, plan, snapshots: list[dict], graph, add_instances, config, now) -> None:
+        self.number, self.plan, self.snapshots, self.graph = number, plan, snapshots, graph
+        self.add_instances, self.config, self.now = add_instances, config, now
+
+
+def _shard_process(work: _Work, up: int, down: int) -> None:
+    """The body of a forked shard: it never returns to the caller's code."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # interrupted with the parent, quietly
+
+    def trade(mine: list) -> list:
+        _write_message(up, ["production", mine])
+        theirs = _read_message(down)
+        if theirs is None:
+            raise UserError("the scan ended before its shards traded their production instances")
+        return theirs
+
+    try:
+        _write_message(up, ["parts", _scan_shard(work, trade)])
+    except UserError as exc:
+        _write_message(up, ["error", str(exc)])
+    except BaseException:
+        _write_message(up, ["crash", traceback.format_exc()])
+    finally:
+        os._exit(0)
+
+
+def _scan_shard(work: _Work, trade: Callable[[list], list]) -> dict:
+    from guardrails import pipeline
+    from guardrails.findings import document_parts, run_checks
+
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        moment = time.perf_counter()
+        timings[name] = moment - clock
+        clock = moment
+
+    number, plan, graph = work.number, work.plan, work.graph
+    kept: list = []
+    plan.take(work.snapshots, number, kept)
+    work.add_instances()
+    lap("normalize")
+    counted: dict[str, Any] = {}
+
+    def classified(estate) -> None:
+        for node_id in [n for n in estate.ci if plan.owner(n) not in (None, number)]:
+            del estate.ci[node_id]  # a compute node every shard builds is reported by one
+        own = [node for node in graph.nodes("compute") if plan.owner(node.id) is None]
+        if number == 0:
+            counted.update(resources=graph.count() - 1, resources_by_kind=graph.counts_by_kind())
+        else:
+            counted.update(resources=len(own), resources_by_kind={"compute": len(own)} if own else {})
+        production = estate.production
+        theirs = trade([[n.id, n.get("provider"), n.name, n.get("account"), n.get("region"), production[n.id]]
+                        for n in own if n.id in production])
+        for node_id, provider, name, account, region, reason in theirs:
+            graph.add_node(node_id, "compute", provider=provider, name=name, account=account, region=region)
+            production[node_id] = reason
+
+    estate = pipeline.analyse(graph, work.config, work.now, classified=classified)
+    lap("analyse")
+    findings = run_checks(estate)
+    lap("checks")
+    parts = document_parts(estate, findings)
+    parts.update(counted)
+    lap("document")
+    parts["timings"] = timings
+    return parts
+
+
+def _write_message(fd: int, payload: Any) -> None:
+    data = orjson.dumps(payload)
+    view = memoryview(_LENGTH.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_message(fd: int) -> Any:
+    header = _read_exactly(fd, _LENGTH.size)
+    if header is None:
+        return None
+    body = _read_exactly(fd, _LENGTH.unpack(header)[0])
+    return None if body is None else orjson.loads(body)
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        killed = "; out of memory?" if signum == signal.SIGKILL else ""
+        return f"killed by signal {signal.Signals(signum).name}{killed}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
