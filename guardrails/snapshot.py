@@ -167,7 +167,7 @@ class _Source:
     def of(cls, path: Path, fh: BinaryIO) -> _Source | None:
         """The source of a plain file being read through `fh` (its position: where the next line starts)."""
         try:
-            if not fh.seekable() or not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            if not hasattr(os, "pread") or not fh.seekable() or not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                 return None
             return cls(path, os.dup(fh.fileno()), fh.tell)
         except (OSError, ValueError):

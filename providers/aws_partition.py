@@ -171,6 +171,7 @@ def plan(snapshots: list[dict], shards: int) -> Plan | None:
         weights[root] = weights.get(root, 0) + count
     if len(weights) < 2:
         return None
+    shards = min(shards, len(weights))
     result = Plan(shards, weights=[0] * shards)
     shard_of: dict[str, int] = {}
     for root, weight in sorted(weights.items(), key=lambda item: (-item[1], item[0])):  # largest first, to the lightest shard

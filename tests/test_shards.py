@@ -259,3 +259,10 @@ def test_the_command_splits_a_large_estate_to_the_same_report(large_snapshot, tm
         reports[workers] = _plain(orjson.loads(out.read_bytes()))
     assert reports["2"] == reports["1"]
     assert reports["1"]["summary"]["resources"] == generator.resource_count(shards.MIN_INSTANCES + 500)
+
+
+def test_no_more_shards_than_groups_of_joined_networks(estate):
+    # Six networks, peered two by two in the first four: four groups.
+    plan = aws_partition.plan([estate], 8)
+    assert plan.shards == 4
+    assert sorted(set(plan.instance_shards[(0, "eu-west-1")])) == [0, 1, 2, 3]
