@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 from guardrails.analysis.estate import Estate
 from guardrails.analysis.estate import analyse as _analyse
 from guardrails.config import Config
-from guardrails.errors import UserError
 from guardrails.findings import assemble, build_document
 from guardrails.findings import run_checks as _run_checks
 from guardrails.gc_pause import paused_gc
@@ -33,24 +31,14 @@ def normalize_all_but_instances(snapshots: Iterable[dict], consume: bool = False
 
     graph = EstateGraph()
     snapshots = [s for s in snapshots if s.get("provider", "aws") == "aws"]
-    with _shape_errors():
+    with aws.reply_shape_errors():
         add = aws.normalize_all_but_instances(snapshots, graph, consume=consume)
 
     def add_instances() -> None:
-        with _shape_errors():
+        with aws.reply_shape_errors():
             add()
 
     return graph, add_instances
-
-
-@contextmanager
-def _shape_errors() -> Iterator[None]:
-    try:
-        yield
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        # A field of the wrong type deep inside a reply: say so instead of failing obscurely.
-        raise UserError(f"the snapshot does not have the shape of AWS API replies "
-                        f"({type(exc).__name__}: {exc})") from None
 
 
 def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime | None = None,
@@ -113,7 +101,7 @@ def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sour
         clock = moment
 
     with paused_gc():
-        parts = split_scan(snapshots, config, now, workers, timings) if workers > 1 else None
+        parts = split_scan(snapshots, config, now, workers, timings, consume=consume) if workers > 1 else None
         if parts is not None:
             if retain is not None:
                 retain.append(snapshots)

@@ -54,12 +54,13 @@ def can_split() -> bool:
 
 
 def split_scan(snapshots: list[dict], config, now, workers: int, timings: dict | None = None,
-               min_instances: int | None = None) -> list[dict] | None:
+               min_instances: int | None = None, consume: bool = False) -> list[dict] | None:
     """The findings document's parts, one per shard, of the snapshots' estate scanned by `workers`
     processes; None when the estate is better scanned in this one (small, a single network group,
     one worker, or a system without fork). `timings` receives the seconds taken by the split
     (placing the instances, building all but them), by the shards from fork to their parts, and
-    by the slowest shard in each phase."""
+    by the slowest shard in each phase. With `consume`, the snapshots are taken apart as the scan
+    goes (pipeline.scan_snapshots); without, they are left as they were given."""
     from guardrails.providers import aws_partition
 
     min_instances = MIN_INSTANCES if min_instances is None else min_instances
@@ -69,6 +70,8 @@ def split_scan(snapshots: list[dict], config, now, workers: int, timings: dict |
     plan = aws_partition.plan(snapshots, workers)
     if plan is None:
         return None
+    if not consume:
+        snapshots = [_with_own_regions(snap) for snap in snapshots]  # each shard leaves in them its own instances
     parts = _run(plan, snapshots, config, now, started)
     if timings is not None:
         timings["workers"] = plan.shards
@@ -78,6 +81,13 @@ def split_scan(snapshots: list[dict], config, now, workers: int, timings: dict |
     for part in parts:
         del part["timings"]
     return parts
+
+
+def _with_own_regions(snap: dict) -> dict:
+    regions = snap.get("regions")
+    if not isinstance(regions, dict):
+        return snap
+    return {**snap, "regions": {region: dict(data) if isinstance(data, dict) else data for region, data in regions.items()}}
 
 
 class _Shard:
@@ -119,7 +129,7 @@ class _Shard:
 def _run(plan, snapshots: list[dict], config, now, started: float) -> list[dict]:
     from guardrails import pipeline
 
-    graph, add_instances = pipeline.normalize_all_but_instances(snapshots, consume=True)
+    graph, add_instances = pipeline.normalize_all_but_instances(snapshots, consume=True)  # of the shards' own lists
     forked = time.perf_counter()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # or a shard would write the parent's buffered text again

@@ -135,12 +135,13 @@ class Deferred:
     then. `peek` holds the few fields read before that, or None. The text is held, or read again
     from the file when the element is in a plain file."""
 
-    __slots__ = ("_text", "_decode", "peek", "_source", "_offset", "_length")
+    __slots__ = ("_text", "_decode", "peek", "_source", "_offset", "_length", "index")
 
     def __init__(self, text: bytes, decode: Callable[[bytes], object], peek: object = None):
         self._text, self._decode, self.peek = text, decode, peek
         self._source: _Source | None = None
         self._offset = self._length = 0
+        self.index: int | None = None  # in its list as read, for errors about it once the list is split
 
     @property
     def text(self) -> bytes:
@@ -238,9 +239,10 @@ def decode_in_place(items: list, key: str) -> list:
             texts = [window[i._offset - start:i._offset - start + i._length] for i in items[n:end]]
             sources.add(source)
         for m, text in zip(range(n, end), texts):
-            items[m] = item = items[m]._decode(text)
+            deferred = items[m]
+            items[m] = item = deferred._decode(text)
             if type(item) is not dict or not item.get(id_field):
-                _check_item(item, m, key, id_field, "snapshot")
+                _check_item(item, m if deferred.index is None else deferred.index, key, id_field, "snapshot")
         n = end
     for source in sources:
         source.check()
@@ -308,14 +310,18 @@ def _read_list(readline: Callable[[], bytes], decode: Callable[[bytes], object],
     if line not in LIST_ENDS:
         while line.endswith(b",\n"):
             item = decode(line[:-2])
-            if source is not None and type(item) is Deferred:
-                item.read_again(source, at, len(line) - 2)
+            if type(item) is Deferred:
+                item.index = len(items)
+                if source is not None:
+                    item.read_again(source, at, len(line) - 2)
             items.append(item)
             at += len(line)
             line = readline()
         item = decode(line)  # the last element, without a comma
-        if source is not None and type(item) is Deferred:
-            item.read_again(source, at, len(line))
+        if type(item) is Deferred:
+            item.index = len(items)
+            if source is not None:
+                item.read_again(source, at, len(line))
         items.append(item)
         line = readline()
         if line not in LIST_ENDS:

@@ -10,10 +10,12 @@ association, an egress-only internet gateway admits nothing inbound.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, Callable, Iterable, Iterator
 
+from guardrails.errors import UserError
 from guardrails.graph import EstateGraph
 from guardrails.netsets import AddressSet, is_valid_cidr, port_range
 from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
@@ -97,6 +99,16 @@ def _translated(item: dict) -> dict[str, Any]:
     if location:
         attrs["source_location"] = location
     return attrs
+
+
+@contextmanager
+def reply_shape_errors() -> Iterator[None]:
+    """A field of the wrong type deep inside a reply is told as such, in one line."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"the snapshot does not have the shape of AWS API replies "
+                        f"({type(exc).__name__}: {exc})") from None
 
 
 def normalize(snapshots: Iterable[dict], graph: EstateGraph | None = None, consume: bool = False) -> EstateGraph:

@@ -11,12 +11,11 @@ it, so the parent reads that much of every instance and each shard decodes its o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Iterator
 
-import msgspec
 import orjson
 
-from guardrails.providers.aws import build_project_id
+from guardrails.providers.aws import build_project_id, reply_shape_errors
 from guardrails.providers.aws_replies import InstancePlace, InterfacePlace, place_of
 from guardrails.snapshot import Deferred
 
@@ -52,11 +51,11 @@ class Plan:
     def take(self, snapshots: list[dict], shard: int, keep: list) -> None:
         """Leaves in the snapshots only the instances of `shard`. The full lists go to `keep`, not
         freed: a forked shard would copy every page it touched to free them."""
-        for (index, region), placed in self.instance_shards.items():
-            data = snapshots[index]["regions"][region]
-            items = data["instances"]
-            keep.append(items)
-            data["instances"] = [item for item, owner in zip(items, placed) if owner == shard]
+        lists = [(snapshots[index]["regions"][region], placed) for (index, region), placed in self.instance_shards.items()]
+        keep.extend(data["instances"] for data, _ in lists)
+        taken = [[item for item, owner in zip(data["instances"], placed) if owner == shard] for data, placed in lists]
+        for (data, _), items in zip(lists, taken):  # assigned after all are read: a snapshot given twice is one dict
+            data["instances"] = items
 
 
 class _Groups:
@@ -99,6 +98,11 @@ def instance_count(snapshots: list[dict]) -> int:
 def plan(snapshots: list[dict], shards: int) -> Plan | None:
     """A split of the instances into `shards` shards of joined networks, or None when the estate
     is one network group (or nearly): then one process does it all."""
+    with reply_shape_errors():
+        return _plan(snapshots, shards)
+
+
+def _plan(snapshots: list[dict], shards: int) -> Plan | None:
     groups = _Groups()
     network_of_subnet: dict[str, str] = {}
     targeted_ips: set[str] = set()
@@ -137,7 +141,8 @@ def plan(snapshots: list[dict], shards: int) -> Plan | None:
 
     placed: dict[tuple[int, str], list[str]] = {}  # a network of each instance, by list
     holders: dict[str, list[str]] = {}
-    replied_without_interfaces = False
+    key_of: dict[str, str] = {}  # by instance id: one instance replied twice (two snapshots) is built once
+    without_interfaces: set[str] = set()
     for index, region, data in _regions(snapshots):
         keys = placed[(index, region)] = []
         for item in data.get("instances") or ():
@@ -148,16 +153,20 @@ def plan(snapshots: list[dict], shards: int) -> Plan | None:
             else:
                 found = networks(where)
                 key = found[0] if len(found) == 1 else groups.join(found)
-                if not interfaces and _text(where.InstanceId):
-                    groups.join([key, f"instance:{where.InstanceId}"])
-                    replied_without_interfaces = True
+            instance_id = where.InstanceId
+            if type(instance_id) is str:
+                first = key_of.setdefault(instance_id, key)
+                if first != key:
+                    groups.join([first, key])
+                if not interfaces:
+                    without_interfaces.add(instance_id)
             keys.append(key)
             if targeted_ips:
                 for address in addresses(where):
                     if type(address) is str and address in targeted_ips:
                         holders.setdefault(address, []).append(key)
-    if replied_without_interfaces:
-        _join_listed_interfaces(snapshots, groups, network_of_subnet)
+    if without_interfaces:
+        _join_listed_interfaces(snapshots, groups, network_of_subnet, without_interfaces, key_of, targeted_ips, holders)
     for keys in holders.values():
         groups.join(keys)
 
@@ -193,14 +202,24 @@ def plan(snapshots: list[dict], shards: int) -> Plan | None:
     return result
 
 
-def _join_listed_interfaces(snapshots: list[dict], groups: _Groups, network_of_subnet: dict[str, str]) -> None:
-    """Instances replied without their interfaces get them from the region's interface list."""
-    decode = msgspec.json.Decoder(dict[str, Any]).decode
+def _join_listed_interfaces(snapshots: list[dict], groups: _Groups, network_of_subnet: dict[str, str],
+                            instances: set[str], key_of: dict[str, str], targeted_ips: set[str],
+                            holders: dict[str, list[str]]) -> None:
+    """Instances replied without their interfaces get them, with their networks and addresses,
+    from the region's interface list (as normalization does)."""
     for _, _, data in _regions(snapshots):
         for eni in data.get("network_interfaces") or ():
-            eni = decode(eni.text) if type(eni) is Deferred else eni
-            if not isinstance(eni, dict) or not (eni.get("Attachment") or {}).get("InstanceId"):
+            eni = orjson.loads(eni.text) if type(eni) is Deferred else eni
+            owner = (eni.get("Attachment") or {}).get("InstanceId") if isinstance(eni, dict) else None
+            if owner not in instances:
                 continue
-            vpc = _text(eni.get("VpcId")) or network_of_subnet.get(_text(eni.get("SubnetId")) or "")
+            key = key_of[owner]
+            subnet = _text(eni.get("SubnetId"))
+            vpc = _text(eni.get("VpcId")) or (network_of_subnet.get(subnet) if subnet else None)
             if vpc:
-                groups.join([vpc, f"instance:{eni['Attachment']['InstanceId']}"])
+                groups.join([key, vpc])
+            addresses = [eni.get("PrivateIpAddress")] + [a.get("PrivateIpAddress") for a in eni.get("PrivateIpAddresses") or ()
+                                                         if isinstance(a, dict)]
+            for address in addresses:
+                if type(address) is str and address in targeted_ips:
+                    holders.setdefault(address, []).append(key)

@@ -44,9 +44,10 @@ def one_process(snapshots: list[dict], config: Config | None = None) -> dict:
     return _plain(pipeline.scan_snapshots(copy.deepcopy(snapshots), config, now=NOW, workers=1))
 
 
-def split(snapshots: list[dict], workers: int, config: Config | None = None, *, copied: bool = True) -> dict:
+def split(snapshots: list[dict], workers: int, config: Config | None = None, *, copied: bool = True,
+          consume: bool = False) -> dict:
     snapshots = copy.deepcopy(snapshots) if copied else snapshots
-    parts = shards.split_scan(snapshots, config or Config(), NOW, workers, min_instances=0)
+    parts = shards.split_scan(snapshots, config or Config(), NOW, workers, min_instances=0, consume=consume)
     assert parts is not None, "the estate was not split"
     assert len(parts) == workers
     moment = dt.datetime.now(dt.timezone.utc)
@@ -203,7 +204,8 @@ def test_a_shard_s_error_reaches_the_user_as_one_line(tmp_path, monkeypatch, est
     snapshot.save(snap, path)
     monkeypatch.setitem(aws_replies.DECODED_FIRST, "instances", 0)
     loaded = snapshot.load(path, project=True)
-    with pytest.raises(UserError, match=r"instances\[\d+\] has no InstanceId"):
+    position = len(snap["regions"]["eu-west-1"]["instances"]) - 1  # in the file, not in its shard's share
+    with pytest.raises(UserError, match=rf"instances\[{position}\] has no InstanceId"):
         shards.split_scan([loaded], Config(), NOW, 2, min_instances=0)
 
 
@@ -266,3 +268,72 @@ def test_no_more_shards_than_groups_of_joined_networks(estate):
     plan = aws_partition.plan([estate], 8)
     assert plan.shards == 4
     assert sorted(set(plan.instance_shards[(0, "eu-west-1")])) == [0, 1, 2, 3]
+
+
+@needs_fork
+def test_an_address_targeted_on_an_interface_from_the_interface_list_joins_its_holders(estate):
+    """The instance replied without interfaces holds a targeted address only through the region's
+    interface list; the CI server in another shard holds it too."""
+    snap, first, second = _two_shards_apart(estate)
+    region = snap["regions"]["eu-west-1"]
+    server = next(i for i in first if any("jenkins" in t["Value"] for t in i["Tags"]))
+    lone = next(i for i in second if not any(w in str(i["Tags"]) for w in ("jenkins", "runner")))
+    address = server["PrivateIpAddress"]
+    interface = copy.deepcopy(lone["NetworkInterfaces"][0])
+    interface["PrivateIpAddresses"].append({"Primary": False, "PrivateIpAddress": address})
+    interface["Attachment"]["InstanceId"] = lone["InstanceId"]
+    region["network_interfaces"] = [i for i in region["network_interfaces"]
+                                    if i["NetworkInterfaceId"] != interface["NetworkInterfaceId"]] + [interface]
+    lone["NetworkInterfaces"] = []
+    balancer = next(lb for lb in region["load_balancers"]
+                    if lb["VpcId"] == lone["VpcId"] and lb["Scheme"] == "internet-facing")
+    listener = next(li for li in region["listeners"] if li["LoadBalancerArn"] == balancer["LoadBalancerArn"])
+    group = next(tg for tg in region["target_groups"]
+                 if tg["TargetGroupArn"] == listener["DefaultActions"][0]["TargetGroupArn"])
+    group.update(TargetType="ip", Targets=[{"Target": {"Id": address, "Port": 8080}}])
+    firewall = next(sg for sg in region["security_groups"] if sg["GroupId"] == server["SecurityGroups"][0]["GroupId"])
+    firewall["IpPermissions"].append({"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
+                                      "UserIdGroupPairs": [{"GroupId": g} for g in balancer["SecurityGroups"]]})
+    plan = aws_partition.plan([snap], 2)
+    assert _shard_of(plan, snap, server["InstanceId"]) == _shard_of(plan, snap, lone["InstanceId"])
+    assert split([snap], 2) == one_process([snap])
+
+
+@needs_fork
+def test_one_snapshot_given_twice(estate):
+    twice = copy.deepcopy(estate)
+    assert split([twice, twice], 2, copied=False, consume=True) == one_process([estate, estate])
+
+
+def test_an_instance_replied_twice_is_built_by_one_shard(estate):
+    moved = copy.deepcopy(estate)
+    plan = aws_partition.plan([moved], 2)
+    by_network = list(_instances_by_network(moved).values())
+    instance = by_network[0][0]
+    other = next(group[0] for group in by_network
+                 if _shard_of(plan, moved, group[0]["InstanceId"]) != _shard_of(plan, moved, instance["InstanceId"]))
+    again = copy.deepcopy(moved)  # the same instance, replied in another network by a second snapshot
+    twin = next(i for i in again["regions"]["eu-west-1"]["instances"] if i["InstanceId"] == instance["InstanceId"])
+    twin.update(VpcId=other["VpcId"], SubnetId=other["SubnetId"], NetworkInterfaces=copy.deepcopy(other["NetworkInterfaces"]))
+    plan = aws_partition.plan([moved, again], 2)
+    shards_of = {plan.instance_shards[(n, "eu-west-1")][i] for n, snap in enumerate((moved, again))
+                 for i, inst in enumerate(snap["regions"]["eu-west-1"]["instances"])
+                 if inst["InstanceId"] == instance["InstanceId"]}
+    assert len(shards_of) == 1
+
+
+@needs_fork
+def test_a_split_scan_leaves_the_snapshots_it_does_not_consume_as_they_were(estate):
+    given = copy.deepcopy(estate)
+    parts = shards.split_scan([given], Config(), NOW, 2, min_instances=0)
+    assert parts is not None
+    assert given == estate
+
+
+@needs_fork
+def test_a_reply_of_the_wrong_shape_is_told_in_one_line_by_a_split_scan(estate):
+    snap = copy.deepcopy(estate)
+    group = next(tg for tg in snap["regions"]["eu-west-1"]["target_groups"] if tg.get("Targets"))
+    group.update(TargetType="ip", Targets=["10.0.0.5"])  # read when instances are placed
+    with pytest.raises(UserError, match="does not have the shape of AWS API replies"):
+        shards.split_scan([snap], Config(), NOW, 2, min_instances=0)
