@@ -121,7 +121,7 @@ def assemble(parts: list[dict], sources: list[dict], started_at: dt.datetime, fi
                     "ci_nodes": sum(part["ci_nodes"] for part in parts),
                     "suppressed": sum(1 for f in findings if f["status"] == "suppressed")},
         "findings": findings,
-        "coverage": {"resources_by_kind": dict(sorted(by_kind.items())), "gaps": _unique(gaps),
+        "coverage": {"resources_by_kind": {kind: n for kind, n in sorted(by_kind.items()) if n}, "gaps": _unique(gaps),
                      "notes": sorted({note for part in parts for note in part["notes"]})},
         "inventory": inventory_,
     }

@@ -80,9 +80,15 @@ class EstateGraph:
         attrs["raw"] = raw or {}
         nodes = self._g._node
         if node_id in nodes:
-            if "kind" not in nodes[node_id]:  # made by an edge to it before it was added
+            existing = nodes[node_id]
+            before = existing.get("kind")  # None: made by an edge to it before it was added
+            if before != kind:
+                # Known first by another's reference (an instance as a route's target, say), it is
+                # listed under what it turns out to be.
+                if before is not None:
+                    self._by_kind[before].remove(node_id)
                 self._by_kind.setdefault(kind, []).append(node_id)
-            nodes[node_id].update(attrs)
+            existing.update(attrs)
             return
         # Written straight into networkx's adjacency (its documented data structure: dicts of
         # dicts), which is what add_node does, minus the per-call overhead that dominates building
@@ -127,7 +133,7 @@ class EstateGraph:
         return len(self._by_kind.get(kind, [])) if kind else self._g.number_of_nodes()
 
     def counts_by_kind(self) -> dict[str, int]:
-        return {kind: len(ids) for kind, ids in sorted(self._by_kind.items()) if kind != "internet"}
+        return {kind: len(ids) for kind, ids in sorted(self._by_kind.items()) if kind != "internet" and ids}
 
     def out(self, node_id: str, kind: str | None = None) -> Iterator[tuple[Node, dict]]:
         attrs = self._g._node

@@ -212,18 +212,23 @@ def _scan_shard(work: _Work, trade: Callable[[list], list]) -> dict:
     number, plan, graph = work.number, work.plan, work.graph
     kept: list = []
     plan.take(work.snapshots, number, kept)
+    common = (graph.count(), graph.counts_by_kind())
     work.add_instances()
     lap("normalize")
-    counted: dict[str, Any] = {}
+    # The first shard counts the whole graph it built; the others what their instances added to
+    # what every shard built (an instance first known as a route's target moves it between kinds).
+    if number == 0:
+        counted: dict[str, Any] = {"resources": graph.count() - 1, "resources_by_kind": graph.counts_by_kind()}
+    else:
+        added = graph.counts_by_kind()
+        for kind, count in common[1].items():
+            added[kind] = added.get(kind, 0) - count
+        counted = {"resources": graph.count() - common[0], "resources_by_kind": added}
 
     def classified(estate) -> None:
         for node_id in [n for n in estate.ci if plan.owner(n) not in (None, number)]:
             del estate.ci[node_id]  # a compute node every shard builds is reported by one
         own = [node for node in graph.nodes("compute") if plan.owner(node.id) is None]
-        if number == 0:
-            counted.update(resources=graph.count() - 1, resources_by_kind=graph.counts_by_kind())
-        else:
-            counted.update(resources=len(own), resources_by_kind={"compute": len(own)} if own else {})
         production = estate.production
         theirs = trade([[n.id, n.get("provider"), n.name, n.get("account"), n.get("region"), production[n.id]]
                         for n in own if n.id in production])

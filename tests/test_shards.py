@@ -337,3 +337,21 @@ def test_a_reply_of_the_wrong_shape_is_told_in_one_line_by_a_split_scan(estate):
     group.update(TargetType="ip", Targets=["10.0.0.5"])  # read when instances are placed
     with pytest.raises(UserError, match="does not have the shape of AWS API replies"):
         shards.split_scan([snap], Config(), NOW, 2, min_instances=0)
+
+
+@needs_fork
+def test_an_instance_a_route_names_stays_a_compute_node(estate):
+    """A route naming an instance (not its interface) makes a gateway node of it before the
+    instance is built; the instance is still classified, checked and counted as compute."""
+    snap = copy.deepcopy(estate)
+    region = snap["regions"]["eu-west-1"]
+    plan = aws_partition.plan([snap], 2)
+    server = next(i for i in region["instances"] if any("jenkins" in t["Value"] for t in i["Tags"])
+                  and _shard_of(plan, snap, i["InstanceId"]) == 1)  # the first shard counts all it built
+    table = next(rt for rt in region["route_tables"] if rt["VpcId"] != server["VpcId"])
+    table["Routes"].append({"DestinationCidrBlock": "10.200.0.0/16", "InstanceId": server["InstanceId"],
+                            "State": "active"})
+    document = one_process([snap])
+    assert server["InstanceId"] in {item["id"] for item in document["inventory"]}
+    assert document["coverage"]["resources_by_kind"] == one_process([estate])["coverage"]["resources_by_kind"]
+    assert split([snap], 2) == document
