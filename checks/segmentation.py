@@ -359,16 +359,6 @@ class _Fleets:
         return self._cuts
 
 
-def _joined_networks(graph: EstateGraph, network: str) -> set[str]:
-    networks = {network}
-    if graph.has(network):
-        networks |= {n.id for n, _ in graph.out(network, "peers")}
-        for gw, _ in graph.into(network, "attached"):
-            if gw.get("gateway_type") == "transit":
-                networks |= {a.get("resource") for a in gw.get("attachments") or []}
-    return networks
-
-
 @check(
     id="ci-reaches-production",
     title="CI node can connect to production",
@@ -439,7 +429,7 @@ def _reached_from(estate: Estate, targets: dict, paths: _Paths, src_subnet: str,
     subnet_facts: dict[str, tuple] = {}
     reached: dict[str, tuple] = {}
     all_uniform = True
-    for network in sorted(n for n in _joined_networks(graph, graph.node(src_subnet).get("network")) if n in targets):
+    for network in sorted(n for n in graph.joined_networks(graph.node(src_subnet).get("network")) if n in targets):
         for (t_subnet, t_groups), members in sorted(targets[network].items()):
             layer = reach.group_layer(t_groups)
             if layer is None:

@@ -149,5 +149,15 @@ class EstateGraph:
                 if kind is None or data["kind"] == kind:
                     yield Node(src, attrs[src]), data
 
+    def joined_networks(self, network: str) -> set[str]:
+        """The network and those joined to it: peered, or attached to one of its transit gateways."""
+        networks = {network}
+        if network in self._g._node:
+            networks |= {n.id for n, _ in self.out(network, "peers")}
+            for gateway, _ in self.into(network, "attached"):
+                if gateway.get("gateway_type") == "transit":
+                    networks |= {a.get("resource") for a in gateway.get("attachments") or []}
+        return networks
+
     def gap(self, provider: str, what: str, error: str, scope: str = "", region: str | None = None) -> None:
         self.gaps.append({"provider": provider, "scope": scope, "region": region, "what": what, "error": error})

@@ -78,7 +78,7 @@ class _Context:
     region: str = ""
     prefix_lists: dict[str, dict] = field(default_factory=dict)
     profiles: dict[str, list[str]] = field(default_factory=dict)
-    instance_by_ip: dict[str, str] = field(default_factory=dict)
+    instance_by_ip: dict[str, str | list[str]] = field(default_factory=dict)  # the holder, or holders in order
     consume: bool = False
 
     def gap(self, what: str, error: str) -> None:
@@ -567,7 +567,11 @@ def _add_instances(ctx: _Context, data: dict) -> None:
                    managed_service=False, instance_profile=profile, **_translated(inst))
         for iface in interfaces:
             for ip in iface["private"]:
-                instance_by_ip[ip] = iid
+                held = instance_by_ip.get(ip)  # most addresses have one holder; overlapping networks give more
+                if held is None:
+                    instance_by_ip[ip] = iid
+                elif held != iid:
+                    instance_by_ip[ip] = [*held, iid] if type(held) is list else [held, iid]
         _link_compute(ctx, iid, interfaces)
         if profile:
             roles = ctx.profiles.get(profile) or ctx.profiles.get(profile.rsplit("/", 1)[-1])
@@ -689,6 +693,26 @@ def _classic_arn(ctx: _Context, clb: dict) -> str:
     return clb.get("_address") or f"arn:aws:elasticloadbalancing:{ctx.region}:{ctx.account}:loadbalancer/{clb.get('LoadBalancerName')}"
 
 
+def _instance_at(ctx: _Context, address: str, network: str | None) -> str | None:
+    """The instance a target group reaches at a private address: one in the group's network or in
+    a network joined to it (the only ones AWS lets an IP target be in, besides on-premises). With
+    overlapping ranges, an instance elsewhere holding the same address is not it."""
+    held = ctx.instance_by_ip.get(address)
+    if held is None:
+        return None
+    holders = held if type(held) is list else [held]
+    if not network:
+        return holders[-1]
+    g = ctx.graph
+    reachable = g.joined_networks(network)
+    for instance in reversed(holders):  # the last one listed, as when the address had one holder
+        for iface in g.node(instance).get("interfaces") or ():
+            subnet = iface.get("subnet")
+            if address in iface.get("private", ()) and subnet and g.has(subnet) and g.node(subnet).get("network") in reachable:
+                return instance
+    return None
+
+
 def _add_load_balancer_targets(ctx: _Context, data: dict) -> None:
     """Edges from the load balancers to the instances they forward to, once the instances are built."""
     g = ctx.graph
@@ -705,7 +729,8 @@ def _add_load_balancer_targets(ctx: _Context, data: dict) -> None:
                 for target in tg.get("Targets") or []:
                     desc = target.get("Target") or target
                     target_id = desc.get("Id")
-                    node = target_id if tg.get("TargetType", "instance") == "instance" else ctx.instance_by_ip.get(target_id)
+                    node = (target_id if tg.get("TargetType", "instance") == "instance"
+                            else _instance_at(ctx, target_id, tg.get("VpcId")))
                     if not node or not g.has(node):
                         continue
                     port = desc.get("Port") or tg.get("Port")

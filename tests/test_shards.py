@@ -355,3 +355,40 @@ def test_an_instance_a_route_names_stays_a_compute_node(estate):
     assert server["InstanceId"] in {item["id"] for item in document["inventory"]}
     assert document["coverage"]["resources_by_kind"] == one_process([estate])["coverage"]["resources_by_kind"]
     assert split([snap], 2) == document
+
+
+@needs_fork
+def test_an_address_targeted_in_one_network_is_not_an_instance_elsewhere_holding_it(estate):
+    """Networks not joined to each other often use the same ranges: a target group's address is an
+    instance of its own network, even when an instance listed after it elsewhere holds it too."""
+    snap, first, second = _two_shards_apart(estate)
+    region = snap["regions"]["eu-west-1"]
+    order = {inst["InstanceId"]: n for n, inst in enumerate(region["instances"])}
+    target, other = sorted((first[0], second[0]), key=lambda inst: order[inst["InstanceId"]])
+    address = target["PrivateIpAddress"]
+    other["PrivateIpAddress"] = other["NetworkInterfaces"][0]["PrivateIpAddress"] = address
+    other["NetworkInterfaces"][0]["PrivateIpAddresses"][0]["PrivateIpAddress"] = address
+    balancer = next(lb for lb in region["load_balancers"] if lb["VpcId"] == target["VpcId"])
+    listener = next(li for li in region["listeners"] if li["LoadBalancerArn"] == balancer["LoadBalancerArn"])
+    group = next(tg for tg in region["target_groups"]
+                 if tg["TargetGroupArn"] == listener["DefaultActions"][0]["TargetGroupArn"])
+    assert group["VpcId"] == target["VpcId"]
+    group.update(TargetType="ip", Targets=[{"Target": {"Id": address, "Port": 8080}}])
+    graph = pipeline.normalize([copy.deepcopy(snap)])
+    assert {node.id for node, _ in graph.out(balancer["LoadBalancerArn"], "forwards")} == {target["InstanceId"]}
+    assert split([snap], 2) == one_process([snap])
+
+
+def test_an_address_targeted_in_a_peered_network_is_its_instance(estate):
+    snap = copy.deepcopy(estate)
+    region = snap["regions"]["eu-west-1"]
+    peering = region["vpc_peering_connections"][0]
+    here, there = peering["RequesterVpcInfo"]["VpcId"], peering["AccepterVpcInfo"]["VpcId"]
+    held = _instances_by_network(snap)[there][0]
+    balancer = next(lb for lb in region["load_balancers"] if lb["VpcId"] == here)
+    listener = next(li for li in region["listeners"] if li["LoadBalancerArn"] == balancer["LoadBalancerArn"])
+    group = next(tg for tg in region["target_groups"]
+                 if tg["TargetGroupArn"] == listener["DefaultActions"][0]["TargetGroupArn"])
+    group.update(TargetType="ip", Targets=[{"Target": {"Id": held["PrivateIpAddress"], "Port": 8080}}])
+    graph = pipeline.normalize([snap])
+    assert {node.id for node, _ in graph.out(balancer["LoadBalancerArn"], "forwards")} == {held["InstanceId"]}
