@@ -8,10 +8,6 @@ from collections.abc import Callable
 
 import orjson
 
-from .html import render_html
-from .markdown import render_markdown
-from .sarif import render_sarif
-
 
 class OutputFormat(str, enum.Enum):
     JSON = "json"
@@ -24,6 +20,26 @@ def render_json(document: dict) -> str:
     """Indented JSON in the producer's order, byte for byte what json.dumps(indent=2,
     ensure_ascii=False) writes; orjson does it in C, where json's indenting encoder is pure Python."""
     return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode()
+
+
+# The other formats' modules (jinja2 among them) are imported when one is asked for: a scan
+# writing JSON does not wait for them.
+def render_sarif(document: dict) -> str:
+    from .sarif import render_sarif
+
+    return render_sarif(document)
+
+
+def render_markdown(document: dict) -> str:
+    from .markdown import render_markdown
+
+    return render_markdown(document)
+
+
+def render_html(document: dict) -> str:
+    from .html import render_html
+
+    return render_html(document)
 
 
 RENDERERS: dict[str, Callable[[dict], str]] = {
