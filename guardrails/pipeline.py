@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Callable, Iterable
 
 from guardrails.analysis.estate import Estate
@@ -13,6 +12,7 @@ from guardrails.findings import assemble, build_document
 from guardrails.findings import run_checks as _run_checks
 from guardrails.gc_pause import paused_gc
 from guardrails.graph import EstateGraph
+from guardrails.laps import Laps
 from guardrails.shards import split_scan
 
 
@@ -92,20 +92,13 @@ def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sour
     now = now or collection_time(snapshots) or started  # one moment for every shard
     config = config or Config()
     timings = {} if timings is None else timings
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        moment = time.perf_counter()
-        timings[name] = moment - clock
-        clock = moment
-
+    lap = Laps(timings)
     with paused_gc():
         parts = split_scan(snapshots, config, now, workers, timings, consume=consume) if workers > 1 else None
         if parts is not None:
             if retain is not None:
                 retain.append(snapshots)
-            clock = time.perf_counter()
+            lap.restart()
             document = assemble(parts, sources, started, dt.datetime.now(dt.timezone.utc))
             lap("document")
             return document

@@ -26,11 +26,12 @@ import struct
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import orjson
 
 from guardrails.errors import UserError
+from guardrails.laps import Laps
 
 # Below this many instances a scan takes well under a second, and forking and trading would be
 # most of it.
@@ -133,6 +134,7 @@ def _run(plan, snapshots: list[dict], config, now, started: float) -> list[dict]
     forked = time.perf_counter()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # or a shard would write the parent's buffered text again
+    work = _Work(0, plan, snapshots, graph, add_instances, config, now)
     shards: list[_Shard] = []
     try:
         for number in range(1, plan.shards):
@@ -145,7 +147,7 @@ def _run(plan, snapshots: list[dict], config, now, started: float) -> list[dict]
                     os.close(earlier.writer)
                 os.close(up_read)
                 os.close(down_write)
-                _shard_process(_Work(number, plan, snapshots, graph, add_instances, config, now), up_write, down_read)
+                _shard_process(work._replace(number=number), up_write, down_read)
             os.close(up_write)
             os.close(down_read)
             shards.append(_Shard(number, pid, up_read, down_write))
@@ -156,7 +158,7 @@ def _run(plan, snapshots: list[dict], config, now, started: float) -> list[dict]
                 shard.send(mine + [item for m, other in enumerate(theirs) if m != n for item in other])
             return [item for other in theirs for item in other]
 
-        own = _scan_shard(_Work(0, plan, snapshots, graph, add_instances, config, now), trade)
+        own = _scan_shard(work, trade)
         parts = [own] + [shard.receive("parts") for shard in shards]
         for shard in shards:
             _, shard.status = os.waitpid(shard.pid, 0)
@@ -167,12 +169,16 @@ def _run(plan, snapshots: list[dict], config, now, started: float) -> list[dict]
             shard.close()
 
 
-class _Work:
+class _Work(NamedTuple):
     """What one shard is given: its number, the plan, and the estate built but for its instances."""
 
-    def __init__(self, number: int, plan, snapshots: list[dict], graph, add_instances, config, now) -> None:
-        self.number, self.plan, self.snapshots, self.graph = number, plan, snapshots, graph
-        self.add_instances, self.config, self.now = add_instances, config, now
+    number: int
+    plan: Any
+    snapshots: list[dict]
+    graph: Any
+    add_instances: Callable[[], None]
+    config: Any
+    now: Any
 
 
 def _shard_process(work: _Work, up: int, down: int) -> None:
@@ -200,15 +206,8 @@ def _scan_shard(work: _Work, trade: Callable[[list], list]) -> dict:
     from guardrails import pipeline
     from guardrails.findings import document_parts, run_checks
 
-    clock = time.perf_counter()
     timings: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        moment = time.perf_counter()
-        timings[name] = moment - clock
-        clock = moment
-
+    lap = Laps(timings)
     number, plan, graph = work.number, work.plan, work.graph
     kept: list = []
     plan.take(work.snapshots, number, kept)

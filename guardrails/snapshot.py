@@ -152,8 +152,11 @@ class Deferred:
     def decode(self) -> object:
         return self._decode(self.text)
 
-    def read_again(self, source: _Source, offset: int, length: int) -> None:
-        self._source, self._offset, self._length, self._text = source, offset, length, b""
+    def found(self, index: int, source: _Source | None, offset: int, length: int) -> None:
+        """Where the element was read: its place in its list, and in a file it can be read again from."""
+        self.index = index
+        if source is not None:
+            self._source, self._offset, self._length, self._text = source, offset, length, b""
 
 
 class _Source:
@@ -311,17 +314,13 @@ def _read_list(readline: Callable[[], bytes], decode: Callable[[bytes], object],
         while line.endswith(b",\n"):
             item = decode(line[:-2])
             if type(item) is Deferred:
-                item.index = len(items)
-                if source is not None:
-                    item.read_again(source, at, len(line) - 2)
+                item.found(len(items), source, at, len(line) - 2)
             items.append(item)
             at += len(line)
             line = readline()
         item = decode(line)  # the last element, without a comma
         if type(item) is Deferred:
-            item.index = len(items)
-            if source is not None:
-                item.read_again(source, at, len(line))
+            item.found(len(items), source, at, len(line))
         items.append(item)
         line = readline()
         if line not in LIST_ENDS:

@@ -693,18 +693,18 @@ def _classic_arn(ctx: _Context, clb: dict) -> str:
     return clb.get("_address") or f"arn:aws:elasticloadbalancing:{ctx.region}:{ctx.account}:loadbalancer/{clb.get('LoadBalancerName')}"
 
 
-def _instance_at(ctx: _Context, address: str, network: str | None) -> str | None:
+def _instance_at(ctx: _Context, address: str, reachable: set[str] | None) -> str | None:
     """The instance a target group reaches at a private address: one in the group's network or in
-    a network joined to it (the only ones AWS lets an IP target be in, besides on-premises). With
-    overlapping ranges, an instance elsewhere holding the same address is not it."""
+    a network joined to it (`reachable`: the only ones AWS lets an IP target be in, besides
+    on-premises; None when the group's network is not known). With overlapping ranges, an instance
+    elsewhere holding the same address is not it."""
     held = ctx.instance_by_ip.get(address)
     if held is None:
         return None
     holders = held if type(held) is list else [held]
-    if not network:
+    if reachable is None:
         return holders[-1]
     g = ctx.graph
-    reachable = g.joined_networks(network)
     for instance in reversed(holders):  # the last one listed, as when the address had one holder
         for iface in g.node(instance).get("interfaces") or ():
             subnet = iface.get("subnet")
@@ -726,11 +726,12 @@ def _add_load_balancer_targets(ctx: _Context, data: dict) -> None:
                 tg = target_groups.get(tg_arn)
                 if tg is None:
                     continue
+                by_address = tg.get("TargetType", "instance") != "instance"
+                reachable = g.joined_networks(tg["VpcId"]) if by_address and tg.get("VpcId") else None
                 for target in tg.get("Targets") or []:
                     desc = target.get("Target") or target
                     target_id = desc.get("Id")
-                    node = (target_id if tg.get("TargetType", "instance") == "instance"
-                            else _instance_at(ctx, target_id, tg.get("VpcId")))
+                    node = _instance_at(ctx, target_id, reachable) if by_address else target_id
                     if not node or not g.has(node):
                         continue
                     port = desc.get("Port") or tg.get("Port")

@@ -146,7 +146,7 @@ def _plan(snapshots: list[dict], shards: int) -> Plan | None:
     for index, region, data in _regions(snapshots):
         keys = placed[(index, region)] = []
         for item in data.get("instances") or ():
-            where = item.peek if type(item) is Deferred and item.peek is not None else _place(item)
+            where = _place(item)
             vpc, interfaces = where.VpcId, where.NetworkInterfaces
             if type(vpc) is str and vpc and interfaces and len(interfaces) == 1 and interfaces[0].VpcId == vpc:
                 key = vpc  # nearly every instance: one interface, in the instance's own network

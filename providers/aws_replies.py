@@ -6,7 +6,8 @@ decodes their elements through these types: msgspec skips every field not named 
 building it (at 100,000 resources the load takes 2.1 s instead of 3.0 s, and the scan's peak
 memory is 1.0 GiB instead of 1.46 GiB). An element that does not fit these types (a hand-edited
 snapshot with a list where an object belongs, say) is decoded whole, so the scan never sees less
-than it would have read. Both lists are checked as JSON but left undecoded until read.
+than it would have read. Both lists are checked as JSON and left undecoded until read, but for a
+snapshot's first instances (DECODED_FIRST).
 
 tests/test_snapshot_projection.py records every field a whole scan reads of these lists and fails
 when one is missing here. `Any` keeps a field's whole value, however it is shaped.

@@ -141,6 +141,13 @@ def _two_shards_apart(estate: dict) -> tuple[dict, list[dict], list[dict]]:
     return snap, first, second
 
 
+def _built_together_and_alike(snap: dict, one: dict, other: dict) -> None:
+    """The two instances are built by one shard, and the split scan makes one process' document."""
+    plan = aws_partition.plan([snap], 2)
+    assert _shard_of(plan, snap, one["InstanceId"]) == _shard_of(plan, snap, other["InstanceId"])
+    assert split([snap], 2) == one_process([snap])
+
+
 def _shard_of(plan, snap: dict, instance_id: str) -> int:
     instances = snap["regions"]["eu-west-1"]["instances"]
     placed = plan.instance_shards[(0, "eu-west-1")]
@@ -161,9 +168,7 @@ def test_instances_sharing_an_address_a_load_balancer_targets_are_built_together
     group = next(tg for tg in region["target_groups"] if tg.get("Targets"))
     group["TargetType"] = "ip"
     group["Targets"] = [{"Target": {"Id": address, "Port": 8080}}]
-    plan = aws_partition.plan([snap], 2)
-    assert _shard_of(plan, snap, target["InstanceId"]) == _shard_of(plan, snap, twin["InstanceId"])
-    assert split([snap], 2) == one_process([snap])
+    _built_together_and_alike(snap, target, twin)
 
 
 @needs_fork
@@ -174,9 +179,7 @@ def test_an_instance_with_interfaces_in_two_networks_joins_them(estate):
     extra["NetworkInterfaceId"] = "eni-0bridge000000000"
     extra["PrivateIpAddress"] = extra["PrivateIpAddresses"][0]["PrivateIpAddress"] = "10.254.0.9"
     bridge["NetworkInterfaces"].append(extra)
-    plan = aws_partition.plan([snap], 2)
-    assert _shard_of(plan, snap, bridge["InstanceId"]) == _shard_of(plan, snap, second[0]["InstanceId"])
-    assert split([snap], 2) == one_process([snap])
+    _built_together_and_alike(snap, bridge, second[0])
 
 
 @needs_fork
@@ -191,9 +194,7 @@ def test_an_instance_replied_without_interfaces_is_placed_by_the_interface_list(
     snap["regions"]["eu-west-1"]["network_interfaces"] = [
         i for i in snap["regions"]["eu-west-1"]["network_interfaces"]
         if (i.get("Attachment") or {}).get("InstanceId") != lone["InstanceId"]] + [interface]
-    plan = aws_partition.plan([snap], 2)
-    assert _shard_of(plan, snap, lone["InstanceId"]) == _shard_of(plan, snap, second[0]["InstanceId"])
-    assert split([snap], 2) == one_process([snap])
+    _built_together_and_alike(snap, lone, second[0])
 
 
 @needs_fork
@@ -294,9 +295,7 @@ def test_an_address_targeted_on_an_interface_from_the_interface_list_joins_its_h
     firewall = next(sg for sg in region["security_groups"] if sg["GroupId"] == server["SecurityGroups"][0]["GroupId"])
     firewall["IpPermissions"].append({"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
                                       "UserIdGroupPairs": [{"GroupId": g} for g in balancer["SecurityGroups"]]})
-    plan = aws_partition.plan([snap], 2)
-    assert _shard_of(plan, snap, server["InstanceId"]) == _shard_of(plan, snap, lone["InstanceId"])
-    assert split([snap], 2) == one_process([snap])
+    _built_together_and_alike(snap, server, lone)
 
 
 @needs_fork
