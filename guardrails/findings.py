@@ -9,9 +9,9 @@ from typing import Iterable
 
 from guardrails import __version__
 from guardrails.analysis.estate import Estate
-from guardrails.registry import Check, Result, Severity, all_checks
+from guardrails.registry import Check, Result, all_checks
+from guardrails.severity import SEVERITIES, SEVERITY_RANK
 
-SEVERITIES = [s.value for s in Severity]
 
 
 def fingerprint(check_id: str, resource_id: str) -> str:
@@ -33,7 +33,7 @@ def run_checks(estate: Estate, checks: Iterable[Check] | None = None) -> list[di
 
 
 def sort_findings(findings: list[dict]) -> list[dict]:
-    return sorted(findings, key=lambda f: (SEVERITIES.index(f["severity"]), f["check_id"], f["resource"]["id"]))
+    return sorted(findings, key=lambda f: (SEVERITY_RANK[f["severity"]], f["check_id"], f["resource"]["id"]))
 
 
 def _finding(estate: Estate, chk: Check, result: Result, today: dt.date) -> dict:

@@ -12,33 +12,9 @@ from guardrails.findings import assemble, build_document
 from guardrails.findings import run_checks as _run_checks
 from guardrails.gc_pause import paused_gc
 from guardrails.graph import EstateGraph
+from guardrails.normalize import normalize, normalize_all_but_deferred  # noqa: F401 - part of the pipeline's API
 from guardrails.laps import Laps
 from guardrails.shards import split_scan
-
-
-def normalize(snapshots: Iterable[dict], consume: bool = False) -> EstateGraph:
-    """The estate graph of these snapshots; with `consume`, their bulk is taken out of them as the
-    graph is built (the caller owns them and will not read them again)."""
-    graph, add_instances = normalize_all_but_instances(snapshots, consume)
-    add_instances()
-    return graph
-
-
-def normalize_all_but_instances(snapshots: Iterable[dict], consume: bool = False) -> tuple[EstateGraph, Callable[[], None]]:
-    """The estate graph of the snapshots without their instances, and the function that adds the
-    instances the snapshots hold when it is called (shards.py leaves each shard its own first)."""
-    from guardrails.providers import aws
-
-    graph = EstateGraph()
-    snapshots = [s for s in snapshots if s.get("provider", "aws") == "aws"]
-    with aws.reply_shape_errors():
-        add = aws.normalize_all_but_instances(snapshots, graph, consume=consume)
-
-    def add_instances() -> None:
-        with aws.reply_shape_errors():
-            add()
-
-    return graph, add_instances
 
 
 def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime | None = None,
@@ -53,7 +29,7 @@ def run_checks(estate: Estate) -> list[dict]:
 def sources_of(snapshots: Iterable[dict]) -> list[dict]:
     out = []
     for snap in snapshots:
-        source = {"provider": snap.get("source", snap.get("provider", "aws")), "scope": str(snap.get("scope", ""))}
+        source = {"provider": snap.get("source", snap.get("provider")), "scope": str(snap.get("scope", ""))}
         if snap.get("regions") and source["provider"] != "terraform":
             source["regions"] = sorted(snap["regions"])
         out.append(source)

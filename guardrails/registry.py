@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from guardrails.analysis.reachability import Step
-
-
-class Severity(str, enum.Enum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return list(Severity).index(self)
+from guardrails.severity import Severity  # noqa: F401 - checks import it from here with `check`
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ What a check concludes about a CI node comes from the node itself, the networks 
 (peering, transit gateways), what every shard builds whole (networks, firewalls, load balancers,
 identities), and one fact from anywhere: the production instances an identity can act on. So:
 
-1. the provider places the instances in shards by joined networks (providers/aws_partition.py),
+1. the provider's partitioner places the instances in shards by joined networks (AWS:
+   providers/aws/partition.py),
    from the few fields read of each as the snapshot was read;
 2. this process builds the estate graph but for the instances, then forks one process per other
    shard; each shard, this process the first, adds and decodes its own instances and classifies;
@@ -62,13 +63,12 @@ def split_scan(snapshots: list[dict], config, now, workers: int, timings: dict |
     (placing the instances, building all but them), by the shards from fork to their parts, and
     by the slowest shard in each phase. With `consume`, the snapshots are taken apart as the scan
     goes (pipeline.scan_snapshots); without, they are left as they were given."""
-    from guardrails.providers import aws_partition
-
     min_instances = MIN_INSTANCES if min_instances is None else min_instances
-    if workers < 2 or not can_split() or aws_partition.instance_count(snapshots) < min_instances:
+    partitioner = _partitioner(snapshots)
+    if workers < 2 or partitioner is None or not can_split() or partitioner.size(snapshots) < min_instances:
         return None
     started = time.perf_counter()
-    plan = aws_partition.plan(snapshots, workers)
+    plan = partitioner.plan(snapshots, workers)
     if plan is None:
         return None
     if not consume:
@@ -82,6 +82,15 @@ def split_scan(snapshots: list[dict], config, now, workers: int, timings: dict |
     for part in parts:
         del part["timings"]
     return parts
+
+
+def _partitioner(snapshots: list[dict]):
+    """The partitioner of the snapshots' one provider; None when they have none or several: a
+    node that every shard built would be checked by every shard."""
+    from guardrails.provider import providers_of
+
+    providers = providers_of(snapshots)
+    return providers[0].partitioner if len(providers) == 1 else None
 
 
 def _with_own_regions(snap: dict) -> dict:
@@ -128,9 +137,9 @@ class _Shard:
 
 
 def _run(plan, snapshots: list[dict], config, now, started: float) -> list[dict]:
-    from guardrails import pipeline
+    from guardrails.normalize import normalize_all_but_deferred
 
-    graph, add_instances = pipeline.normalize_all_but_instances(snapshots, consume=True)  # of the shards' own lists
+    graph, add_instances = normalize_all_but_deferred(snapshots, consume=True)  # of the shards' own lists
     forked = time.perf_counter()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # or a shard would write the parent's buffered text again
@@ -203,7 +212,7 @@ def _shard_process(work: _Work, up: int, down: int) -> None:
 
 
 def _scan_shard(work: _Work, trade: Callable[[list], list]) -> dict:
-    from guardrails import pipeline
+    from guardrails.analysis.estate import analyse
     from guardrails.findings import document_parts, run_checks
 
     timings: dict[str, float] = {}
@@ -235,7 +244,7 @@ def _scan_shard(work: _Work, trade: Callable[[list], list]) -> dict:
             graph.add_node(node_id, "compute", provider=provider, name=name, account=account, region=region)
             production[node_id] = reason
 
-    estate = pipeline.analyse(graph, work.config, work.now, classified=classified)
+    estate = analyse(graph, work.config, work.now, classified=classified)
     lap("analyse")
     findings = run_checks(estate)
     lap("checks")

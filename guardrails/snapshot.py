@@ -81,7 +81,7 @@ def load(path: str | Path, project: bool = False) -> dict:
     """The snapshot saved at `path`, checked.
 
     With `project`, the elements of a line-layout snapshot's largest lists keep only the fields a
-    scan reads (providers/aws_replies.py); the snapshot is then fit for scanning, not for saving again."""
+    scan reads (providers/aws/replies.py); the snapshot is then fit for scanning, not for saving again."""
     path = Path(path)
     data = _read(path, project)
     if isinstance(data, dict):
@@ -131,7 +131,7 @@ def _parse_whole(path: Path, raw: bytes) -> object:
 
 class Deferred:
     """A list element left as its JSON text by a projecting reader, until it is known which
-    process needs it, if any (providers/aws_replies.py, DEFERRED); `decode()` gives the element
+    process needs it, if any (providers/aws/replies.py, DEFERRED); `decode()` gives the element
     then. `peek` holds the few fields read before that, or None. The text is held, or read again
     from the file when the element is in a plain file."""
 
@@ -215,10 +215,10 @@ def decoded(item: object) -> object:
 READ_WINDOW = 1 << 23
 
 
-def decode_in_place(items: list, key: str) -> list:
-    """The list with its deferred elements decoded, each checked as `check` checks a decoded one;
-    `key` names the list as check does (regions.<region>.instances)."""
-    id_field = ID_FIELDS.get(key.rsplit(".", 1)[-1])
+def decode_in_place(items: list, key: str, id_field: str | None) -> list:
+    """The list with its deferred elements decoded, each checked as `check_items` checks a decoded
+    one; `key` names the list as the provider's validation does (regions.<region>.instances), and
+    `id_field` is the field each element must have."""
     sources = set()
     n, count = 0, len(items)
     while n < count:
@@ -266,10 +266,11 @@ def _parse_lines(readline: Callable[[], bytes], project: bool, source: _Source |
     try:
         snapshot = orjson.loads(header[:-2] + b"}")
         decoders: Decoders = {}
-        if project and isinstance(snapshot, dict) and snapshot.get("provider") == "aws":
-            from guardrails.providers import aws_replies
+        if project and isinstance(snapshot, dict):
+            from guardrails.provider import REGISTRY, snapshot_provider
 
-            decoders = aws_replies.decoders()
+            if snapshot.get("provider") in REGISTRY:  # an unknown one is refused by `check`, with its name
+                decoders = snapshot_provider(snapshot["provider"]).decoders()
         if _read_object(readline, snapshot, decoders, more=True, source=source) or readline() != b"":
             raise _NotLineLayout
     except orjson.JSONDecodeError:
@@ -329,6 +330,7 @@ def _read_list(readline: Callable[[], bytes], decode: Callable[[bytes], object],
 
 
 def check(data: object, where: str = "snapshot") -> dict:
+    """The snapshot, checked: its format marker and version here, its contents by its provider."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UserError(f"{where}: not a pipeline-guardrails snapshot (expected a JSON object with "
                         f"\"format\": \"{FORMAT}\")")
@@ -338,35 +340,14 @@ def check(data: object, where: str = "snapshot") -> dict:
     if version > VERSION:
         raise UserError(f"{where}: snapshot format version {version} is newer than this guardrails reads "
                         f"(up to {VERSION}); upgrade pipeline-guardrails")
-    if data.get("provider") != "aws":
-        raise UserError(f"{where}: snapshots of provider {data.get('provider')!r} are not supported")
-    if not isinstance(data.get("regions", {}), dict):
-        raise UserError(f"{where}: snapshot 'regions' must be an object")
-    for region, lists in (data.get("regions") or {}).items():
-        if not isinstance(lists, dict):
-            raise UserError(f"{where}: regions.{region} must be an object of resource lists")
-        for key, items in lists.items():
-            _check_items(items, f"regions.{region}.{key}", ID_FIELDS.get(key), where)
-    iam = data.get("iam") or {}
-    if not isinstance(iam, dict):
-        raise UserError(f"{where}: 'iam' must be an object of resource lists")
-    for key, items in iam.items():
-        _check_items(items, f"iam.{key}", ID_FIELDS.get(f"iam.{key}"), where)
+    from guardrails.provider import snapshot_provider
+
+    snapshot_provider(data.get("provider"), where).validate(data, where)
     return data
 
 
-# The field that identifies each element: without it nothing can refer to the resource.
-ID_FIELDS = {
-    "vpcs": "VpcId", "subnets": "SubnetId", "route_tables": "RouteTableId",
-    "internet_gateways": "InternetGatewayId", "egress_only_internet_gateways": "EgressOnlyInternetGatewayId",
-    "nat_gateways": "NatGatewayId", "network_acls": "NetworkAclId", "security_groups": "GroupId",
-    "managed_prefix_lists": "PrefixListId", "instances": "InstanceId", "load_balancers": "LoadBalancerArn",
-    "target_groups": "TargetGroupArn", "classic_load_balancers": "LoadBalancerName",
-    "vpc_peering_connections": "VpcPeeringConnectionId", "iam.roles": "Arn",
-}
-
-
-def _check_items(items: object, key: str, id_field: str | None, where: str) -> None:
+def check_items(items: object, key: str, id_field: str | None, where: str) -> None:
+    """A list of API reply elements, each an object with its identifying field (when it has one)."""
     if not isinstance(items, list):
         raise UserError(f"{where}: {key} must be a list of API reply items, not {type(items).__name__}")
     for n, item in enumerate(items):

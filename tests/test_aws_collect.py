@@ -25,9 +25,9 @@ from moto import mock_aws
 from moto.core.authorization import enable_iam_authentication
 
 from guardrails import __version__
-from guardrails.demo_estate import PRODUCTION_ACCOUNT_ID, RUNNER_TOKEN, build_demo_estate
-from guardrails.providers import aws_collect
-from guardrails.providers.aws_collect import CollectionError, MutatingCallRefused
+from guardrails.providers.aws.demo_estate import PRODUCTION_ACCOUNT_ID, RUNNER_TOKEN, build_demo_estate
+from guardrails.providers.aws import collect as aws_collect
+from guardrails.providers.aws.collect import CollectionError, MutatingCallRefused
 
 REGION = "eu-west-1"
 REGION_KEYS = {

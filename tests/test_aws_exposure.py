@@ -35,10 +35,10 @@ from aws_builders import (
     udp,
 )
 
-from guardrails.cli import _user_data_wanted
+from guardrails.providers.aws.commands import user_data_wanted as _user_data_wanted
 from guardrails.config import Config, parse
 from guardrails.pipeline import scan_snapshots
-from guardrails.providers.aws_collect import collect
+from guardrails.providers.aws.collect import collect
 
 REGION = "eu-west-1"
 OFFICE = "203.0.113.0/24"

@@ -28,9 +28,9 @@ from aws_builders import (
 )
 
 from guardrails import pipeline
-from guardrails.cli import _user_data_wanted
+from guardrails.providers.aws.commands import user_data_wanted as _user_data_wanted
 from guardrails.config import Config
-from guardrails.providers import aws_collect
+from guardrails.providers.aws import collect as aws_collect
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # the account moto answers as

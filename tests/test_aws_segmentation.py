@@ -14,9 +14,9 @@ import pytest
 from aws_builders import ANYWHERE, AwsBuilder, Instance, Subnet, Vpc, tcp, udp
 
 from guardrails import pipeline
-from guardrails.cli import _user_data_wanted
+from guardrails.providers.aws.commands import user_data_wanted as _user_data_wanted
 from guardrails.config import Config
-from guardrails.providers import aws_collect
+from guardrails.providers.aws import collect as aws_collect
 
 REGION = "eu-west-1"
 PRODUCTION_TAGS = {"env": "production"}

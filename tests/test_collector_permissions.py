@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from aws_builders import ANYWHERE, AwsBuilder, allow, policy_document, tcp
-from guardrails.analysis.iam_policy import IdentityPolicy
+from guardrails.providers.aws.iam_policy import IdentityPolicy
 from guardrails.analysis.identity import aws_managed_document
-from guardrails.cli import _user_data_wanted
+from guardrails.providers.aws.commands import user_data_wanted as _user_data_wanted
 from guardrails.config import Config
-from guardrails.providers.aws_collect import collect
+from guardrails.providers.aws.collect import collect
 
 # botocore's service names where the IAM action prefix differs.
 IAM_PREFIX = {"elbv2": "elasticloadbalancing", "elb": "elasticloadbalancing"}

@@ -18,10 +18,10 @@ from moto import mock_aws
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 
 from guardrails import pipeline, snapshot
-from guardrails.cli import _user_data_wanted
+from guardrails.providers.aws.commands import user_data_wanted as _user_data_wanted
 from guardrails.config import Config, Suppression, load, parse
 from guardrails.errors import UserError
-from guardrails.providers import aws_collect
+from guardrails.providers.aws import collect as aws_collect
 
 REGION = "eu-west-1"
 GUARDRAILS = str(Path(sys.executable).with_name("guardrails"))

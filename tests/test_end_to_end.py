@@ -14,9 +14,9 @@ import pytest
 
 from aws_builders import ANYWHERE, AwsBuilder, allow, policy_document, tcp
 from guardrails import pipeline
-from guardrails.cli import _user_data_wanted, demo_document
+from guardrails.providers.aws.commands import demo_document, user_data_wanted as _user_data_wanted
 from guardrails.config import Config
-from guardrails.providers.aws_collect import collect
+from guardrails.providers.aws.collect import collect
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "guardrails" / "schemas" / "findings-v1.schema.json").read_text())
 # The installed console script, as users run it (a source checkout on sys.path would shadow the
@@ -67,7 +67,7 @@ def test_demo_attack_path_runs_from_the_internet_to_the_account(demo):
 
 
 def test_demo_never_prints_the_runner_token(demo):
-    from guardrails.demo_estate import RUNNER_TOKEN
+    from guardrails.providers.aws.demo_estate import RUNNER_TOKEN
 
     assert RUNNER_TOKEN not in json.dumps(demo)
     secret = next(f for f in demo["findings"] if f["check_id"] == "ci-secret-in-user-data")

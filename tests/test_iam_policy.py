@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guardrails.analysis.iam_actions import is_read_only, pattern_is_read_only
-from guardrails.analysis.iam_patterns import (
+from guardrails.providers.aws.iam_actions import is_read_only, pattern_is_read_only
+from guardrails.providers.aws.iam_patterns import (
     compile_pattern,
     contains,
     intersects,
@@ -18,7 +18,7 @@ from guardrails.analysis.iam_patterns import (
     render_witness,
     witness,
 )
-from guardrails.analysis.iam_policy import (
+from guardrails.providers.aws.iam_policy import (
     ESCALATION_SETS,
     IdentityPolicy,
     PolicyDocumentError,

@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 import pytest
 from bench_modules import generator
-from guardrails.providers import aws_partition, aws_replies
+from guardrails.providers.aws import partition as aws_partition, replies as aws_replies
 
 from guardrails import pipeline, shards, snapshot
 from guardrails.config import Config

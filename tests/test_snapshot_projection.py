@@ -1,5 +1,5 @@
 """A scan decodes a snapshot's instances and network interfaces through the fields it reads
-(providers/aws_replies.py). These tests hold that projection to what the whole scan really reads."""
+(providers/aws/replies.py). These tests hold that projection to what the whole scan really reads."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from moto import mock_aws
 
 from guardrails import pipeline, snapshot
 from guardrails.errors import UserError
-from guardrails.demo_estate import build_demo_estate
-from guardrails.providers import aws_collect, aws_replies
+from guardrails.providers.aws.demo_estate import build_demo_estate
+from guardrails.providers.aws import collect as aws_collect, replies as aws_replies
 from guardrails.providers.terraform import load_terraform
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,8 +10,8 @@ import pytest
 
 from guardrails.errors import UserError
 from guardrails.providers.terraform import TerraformInputError, load_terraform
-from guardrails.providers.terraform_hcl import block_end
-from guardrails.providers.terraform_load import MAX_MB_ENV, read_document
+from guardrails.providers.terraform.hcl import block_end
+from guardrails.providers.terraform.load import MAX_MB_ENV, read_document
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "terraform-samples"
 

@@ -49,10 +49,10 @@ from aws_builders import (
     tcp,
 )
 
-from guardrails.cli import _user_data_wanted
+from guardrails.providers.aws.commands import user_data_wanted as _user_data_wanted
 from guardrails.config import Config
 from guardrails.pipeline import scan_snapshots
-from guardrails.providers.aws_collect import collect
+from guardrails.providers.aws.collect import collect
 from guardrails.providers.terraform import load_terraform
 
 REGION = "eu-west-1"

@@ -1,6 +1,6 @@
 """Identity power: what each identity can do, directly and through the roles it can assume.
 
-Evaluated once per identity (guardrails.analysis.iam_policy holds IAM's semantics); the
+Evaluated once per identity (guardrails.providers.aws.iam_policy holds IAM's semantics); the
 `can_assume` edges found here are added to the graph, and power is followed along them so that a
 build role that may assume an administrator role is reported with the whole chain as evidence.
 """
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterable
 # The evaluator carries IAM's action catalogue: imported when identities are analysed, not when
 # the check catalogue is merely listed.
 if TYPE_CHECKING:
-    from guardrails.analysis.iam_policy import Escalation, Grant, IdentityPolicy
+    from guardrails.providers.aws.iam_policy import Escalation, Grant, IdentityPolicy
 from guardrails.config import Config
 from guardrails.graph import EstateGraph, Node
 
@@ -111,7 +111,7 @@ class IdentityFacts:
 
 def policy_of(node: Node) -> tuple[IdentityPolicy | None, list[str]]:
     """The evaluator for one identity node, and what about its policies is unknown."""
-    from guardrails.analysis.iam_policy import IdentityPolicy, PolicyDocumentError
+    from guardrails.providers.aws.iam_policy import IdentityPolicy, PolicyDocumentError
 
     unknown: list[str] = []
     docs: list[tuple[str, dict]] = []
@@ -228,7 +228,7 @@ def _trust_index(identities: Iterable[Node]) -> dict[str, set[str]]:
 def _assumptions(graph: EstateGraph, source: Node, policy: IdentityPolicy | None, trusted: dict[str, set[str]],
                  by_id: dict[str, Node]) -> list[Hop]:
     """The roles `source` can assume: its trust index candidates, each evaluated exactly."""
-    from guardrails.analysis.iam_policy import PolicyDocumentError, trust_admits
+    from guardrails.providers.aws.iam_policy import PolicyDocumentError, trust_admits
 
     source_arn = source.get("arn") or source.id
     source_account = source.get("account") or _account_of_arn(source_arn)

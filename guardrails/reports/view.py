@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+from guardrails.severity import SEVERITIES, SEVERITY_RANK
+
 ATTACK_PATH_CHECK = "ci-internet-to-admin-path"
 
 

@@ -1,4 +1,4 @@
-"""The Terraform source: a plan or state translated into an AWS-shaped snapshot, in memory.
+"""A plan or state translated into AWS snapshot parts, in memory.
 
     snapshots = load_terraform("plan.json")      # list of snapshot dicts (source "terraform")
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 from guardrails import __version__ as tool_version
 
-from .terraform_aws import ASSIGNED_AT_APPLY, AwsTranslator
-from .terraform_hcl import SourceLocator
-from .terraform_links import Linker
-from .terraform_load import TerraformInputError, TfDocument, read_document
+from .aws import ASSIGNED_AT_APPLY, AwsTranslator
+from .hcl import SourceLocator
+from .links import Linker
+from .load import TerraformInputError, TfDocument, read_document
 
 __all__ = ["load_terraform", "translate_document", "TerraformInputError", "ASSIGNED_AT_APPLY"]
 
@@ -78,3 +78,4 @@ def _add_source_locations(doc: TfDocument, tr: AwsTranslator) -> None:
             if loc:
                 # As the plan's own path was given: relative to where the scan ran, like the plan.
                 el["_source_location"] = dict(loc, uri=(doc.path.parent / loc["uri"]).as_posix())
+

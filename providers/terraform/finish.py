@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .terraform_aws import AwsTranslator
+    from .aws import AwsTranslator
 
-from .terraform_aws import ASSIGNED_AT_APPLY
+from .aws import ASSIGNED_AT_APPLY
 
 KEPT_PRIVATE = {"_unknown", "_address", "_source", "_launched_by", "_arn", "_source_location"}
 

@@ -14,8 +14,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from .terraform_links import Linker, get_value, unknown_mask
-from .terraform_load import TfDocument, TfResource
+from .links import Linker, get_value, unknown_mask
+from .load import TfDocument, TfResource
 
 # Stands for an address AWS assigns at apply time: its presence is known, its value is not.
 ASSIGNED_AT_APPLY = "(known after apply)"
@@ -1450,6 +1450,6 @@ class AwsTranslator:
 
     # ---- completing what depends on several resources ----------------------------------------
     def finish(self) -> None:
-        from .terraform_finish import finish
+        from .finish import finish
 
         finish(self)

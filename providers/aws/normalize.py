@@ -541,7 +541,7 @@ def _add_instances(ctx: _Context, data: dict) -> None:
     region = ctx.region or None
     via_profile: dict[str, str] = {}  # one text per instance profile, shared by its instances' edges
     if data.get("instances"):
-        decode_in_place(data["instances"], f"regions.{ctx.region}.instances")  # a projecting reader defers them
+        decode_in_place(data["instances"], f"regions.{ctx.region}.instances", "InstanceId")  # a projecting reader defers them
     for inst in _taken(data, "instances") if ctx.consume else data.get("instances") or []:
         state = (inst.get("State") or {}).get("Name", "running")
         if state in ("terminated", "shutting-down"):

@@ -15,8 +15,8 @@ from typing import Iterator
 
 import orjson
 
-from guardrails.providers.aws import build_project_id, reply_shape_errors
-from guardrails.providers.aws_replies import InstancePlace, InterfacePlace, place_of
+from guardrails.providers.aws.normalize import build_project_id, reply_shape_errors
+from guardrails.providers.aws.replies import InstancePlace, InterfacePlace, place_of
 from guardrails.snapshot import Deferred
 
 UNPLACED = "(no network)"
@@ -91,7 +91,8 @@ def _regions(snapshots: list[dict]) -> Iterator[tuple[int, str, dict]]:
                 yield index, region, data
 
 
-def instance_count(snapshots: list[dict]) -> int:
+def size(snapshots: list[dict]) -> int:
+    """How many instances the snapshots hold: what a split places."""
     return sum(len(data.get("instances") or ()) for _, _, data in _regions(snapshots))
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .terraform_load import TfDocument, TfResource, format_index
+from .load import TfDocument, TfResource, format_index
 
 _INDEX_RE = re.compile(r"\[(\d+|\"(?:[^\"\\]|\\.)*\")\]")
 _MODULE_STEP_RE = re.compile(r'module\.([A-Za-z0-9_-]+)((?:\[(?:\d+|"(?:[^"\\]|\\.)*")\])?)')

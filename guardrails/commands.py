@@ -1,0 +1,152 @@
+"""What every scan command shares, whichever provider adds it: options, progress, output and the
+exit code. Kept light (typer alone at import): the CLI imports it at every start."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import gc
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, NoReturn, Optional
+
+import typer
+
+from guardrails.errors import UserError
+from guardrails.severity import SEVERITIES, SEVERITY_RANK
+
+
+class Format(str, enum.Enum):
+    """Every output format; the table is the terminal's."""
+
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+    markdown = "markdown"
+    html = "html"
+
+
+FailOn = enum.Enum("FailOn", {name: name for name in (*SEVERITIES, "never")}, type=str)
+FailOn.__doc__ = "The lowest severity of an open finding that fails the scan, or never."
+
+FORMAT_OPT = typer.Option(Format.table, "--format", "-f", help="Output format; the table is shown on the terminal "
+                                                                "unless another format goes to standard output.")
+OUTPUT_OPT = typer.Option(None, "--output", "-o", help="Write the chosen format to this file.")
+FAIL_ON_OPT = typer.Option(FailOn.high, "--fail-on", help="Exit 1 when an open finding is at or above this severity.")
+CONFIG_OPT = typer.Option(None, "--config", "-c", help="Configuration file (default: ./guardrails.toml, or "
+                                                        "[tool.guardrails] in ./pyproject.toml).")
+QUIET_OPT = typer.Option(False, "--quiet", "-q", help="Do not show the table.")
+WORKERS_OPT = typer.Option(0, "--workers", "-w", min=0, metavar="N",
+                           help="Processes that scan a large estate (20,000 instances or more), each a part of its "
+                                "networks; 0 (the default) for one per usable CPU, 1 for this process alone. The "
+                                "findings are the same.")
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextmanager
+def progress(label: str) -> Iterator:
+    """A live status line on stderr while collecting, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield lambda _message: None
+        return
+    console = stderr_console()
+    with console.status(label) as status:
+        yield lambda message: status.update(f"{label}: {message}")
+
+
+def exit_code(document: dict, fail_on: FailOn) -> int:
+    if fail_on == FailOn.never:
+        return 0
+    threshold = SEVERITY_RANK[fail_on.value]
+    return 1 if any(f["status"] == "open" and SEVERITY_RANK[f["severity"]] <= threshold
+                    for f in document["findings"]) else 0
+
+
+def emit(document: dict, fmt: Format, output: Optional[Path], quiet: bool) -> None:
+    from guardrails.reports import render
+
+    to_stdout = fmt != Format.table and output is None
+    if fmt != Format.table:
+        text = render(document, fmt.value)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            write(output, text)
+    elif output is not None:
+        write(output, render(document, "json"))
+    if not quiet and not to_stdout:
+        from rich.console import Console
+
+        from guardrails.reports.table import print_table
+
+        print_table(document, Console())
+        if output is not None:
+            Console(stderr=True).print(f"{fmt.value if fmt != Format.table else 'json'} written to {output}",
+                                       markup=False, highlight=False)
+
+
+def write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+
+
+# What a scan command holds until the process exits: the analysed estate and the findings document.
+# Freeing them object by object takes a large scan longer than writing its report, and the
+# operating system takes the memory back at once when the process ends (exit_now).
+KEPT: list = []
+
+
+def exit_now(code: int) -> NoReturn:
+    if KEPT:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe or stream has nothing left to write
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
+def no_more_collections() -> None:
+    """From here on the command only builds, analyses and reports the estate, then exits: the cyclic
+    garbage collector would walk millions of live objects (a collection right after a pause walks
+    everything allocated during it) to free nothing, so it stays off for the rest of the process."""
+    gc.disable()
+
+
+def workers(given: int) -> int:
+    from guardrails.shards import usable_cpus
+
+    return given or usable_cpus()
+
+
+def load_config(path: Optional[Path]):
+    from guardrails import config
+
+    return config.load(path)
+
+
+def started() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def scan_and_finish(snapshots: list[dict], config, fmt: Format, output: Optional[Path], quiet: bool,
+                    fail_on: FailOn, workers_given: int, started_at: dt.datetime, **scan) -> NoReturn:
+    """Scan the snapshots, write and show the result, and end the command with its exit code."""
+    from guardrails import pipeline
+
+    document = pipeline.scan_snapshots(snapshots, config, started_at=started_at, retain=KEPT,
+                                       workers=workers(workers_given), **scan)
+    KEPT.append(document)
+    emit(document, fmt, output, quiet)
+    raise typer.Exit(exit_code(document, fail_on))

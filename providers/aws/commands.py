@@ -1,0 +1,150 @@
+"""`guardrails scan aws` and `guardrails demo`: the AWS provider's commands. Light at import: the
+CLI imports this module at every start; boto3 and moto are imported when a command runs."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+
+from guardrails import commands as common
+from guardrails.commands import (CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT, WORKERS_OPT, FailOn,
+                                 Format)
+from guardrails.errors import UserError
+
+
+def user_data_wanted(config):
+    """Which instances' user data to fetch: one call per instance, so only for CI nodes."""
+    from guardrails.analysis.classify import classify_ci
+
+    from .normalize import tags_of
+
+    def wanted(instance: dict, context: dict) -> bool:
+        tags = tags_of(instance)
+        image = (context.get("images") or {}).get(instance.get("ImageId")) or {}
+        return classify_ci(instance.get("InstanceId", ""), tags.get("Name", instance.get("InstanceId", "")), tags,
+                           image=image.get("Name"),
+                           autoscaling_group=context.get("auto_scaling_group"), config=config) is not None
+    return wanted
+
+
+def collect_aws(session, regions: list[str], config, label: str = "Collecting AWS") -> dict:
+    from guardrails.errors import CollectionError
+
+    from . import collect
+
+    with common.progress(label) as progress:
+        try:
+            return collect.collect(session, regions, wants_user_data=user_data_wanted(config), progress=progress)
+        except collect.CollectionError as exc:
+            raise CollectionError(f"nothing could be collected: {exc}") from None
+
+
+def scan_aws(
+    profile: Optional[str] = typer.Option(None, "--profile", help="AWS profile (default: the standard credential chain)."),
+    region: Optional[List[str]] = typer.Option(None, "--region", "-r", help="Region to scan; repeat for several."),
+    all_regions: bool = typer.Option(False, "--all-regions", help="Scan every region enabled in the account."),
+    save_snapshot: Optional[Path] = typer.Option(None, "--save-snapshot", help="Also save what was collected "
+                                                                                 "(gzip when the name ends in .gz)."),
+    config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
+    fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
+) -> None:
+    """Scan a live AWS account (read-only). AWS_ENDPOINT_URL is honoured."""
+    import boto3
+    import botocore.exceptions
+
+    from guardrails import snapshot
+    from guardrails.errors import CollectionError
+
+    from . import collect
+
+    config = common.load_config(config_path)
+    started = common.started()
+    try:
+        session = boto3.Session(profile_name=profile)
+    except botocore.exceptions.ProfileNotFound:
+        raise UserError(f"AWS profile {profile!r} not found") from None
+    try:
+        if all_regions:
+            regions = collect.list_regions(session)
+        else:
+            regions = list(dict.fromkeys(region or [])) or [collect.default_region(session)]
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise CollectionError(f"nothing could be collected: {exc}") from None
+    snap = collect_aws(session, regions, config)
+    common.no_more_collections()  # not before: boto3 clients leave reference cycles behind
+    if save_snapshot:
+        snapshot.save(snap, save_snapshot)
+    common.scan_and_finish([snap], config, fmt, output, quiet, fail_on, workers, started)
+
+
+def demo(
+    output: Path = typer.Option(Path("guardrails-demo-findings.json"), "--output", "-o",
+                                help="Where to write the findings document."),
+    fmt: Format = typer.Option(Format.json, "--format", "-f", help="Format of the written file."),
+    quiet: bool = QUIET_OPT,
+) -> None:
+    """Build a realistic demo estate in an in-process AWS emulator (moto) and scan it: no account needed."""
+    document = demo_document()
+    from guardrails.reports import render
+
+    common.write(output, render(document, fmt.value))
+    if not quiet:
+        from rich.console import Console
+
+        from guardrails.reports.table import print_table
+
+        print_table(document, Console())
+        Console(stderr=True).print(f"{fmt.value} written to {output}", markup=False, highlight=False)
+
+
+@contextmanager
+def _demo_environment() -> Iterator[None]:
+    """Credentials and settings for the in-process emulator, never a real account; restored after."""
+    settings = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_SESSION_TOKEN": "demo",
+                "MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "AWS_DEFAULT_REGION": "eu-west-1",
+                "AWS_PROFILE": None, "AWS_ENDPOINT_URL": None}
+    saved = {key: os.environ.get(key) for key in settings}
+    try:
+        for key, value in settings.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def demo_document() -> dict:
+    """Findings document of the demo estate, scanned with the real AWS collector against moto."""
+    with _demo_environment():
+        import boto3
+        from moto import mock_aws
+
+        from guardrails import pipeline
+        from guardrails.config import Config
+
+        from .demo_estate import PRODUCTION_ACCOUNT_ID, REGION, build_demo_estate
+
+        config = Config(production_accounts=frozenset({PRODUCTION_ACCOUNT_ID}))
+        started = common.started()
+        with mock_aws():
+            session = boto3.Session(region_name=REGION)
+            with common.progress("Building the demo estate") as progress:
+                progress("creating VPCs, instances, load balancers and roles")
+                build_demo_estate(session)
+            snap = collect_aws(boto3.Session(region_name=REGION), [REGION], config, "Scanning the demo estate")
+    return pipeline.scan_snapshots([snap], config, started_at=started)
+
+
+def register(app: typer.Typer, scan_app: typer.Typer) -> None:
+    scan_app.command("aws")(scan_aws)
+    app.command("demo")(demo)
