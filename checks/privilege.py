@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from guardrails.analysis.estate import Estate, ci_label as describe
-from guardrails.analysis.identity import IdentityFacts, describe_grant
+from guardrails.analysis.identity import IdentityFacts
 from guardrails.analysis.reachability import Step, step
 from guardrails.graph import Node
 from guardrails.registry import Result, Severity, check
@@ -59,8 +59,7 @@ def admin_identity(estate: Estate) -> Iterator[Result]:
             continue
         identity, edge, facts, chain_end = found
         holder = estate.graph.node(chain_end) if chain_end else identity
-        grant = estate.identity[holder.id].admin
-        how = describe_grant(grant) if grant else "administrator"
+        how = estate.identity[holder.id].admin or "administrator"
         chain_text = (" through " + " -> ".join(estate.graph.node(h.target).name for h in facts.chain)
                       if chain_end else "")
         steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, facts, chain_end)
@@ -98,7 +97,7 @@ def privilege_escalation(estate: Estate) -> Iterator[Result]:
             if not escalations:
                 continue
             sets = [f"{e.name} ({', '.join(e.permissions)})" for e in escalations]
-            grants = sorted({describe_grant(g) for e in escalations for g in e.grants})
+            grants = sorted({proof for e in escalations for proof in e.proofs})
             steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, facts, chain_end)
             steps.append(_target_step(estate, holder, "; ".join(grants[:3])))
             yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}"
@@ -108,7 +107,7 @@ def privilege_escalation(estate: Estate) -> Iterator[Result]:
                          path=tuple(steps),
                          details={"identity": identity.id, "escalating_identity": holder.id,
                                   "escalations": [{"name": e.name, "permissions": list(e.permissions),
-                                                   "grants": [describe_grant(g) for g in e.grants]} for e in escalations]})
+                                                   "grants": list(e.proofs)} for e in escalations]})
             break
 
 
@@ -174,8 +173,7 @@ def internet_to_admin_path(estate: Estate) -> Iterator[Result]:
         if power:
             identity, edge, facts, chain_end = power
             holder = estate.graph.node(chain_end) if chain_end else identity
-            grant = estate.identity[holder.id].admin
-            end_via = describe_grant(grant) if grant else "administrator"
+            end_via = estate.identity[holder.id].admin or "administrator"
         else:
             escalating = next(((i, e, estate.identity[i.id]) for i, e in estate.identities_of(node.id)
                                if i.id in estate.identity and (estate.identity[i.id].escalations

@@ -15,9 +15,12 @@ A registered module exposes either or both of:
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
 from guardrails.errors import UserError
+
+if TYPE_CHECKING:
+    from guardrails.identity_facts import IdentityEvaluator
 
 # Name -> the module that implements it. The name is the snapshot's `provider` for clouds; a source
 # that only translates into another provider's snapshots (Terraform) is listed for its commands.
@@ -68,6 +71,13 @@ class Provider(Protocol):
     def normalize(self, snapshots: list[dict], graph: Any, consume: bool) -> Callable[[], None]:
         """Add the snapshots' estate to the graph but for what a partitioner defers to shards, and
         return the function that adds the rest. With `consume`, the snapshots may be taken apart."""
+
+    def identity_power(self, graph: Any, production: Mapping[str, str], config: Any) -> IdentityEvaluator | None:
+        """The evaluator of this provider's identities in the graph (guardrails/identity_facts.py),
+        or None when it has none. `production` maps production node ids to the reason they are;
+        the evaluator tells what of it each identity can change. It is made once per scan, and
+        asked only about the identities the analysis needs (those CI nodes run as, and the roles
+        they can assume), so that the many other identities of an estate cost nothing."""
 
     @property
     def partitioner(self) -> Partitioner | None:

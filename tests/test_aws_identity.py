@@ -8,6 +8,8 @@ whole set of (check, CI node) the scan reports.
 
 from __future__ import annotations
 
+import copy
+import json
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -31,6 +33,7 @@ from guardrails import pipeline
 from guardrails.providers.aws.commands import user_data_wanted as _user_data_wanted
 from guardrails.config import Config
 from guardrails.providers.aws import collect as aws_collect
+from guardrails.reports import render
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # the account moto answers as
@@ -565,3 +568,41 @@ def test_codebuild_service_role_is_the_identity_of_the_project(aws, builder_sess
     assert fired(document) == {("ci-admin-identity", project.arn)}
     path = finding(document, "ci-admin-identity")["evidence"]["path"]
     assert [s["id"] for s in path] == [project.arn, admin.arn, ACCOUNT]
+
+
+# --- a policy document that cannot be read ------------------------------------------------------
+
+
+def test_unreadable_inline_policy_is_a_gap_and_the_other_policies_still_count(aws, builder_session,
+                                                                             collector_session):
+    """IAM refuses such a document (and so does moto), so the collected snapshot is edited to hold
+    one, as a snapshot saved by hand or by another tool may: the role's attached
+    AdministratorAccess is still evaluated, and the unreadable policy is a coverage gap naming the
+    role and the policy in every output."""
+    b = AwsBuilder(builder_session)
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True)
+    public = b.public_subnet(vpc, "10.0.1.0/24", name="ci-public")
+    group = b.security_group(vpc, "jenkins", ingress=[tcp(8080, ANYWHERE)])
+    role = b.role("jenkins", managed_policies=[ADMINISTRATOR_ACCESS],
+                  inline_policies=inline(allow("s3:GetObject", "arn:aws:s3:::artifacts/*")))
+    jenkins = b.instance("jenkins", subnet=public, security_groups=[group], public_ip=True, imds="required",
+                         instance_profile=role)
+    config = Config()
+    snapshot = collect(collector_session, config)
+    intact = pipeline.scan_snapshots([copy.deepcopy(snapshot)], config)
+    (collected,) = [r for r in snapshot["iam"]["roles"] if r["Arn"] == role.arn]
+    (policy,) = collected["RolePolicyList"]
+    policy["PolicyDocument"] = {"Version": "2012-10-17", "Statement": "allow everything"}
+
+    document = pipeline.scan_snapshots([snapshot], config)
+
+    assert fired(document) == fired(intact)
+    assert {("ci-admin-identity", jenkins.id), ("ci-internet-to-admin-path", jenkins.id)} <= fired(document)
+    assert "AdministratorAccess" in finding(document, "ci-admin-identity")["message"]
+    (gap,) = document["coverage"]["gaps"]
+    assert role.arn in gap["what"] and "inline policy ci" in gap["what"]
+    assert "a policy document could not be read" in gap["error"]
+    assert intact["coverage"]["gaps"] == []
+    assert json.loads(render(document, "json"))["coverage"]["gaps"] == [gap]
+    for fmt in ("sarif", "markdown", "html"):
+        assert "a policy document could not be read" in render(document, fmt), fmt

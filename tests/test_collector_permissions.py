@@ -6,7 +6,7 @@ import pytest
 
 from aws_builders import ANYWHERE, AwsBuilder, allow, policy_document, tcp
 from guardrails.providers.aws.iam_policy import IdentityPolicy
-from guardrails.analysis.identity import aws_managed_document
+from guardrails.providers.aws.identity import aws_managed_document
 from guardrails.providers.aws.commands import user_data_wanted as _user_data_wanted
 from guardrails.config import Config
 from guardrails.providers.aws.collect import collect

@@ -20,7 +20,7 @@ class Estate:
     ci: dict[str, CiVerdict] = field(default_factory=dict)
     production: dict[str, str] = field(default_factory=dict)
     exposure: dict[str, Exposure] = field(default_factory=dict)  # of CI nodes: what every check asks about
-    identity: dict = field(default_factory=dict)  # identity id -> IdentityFacts (analysis.identity)
+    identity: dict = field(default_factory=dict)  # identity id -> IdentityFacts (analysis/identity.py)
     reach: Reachability | None = None
 
     def ci_nodes(self) -> Iterator[tuple[Node, CiVerdict]]:

@@ -1,7 +1,7 @@
 """AWS: collection with boto3 (collect.py), the snapshot's reply shapes (validate.py, replies.py),
-normalization into the estate graph (normalize.py), IAM evaluation (iam_*.py) and the split of a
-large estate into shards (partition.py). Heavy modules are imported when used, not here: the CLI
-imports this package to register its commands."""
+normalization into the estate graph (normalize.py), identity power (identity.py, over IAM's
+semantics in iam_*.py) and the split of a large estate into shards (partition.py). Heavy modules
+are imported when used, not here: the CLI imports this package to register its commands."""
 
 from __future__ import annotations
 
@@ -34,6 +34,11 @@ class AwsProvider:
                 add()
 
         return add_instances
+
+    def identity_power(self, graph: Any, production: Mapping[str, str], config: Any):
+        from .identity import AwsIdentities
+
+        return AwsIdentities(graph, production, config)
 
     @property
     def partitioner(self):

@@ -9,6 +9,7 @@
     policy.write_grants(resource_arn) -> list[Grant]
     policy.power() -> "admin" | "escalate" | "write" | "read" | "none"
     trust_admits(trust_policy, principal_arn, principal_account) -> TrustGrant | None
+    check_document(name, document)  # raises PolicyDocumentError when IAM would not accept it
 
 Documents are the dicts AWS returns (a JSON string is accepted too): the inline policies and the
 default version of each attached managed policy, each named for evidence. A malformed document
@@ -82,6 +83,7 @@ __all__ = [
     "IdentityPolicy",
     "PolicyDocumentError",
     "TrustGrant",
+    "check_document",
     "trust_admits",
 ]
 
@@ -433,6 +435,12 @@ def _parse_policies(policies: Iterable[tuple[str, dict | str]]) -> list[_Stateme
             if statement is not None:
                 parsed.append(statement)
     return parsed
+
+
+def check_document(name: str, document: dict | str) -> None:
+    """Raise PolicyDocumentError when `document` is not one IAM would accept, as IdentityPolicy
+    would; for telling which of an identity's documents is unreadable."""
+    _parse_policies([(name, document)])
 
 
 # --- identity policies -------------------------------------------------------------------------
