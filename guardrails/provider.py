@@ -54,7 +54,8 @@ class Partitioner(Protocol):
 
 @runtime_checkable
 class Provider(Protocol):
-    """One cloud's side of the seam: its snapshots' checks and their translation into the graph.
+    """One cloud's side of the seam: its snapshots' checks, their translation into the graph, and
+    the power of its identities.
 
     Collection is the provider's own command (`register_commands`), writing the same snapshot parts
     that `validate` accepts, so a saved snapshot scans like a live one."""

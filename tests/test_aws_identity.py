@@ -606,3 +606,26 @@ def test_unreadable_inline_policy_is_a_gap_and_the_other_policies_still_count(aw
     assert json.loads(render(document, "json"))["coverage"]["gaps"] == [gap]
     for fmt in ("sarif", "markdown", "html"):
         assert "a policy document could not be read" in render(document, fmt), fmt
+
+
+def test_unreadable_trust_policy_is_a_gap(aws, builder_session, collector_session):
+    """A role whose trust policy cannot be read is assumed by no one, and said so in a gap; the
+    runner's chain to an administrator role beside it is still found."""
+    b = AwsBuilder(builder_session)
+    role = _chain_by_role_arn(b)
+    b.role("legacy-deploy", trust=trust_principals(role.arn), managed_policies=[ADMINISTRATOR_ACCESS],
+           instance_profile=False)
+    runner = ci_runner(b, role)
+    config = Config()
+    snapshot = collect(collector_session, config)
+    (legacy,) = [r for r in snapshot["iam"]["roles"] if r["Arn"] == role_arn("legacy-deploy")]
+    legacy["AssumeRolePolicyDocument"] = '{"Version": "2012-10-17", "Statement": '
+
+    document = pipeline.scan_snapshots([snapshot], config)
+
+    assert fired(document) == {("ci-admin-identity", runner.id)}
+    chain = finding(document, "ci-admin-identity")["evidence"]["details"]["chain"]
+    assert chain == [role_arn("deploy-admin")]
+    (gap,) = document["coverage"]["gaps"]
+    assert gap["what"] == f"trust policy of role {role_arn('legacy-deploy')}"
+    assert "a policy document could not be read" in gap["error"]
