@@ -14,7 +14,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from .links import Linker, get_value, unknown_mask
+from .hcl import SourceLocator
+from .links import Linker, get_value, is_expression, unknown_mask
 from .load import TfDocument, TfResource
 
 # Stands for an address AWS assigns at apply time: its presence is known, its value is not.
@@ -122,10 +123,11 @@ def _json_doc(v: Any) -> Any:
 
 
 class AwsTranslator:
-    def __init__(self, doc: TfDocument, linker: Linker, source: str):
+    def __init__(self, doc: TfDocument, linker: Linker, source: str, sources: SourceLocator | None = None):
         self.doc = doc
         self.linker = linker
         self.source = source
+        self.sources = sources  # the .tf files, when they are beside the plan
         self.lists: dict[str, list[dict]] = {k: [] for k in REGION_KEYS}
         self.iam: dict[str, list[dict]] = {"roles": [], "policies": [], "instance_profiles": [], "users": []}
         self.gaps: list[dict] = []
@@ -366,12 +368,28 @@ class AwsTranslator:
         el["VpcId"] = None  # from the subnet, in finish()
 
     # ---- route tables ------------------------------------------------------------------------
-    def _route(self, res: TfResource, path: tuple, route: dict, el: dict, n: int, multi_block: bool) -> dict:
+    def unknown_route(self, route: dict, field: str, res: TfResource, attr: str, why: str) -> None:
+        """Marks one field of one route as known only after apply: the route is listed with what is
+        known of it, and normalization tells an unknown destination or target from a missing one."""
+        if field not in route.setdefault("_unknown", []):
+            route["_unknown"].append(field)
+        self.gap(f"{res.address}.{attr}", why)
+
+    def _route(self, res: TfResource, path: tuple, route: dict, n: int, multi_block: bool,
+               mask: Any = None) -> dict:
+        """A route of the plan's `route` set; `mask` is its after_unknown mask (read from the plan
+        unless given: a route filled from a constant configuration has none)."""
         out: dict = {"State": "active", "Origin": "CreateRoute"}
         for attr, field in ROUTE_DESTINATIONS:
             if route.get(attr):
                 out[field] = route[attr]
-        mask = unknown_mask(res, path) if path else False
+        if mask is None:
+            mask = unknown_mask(res, path) if path else False
+        if not any(route.get(attr) for attr, _ in ROUTE_DESTINATIONS) and (
+                mask is True or isinstance(mask, dict) and any(mask.get(a) is True for a, _ in ROUTE_DESTINATIONS)):
+            for field in ("DestinationCidrBlock", "DestinationIpv6CidrBlock"):
+                self.unknown_route(out, field, res, ".".join(map(str, path)) + ".cidr_block",
+                                   "route destination known only after apply")
         for attr, field, types in ROUTE_TARGETS:
             value = route.get(attr)
             is_unknown = mask is True or (isinstance(mask, dict) and mask.get(attr) is True)
@@ -390,11 +408,84 @@ class AwsTranslator:
             if len(cands) == 1 and (not multi_block or not consts):
                 out[field] = cands[0]
             else:
-                self.unknown(el, f"Routes[{n}].{field}", res, ".".join(map(str, path + (attr,))),
-                             "unresolved reference: route target known only after apply"
-                             + (f" (candidates: {', '.join(cands)})" if cands else ""))
-                out[field] = None
+                self.unknown_route(out, field, res, ".".join(map(str, path + (attr,))),
+                                   "unresolved reference: route target known only after apply"
+                                   + (f" (candidates: {', '.join(cands)})" if cands else ""))
         return out
+
+    def _route_from_block(self, res: TfResource, block: dict, i: int) -> dict:
+        """A route written as its own block in the configuration: constants as they are, targets
+        through their references."""
+        out: dict = {"State": "active", "Origin": "CreateRoute"}
+        where = f"route.{i}"
+        unknown_destination = False
+        for attr, field in ROUTE_DESTINATIONS:
+            expr = block.get(attr)
+            if not is_expression(expr):
+                continue
+            if "constant_value" in expr:
+                if expr["constant_value"]:
+                    out[field] = expr["constant_value"]
+            else:
+                unknown_destination = True
+        if unknown_destination and not any(out.get(f) for _, f in ROUTE_DESTINATIONS):
+            for field in ("DestinationCidrBlock", "DestinationIpv6CidrBlock"):
+                self.unknown_route(out, field, res, f"{where}.cidr_block", "route destination known only after apply")
+        for attr, field, types in ROUTE_TARGETS:
+            expr = block.get(attr)
+            if not is_expression(expr) or expr.get("constant_value", "unset") in (None, ""):
+                continue
+            if expr.get("constant_value") == "local":
+                out[field] = "local"
+                continue
+            found, consts, broken = self.linker.targets_of_expression(expr, res, types) if types else (
+                [], [expr["constant_value"]] if "constant_value" in expr else [], "constant_value" not in expr)
+            cands = [self.ident(t) for t in found] + [c for c in consts if c not in found]
+            if len(cands) == 1 and not broken:
+                out[field] = cands[0]
+            else:
+                self.unknown_route(out, field, res, f"{where}.{attr}",
+                                   "unresolved reference: route target known only after apply"
+                                   + (f" (candidates: {', '.join(map(str, cands))})" if cands else ""))
+        return out
+
+    def _routes_from_references(self, res: TfResource, expr: dict, el: dict) -> list[dict]:
+        """Routes of an inline set the configuration writes as one expression that names only what
+        the routes refer to: one route per gateway (or other target) named, its destination unknown.
+        A name that cannot be followed leaves the whole set unknown besides."""
+        types = tuple(t for _, _, ts in ROUTE_TARGETS for t in ts)
+        found, _, broken = self.linker.targets_of_expression(expr, res, types)
+        routes = []
+        for target in found:
+            field = next(f for _, f, ts in ROUTE_TARGETS if target.type in ts)
+            route: dict = {"State": "active", "Origin": "CreateRoute", field: self.ident(target)}
+            for dest in ("DestinationCidrBlock", "DestinationIpv6CidrBlock"):
+                self.unknown_route(route, dest, res, "route",
+                                   f"inline route to {target.address}: its destination is known only after apply "
+                                   "and the configuration does not state it as a constant")
+            routes.append(route)
+        if broken or not found:
+            self.unknown(el, "Routes", res, "route",
+                         "inline routes known only after apply: some route target is not traceable in the configuration")
+        return routes
+
+    def inline_config(self, res: TfResource, attr: str, el: dict, field: str, what: str) -> tuple[str, Any]:
+        """Linker.inline_config, and the element's field marked unknown when the resource's source
+        writes `dynamic` blocks of `attr`, which the plan's configuration leaves out."""
+        shape, content = self.linker.inline_config(res, attr)
+        if shape != "unknown" and self.sources is not None and self.sources.has_dynamic_block(
+                Linker.config_path_of(res.module_address), res.mode, res.type, res.name, attr):
+            self.unknown(el, field, res, attr, f"{what} known only after apply: a dynamic block writes "
+                         "some of them, and the plan's configuration leaves dynamic blocks out")
+            if shape == "none":
+                return "dynamic", None
+        return shape, content
+
+    def _omitted(self) -> str:
+        """Why the configuration cannot fill an unknown inline block set, when the Terraform that
+        wrote the plan is the reason."""
+        return (" (this Terraform version leaves inline blocks out of the plan's configuration)"
+                if self.linker.omits_inline_blocks else "")
 
     def _route_table(self, res: TfResource, vpc: Any, main: bool) -> dict:
         el = self.base(res, "route_tables", RouteTableId=res.address, VpcId=vpc, Tags=_tags(res.values),
@@ -403,17 +494,22 @@ class AwsTranslator:
             el["Associations"].append({"Main": True, "RouteTableAssociationId": f"{res.address}.main"})
         routes = res.values.get("route")
         if get_value(res, ("route",))[1] and not isinstance(routes, list):
-            expr = self.linker.expression(res, ("route",))
-            if expr is not None and "constant_value" in expr and isinstance(expr["constant_value"], list):
-                routes = expr["constant_value"]
-            elif self.linker.has_expression(res, "route") is False:
-                routes = []
-            else:
-                self.unknown(el, "Routes", res, "route", "inline routes known only after apply")
-                routes = []
+            # The whole set is unknown until apply: take the routes from the configuration.
+            shape, content = self.inline_config(res, "route", el, "Routes", "inline routes")
+            if shape == "constant":
+                for i, r in enumerate(content):
+                    el["Routes"].append(self._route(res, ("route", i), r, len(el["Routes"]), len(content) > 1, mask=False))
+            elif shape == "blocks":
+                for i, block in enumerate(content):
+                    el["Routes"].append(self._route_from_block(res, block, i))
+            elif shape == "references":
+                el["Routes"] += self._routes_from_references(res, content, el)
+            elif shape == "unknown":
+                self.unknown(el, "Routes", res, "route", "inline routes known only after apply" + self._omitted())
+            return el
         routes = [r for r in routes or [] if isinstance(r, dict)]
         for i, r in enumerate(routes):
-            el["Routes"].append(self._route(res, ("route", i), r, el, len(el["Routes"]), len(routes) > 1))
+            el["Routes"].append(self._route(res, ("route", i), r, len(el["Routes"]), len(routes) > 1))
         return el
 
     def t_aws_route_table(self, res: TfResource) -> None:
@@ -443,11 +539,13 @@ class AwsTranslator:
             return
         route = {k: res.values.get(k) for k, _ in ROUTE_DESTINATIONS}
         route.update({k: res.values.get(k) for k, _, _ in ROUTE_TARGETS})
-        n = len(table["Routes"])
         out: dict = {"State": "active", "Origin": "CreateRoute", "_address": res.address}
         for attr, field in ROUTE_DESTINATIONS:
-            if route.get(attr):
-                out[field] = route[attr]
+            state, value = ("known", route[attr]) if route.get(attr) else self.setting(res, (attr,))
+            if state == "known" and value:
+                out[field] = value
+            elif state == "unknown":
+                self.unknown_route(out, field, res, attr, "route destination known only after apply")
         for attr, field, types in ROUTE_TARGETS:
             if not self.present(res, (attr,)):
                 continue
@@ -457,7 +555,10 @@ class AwsTranslator:
             if not types:
                 out[field] = route.get(attr)
                 continue
-            out[field] = self.ref_one(res, (attr,), types, table, f"Routes[{n}].{field}")
+            probe: dict = {}
+            out[field] = self.ref_one(res, (attr,), types, probe, field)
+            if field in probe.get("_unknown", ()):
+                out.setdefault("_unknown", []).append(field)
         key = json.dumps({k: v for k, v in out.items() if k != "_address"}, sort_keys=True)
         if not any(json.dumps({k: v for k, v in r.items() if k != "_address"}, sort_keys=True) == key
                    for r in table["Routes"]):
@@ -515,6 +616,19 @@ class AwsTranslator:
             entry["IcmpTypeCode"] = {"Type": _int(rule.get("icmp_type")), "Code": _int(rule.get("icmp_code"))}
         return entry
 
+    def _literal_block(self, res: TfResource, where: str, block: dict, el: dict, field: str) -> dict | None:
+        """The values of a configuration block whose every argument is a constant; None (and the
+        element's field marked unknown) when one is not."""
+        out = {}
+        for attr, expr in block.items():
+            if not is_expression(expr):
+                continue
+            if "constant_value" not in expr:
+                self.unknown(el, field, res, f"{where}.{attr}", "inline rule value known only after apply")
+                return None
+            out[attr] = expr["constant_value"]
+        return out
+
     @staticmethod
     def _nacl_default_denies(el: dict) -> None:
         for egress in (False, True):
@@ -533,10 +647,18 @@ class AwsTranslator:
         for direction, egress in (("ingress", False), ("egress", True)):
             rules, unknown = get_value(res, (direction,))
             if unknown and not isinstance(rules, list):
-                if self.linker.has_expression(res, direction) is False:
+                # The whole set is unknown until apply: take the rules from the configuration.
+                shape, content = self.inline_config(res, direction, el, "Entries", "inline NACL rules")
+                if shape == "constant":
+                    rules = content
+                elif shape == "blocks":
+                    rules = [self._literal_block(res, f"{direction}.{i}", block, el, "Entries")
+                             for i, block in enumerate(content)]
+                elif shape in ("none", "dynamic"):
                     rules = []
                 else:
-                    self.unknown(el, "Entries", res, direction, "inline NACL rules known only after apply")
+                    self.unknown(el, "Entries", res, direction, "inline NACL rules known only after apply"
+                                 + self._omitted())
                     rules = []
             for rule in rules or []:
                 if isinstance(rule, dict):
@@ -602,12 +724,16 @@ class AwsTranslator:
         if any(perm[f] for f in ("IpRanges", "Ipv6Ranges", "PrefixListIds", "UserIdGroupPairs")):
             sg[key].append(perm)
 
-    def _sg_sources(self, res: TfResource, path: tuple, rule: dict, perm: dict, sg: dict, field: str) -> None:
+    def _sg_sources(self, res: TfResource, path: tuple, rule: dict, perm: dict, sg: dict, field: str,
+                    mask: Any = None) -> None:
+        """The sources of an inline rule; `mask` is its after_unknown mask (read from the plan unless
+        given: a rule filled from a constant configuration has none)."""
         for c in rule.get("cidr_blocks") or []:
             perm["IpRanges"].append({"CidrIp": c})
         for c in rule.get("ipv6_cidr_blocks") or []:
             perm["Ipv6Ranges"].append({"CidrIpv6": c})
-        mask = unknown_mask(res, path)
+        if mask is None:
+            mask = unknown_mask(res, path)
         for attr, types, inner, target in (("prefix_list_ids", T_PREFIX_LIST, "PrefixListId", "PrefixListIds"),
                                            ("security_groups", T_SG, "GroupId", "UserIdGroupPairs")):
             values = rule.get(attr) or []
@@ -643,21 +769,62 @@ class AwsTranslator:
         for direction, egress, field in (("ingress", False, "IpPermissions"), ("egress", True, "IpPermissionsEgress")):
             rules, unknown = get_value(res, (direction,))
             if unknown and not isinstance(rules, list):
-                expr = self.linker.expression(res, (direction,))
-                if expr is not None and isinstance(expr.get("constant_value"), list):
-                    rules = expr["constant_value"]
-                elif self.linker.has_expression(res, direction) is False or res.mode == "data":
+                # The whole set is unknown until apply: take the rules from the configuration.
+                shape, content = self.inline_config(res, direction, sg, field, "inline rules")
+                if shape == "dynamic":
+                    pass
+                elif res.mode == "data" or shape == "none":
                     # No inline rules: Terraform fills the attribute after apply from rule resources.
-                    rules = []
+                    pass
+                elif shape == "constant":
+                    for i, rule in enumerate(content):
+                        perm = self._permission(rule.get("protocol"), rule.get("from_port"), rule.get("to_port"))
+                        self._sg_sources(res, (direction, i), rule, perm, sg, field, mask=False)
+                        self._add_permission(sg, egress, perm)
+                elif shape == "blocks":
+                    for i, block in enumerate(content):
+                        self._sg_rule_from_block(res, direction, i, block, sg, egress, field)
                 else:
-                    self.unknown(sg, field, res, direction, "inline rules known only after apply")
-                    rules = []
+                    self.unknown(sg, field, res, direction, "inline rules known only after apply"
+                                 + (": the configuration names only what they refer to" if shape == "references"
+                                    else self._omitted()))
+                continue
             for i, rule in enumerate(rules or []):
                 if not isinstance(rule, dict):
                     continue
                 perm = self._permission(rule.get("protocol"), rule.get("from_port"), rule.get("to_port"))
                 self._sg_sources(res, (direction, i), rule, perm, sg, field)
                 self._add_permission(sg, egress, perm)
+
+    def _sg_rule_from_block(self, res: TfResource, direction: str, i: int, block: dict, sg: dict,
+                            egress: bool, field: str) -> None:
+        """An inline rule written as its own block in the configuration: ports, protocol and address
+        ranges from its constants, source groups and prefix lists through their references."""
+        where = f"{direction}.{i}"
+        literal: dict = {}
+        for attr in ("protocol", "from_port", "to_port", "cidr_blocks", "ipv6_cidr_blocks", "self"):
+            expr = block.get(attr)
+            if not is_expression(expr):
+                continue
+            if "constant_value" not in expr:
+                self.unknown(sg, field, res, f"{where}.{attr}", "inline rule value known only after apply")
+                if attr in ("protocol", "from_port", "to_port"):
+                    return  # which traffic the rule admits is unknown
+                continue
+            literal[attr] = expr["constant_value"]
+        perm = self._permission(literal.get("protocol"), literal.get("from_port"), literal.get("to_port"))
+        self._sg_sources(res, (direction, i), literal, perm, sg, field, mask=False)
+        for attr, types, inner, target in (("prefix_list_ids", T_PREFIX_LIST, "PrefixListId", "PrefixListIds"),
+                                           ("security_groups", T_SG, "GroupId", "UserIdGroupPairs")):
+            expr = block.get(attr)
+            if not is_expression(expr) or expr.get("constant_value", "unset") in (None, []):
+                continue
+            found, consts, broken = self.linker.targets_of_expression(expr, res, types)
+            for ref in [self.ident(t) for t in found] + [c for c in consts if c not in found]:
+                perm[target].append({inner: ref})
+            if broken or not (found or consts):
+                self.unknown(sg, field, res, f"{where}.{attr}", "unresolved reference: rule source known only after apply")
+        self._add_permission(sg, egress, perm)
 
     def t_aws_default_security_group(self, res: TfResource) -> None:
         self.t_aws_security_group(res, default=True)

@@ -76,6 +76,12 @@ def block_end(text: str, open_brace: int) -> int | None:
 
 
 def find_block(directory: Path, mode: str, type_: str, name: str, base: Path) -> dict | None:
+    """Where the block of the resource is: {"uri", "start_line", "end_line"}, or None."""
+    found = _find_block(directory, mode, type_, name, base)
+    return found[0] if found else None
+
+
+def _find_block(directory: Path, mode: str, type_: str, name: str, base: Path) -> tuple[dict, str] | None:
     keyword = "data" if mode == "data" else "resource"
     pattern = re.compile(
         rf'^[ \t]*{keyword}[ \t]+"?{re.escape(type_)}"?[ \t]+"?{re.escape(name)}"?[ \t]*\{{', re.MULTILINE)
@@ -98,7 +104,7 @@ def find_block(directory: Path, mode: str, type_: str, name: str, base: Path) ->
             uri = f.relative_to(base).as_posix()
         except ValueError:
             uri = f.as_posix()
-        return {"uri": uri, "start_line": start_line, "end_line": end_line}
+        return {"uri": uri, "start_line": start_line, "end_line": end_line}, text[m.start():(end or m.end()) + 1]
     return None
 
 
@@ -111,7 +117,7 @@ class SourceLocator:
         installed = self._installed_modules(root)
         if configuration:
             self._walk(configuration.get("root_module") or {}, (), root, installed)
-        self.cache: dict[tuple, dict | None] = {}
+        self.cache: dict[tuple, tuple[dict, str] | None] = {}
 
     @staticmethod
     def _installed_modules(root: Path) -> dict[str, Path]:
@@ -140,8 +146,21 @@ class SourceLocator:
             self._walk(call.get("module") or {}, child, d, installed)
 
     def locate(self, module_path: tuple[str, ...], mode: str, type_: str, name: str) -> dict | None:
+        found = self._block(module_path, mode, type_, name)
+        return found[0] if found else None
+
+    def has_dynamic_block(self, module_path: tuple[str, ...], mode: str, type_: str, name: str,
+                          block_type: str) -> bool | None:
+        """Whether the resource's source writes a `dynamic "BLOCK_TYPE"` block (None when its
+        source is not found): the plan's configuration never holds those."""
+        found = self._block(module_path, mode, type_, name)
+        if not found:
+            return None
+        return re.search(rf'^[ \t]*dynamic[ \t]+"?{re.escape(block_type)}"?[ \t]*\{{', found[1], re.MULTILINE) is not None
+
+    def _block(self, module_path: tuple[str, ...], mode: str, type_: str, name: str) -> tuple[dict, str] | None:
         key = (module_path, mode, type_, name)
         if key not in self.cache:
             d = self.dirs.get(module_path)
-            self.cache[key] = find_block(d, mode, type_, name, self.root) if d and d.is_dir() else None
+            self.cache[key] = _find_block(d, mode, type_, name, self.root) if d and d.is_dir() else None
         return self.cache[key]

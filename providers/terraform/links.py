@@ -148,6 +148,47 @@ class Linker:
             node = node[0]
         return node if is_expression(node) else None
 
+    @property
+    def omits_inline_blocks(self) -> bool:
+        """Whether the plan's configuration leaves out the blocks written for a list-of-objects
+        attribute (inline `route`, `ingress`, `egress`): Terraform before 1.1 did
+        (hashicorp/terraform#29022), so their absence there says nothing."""
+        if self.doc.kind != "plan":
+            return False
+        version = re.match(r"(\d+)\.(\d+)", str(self.doc.terraform_version or ""))
+        return bool(version) and (int(version.group(1)), int(version.group(2))) < (1, 1)
+
+    def inline_config(self, res: TfResource, attr: str) -> tuple[str, Any]:
+        """What the configuration says about the inline blocks of `attr`, as (shape, content):
+
+        ("constant", [block values]) when every block is constant (Terraform >= 1.1 writes one
+        constant for all of them); ("blocks", [block expressions]) when each block has its own
+        expressions (true nested blocks); ("references", expression) when one expression stands
+        for all the blocks and names only what they refer to (Terraform >= 1.1, some block refers
+        to another object); ("none", None) when the configuration writes no such block; and
+        ("unknown", None) when it cannot say (no configuration, or a Terraform that omitted them).
+        `dynamic` blocks are never in the configuration.
+        """
+        conf = self.config_of(res)
+        if conf is None:
+            return "unknown", None
+        node = (conf.get("expressions") or {}).get(attr)
+        if node is None:
+            return ("unknown", None) if self.omits_inline_blocks else ("none", None)
+        if is_expression(node):
+            if isinstance(node.get("constant_value"), list):
+                return "constant", [b for b in node["constant_value"] if isinstance(b, dict)]
+            if node.get("constant_value", "absent") is None:
+                return "none", None
+            if node.get("references"):
+                return "references", node
+            return "unknown", None
+        if isinstance(node, dict):
+            node = [node]
+        if isinstance(node, list) and all(isinstance(b, dict) and not is_expression(b) for b in node):
+            return "blocks", node
+        return "unknown", None
+
     def has_expression(self, res: TfResource, attr: str) -> bool | None:
         """Whether the configuration sets `attr` (None when there is no configuration to say)."""
         conf = self.config_of(res)
@@ -268,6 +309,12 @@ class Linker:
         expr = self.expression(res, path)
         if expr is None:
             return [], [], True
+        return self.targets_of_expression(expr, res, types, depth)
+
+    def targets_of_expression(self, expr: dict, res: TfResource, types: tuple[str, ...],
+                              depth: int = 0) -> tuple[list[TfResource], list[Any], bool]:
+        """Objects of `types` that expression `expr`, written in `res`, refers to; literal
+        constants found on the way; and whether some reference could not be followed."""
         resolved = self.resolve_expression(expr, res.module_address, res.index)
         found: list[TfResource] = []
         constants: list[Any] = []

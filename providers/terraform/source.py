@@ -29,9 +29,10 @@ def load_terraform(path: str | Path) -> list[dict]:
 def translate_document(doc: TfDocument) -> dict:
     source = str(doc.path)
     linker = Linker(doc)
-    tr = AwsTranslator(doc, linker, source)
+    locator = SourceLocator(doc.path.parent, doc.configuration)
+    tr = AwsTranslator(doc, linker, source, locator)
     tr.translate()
-    _add_source_locations(doc, tr)
+    _add_source_locations(doc, tr, locator)
     notes = list(tr.notes)
     if tr.ignored:
         kinds = ", ".join(f"{t} ({n})" for t, n in sorted(tr.ignored.items()))
@@ -66,8 +67,7 @@ def _dedup_gaps(gaps: list[dict]) -> list[dict]:
     return out
 
 
-def _add_source_locations(doc: TfDocument, tr: AwsTranslator) -> None:
-    locator = SourceLocator(doc.path.parent, doc.configuration)
+def _add_source_locations(doc: TfDocument, tr: AwsTranslator, locator: SourceLocator) -> None:
     by_address = {r.address: r for r in doc.resources}
     for group in list(tr.lists.values()) + list(tr.iam.values()):
         for el in group:
