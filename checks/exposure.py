@@ -117,14 +117,16 @@ def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
                 continue
             rt, gateway, how = routes[0]
             subnet = graph.node(subnet_id)
+            assumed = sorted({a for version in (4, 6) for a in estate.reach.route_assumptions(subnet_id, version)})
             yield Result(
                 node.id,
                 f"{describe(node, verdict)} sits in subnet {subnet.name} whose {how.split(' in ')[0]} "
-                f"goes straight to internet gateway {gateway.name} (route table {rt.name}).",
+                f"goes straight to internet gateway {gateway.name} (route table {rt.name})."
+                + _assumption_text(assumed),
                 path=(step(graph.node(INTERNET)), step(gateway, how), step(subnet, f"route table {rt.id}"),
                       step(node, "in the subnet")),
                 details={"subnet": subnet_id, "route_table": rt.id, "gateway": gateway.id,
-                         "routes": [r[2] for r in routes]},
+                         "routes": [r[2] for r in routes], **({"assumptions": assumed} if assumed else {})},
             )
             break
 

@@ -224,6 +224,17 @@ def runner_behind_nat(b: AwsBuilder) -> None:
     instance(b, "gitlab-runner-01", private, [runner])
 
 
+def unknown_route_sets(b: AwsBuilder) -> None:
+    """The estate as applied from main.tf: the routes the plan knew only by their gateways."""
+    vpc = ci_vpc(b, "10.37.0.0/16")
+    public = public_subnet_a(b, vpc, "10.37.1.0/24", public_table(b, vpc))
+    private = nat_private_subnet(b, vpc, "10.37.10.0/24", public)
+    runner = group(b, vpc, "runner", ingress=[tcp(22, ANYWHERE)], egress=ALL_EGRESS)
+    instance(b, "gitlab-runner-01", private, [runner])
+    jenkins = group(b, vpc, "jenkins", ingress=[tcp(8080, ANYWHERE), tcp(22, "10.37.0.0/16")], egress=ALL_EGRESS)
+    instance(b, "jenkins-controller", public, [jenkins], public_ip=True)
+
+
 def jenkins_behind_alb(vpc_cidr: str, *, scheme: str) -> Callable[[AwsBuilder], None]:
     """alb-private-jenkins and internal-alb: Jenkins in a NAT subnet, an ALB in two public subnets."""
     prefix = vpc_cidr.rsplit(".", 2)[0]
@@ -366,6 +377,7 @@ def module_for_each_runners(b: AwsBuilder) -> None:
 TWINS = [
     Twin("public-jenkins", public_jenkins),
     Twin("runner-behind-nat", runner_behind_nat),
+    Twin("unknown-route-sets", unknown_route_sets),
     Twin("nacl-deny", nacl_deny),
     Twin("alb-private-jenkins", jenkins_behind_alb("10.23.0.0/16", scheme="internet-facing")),
     Twin("internal-alb", jenkins_behind_alb("10.24.0.0/16", scheme="internal")),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Collection, NamedTuple
 
 from guardrails.graph import INTERNET, EstateGraph, Node
-from guardrails.netsets import NO_RANGES, AddressSet, RangeSet, every_address
+from guardrails.netsets import NO_RANGES, AddressSet, RangeSet, every_address, is_valid_cidr
 from guardrails.rules import (ALLOW_UNION, EPHEMERAL_PORTS, PROTOCOLS, Admission, Layer, Principal,
                               admits_internet, admits_principal, everything, format_portmap)
 
@@ -80,6 +80,7 @@ class Reachability:
     def __init__(self, graph: EstateGraph) -> None:
         self.graph = graph
         self._route_cache: dict[tuple[str, int], tuple[Node, Node, str] | None] = {}
+        self._route_assumptions: dict[tuple[str, int], list[str]] = {}
         self._nacl_cache: dict[tuple[str, int], Admission | None] = {}
         self._sg_cache: dict[tuple[tuple[str, ...], int], Admission | None] = {}
         self._route_table_cache: dict[str, tuple[Node, str] | None] = {}
@@ -108,6 +109,12 @@ class Reachability:
             self._route_cache[key] = self._internet_route(subnet_id, version)
         return self._route_cache[key]
 
+    def route_assumptions(self, subnet_id: str, version: int) -> list[str]:
+        """What internet_route assumed for this subnet: routes known only after apply taken to send
+        the internet to a gateway of the network (empty when its routes are known)."""
+        self.internet_route(subnet_id, version)
+        return self._route_assumptions.get((subnet_id, version), [])
+
     def _internet_route(self, subnet_id: str, version: int) -> tuple[Node, Node, str] | None:
         found = self.route_table(subnet_id)
         if not found:
@@ -126,10 +133,50 @@ class Reachability:
             covered = covered | dest
             gateway = gw
             destinations.append(data["destination"])
+        unknown_routes = rt.get("unknown_routes")
+        if unknown_routes and not (gateway is not None and covered.covers(every_address(version))):
+            # Routes known only after apply are not "no route": one that may reach an internet
+            # gateway of the network is taken to, and the verdict says it was assumed.
+            assumed = []
+            for route in unknown_routes:
+                gw = self._assumed_gateway(route.get("target"), subnet.get("network"))
+                if gw is None:
+                    continue
+                if route.get("destination") is None:
+                    if version == 6 and not self.subnet_addresses(subnet_id).family(6):
+                        continue
+                    dest = every_address(version)
+                elif is_valid_cidr(route["destination"]):
+                    dest = AddressSet.parse(route["destination"]).family(version)
+                else:
+                    continue
+                if not dest:
+                    continue
+                covered = covered | dest
+                gateway = gateway or gw
+                destinations.append(route.get("destination") or "(destination unknown until apply)")
+                assumed.append(f"{route.get('why') or 'a route is known only after apply'}; assumed to send "
+                               f"{route.get('destination') or 'the internet'} to {gw.id}")
+            if assumed and gateway is not None and covered.covers(every_address(version)):
+                self._route_assumptions[(subnet_id, version)] = assumed
         if gateway is None or not covered.covers(every_address(version)):
             return None
         how = "explicit association" if association == "explicit" else "the VPC's main route table"
         return rt, gateway, f"route {', '.join(destinations)} -> {gateway.id} in {rt.id} ({how})"
+
+    def _assumed_gateway(self, target: str | None, network: str | None) -> Node | None:
+        """The internet gateway a route known only after apply may use: its named target if that is
+        one, else (its target unknown too) an internet gateway attached to the network."""
+        if target:
+            gw = self.graph.node(target) if self.graph.has(target) else None
+            if gw is None or gw.kind != "gateway" or gw.get("gateway_type") != "internet":
+                return None
+            return gw if self._attached_to(gw, network) else None
+        if network is None or not self.graph.has(network):
+            return None
+        gateways = sorted((gw for gw, _ in self.graph.into(network, "attached")
+                           if gw.kind == "gateway" and gw.get("gateway_type") == "internet"), key=lambda n: n.id)
+        return gateways[0] if gateways else None
 
     def _attached_to(self, gateway: Node, network: str | None) -> bool:
         if gateway.get("external") or network is None:
@@ -261,6 +308,7 @@ def _direct_paths(reach: Reachability, internet: Node, node: Node):
             if route is None:
                 continue
             rt, gateway, route_via = route
+            assumptions += reach.route_assumptions(subnet_id, version)
             nacl_adm, nacl = reach.nacl_admits_internet(subnet_id, version)
             if not nacl_adm:
                 continue
@@ -298,6 +346,7 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node, among: C
         return
     subnet = graph.node(routed[0])
     _, gateway, route_via = reach.internet_route(routed[0], 4)
+    front_assumptions = reach.route_assumptions(routed[0], 4)
     nacl_adm = Admission()
     for s in routed:
         adm, _ = reach.nacl_admits_internet(s, 4)
@@ -355,7 +404,7 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node, among: C
         if lb_step is None:
             lb_step = lb_steps[edge_via] = step(lb, f"{lb_via}; {edge_via}")
         steps = [*front_steps, lb_step, step(target, back_via)]
-        yield target.id, ExposurePath(steps, at_front.ports)
+        yield target.id, ExposurePath(steps, at_front.ports, list(front_assumptions))
 
 
 def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_addresses: AddressSet,

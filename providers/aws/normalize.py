@@ -311,6 +311,8 @@ def _add_network_nodes(ctx: _Context, data: dict) -> None:
         g.add_node(rt["RouteTableId"], "route_table", name=tags_of(rt).get("Name", rt["RouteTableId"]),
                    tags=tags_of(rt), network=rt.get("VpcId"), routes=_routes(ctx, rt),
                    main=any(a.get("Main") for a in rt.get("Associations") or []), **ctx.base(rt))
+        if "_unknown" in rt or any("_unknown" in r for r in rt.get("Routes") or ()):
+            g.node(rt["RouteTableId"]).attrs["unknown_routes"] = _unknown_routes(rt)
 
 
 def _routes(ctx: _Context, rt: dict) -> list[dict]:
@@ -326,6 +328,37 @@ def _routes(ctx: _Context, rt: dict) -> list[dict]:
         for dest in destinations:
             routes.append({"destination": dest, "target": target, "state": route.get("State", "active")})
     return routes
+
+
+def _unknown_routes(rt: dict) -> list[dict]:
+    """Routes of a translated plan that may send traffic to an internet gateway, though their
+    destination or gateway is known only after apply: {"destination": a CIDR or None for unknown,
+    "target": a gateway id or None for unknown, "why": what is unknown}. A route whose unknown
+    target can only be a NAT gateway, a peering or another non-gateway target is not one."""
+    out = []
+    if "Routes" in (rt.get("_unknown") or ()):
+        out.append({"destination": None, "target": None,
+                    "why": f"the routes of {rt['RouteTableId']} are known only after apply"})
+    for route in rt.get("Routes") or []:
+        unknown = [u for u in route.get("_unknown") or () if isinstance(u, str)]
+        if not unknown or route.get("State") == "blackhole":
+            continue
+        target_unknown = "GatewayId" in unknown
+        target = None if target_unknown else next((route[f] for f in ROUTE_TARGET_FIELDS if route.get(f)), None)
+        if not target_unknown and (target is None or target == "local"):
+            continue
+        if any(u.startswith("Destination") for u in unknown):
+            out.append({"destination": None, "target": target,
+                        "why": f"the destination of the route to {target} in {rt['RouteTableId']} is known only after apply"
+                        if target else f"a route of {rt['RouteTableId']} is known only after apply"})
+            continue
+        if not target_unknown:
+            continue
+        for dest in (route.get("DestinationCidrBlock"), route.get("DestinationIpv6CidrBlock")):
+            if dest:
+                out.append({"destination": dest, "target": None,
+                            "why": f"the gateway of route {dest} in {rt['RouteTableId']} is known only after apply"})
+    return out
 
 
 def _sg_rules(ctx: _Context, sg: dict) -> Iterable[Rule]:
@@ -415,6 +448,9 @@ def _add_network_edges(ctx: _Context, data: dict) -> None:
                 if att.get("resource_type") == "vpc" and att.get("resource"):
                     g.add_edge(node.id, att["resource"], "attached", key=att.get("id"), attachment=att.get("id"))
     for rt in data.get("route_tables") or []:
+        for route in g.node(rt["RouteTableId"]).get("unknown_routes") or ():
+            if route["target"]:
+                _ensure_gateway(ctx, route["target"])
         for route in g.node(rt["RouteTableId"]).get("routes"):
             target = route["target"]
             if not target or target == "local":
