@@ -34,6 +34,8 @@ class Check:
     run: Callable[..., Iterator[Result]]
 
 
+CHECKS_PACKAGE = "guardrails.checks"
+
 _REGISTRY: dict[str, Check] = {}
 
 
@@ -49,8 +51,8 @@ def check(*, id: str, title: str, severity: Severity, stride: tuple[str, ...], o
 
 def all_checks() -> list[Check]:
     """Every registered check, importing every module of guardrails.checks once."""
-    import guardrails.checks as package
-
+    # By name, as the provider registry imports providers: the core sits below the checks.
+    package = importlib.import_module(CHECKS_PACKAGE)
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{module.name}")
     return sorted(_REGISTRY.values(), key=lambda c: (c.severity.rank, c.id))
