@@ -11,10 +11,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from test_reports_support import SARIF_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "terraform-fixtures" / "public-jenkins" / "plan.json"
-SARIF_SCHEMA = ROOT.parent / "shared" / "spec" / "sarif-schema-2.1.0.json"
 # The installed console script, as users run it (a source checkout on sys.path would shadow the
 # installed package, which alone holds guardrails.providers and guardrails.checks).
 GUARDRAILS = [str(Path(sys.executable).with_name("guardrails"))]
@@ -25,8 +25,6 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 
 
 def test_scan_terraform_as_sarif_validates_and_points_at_the_hcl():
-    if not SARIF_SCHEMA.exists():
-        pytest.skip(f"the SARIF schema is read from {SARIF_SCHEMA}, which is absent here")
     result = run("scan", "terraform", str(PLAN.relative_to(ROOT)), "--format", "sarif")
     assert result.returncode == 1, result.stderr
     sarif = json.loads(result.stdout)

@@ -6,11 +6,13 @@ import copy
 import json
 from pathlib import Path
 
+from guardrails.severity import SEVERITIES
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "findings"
-SHARED_SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec"
 FINDINGS_SCHEMA = REPO_ROOT / "guardrails" / "schemas" / "findings-v1.schema.json"
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+# The official schema, kept in the repository (fixtures/sarif/SOURCE.md says where from and its licence).
+SARIF_SCHEMA = REPO_ROOT / "tests" / "fixtures" / "sarif" / "sarif-schema-2.1.0.json"
 
 
 def load(name: str) -> dict:
