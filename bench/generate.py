@@ -52,6 +52,8 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from guardrails.snapshot import FORMAT as SNAPSHOT_FORMAT, VERSION as SNAPSHOT_VERSION
+
 INSTANCES_PER_VPC = 500
 INSTANCES_PER_SERVICE = 20
 INSTANCES_PER_PRIVATE_SUBNET_SET = 450
@@ -280,8 +282,8 @@ class _Builder:
         networks = [self._vpc(plan) for plan in self.plans]
         self._peerings(networks)
         return {
-            "format": "pipeline-guardrails-snapshot",
-            "version": 1,
+            "format": SNAPSHOT_FORMAT,
+            "version": SNAPSHOT_VERSION,
             "tool_version": "0.1.0",
             "collected_at": COLLECTED_AT.isoformat().replace("+00:00", "Z"),
             "provider": "aws",

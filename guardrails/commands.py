@@ -15,17 +15,8 @@ from typing import Iterator, NoReturn, Optional
 import typer
 
 from guardrails.errors import UserError
+from guardrails.reports import OutputFormat as Format
 from guardrails.severity import SEVERITIES, SEVERITY_RANK
-
-
-class Format(str, enum.Enum):
-    """Every output format; the table is the terminal's."""
-
-    table = "table"
-    json = "json"
-    sarif = "sarif"
-    markdown = "markdown"
-    html = "html"
 
 
 FailOn = enum.Enum("FailOn", {name: name for name in (*SEVERITIES, "never")}, type=str)

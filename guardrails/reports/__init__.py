@@ -6,19 +6,23 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
-import orjson
-
 
 class OutputFormat(str, enum.Enum):
-    JSON = "json"
-    SARIF = "sarif"
-    MARKDOWN = "markdown"
-    HTML = "html"
+    """Every output format, the one list the CLI's --format offers and the renderers serve. The table
+    is the terminal's (reports.table draws it); each other format is a text rendered from the document."""
+
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+    markdown = "markdown"
+    html = "html"
 
 
 def render_json(document: dict) -> str:
     """Indented JSON in the producer's order, byte for byte what json.dumps(indent=2,
     ensure_ascii=False) writes; orjson does it in C, where json's indenting encoder is pure Python."""
+    import orjson  # here, so that the CLI's start (which reads OutputFormat) does not load it
+
     return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode()
 
 
@@ -42,16 +46,17 @@ def render_html(document: dict) -> str:
     return render_html(document)
 
 
+# Every format but the terminal's table, which is drawn on a console rather than returned as text.
 RENDERERS: dict[str, Callable[[dict], str]] = {
-    OutputFormat.JSON.value: render_json,
-    OutputFormat.SARIF.value: render_sarif,
-    OutputFormat.MARKDOWN.value: render_markdown,
-    OutputFormat.HTML.value: render_html,
+    OutputFormat.json.value: render_json,
+    OutputFormat.sarif.value: render_sarif,
+    OutputFormat.markdown.value: render_markdown,
+    OutputFormat.html.value: render_html,
 }
 
 
-def render(document: dict, fmt: str) -> str:
-    """The document in the named format; ValueError names the known formats otherwise."""
+def render(document: dict, fmt: str | OutputFormat) -> str:
+    """The document in the named text format; ValueError names the known formats otherwise."""
     key = fmt.value if isinstance(fmt, OutputFormat) else str(fmt).lower()
     try:
         renderer = RENDERERS[key]

@@ -22,9 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guardrails import __version__
-
-SNAPSHOT_FORMAT = "pipeline-guardrails-snapshot"
-SNAPSHOT_VERSION = 1
+from guardrails.snapshot import FORMAT as SNAPSHOT_FORMAT, VERSION as SNAPSHOT_VERSION
 READ_ONLY_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search")
 CODEBUILD_BATCH_SIZE = 100  # BatchGetProjects accepts at most 100 names
 IMAGE_BATCH_SIZE = 200  # keeps DescribeImages requests well inside the request size limit

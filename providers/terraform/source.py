@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from guardrails import __version__ as tool_version
+from guardrails.snapshot import FORMAT, VERSION
 
 from .aws import ASSIGNED_AT_APPLY, AwsTranslator
 from .hcl import SourceLocator
@@ -40,8 +41,8 @@ def translate_document(doc: TfDocument) -> dict:
     if doc.kind == "plan" and doc.configuration is None:
         notes.append("The plan has no configuration section: values unknown until apply cannot be traced")
     return {
-        "format": "pipeline-guardrails-snapshot",
-        "version": 1,
+        "format": FORMAT,
+        "version": VERSION,
         "tool_version": tool_version,
         "collected_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "provider": "aws",
