@@ -1,0 +1,33 @@
+"""ci-admin-identity: the identity the CI node runs as holds administrator power, itself or by
+assuming another."""
+
+from check_cases import Case
+from estate_builder import EstateBuilder
+
+READ_ONLY = [("s3:GetObject", "*")]
+
+
+def runner_as(*allows, chain_to=None, trusted=True):
+    """A runner running as a role granted `allows`; with `chain_to`, the role may also assume a
+    second role granted `chain_to`, whose trust admits the first only when `trusted`."""
+    b = EstateBuilder()
+    net = b.private_network()
+    grants = list(allows)
+    if chain_to is not None:
+        grants.append(("sts:AssumeRole", f"arn:aws:iam::{b.account}:role/deployer"))
+    role = b.identity("ci-build", allows=grants)
+    if chain_to is not None:
+        b.identity("deployer", allows=chain_to, trusts=[role] if trusted else ["ec2.amazonaws.com"])
+    b.compute("i-runner", name="gitlab-runner", subnet=net.subnet, private="10.1.1.70", runs_as=role)
+    return b
+
+
+CASES = [
+    Case("every action on every resource", lambda: runner_as(("*", "*")), fires={"i-runner": "critical"}),
+    Case("every IAM action on every resource", lambda: runner_as(("iam:*", "*")), fires={"i-runner": "critical"}),
+    Case("read access only", lambda: runner_as(*READ_ONLY)),
+    Case("a role it can assume is administrator", lambda: runner_as(*READ_ONLY, chain_to=[("*", "*")]),
+         fires={"i-runner": "critical"}),
+    Case("the administrator role's trust does not admit it",
+         lambda: runner_as(*READ_ONLY, chain_to=[("*", "*")], trusted=False)),
+]

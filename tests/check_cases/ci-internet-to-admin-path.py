@@ -1,0 +1,26 @@
+"""ci-internet-to-admin-path: the CI node is reachable from the internet and its identity holds
+administrator, escalation or production power."""
+
+from check_cases import Case
+from estate_builder import INTERNET_V4, EstateBuilder, allow_tcp
+
+
+def node_as(*allows, exposed=True, name="jenkins"):
+    """A CI node running as a role granted `allows`; `exposed`: on its own address in a subnet routed
+    to an internet gateway with a firewall open on 8080, else in a private subnet."""
+    b = EstateBuilder()
+    net = b.public_network() if exposed else b.private_network()
+    group = b.firewall("sg-ci", ingress=[allow_tcp(8080, cidr=INTERNET_V4)])
+    role = b.identity("ci-build", allows=allows)
+    b.compute("i-ci", name=name, subnet=net.subnet, private="10.0.1.100",
+              public=["198.51.100.100"] if exposed else [], groups=[group], runs_as=role)
+    return b
+
+
+CASES = [
+    Case("an exposed server running as an administrator", lambda: node_as(("*", "*")), fires={"i-ci": "critical"}),
+    Case("an exposed runner whose identity can escalate",
+         lambda: node_as(("iam:CreatePolicyVersion", "*"), name="gitlab-runner"), fires={"i-ci": "critical"}),
+    Case("an administrator that the internet does not reach", lambda: node_as(("*", "*"), exposed=False)),
+    Case("an exposed server with read access only", lambda: node_as(("s3:GetObject", "*"))),
+]

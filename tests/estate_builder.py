@@ -1,0 +1,266 @@
+"""Neutral estate graphs for testing checks without a cloud.
+
+An EstateBuilder adds nodes and edges to an EstateGraph with the attributes a provider's normalizer
+sets (providers/aws/normalize.py is the reference): networks, subnets, gateways, route tables,
+firewalls with their rules, compute with interfaces, load balancers and identities. Tests name only
+what a case is about; everything else gets a plain default. Every attribute name is written here and
+nowhere else in the check tests, so a change of the estate schema is one edit to this module.
+
+    b = EstateBuilder()
+    net = b.public_network()
+    web = b.firewall("sg-web", ingress=[allow_tcp(8080, cidr="0.0.0.0/0")])
+    b.compute("i-jenkins", name="jenkins", subnet=net.subnet, public=["203.0.113.10"], groups=[web])
+    estate = b.analyse()
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterable, NamedTuple
+
+from guardrails.analysis.estate import Estate, analyse
+from guardrails.config import Config
+from guardrails.graph import EstateGraph
+from guardrails.netsets import AddressSet, port_range
+from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
+
+ACCOUNT = "111122223333"
+REGION = "eu-west-1"
+PROVIDER = "aws"  # the provider whose identity evaluator reads the identities' policy documents
+NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.timezone.utc)
+INTERNET_V4 = "0.0.0.0/0"
+INTERNET_V6 = "::/0"
+
+
+class RuleSpec(NamedTuple):
+    """One firewall rule before it belongs to a firewall: the firewall gives it its place (`ref`)."""
+
+    action: str
+    protocol: str
+    ports: tuple[int | None, int | None]
+    cidrs: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    priority: int = 0
+
+
+def allow_tcp(first: int, last: int | None = None, *, cidr: str | Iterable[str] = (),
+              group: str | Iterable[str] = (), priority: int = 0) -> RuleSpec:
+    """Allow TCP on a port or a range, from CIDRs and/or firewall groups."""
+    return RuleSpec("allow", "tcp", (first, first if last is None else last), _many(cidr), _many(group), priority)
+
+
+def allow_all(*, cidr: str | Iterable[str] = (), group: str | Iterable[str] = (), priority: int = 0) -> RuleSpec:
+    """Allow every protocol and port."""
+    return RuleSpec("allow", "all", (None, None), _many(cidr), _many(group), priority)
+
+
+def deny_all(*, cidr: str | Iterable[str] = INTERNET_V4, priority: int) -> RuleSpec:
+    """Deny every protocol and port (first-match layers only)."""
+    return RuleSpec("deny", "all", (None, None), _many(cidr), (), priority)
+
+
+def deny_tcp(first: int, last: int | None = None, *, cidr: str | Iterable[str] = INTERNET_V4, priority: int) -> RuleSpec:
+    return RuleSpec("deny", "tcp", (first, first if last is None else last), _many(cidr), (), priority)
+
+
+def _many(value: str | Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+@dataclass(frozen=True)
+class Network:
+    """What public_network and private_network made: the network, its one subnet and route table."""
+
+    id: str
+    subnet: str
+    route_table: str
+    gateway: str | None
+
+
+class EstateBuilder:
+    """Adds neutral nodes and edges to one EstateGraph, in one account and region by default."""
+
+    def __init__(self, account: str = ACCOUNT, region: str = REGION, *, account_tags: dict | None = None,
+                 account_aliases: Iterable[str] = ()) -> None:
+        self.graph = EstateGraph()
+        self.account, self.region = account, region
+        self.add_account(account, tags=account_tags, aliases=account_aliases)
+
+    def _base(self, account: str | None = None) -> dict:
+        return {"provider": PROVIDER, "account": account or self.account, "region": self.region}
+
+    # -- accounts and networks -------------------------------------------------------------
+
+    def add_account(self, account: str, *, tags: dict | None = None, aliases: Iterable[str] = ()) -> str:
+        aliases = list(aliases)
+        self.graph.add_node(account, "account", provider=PROVIDER, name=aliases[0] if aliases else account,
+                            account=account, tags=tags, raw={"aliases": aliases}, aliases=aliases)
+        return account
+
+    def network(self, network_id: str, cidr: str, *, name: str = "", tags: dict | None = None) -> str:
+        self.graph.add_node(network_id, "network", name=name or network_id, tags=tags, cidrs=[cidr], **self._base())
+        return network_id
+
+    def subnet(self, subnet_id: str, network: str, cidr: str, *, name: str = "", tags: dict | None = None) -> str:
+        self.graph.add_node(subnet_id, "subnet", name=name or subnet_id, tags=tags, cidrs=[cidr], network=network,
+                            zone=f"{self.region}a", **self._base())
+        self.graph.add_edge(network, subnet_id, "contains")
+        return subnet_id
+
+    def gateway(self, gateway_id: str, network: str, gateway_type: str) -> str:
+        """An internet gateway ("internet"), NAT gateway ("nat"), egress-only gateway ("egress_only")...
+        attached to the network."""
+        self.graph.add_node(gateway_id, "gateway", name=gateway_id, gateway_type=gateway_type, **self._base())
+        self.graph.add_edge(gateway_id, network, "attached")
+        return gateway_id
+
+    def route_table(self, table_id: str, network: str, routes: dict[str, str], *, subnets: Iterable[str] = (),
+                    main: bool = False) -> str:
+        """A route table with `routes` (destination CIDR -> gateway id), serving `subnets` explicitly,
+        or every subnet without an explicit table when `main`."""
+        self.graph.add_node(table_id, "route_table", name=table_id, network=network, main=main,
+                            routes=[{"destination": d, "target": t, "state": "active"} for d, t in routes.items()],
+                            **self._base())
+        for destination, target in routes.items():
+            self.graph.add_edge(table_id, target, "routes", key=destination, destination=destination)
+        for subnet in subnets:
+            self.graph.add_edge(subnet, table_id, "routes", association="main" if main else "explicit")
+        return table_id
+
+    def peer(self, a: str, b: str, peering_id: str = "pcx-1") -> str:
+        """Peer two networks: a peering gateway attached to both, routes left to the caller."""
+        self.graph.add_node(peering_id, "gateway", name=peering_id, gateway_type="peering", requester=a,
+                            accepter=b, **self._base())
+        for network in (a, b):
+            self.graph.add_edge(peering_id, network, "attached")
+        self.graph.add_edge(a, b, "peers", via=peering_id)
+        self.graph.add_edge(b, a, "peers", via=peering_id)
+        return peering_id
+
+    def public_network(self, prefix: str = "pub", cidr: str = "10.0.0.0/16", subnet_cidr: str = "10.0.1.0/24",
+                       *, ipv6: bool = False, tags: dict | None = None) -> Network:
+        """A network whose one subnet routes the whole internet to an internet gateway."""
+        network = self.network(f"vpc-{prefix}", cidr, tags=tags)
+        subnet = self.subnet(f"subnet-{prefix}", network, subnet_cidr, tags=tags)
+        igw = self.gateway(f"igw-{prefix}", network, "internet")
+        routes = {INTERNET_V4: igw, **({INTERNET_V6: igw} if ipv6 else {})}
+        table = self.route_table(f"rtb-{prefix}", network, routes, subnets=[subnet])
+        return Network(network, subnet, table, igw)
+
+    def private_network(self, prefix: str = "priv", cidr: str = "10.1.0.0/16", subnet_cidr: str = "10.1.1.0/24",
+                        *, tags: dict | None = None) -> Network:
+        """A network whose one subnet sends the internet to a NAT gateway: outbound only."""
+        network = self.network(f"vpc-{prefix}", cidr, tags=tags)
+        subnet = self.subnet(f"subnet-{prefix}", network, subnet_cidr, tags=tags)
+        nat = self.gateway(f"nat-{prefix}", network, "nat")
+        table = self.route_table(f"rtb-{prefix}", network, {INTERNET_V4: nat}, subnets=[subnet])
+        return Network(network, subnet, table, nat)
+
+    # -- firewalls ---------------------------------------------------------------------------
+
+    def firewall(self, firewall_id: str, *, ingress: Iterable[RuleSpec] = (), egress: Iterable[RuleSpec] = (),
+                 network: str | None = None, semantics: str = ALLOW_UNION, layer: str = "security_group",
+                 stateful: bool = True) -> str:
+        """A firewall; by default a stateful allow-union layer (a security group). Attach it to
+        compute or load balancers by id (`groups=`), or to a subnet with filter_subnet."""
+        rules = []
+        for direction, specs in (("ingress", ingress), ("egress", egress)):
+            for n, spec in enumerate(specs, 1):
+                peers = [Peer("cidr", c, AddressSet.parse(c)) for c in spec.cidrs]
+                peers += [Peer("group", g) for g in spec.groups]
+                place = spec.priority if semantics == FIRST_MATCH else n
+                rules.append(Rule(direction, spec.action, spec.protocol, port_range(*spec.ports), tuple(peers),
+                                  spec.priority, f"{firewall_id} {direction} rule {place}"))
+        self.graph.add_node(firewall_id, "firewall", name=firewall_id, semantics=semantics, layer=layer,
+                            stateful=stateful, network=network, rules=tuple(rules), **self._base())
+        return firewall_id
+
+    def network_filter(self, filter_id: str, subnet: str, *, ingress: Iterable[RuleSpec] = (),
+                       egress: Iterable[RuleSpec] = ()) -> str:
+        """A stateless first-match filter on a subnet (a network ACL): rules in priority order."""
+        self.firewall(filter_id, ingress=ingress, egress=egress, semantics=FIRST_MATCH, layer="nacl", stateful=False)
+        self.graph.add_edge(subnet, filter_id, "filtered_by", layer="nacl")
+        return filter_id
+
+    # -- compute and load balancers --------------------------------------------------------
+
+    def compute(self, node_id: str, *, subnet: str, private: str, name: str = "", public: Iterable[str] = (),
+                ipv6: Iterable[str] = (), groups: Iterable[str] = (), tags: dict | None = None,
+                image: str | None = None, autoscaling_group: str | None = None,
+                launched: dt.datetime | None = None, metadata: dict | None = None, launch_data: str | None = None,
+                public_address_unknown: bool = False, metadata_unknown: bool = False,
+                managed_service: bool = False, runs_as: str | None = None, state: str = "running") -> str:
+        """An instance with one network interface in `subnet`. `metadata` is the metadata service's
+        options (HttpTokens, HttpPutResponseHopLimit, HttpEndpoint); `launch_data` its boot script, as
+        text; the `..._unknown` flags say that a value is known only after apply (a Terraform plan)."""
+        groups = list(groups)
+        interfaces = [{"id": f"eni-{node_id}", "subnet": subnet, "private": [private], "public": list(public),
+                       "ipv6": list(ipv6), "groups": groups}]
+        attrs = {}
+        unknown = [field for field, flag in (("PublicIpAddress", public_address_unknown),
+                                             ("MetadataOptions", metadata_unknown)) if flag]
+        if unknown:
+            attrs["unknown"] = unknown
+        self.graph.add_node(node_id, "compute", name=name or node_id, tags={"Name": name or node_id, **(tags or {})},
+                            compute_type="build_project" if managed_service else "instance", state=state,
+                            interfaces=interfaces, image_name=image, autoscaling_group=autoscaling_group,
+                            launch_time=(launched or NOW - dt.timedelta(hours=2)).isoformat(),
+                            metadata_options=metadata, managed_service=managed_service,
+                            user_data=base64.b64encode(launch_data.encode()).decode() if launch_data else None,
+                            **attrs, **self._base())
+        self.graph.add_edge(subnet, node_id, "contains")
+        for group in groups:
+            self.graph.add_edge(node_id, group, "filtered_by", key=group, layer="security_group")
+        if runs_as:
+            self.graph.add_edge(node_id, runs_as, "runs_as", via=f"instance profile of {node_id}")
+        return node_id
+
+    def load_balancer(self, lb_id: str, *, subnets: Iterable[str], listeners: dict[int, dict[str, int]],
+                      groups: Iterable[str] = (), scheme: str = "internet-facing", lb_type: str = "application",
+                      network: str | None = None) -> str:
+        """A load balancer; `listeners` maps each listener port to its targets (node id -> target port)."""
+        subnets, groups = list(subnets), list(groups)
+        self.graph.add_node(lb_id, "load_balancer", name=lb_id, scheme=scheme, lb_type=lb_type, subnets=subnets,
+                            security_groups=groups, network=network,
+                            listeners=[{"id": f"{lb_id}/{port}", "port": port, "protocol": "HTTP",
+                                        "target_groups": [f"{lb_id}/tg-{port}"]} for port in listeners],
+                            **self._base())
+        for subnet in subnets:
+            self.graph.add_edge(subnet, lb_id, "contains")
+        for group in groups:
+            self.graph.add_edge(lb_id, group, "filtered_by", key=group, layer="security_group")
+        for port, targets in listeners.items():
+            for target, target_port in targets.items():
+                self.graph.add_edge(lb_id, target, "forwards", key=f"{port}>{target_port}", listener_port=port,
+                                    target_port=target_port, protocol="tcp", target_type="instance",
+                                    via=f"listener HTTP:{port} -> target port {target_port}")
+        return lb_id
+
+    # -- identities ----------------------------------------------------------------------------
+
+    def identity(self, name: str, *, allows: Iterable[tuple[str | list[str], str | list[str]]] = (),
+                 trusts: Iterable[str] = ("ec2.amazonaws.com",), account: str | None = None,
+                 tags: dict | None = None) -> str:
+        """A role granted `allows` (action pattern(s), resource pattern(s)) in one policy, that the
+        principals of `trusts` (service names or role ARNs) may assume. Returns its id."""
+        account = account or self.account
+        arn = f"arn:aws:iam::{account}:role/{name}"
+        statements = [{"Effect": "Allow", "Action": action, "Resource": resource} for action, resource in allows]
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": p} if p.endswith(".amazonaws.com") else {"AWS": p}} for p in trusts]}
+        policies = [{"name": f"{name}-policy", "document": {"Version": "2012-10-17", "Statement": statements}}]
+        self.graph.add_node(arn, "identity", name=name, tags=tags, identity_type="role", arn=arn,
+                            trust_policy=trust, managed_policies=[], inline_policies=policies if statements else [],
+                            boundary=None, **self._base(account))
+        if self.graph.has(account):
+            self.graph.add_edge(account, arn, "contains")
+        return arn
+
+    # -- the analysed estate ---------------------------------------------------------------
+
+    def analyse(self, config: Config | None = None) -> Estate:
+        """The real analysis of the built graph, at a fixed time."""
+        return analyse(self.graph, config or Config(), now=NOW)
