@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from guardrails.analysis.estate import Estate, ci_label as describe
-from guardrails.analysis.reachability import step
+from guardrails.analysis.reachability import Exposure, step
 from guardrails.graph import INTERNET
 from guardrails.registry import Result, Severity, check
 from guardrails.rules import format_portmap
@@ -28,24 +28,27 @@ def _assumption_text(assumptions: list[str]) -> str:
 def internet_exposed(estate: Estate) -> Iterator[Result]:
     """Every layer between the internet and the node lets traffic through today."""
     for node, verdict in estate.ci_nodes():
-        exposure = estate.exposure.get(node.id)
-        if not exposure:
+        paths, unknowns = estate.exposure_paths(node.id)
+        if not paths:
             continue
+        exposure = Exposure(node.id, paths)
         direct = exposure.direct()
-        path = (direct or exposure.paths)[0]
+        path = (direct or paths)[0]
         how = "directly on its own address" if direct else "through an internet-facing load balancer"
-        if direct and len(direct) < len(exposure.paths):
+        if direct and len(direct) < len(paths):
             how = "directly on its own address and through an internet-facing load balancer"
-        lbs = sorted({s.name for p in exposure.paths for s in p.steps if s.kind == "load_balancer"})
+        lbs = sorted({s.name for p in paths for s in p.steps if s.kind == "load_balancer"})
+        ports = exposure.labels or ["ports that are unknown"]
         yield Result(
             node.id,
-            f"{describe(node, verdict)} is reachable from the internet on {', '.join(exposure.labels)} {how}"
+            f"{describe(node, verdict)} is reachable from the internet on {', '.join(ports)} {how}"
             + (f" ({', '.join(lbs)})" if lbs else "") + "." + _assumption_text(exposure.assumptions),
             path=tuple(path.steps),
             ports=tuple(exposure.labels),
-            details={"paths": [{"ports": p.labels, "steps": [s.as_dict() for s in p.steps]} for p in exposure.paths],
+            details={"paths": [{"ports": p.labels, "steps": [s.as_dict() for s in p.steps]} for p in paths],
                      "assumptions": exposure.assumptions},
             severity=Severity.CRITICAL if verdict.role == "server" else Severity.HIGH,
+            unknowns=unknowns,
         )
 
 
@@ -57,6 +60,7 @@ def internet_exposed(estate: Estate) -> Iterator[Result]:
     owasp_cicd=("CICD-SEC-7",),
     remediation="Replace ingress rules from 0.0.0.0/0 or ::/0 with the load balancer's security group or the "
                 "specific CIDRs that need access; a CI node should never be one route change away from exposure.",
+    needs=("firewalls",),
 )
 def firewall_allows_internet(estate: Estate) -> Iterator[Result]:
     """A security group on the node admits every internet address, whether or not a path exists."""
@@ -76,7 +80,7 @@ def firewall_allows_internet(estate: Estate) -> Iterator[Result]:
             continue
         labels = format_portmap(ports)
         firewall_ids = sorted({r.ref.split(" ")[0] for r in rules})
-        exposed = node.id in estate.exposure
+        exposed = estate.exposed(node.id)
         path = [step(graph.node(INTERNET))]
         path += [step(graph.node(f), "; ".join(r.describe() for r in rules if r.ref.split(" ")[0] == f))
                  for f in firewall_ids if graph.has(f)]
@@ -85,11 +89,13 @@ def firewall_allows_internet(estate: Estate) -> Iterator[Result]:
             node.id,
             f"{describe(node, verdict)} has firewall rules admitting any internet address on {', '.join(labels)}: "
             + "; ".join(r.describe() for r in rules[:5]) + "."
-            + ("" if exposed else " No path reaches it today, but one route or address change would expose it."),
+            + ("" if exposed is True else
+               " Whether a path reaches it today is unknown: " + "; ".join(estate.exposure_paths(node.id)[1]) + "."
+               if exposed else " No path reaches it today, but one route or address change would expose it."),
             path=tuple(path),
             ports=tuple(labels),
             details={"rules": [r.describe() for r in rules], "firewalls": firewall_ids, "exposed": exposed},
-            severity=Severity.HIGH if exposed else Severity.MEDIUM,
+            severity=Severity.HIGH if exposed else Severity.MEDIUM,  # possibly exposed counts as exposed
         )
 
 
@@ -101,6 +107,7 @@ def firewall_allows_internet(estate: Estate) -> Iterator[Result]:
     owasp_cicd=("CICD-SEC-7",),
     remediation="Move the node into a private subnet whose route table sends 0.0.0.0/0 and ::/0 to a NAT gateway "
                 "(or an inspection appliance), never straight to an internet gateway.",
+    needs=("routes",),
 )
 def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
     """The node's subnet routes the internet straight to an internet gateway."""
@@ -162,4 +169,5 @@ def not_behind_load_balancer(estate: Estate) -> Iterator[Result]:
             "a load balancer." + _assumption_text(assumed),
             path=(step(estate.graph.node(INTERNET)), step(node, f"public address {what}")),
             details={"addresses": addresses, "assumptions": assumed},
+            unknowns=tuple(assumed),
         )

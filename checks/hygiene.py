@@ -38,7 +38,8 @@ def imds_v1(estate: Estate) -> Iterator[Result]:
                                   f"{', unknown until apply' if unknown else ''}): any SSRF or build step can read its "
                                   "role credentials from 169.254.169.254 without a session token.",
                          path=(step(node, "instance metadata service"),),
-                         details={"http_tokens": tokens, "hop_limit": hops}, severity=severity)
+                         details={"http_tokens": tokens, "hop_limit": hops}, severity=severity,
+                         unknowns=("its metadata options are known only after apply",) if unknown else ())
         elif verdict.role == "runner" and isinstance(hops, int) and hops > 1:
             yield Result(node.id, f"{describe(node, verdict)} requires IMDSv2 but allows a response hop limit of "
                                   f"{hops}: containers its builds run in can reach the host's role credentials.",
@@ -54,6 +55,7 @@ def imds_v1(estate: Estate) -> Iterator[Result]:
     owasp_cicd=("CICD-SEC-6",),
     remediation="Remove the secret from user data and rotate it now; fetch it at boot from Secrets Manager or SSM "
                 "Parameter Store with the instance role, and register runners with short-lived tokens.",
+    needs=("launch_data",),
 )
 def secret_in_user_data(estate: Estate) -> Iterator[Result]:
     """Anyone who can describe the instance, or reach its metadata service, reads its launch data."""

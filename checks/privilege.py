@@ -6,7 +6,7 @@ from typing import Iterator
 
 from guardrails.analysis.estate import Estate, ci_label as describe
 from guardrails.analysis.identity import IdentityFacts
-from guardrails.analysis.reachability import Step, step
+from guardrails.analysis.reachability import Exposure, Step, step
 from guardrails.graph import Node
 from guardrails.registry import Result, Severity, check
 
@@ -50,6 +50,7 @@ def _admin_of(estate: Estate, node: Node):
     remediation="Give the CI role only the permissions its jobs need (deploy roles scoped to their services), remove "
                 "AdministratorAccess / `*` grants and role chains to administrator roles, and add a permissions "
                 "boundary that denies IAM changes.",
+    needs=("identity",),
 )
 def admin_identity(estate: Estate) -> Iterator[Result]:
     """Whoever lands on the node holds administrator power over the account."""
@@ -79,6 +80,7 @@ def admin_identity(estate: Estate) -> Iterator[Result]:
     remediation="Remove the IAM permissions that let the role change policies, credentials or trust (iam:Put*, "
                 "iam:Attach*, iam:CreatePolicyVersion, iam:PassRole with compute-creating actions...), or scope "
                 "them to resources that cannot grant more power, and add a permissions boundary.",
+    needs=("identity",),
 )
 def privilege_escalation(estate: Estate) -> Iterator[Result]:
     """Not administrator, but one API call away from it."""
@@ -134,6 +136,7 @@ def _production_of(estate: Estate, node: Node):
     remediation="Deploy to production only from a dedicated, protected pipeline: remove sts:AssumeRole into "
                 "production roles and write access to production resources from this CI identity, or require "
                 "approval (and an external ID or session tags) in the production roles' trust policies.",
+    needs=("identity", "production"),
 )
 def production_access(estate: Estate) -> Iterator[Result]:
     """A build on this node can change production."""
@@ -165,9 +168,11 @@ def production_access(estate: Estate) -> Iterator[Result]:
 def internet_to_admin_path(estate: Estate) -> Iterator[Result]:
     """An attacker on the internet reaches the node and inherits power over the account."""
     for node, verdict in estate.ci_nodes():
-        exposure = estate.exposure.get(node.id)
-        if not exposure:
+        paths, unknowns = estate.exposure_paths(node.id)
+        if not paths:
             continue
+        ports = Exposure(node.id, paths).labels
+        labels = ports or ["ports that are unknown"]
         power = _admin_of(estate, node)
         kind = "administrator"
         if power:
@@ -191,16 +196,24 @@ def internet_to_admin_path(estate: Estate) -> Iterator[Result]:
                 kind = "production access"
                 end_via = accesses[0].via
             else:
+                unseen = estate.coverage.unknowns(node, ("identity",))
+                if unseen:  # reachable, and what its identity can do was not seen
+                    yield Result(node.id, f"{describe(node, verdict)} is reachable from the internet on "
+                                          f"{', '.join(labels)}; whether its identity holds administrator, escalation "
+                                          f"or production power is unknown: {'; '.join(unseen[:3])}.",
+                                 path=tuple(paths[0].steps), ports=tuple(ports), details={"power": "unknown"},
+                                 unknowns=(*unknowns, *unseen))
                 continue
-        path = (exposure.direct() or exposure.paths)[0]
+        path = (Exposure(node.id, paths).direct() or paths)[0]
         steps = list(path.steps) + _identity_steps(estate, node, identity, edge, facts, chain_end)
         if kind == "production access" and estate.graph.has(accesses[0].target):
             steps.append(step(estate.graph.node(accesses[0].target), end_via))
         else:
             steps.append(_target_step(estate, holder, end_via))
-        yield Result(node.id, f"{describe(node, verdict)} is reachable from the internet on {', '.join(exposure.labels)} "
+        yield Result(node.id, f"{describe(node, verdict)} is reachable from the internet on {', '.join(labels)} "
                               f"and runs as {identity.name}"
                               + (f", which can assume {holder.name}" if holder.id != identity.id else "")
                               + f": an attacker who gets in holds {kind} ({end_via}).",
-                     path=tuple(steps), ports=tuple(exposure.labels),
-                     details={"identity": identity.id, "power": kind, "power_holder": holder.id})
+                     path=tuple(steps), ports=tuple(ports),
+                     details={"identity": identity.id, "power": kind, "power_holder": holder.id},
+                     unknowns=unknowns)

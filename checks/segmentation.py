@@ -368,6 +368,7 @@ class _Fleets:
     remediation="Segment build runners from production: put them in their own network without peering or transit "
                 "routes to production, and remove production security-group rules that admit the runners' security "
                 "group or CIDR; deploy through a controlled deployment service instead.",
+    needs=("routes", "acls", "firewalls", "joins", "production"),
 )
 def reaches_production(estate: Estate) -> Iterator[Result]:
     """A hostile build step can open connections to production systems."""

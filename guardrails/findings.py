@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from guardrails import __version__
-from guardrails.analysis.estate import Estate
+from guardrails.analysis.estate import Estate, ci_label
+from guardrails.analysis.reachability import step
 from guardrails.registry import Check, Result, all_checks
 from guardrails.severity import SEVERITIES, SEVERITY_RANK
 
@@ -29,7 +30,26 @@ def run_checks(estate: Estate, checks: Iterable[Check] | None = None) -> list[di
                 continue  # one finding per check and CI node
             seen.add(result.resource)
             findings.append(_finding(estate, chk, result, today))
+        if chk.needs and estate.coverage is not None:
+            for result in undecided(estate, chk, seen):
+                findings.append(_finding(estate, chk, result, today))
     return sort_findings(findings)
+
+
+def undecided(estate: Estate, chk: Check, reported: set[str]) -> Iterator[Result]:
+    """The CI nodes a check is silent on while something its verdict rests on was not seen: each
+    is reported as unknown, naming what is missing, for silence there would read as "no"."""
+    for node, verdict in estate.ci_nodes():
+        if node.id in reported:
+            continue
+        unseen = estate.coverage.unknowns(node, chk.needs)
+        if not unseen:
+            continue
+        more = f" (+{len(unseen) - 3} more)" if len(unseen) > 3 else ""
+        yield Result(node.id, f"Unknown whether {ci_label(node, verdict)} fails \"{chk.title}\": what it rests on was "
+                              f"not seen: {'; '.join(unseen[:3])}{more}.",
+                     path=(step(node, "not decided: " + unseen[0]),), details={"undecided": True},
+                     unknowns=tuple(unseen))
 
 
 def sort_findings(findings: list[dict]) -> list[dict]:
@@ -59,6 +79,8 @@ def _finding(estate: Estate, chk: Check, result: Result, today: dt.date) -> dict
         "references": {"stride": list(chk.stride), "owasp_cicd": list(chk.owasp_cicd)},
         "status": "open",
         "suppression": None,
+        "confidence": "unknown" if result.unknowns else "confirmed",
+        "unknowns": list(result.unknowns),
     }
     for suppression in estate.config.suppressions:
         if suppression.applies(chk.id, node.id, today):
@@ -69,13 +91,14 @@ def _finding(estate: Estate, chk: Check, result: Result, today: dt.date) -> dict
 
 
 def inventory(estate: Estate) -> list[dict]:
-    """The CI nodes and why each was classified, for reports."""
+    """The CI nodes and why each was classified, for reports. `exposed` is true, false, or
+    "unknown" when the internet may reach the node through a layer that was not seen."""
     out = []
     for node, verdict in estate.ci_nodes():
         out.append({"id": node.id, "name": node.name, "kind": node.kind, "provider": node.get("provider"),
                     "account": node.get("account"), "region": node.get("region"), "ci_role": verdict.role,
                     "reason": verdict.reason, "production": node.id in estate.production,
-                    "exposed": node.id in estate.exposure,
+                    "exposed": estate.exposed(node.id),
                     "identities": [i.id for i, _ in estate.identities_of(node.id)]})
     return out
 
@@ -119,10 +142,13 @@ def assemble(parts: list[dict], sources: list[dict], started_at: dt.datetime, fi
                  "sources": sources},
         "summary": {"by_severity": by_severity, "resources": sum(part["resources"] for part in parts),
                     "ci_nodes": sum(part["ci_nodes"] for part in parts),
-                    "suppressed": sum(1 for f in findings if f["status"] == "suppressed")},
+                    "suppressed": sum(1 for f in findings if f["status"] == "suppressed"),
+                    "unknown": sum(1 for f in findings if f["status"] == "open" and f.get("confidence") == "unknown")},
         "findings": findings,
         "coverage": {"resources_by_kind": {kind: n for kind, n in sorted(by_kind.items()) if n}, "gaps": _unique(gaps),
-                     "notes": sorted({note for part in parts for note in part["notes"]})},
+                     "notes": sorted({note for part in parts for note in part["notes"]}),
+                     # Every gap is on something a check reads: the collector reads nothing else.
+                     "complete": not gaps},
         "inventory": inventory_,
     }
 

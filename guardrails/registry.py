@@ -21,6 +21,9 @@ class Result:
     ports: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
     severity: Severity | None = None  # when the catalogue's severity depends on the node
+    # What the verdict rests on that was not collected, or is known only after apply: a finding
+    # with unknowns is possible, not confirmed (findings `confidence: unknown`).
+    unknowns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class Check:
     owasp_cicd: tuple[str, ...]
     remediation: str
     run: Callable[..., Iterator[Result]]
+    # The facts the check's verdict on a CI node rests on (analysis.coverage.FACETS): where one
+    # of them was not collected for a node the check is silent on, the finding is reported as
+    # unknown instead of being left out. Checks that judge unknowns themselves name none.
+    needs: tuple[str, ...] = ()
 
 
 CHECKS_PACKAGE = "guardrails.checks"
@@ -40,11 +47,11 @@ _REGISTRY: dict[str, Check] = {}
 
 
 def check(*, id: str, title: str, severity: Severity, stride: tuple[str, ...], owasp_cicd: tuple[str, ...],
-          remediation: str) -> Callable:
+          remediation: str, needs: tuple[str, ...] = ()) -> Callable:
     def register(func: Callable[..., Iterator[Result]]) -> Callable[..., Iterator[Result]]:
         if id in _REGISTRY and _REGISTRY[id].run is not func:
             raise ValueError(f"check id {id!r} registered twice")
-        _REGISTRY[id] = Check(id, title, severity, tuple(stride), tuple(owasp_cicd), remediation, func)
+        _REGISTRY[id] = Check(id, title, severity, tuple(stride), tuple(owasp_cicd), remediation, func, tuple(needs))
         return func
     return register
 

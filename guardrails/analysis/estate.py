@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from guardrails.analysis.classify import CiVerdict, classify_ci, names_ci_word, production_reason
-from guardrails.analysis.reachability import Exposure, Reachability, compute_exposure
+from guardrails.analysis.coverage import Coverage, possible_exposure
+from guardrails.analysis.reachability import Exposure, ExposurePath, Reachability, compute_exposure
 from guardrails.config import Config
 from guardrails.graph import EstateGraph, Node
 
@@ -22,6 +23,7 @@ class Estate:
     exposure: dict[str, Exposure] = field(default_factory=dict)  # of CI nodes: what every check asks about
     identity: dict = field(default_factory=dict)  # identity id -> IdentityFacts (analysis/identity.py)
     reach: Reachability | None = None
+    coverage: Coverage | None = None  # what was not seen about each node (analysis.coverage)
 
     def ci_nodes(self) -> Iterator[tuple[Node, CiVerdict]]:
         for node_id in sorted(self.ci):
@@ -30,6 +32,26 @@ class Estate:
     def identities_of(self, node_id: str) -> list[tuple[Node, dict]]:
         return sorted(((n, e) for n, e in self.graph.out(node_id, "runs_as") if n.kind == "identity"),
                       key=lambda pair: pair[0].id)
+
+    def exposed(self, node_id: str) -> bool | str:
+        """True when the internet reaches the node for certain, "unknown" when only through a layer
+        that was not collected or is known only after apply, False when it does not."""
+        exposure = self.exposure.get(node_id)
+        if exposure is None:
+            return False
+        return True if any(not path.assumptions for path in exposure.paths) else "unknown"
+
+    def exposure_paths(self, node_id: str) -> tuple[list[ExposurePath], tuple[str, ...]]:
+        """The paths by which the internet reaches the node and what they rest on that is unknown:
+        the paths that hold for certain when there are any (and nothing unknown), else every
+        possible path with its assumptions. ([], ()) when the internet does not reach it."""
+        exposure = self.exposure.get(node_id)
+        if exposure is None:
+            return [], ()
+        certain = [path for path in exposure.paths if not path.assumptions]
+        if certain:
+            return certain, ()
+        return list(exposure.paths), tuple(exposure.assumptions)
 
 
 def ci_label(node: Node, verdict: CiVerdict) -> str:
@@ -103,6 +125,8 @@ def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime |
         classified(estate)
     estate.reach = Reachability(graph)
     estate.exposure = compute_exposure(graph, estate.reach, among=estate.ci)
+    estate.coverage = Coverage(graph, estate.reach)
+    possible_exposure(graph, estate.reach, estate.coverage, estate.exposure, among=estate.ci)
     from guardrails.analysis.identity import analyse_identities
 
     estate.identity = analyse_identities(graph, config, estate.production, estate.ci)
