@@ -11,8 +11,8 @@ from typing import List, Optional
 import typer
 
 from guardrails import __version__
-from guardrails.commands import (CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT, WORKERS_OPT, FailOn,
-                                 Format, exit_now, write)
+from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT,
+                                 WORKERS_OPT, FailOn, Format, exit_now, write)
 from guardrails.errors import GuardrailsError, UserError
 from guardrails.provider import register_commands
 
@@ -31,6 +31,7 @@ def scan_snapshot(
     files: List[Path] = typer.Argument(..., help="Snapshot files; several are merged into one estate."),
     config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
     fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
+    allow_gaps: bool = ALLOW_GAPS_OPT,
 ) -> None:
     """Scan saved snapshots, with no cloud access."""
     from guardrails import commands as common
@@ -42,8 +43,8 @@ def scan_snapshot(
     snapshots = [snapshot.load(f, project=True) for f in files]
     sources = [{"provider": "snapshot", "scope": f"{s.get('scope', '')} ({f})",
                 "regions": sorted(s.get("regions") or {})} for f, s in zip(files, snapshots)]
-    common.scan_and_finish(snapshots, config, fmt, output, quiet, fail_on, workers, started, sources=sources,
-                           consume=True)
+    common.scan_and_finish(snapshots, config, fmt, output, quiet, fail_on, workers, started, allow_gaps,
+                           sources=sources, consume=True)
 
 
 @app.command("checks")
@@ -104,7 +105,8 @@ def inventory(
     for item in document.get("inventory") or []:
         where = "/".join(one_line(p) for p in (item.get("provider"), item.get("account"), item.get("region")) if p)
         table.add_row(escape(one_line(f"{item.get('name')} ({item.get('id')})")), escape(one_line(item.get("ci_role"))),
-                      escape(one_line(item.get("reason"))), "yes" if item.get("exposed") else "no",
+                      escape(one_line(item.get("reason"))),
+                      "unknown" if item.get("exposed") == "unknown" else "yes" if item.get("exposed") else "no",
                       "yes" if item.get("production") else "no", escape(where))
     Console().print(table)
 

@@ -28,6 +28,8 @@ OUTPUT_OPT = typer.Option(None, "--output", "-o", help="Write the chosen format 
 FAIL_ON_OPT = typer.Option(FailOn.high, "--fail-on", help="Exit 1 when an open finding is at or above this severity.")
 CONFIG_OPT = typer.Option(None, "--config", "-c", help="Configuration file (default: ./guardrails.toml, or "
                                                         "[tool.guardrails] in ./pyproject.toml).")
+ALLOW_GAPS_OPT = typer.Option(False, "--allow-gaps", help="Exit 0 (not 4) when the scan has coverage gaps and "
+                                                          "no finding at or above --fail-on: accept an incomplete view.")
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="Do not show the table.")
 WORKERS_OPT = typer.Option(0, "--workers", "-w", min=0, metavar="N",
                            help="Processes that scan a large estate (20,000 instances or more), each a part of its "
@@ -52,12 +54,24 @@ def progress(label: str) -> Iterator:
         yield lambda message: status.update(f"{label}: {message}")
 
 
-def exit_code(document: dict, fail_on: FailOn) -> int:
-    if fail_on == FailOn.never:
-        return 0
-    threshold = SEVERITY_RANK[fail_on.value]
-    return 1 if any(f["status"] == "open" and SEVERITY_RANK[f["severity"]] <= threshold
-                    for f in document["findings"]) else 0
+# Exit codes of the scan commands (README, "Exit codes").
+EXIT_CLEAN = 0  # no open finding at or above --fail-on, and every check saw what it reads
+EXIT_FINDINGS = 1  # an open finding at or above --fail-on, confirmed or unknown
+EXIT_INCOMPLETE = 4  # none of those, but coverage gaps: what a check reads was not seen
+
+
+def exit_code(document: dict, fail_on: FailOn, allow_gaps: bool = False) -> int:
+    """1 for an open finding at or above `fail_on` (a finding marked unknown counts: it may be
+    true), else 4 when the view is incomplete (coverage gaps) unless `allow_gaps`, else 0."""
+    if fail_on != FailOn.never:
+        threshold = SEVERITY_RANK[fail_on.value]
+        if any(f["status"] == "open" and SEVERITY_RANK[f["severity"]] <= threshold for f in document["findings"]):
+            return EXIT_FINDINGS
+    from guardrails.reports.view import incomplete
+
+    if not allow_gaps and incomplete(document):
+        return EXIT_INCOMPLETE
+    return EXIT_CLEAN
 
 
 def emit(document: dict, fmt: Format, output: Optional[Path], quiet: bool) -> None:
@@ -132,7 +146,8 @@ def started() -> dt.datetime:
 
 
 def scan_and_finish(snapshots: list[dict], config, fmt: Format, output: Optional[Path], quiet: bool,
-                    fail_on: FailOn, workers_given: int, started_at: dt.datetime, **scan) -> NoReturn:
+                    fail_on: FailOn, workers_given: int, started_at: dt.datetime, allow_gaps: bool = False,
+                    **scan) -> NoReturn:
     """Scan the snapshots, write and show the result, and end the command with its exit code."""
     from guardrails import pipeline
 
@@ -140,4 +155,4 @@ def scan_and_finish(snapshots: list[dict], config, fmt: Format, output: Optional
                                        workers=workers(workers_given), **scan)
     KEPT.append(document)
     emit(document, fmt, output, quiet)
-    raise typer.Exit(exit_code(document, fail_on))
+    raise typer.Exit(exit_code(document, fail_on, allow_gaps))

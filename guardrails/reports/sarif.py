@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from .remediation import steps_for, summary_for
 from .text import one_line
-from .view import SEVERITIES, findings, gaps, severity_rank, sources
+from .view import SEVERITIES, findings, gaps, incomplete, is_unknown, not_seen, notes, severity_rank, sources
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
@@ -103,6 +103,11 @@ def _result(finding: dict, rule_index: dict[str, int], document: dict, base: Pat
         "partialFingerprints": {FINGERPRINT_KEY: str(finding.get("id"))},
         "properties": {"severity": severity, "tags": [severity]},
     }
+    if is_unknown(finding):
+        # Possible, not confirmed: what it rests on was not seen. The message names it too.
+        unknowns = [one_line(u) for u in finding.get("unknowns") or []]
+        result["message"]["text"] = f"[unknown] {result['message']['text']}"
+        result["properties"].update(confidence="unknown", unknowns=unknowns, tags=[severity, "unknown"])
     result.update(_locations(finding, document, base))
     if finding.get("status") == "suppressed":
         suppression = finding.get("suppression") or {}
@@ -197,6 +202,8 @@ def _estate_uri(resource: dict) -> str:
 
 
 def _invocation(document: dict) -> dict:
+    """The run's invocation: not successful when the view is incomplete (coverage gaps), each gap
+    a warning and each assumption a note, so a SARIF consumer never reads a blind scan as clean."""
     notifications = []
     for gap in gaps(document):
         where = "/".join(one_line(gap.get(k)) for k in ("provider", "scope", "region") if gap.get(k))
@@ -205,8 +212,13 @@ def _invocation(document: dict) -> dict:
             "message": {"text": f"Not collected: {one_line(gap.get('what'))} in {where}: {one_line(gap.get('error'))}"},
             "descriptor": {"id": "coverage-gap"},
         })
+    for note in notes(document):
+        notifications.append({"level": "note", "message": {"text": f"Assumed: {one_line(note)}"},
+                              "descriptor": {"id": "assumption"}})
     scan = document.get("scan") or {}
-    invocation = {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+    invocation = {"executionSuccessful": not incomplete(document), "toolExecutionNotifications": notifications}
+    if incomplete(document):
+        invocation["exitCodeDescription"] = f"incomplete: not collected: {one_line(not_seen(document))}"
     if scan.get("started_at"):
         invocation["startTimeUtc"] = scan["started_at"]
     if scan.get("finished_at"):

@@ -17,7 +17,10 @@ from .view import (
     by_resource,
     count_by_severity,
     gaps,
+    incomplete,
     is_suppressed,
+    is_unknown,
+    not_seen,
     open_findings,
     suppressed_findings,
     summary,
@@ -65,7 +68,16 @@ def _print_left_out(console: Console, count: int, one: str, many: str) -> None:
                       highlight=False)
 
 
+def _print_incomplete(document: dict, console: Console) -> None:
+    if incomplete(document):
+        console.print(f"[bold yellow]INCOMPLETE[/]: not everything the checks read was seen (not collected: "
+                      f"{safe(not_seen(document))}); findings marked unknown may hold, and what was not seen "
+                      "may hide more. See the coverage gaps below.", highlight=False)
+        console.print()
+
+
 def print_table(document: dict, console: Console) -> None:
+    _print_incomplete(document, console)
     _print_attack_paths(document, console)
     groups = by_resource(document.get("findings") or [])
     for resource, group in groups[:MAX_RESOURCES]:
@@ -90,6 +102,8 @@ def print_table(document: dict, console: Console) -> None:
                 table.add_row(safe(finding.get("severity", "").upper()), safe(finding.get("check_id")),
                               f"{message} [italic](suppressed: {reason})[/]", ports, style="dim")
             else:
+                if is_unknown(finding):
+                    message = f"[bold yellow]UNKNOWN[/] {message}"
                 table.add_row(_severity(finding.get("severity", "")), safe(finding.get("check_id")), message, ports)
         console.print(table, highlight=False)
     _print_left_out(console, len(groups) - MAX_RESOURCES, "resource with findings", "resources with findings")
@@ -107,6 +121,9 @@ def _print_summary(document: dict, console: Console) -> None:
     line = f"[bold]{total} open finding{'s' if total != 1 else ''}[/]"
     if parts:
         line += ": " + ", ".join(parts)
+    unknown = sum(1 for f in open_findings(document) if is_unknown(f))
+    if unknown:
+        line += f" [yellow]({unknown} of them unknown: not seen, may hold)[/]"
     if suppressed:
         line += f" [dim]({suppressed} suppressed)[/]"
     missing = gaps(document)
@@ -114,6 +131,8 @@ def _print_summary(document: dict, console: Console) -> None:
         f"; {safe(facts.get('resources', '?'))} resources scanned, {safe(facts.get('ci_nodes', '?'))} CI nodes,"
         f" {len(missing)} coverage gap{'s' if len(missing) != 1 else ''}"
     )
+    if incomplete(document):
+        line = "[bold yellow]INCOMPLETE[/]: " + line
     console.print(line, highlight=False)
     notes = (document.get("coverage") or {}).get("notes") or []
     if notes:

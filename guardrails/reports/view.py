@@ -86,6 +86,37 @@ def gaps(document: dict) -> list[dict]:
     return list((document.get("coverage") or {}).get("gaps") or [])
 
 
+def notes(document: dict) -> list[str]:
+    """What the scan assumed where its source was silent (Terraform defaults, say)."""
+    return [str(note) for note in (document.get("coverage") or {}).get("notes") or []]
+
+
+def incomplete(document: dict) -> bool:
+    """Whether something the checks read was not seen. Every gap counts: the collectors read
+    nothing that no check rests on. A document written before `coverage.complete` existed says it
+    by its gaps."""
+    coverage = document.get("coverage") or {}
+    if "complete" in coverage:
+        return not coverage["complete"]
+    return bool(coverage.get("gaps"))
+
+
+def is_unknown(finding: dict) -> bool:
+    """A finding whose verdict rests on something not collected or known only after apply."""
+    return finding.get("confidence") == "unknown"
+
+
+def not_seen(document: dict, limit: int = 5) -> str:
+    """What was not collected, in one line for a banner: the first gaps' `what`, and how many more."""
+    # Whole lists first (`security_groups`, `iam.roles`): the gaps naming one resource each are
+    # mostly what a list not collected left unresolved.
+    missing = sorted(gaps(document), key=lambda g: " " in str(g.get("what")))
+    names = list(dict.fromkeys(
+        str(g.get("what")) + (f" ({g.get('region')})" if g.get("region") else "") for g in missing))
+    text = ", ".join(names[:limit])
+    return text + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def sources(document: dict) -> list[dict]:
     return list((document.get("scan") or {}).get("sources") or [])
 
@@ -131,6 +162,10 @@ def report_context(document: dict) -> dict:
         "inventory": inventory(document),
         "inventory_listed": isinstance(document.get("inventory"), list),
         "gaps": gaps(document),
+        "notes": notes(document),
+        "incomplete": incomplete(document),
+        "not_seen": not_seen(document),
+        "unknown_total": sum(1 for f in open_findings(document) if is_unknown(f)),
         "attack_paths": paths,
         "findings": numbered,
         "nodes": nodes,

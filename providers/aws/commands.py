@@ -11,8 +11,8 @@ from typing import Iterator, List, Optional
 import typer
 
 from guardrails import commands as common
-from guardrails.commands import (CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT, WORKERS_OPT, FailOn,
-                                 Format)
+from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT,
+                                 WORKERS_OPT, FailOn, Format)
 from guardrails.errors import UserError
 
 
@@ -51,6 +51,7 @@ def scan_aws(
                                                                                  "(gzip when the name ends in .gz)."),
     config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
     fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
+    allow_gaps: bool = ALLOW_GAPS_OPT,
 ) -> None:
     """Scan a live AWS account (read-only). AWS_ENDPOINT_URL is honoured."""
     import boto3
@@ -78,7 +79,7 @@ def scan_aws(
     common.no_more_collections()  # not before: boto3 clients leave reference cycles behind
     if save_snapshot:
         snapshot.save(snap, save_snapshot)
-    common.scan_and_finish([snap], config, fmt, output, quiet, fail_on, workers, started)
+    common.scan_and_finish([snap], config, fmt, output, quiet, fail_on, workers, started, allow_gaps)
 
 
 def demo(
