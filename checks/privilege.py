@@ -80,13 +80,13 @@ def admin_identity(estate: Estate) -> Iterator[Result]:
     remediation="Remove the IAM permissions that let the role change policies, credentials or trust (iam:Put*, "
                 "iam:Attach*, iam:CreatePolicyVersion, iam:PassRole with compute-creating actions...), or scope "
                 "them to resources that cannot grant more power, and add a permissions boundary.",
-    needs=("identity",),
 )
 def privilege_escalation(estate: Estate) -> Iterator[Result]:
     """Not administrator, but one API call away from it."""
     for node, verdict in estate.ci_nodes():
         if _admin_of(estate, node):
             continue  # reported as ci-admin-identity
+        found = False
         for identity, edge in estate.identities_of(node.id):
             facts = estate.identity.get(identity.id)
             if not facts:
@@ -110,7 +110,15 @@ def privilege_escalation(estate: Estate) -> Iterator[Result]:
                          details={"identity": identity.id, "escalating_identity": holder.id,
                                   "escalations": [{"name": e.name, "permissions": list(e.permissions),
                                                    "grants": list(e.proofs)} for e in escalations]})
+            found = True
             break
+        # Neither administrator nor escalating on what was seen: said so only when all was seen.
+        unseen = [] if found else estate.coverage.unknowns(node, ("identity",))
+        if unseen:
+            yield Result(node.id, f"Unknown whether {describe(node, verdict)} can escalate to administrator: what its "
+                                  f"identity holds was not all seen: {'; '.join(unseen[:3])}.",
+                         path=(step(node, "not decided: " + unseen[0]),), details={"undecided": True},
+                         unknowns=tuple(unseen))
 
 
 def _production_of(estate: Estate, node: Node):

@@ -109,9 +109,10 @@ class Coverage:
                 self._named.setdefault(named, []).append(gap)
 
     def _named_node(self, what: str) -> str | None:
-        """The node a gap names: `... of ID`, `kind/ID/field`, or a Terraform `ADDRESS.attribute`."""
+        """The node a gap names: `... of ID`, `... of role ID`, `kind/ID/field`, or a Terraform
+        `ADDRESS.attribute`."""
         has = self.graph.has
-        candidates = [what.rsplit(" of ", 1)[-1].strip(), *what.split("/")]
+        candidates = [what.rsplit(" of ", 1)[-1].strip(), what.rsplit(" ", 1)[-1], *what.split("/")]
         dot = what.rfind(".")
         while dot > 0:
             candidates.append(what[:dot])

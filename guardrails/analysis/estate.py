@@ -125,9 +125,10 @@ def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime |
         classified(estate)
     estate.reach = Reachability(graph)
     estate.exposure = compute_exposure(graph, estate.reach, among=estate.ci)
-    estate.coverage = Coverage(graph, estate.reach)
-    possible_exposure(graph, estate.reach, estate.coverage, estate.exposure, among=estate.ci)
     from guardrails.analysis.identity import analyse_identities
 
     estate.identity = analyse_identities(graph, config, estate.production, estate.ci)
+    # Last: identity evaluation adds the gaps of the policies it could not read.
+    estate.coverage = Coverage(graph, estate.reach)
+    possible_exposure(graph, estate.reach, estate.coverage, estate.exposure, among=estate.ci)
     return estate
