@@ -30,7 +30,7 @@ def run_checks(estate: Estate, checks: Iterable[Check] | None = None) -> list[di
                 continue  # one finding per check and CI node
             seen.add(result.resource)
             findings.append(_finding(estate, chk, result, today))
-        if chk.needs and estate.coverage is not None:
+        if chk.needs and estate.coverage is not None and estate.graph.gaps:
             for result in undecided(estate, chk, seen):
                 findings.append(_finding(estate, chk, result, today))
     return sort_findings(findings)

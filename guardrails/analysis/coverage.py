@@ -131,6 +131,10 @@ class Coverage:
 
     def of(self, node: Node) -> dict[str, list[str]]:
         """facet -> what is unknown about it for this node, each named (empty when all was seen)."""
+        if not self.graph.gaps:
+            # Whatever is missing or known only after apply is recorded as a gap where it is met
+            # (collector, normalization, Terraform translation): no gaps, nothing unknown.
+            return {}
         found = self._of.get(node.id)
         if found is None:
             found = self._of[node.id] = self._unknowns(node)
@@ -211,6 +215,8 @@ def possible_exposure(graph: EstateGraph, reach: Reachability, coverage: Coverag
     """Add to `exposure` the paths by which the internet may reach each of these nodes, through a
     layer that was not collected or is known only after apply, each unknown named as an assumption.
     A node with a path that holds for certain needs none."""
+    if not graph.gaps:
+        return  # nothing was missed (Coverage.of)
     internet = graph.node(INTERNET)
     for node_id in among:
         if not graph.has(node_id):
