@@ -134,6 +134,7 @@ def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
                       step(node, "in the subnet")),
                 details={"subnet": subnet_id, "route_table": rt.id, "gateway": gateway.id,
                          "routes": [r[2] for r in routes], **({"assumptions": assumed} if assumed else {})},
+                unknowns=tuple(assumed),
             )
             break
 

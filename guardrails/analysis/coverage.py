@@ -170,11 +170,9 @@ class Coverage:
             if subnet_id and not graph.has(subnet_id):
                 add(("routes", "acls"), f"subnet {subnet_id} not collected")
             elif subnet_id:
-                found = reach.route_table(subnet_id)
-                if found is None:
+                # Routes known only after apply are reachability's to assume (route_assumptions).
+                if reach.route_table(subnet_id) is None:
                     add(("routes",), f"route table of subnet {subnet_id} not collected")
-                elif _unknown_field(found[0], "Routes"):
-                    add(("routes",), f"routes of {found[0].id} known only after apply")
                 acl = reach.nacl(subnet_id)
                 if acl is not None and _unknown_field(acl, "Entries"):
                     add(("acls",), f"rules of network ACL {acl.id} known only after apply")
@@ -262,15 +260,11 @@ def _possible_direct(graph: EstateGraph, reach: Reachability, coverage: Coverage
                 if route is not None:
                     steps.append(step(route[1], route[2]))
                 else:
-                    table = reach.route_table(subnet_id)
-                    if table is None:
-                        unseen.append(f"the route table of subnet {subnet.name} was not collected, taken to route "
-                                      "to an internet gateway")
-                    elif _unknown_field(table[0], "Routes"):
-                        unseen.append(f"the routes of {table[0].id} are known only after apply, taken to reach an "
-                                      "internet gateway")
-                    else:
-                        continue  # no internet route: the internet cannot answer, whatever else is unknown
+                    if reach.route_table(subnet_id) is not None:
+                        # No internet route, even with the routes known only after apply assumed.
+                        continue
+                    unseen.append(f"the route table of subnet {subnet.name} was not collected, taken to route "
+                                  "to an internet gateway")
                 acl = reach.nacl(subnet_id)
                 missing_acls = coverage.at(node, "acls") if acl is None else []
                 if missing_acls:
@@ -341,10 +335,8 @@ def _possible_through_load_balancers(graph: EstateGraph, reach: Reachability, co
                 unseen.append(f"subnet {subnet_id} of {lb.name}")
             elif reach.internet_route(subnet_id, 4) is not None:
                 routed = True
-            else:
-                table = reach.route_table(subnet_id)
-                if table is None or _unknown_field(table[0], "Routes"):
-                    unseen.append(f"the routes of subnet {subnet_id} of {lb.name}")
+            elif reach.route_table(subnet_id) is None:
+                unseen.append(f"the routes of subnet {subnet_id} of {lb.name}")
         if not routed and len(unseen) == len(target_unseen):
             continue  # its subnets are known not to route to the internet
         unseen += [f"security group {g} of {lb.name}" for g in lb.get("security_groups") or ()
