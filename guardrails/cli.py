@@ -38,6 +38,7 @@ def scan_snapshot(
     from guardrails import snapshot
 
     config = common.load_config(config_path)
+    common.check_files({"--output": output}, {"snapshot": files}, config)
     started = common.started()
     common.no_more_collections()
     snapshots = [snapshot.load(f, project=True) for f in files]
@@ -70,6 +71,9 @@ def report(
     output: Optional[Path] = OUTPUT_OPT,
 ) -> None:
     """Render a saved findings document as SARIF, Markdown, HTML, JSON or the table."""
+    from guardrails.commands import check_files
+
+    check_files({"--output": output}, {"findings document": findings})
     document = load_document(findings)
     if fmt == Format.table:
         from rich.console import Console

@@ -98,11 +98,25 @@ def emit(document: dict, fmt: Format, output: Optional[Path], quiet: bool) -> No
 
 
 def write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+    """Write a report file whole or not at all (files.py)."""
+    from guardrails.files import write_text
+
+    write_text(path, text)
+
+
+def check_files(outputs: dict[str, Optional[Path]], inputs: dict[str, object], config=None) -> None:
+    """Before any work starts: refuse an output that is an input or another output, or that cannot
+    be written (files.check_outputs). `outputs` and `inputs` map how the command line names them
+    to a path (or, for inputs, a list of paths); the configuration file read is an input too."""
+    from guardrails.files import check_outputs
+
+    read: list[tuple[str, Optional[Path]]] = []
+    for label, given in inputs.items():
+        for path in given if isinstance(given, (list, tuple)) else [given]:
+            read.append((label, path))
+    if config is not None and getattr(config, "path", None):
+        read.append(("configuration file", Path(config.path)))
+    check_outputs(outputs.items(), read)
 
 
 # What a scan command holds until the process exits: the analysed estate and the findings document.
@@ -145,14 +159,20 @@ def started() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def say_error(message: str) -> None:
+    """One line on stderr, as the command line reports an error that ends a command."""
+    print(f"guardrails: error: {message}", file=sys.stderr, flush=True)
+
+
 def scan_and_finish(snapshots: list[dict], config, fmt: Format, output: Optional[Path], quiet: bool,
                     fail_on: FailOn, workers_given: int, started_at: dt.datetime, allow_gaps: bool = False,
-                    **scan) -> NoReturn:
-    """Scan the snapshots, write and show the result, and end the command with its exit code."""
+                    failed: Optional[UserError] = None, **scan) -> NoReturn:
+    """Scan the snapshots, write and show the result, and end the command with its exit code:
+    that of `failed` when something the command was asked for already failed (and was said)."""
     from guardrails import pipeline
 
     document = pipeline.scan_snapshots(snapshots, config, started_at=started_at, retain=KEPT,
                                        workers=workers(workers_given), **scan)
     KEPT.append(document)
     emit(document, fmt, output, quiet)
-    raise typer.Exit(exit_code(document, fail_on, allow_gaps))
+    raise typer.Exit(failed.exit_code if failed is not None else exit_code(document, fail_on, allow_gaps))

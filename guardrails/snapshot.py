@@ -14,6 +14,7 @@ from typing import BinaryIO, Callable, Iterator, Mapping
 import orjson
 
 from guardrails.errors import UserError
+from guardrails.files import replaced
 from guardrails.gc_pause import paused_gc
 
 FORMAT = "pipeline-guardrails-snapshot"
@@ -31,17 +32,17 @@ WRITE_BUFFER = 1 << 20
 
 
 def save(snapshot: dict, path: str | Path) -> None:
+    """Write the snapshot to `path` (gzip when its name ends in .gz), whole or not at all: a scan
+    killed mid-write leaves the file that was there before (files.py)."""
     path = Path(path)
-    try:
+    with replaced(path, "snapshot", buffering=WRITE_BUFFER) as raw:
         if path.name.endswith(".gz"):
             # Buffered because a gzip file compresses on every write, and there is one per element.
-            with gzip.open(path, "wb", compresslevel=6) as gz, io.BufferedWriter(gz, WRITE_BUFFER) as fh:
+            with gzip.GzipFile(filename=path.name, fileobj=raw, mode="wb", compresslevel=6) as gz, \
+                    io.BufferedWriter(gz, WRITE_BUFFER) as fh:
                 _write(snapshot, fh)
         else:
-            with open(path, "wb", buffering=WRITE_BUFFER) as fh:
-                _write(snapshot, fh)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write snapshot ({exc.strerror or exc})") from None
+            _write(snapshot, raw)
 
 
 def _write(snapshot: dict, fh: BinaryIO) -> None:

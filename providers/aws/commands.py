@@ -63,11 +63,14 @@ def scan_aws(
     from . import collect
 
     config = common.load_config(config_path)
+    common.check_files({"--output": output, "--save-snapshot": save_snapshot}, {}, config)
     started = common.started()
     try:
         session = boto3.Session(profile_name=profile)
     except botocore.exceptions.ProfileNotFound:
         raise UserError(f"AWS profile {profile!r} not found") from None
+    if not all_regions and not region and not session.region_name:
+        raise UserError("no region: pass --region or set AWS_REGION/AWS_DEFAULT_REGION or a profile region")
     try:
         if all_regions:
             regions = collect.list_regions(session)
@@ -77,9 +80,18 @@ def scan_aws(
         raise CollectionError(f"nothing could be collected: {exc}") from None
     snap = collect_aws(session, regions, config)
     common.no_more_collections()  # not before: boto3 clients leave reference cycles behind
+    unsaved = None
     if save_snapshot:
-        snapshot.save(snap, save_snapshot)
-    common.scan_and_finish([snap], config, fmt, output, quiet, fail_on, workers, started, allow_gaps)
+        # Saved before anything else is done with the collection, so that no later failure loses
+        # it. If it cannot be saved after all (a full disk, say), what was collected is still
+        # scanned and reported, and the command ends with exit code 2 for the missing file.
+        try:
+            snapshot.save(snap, save_snapshot)
+        except UserError as exc:
+            unsaved = exc
+            common.say_error(f"{exc}; scanning what was collected all the same")
+    common.scan_and_finish([snap], config, fmt, output, quiet, fail_on, workers, started, allow_gaps,
+                           failed=unsaved)
 
 
 def demo(
@@ -89,6 +101,7 @@ def demo(
     quiet: bool = QUIET_OPT,
 ) -> None:
     """Build a realistic demo estate in an in-process AWS emulator (moto) and scan it: no account needed."""
+    common.check_files({"--output": output}, {})
     document = demo_document()
     from guardrails.reports import render
 

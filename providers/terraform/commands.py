@@ -21,8 +21,10 @@ def scan_terraform(
 ) -> None:
     """Scan a Terraform plan or state before (or after) it is applied."""
     from . import load_terraform
+    from .load import find_input_file
 
     config = common.load_config(config_path)
+    common.check_files({"--output": output}, {"Terraform input": find_input_file(path)}, config)
     started = common.started()
     common.no_more_collections()
     snapshots = load_terraform(path)  # bad input raises a UserError naming the file
