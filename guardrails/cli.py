@@ -97,21 +97,20 @@ def inventory(
 ) -> None:
     """Show the CI nodes a scan found and why each was classified as a server or a runner."""
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
-    from guardrails.reports.text import one_line
+    from guardrails.reports.table import prose, safe
 
     document = load_document(findings)
     table = Table(box=None, header_style="bold")
     for column in ("node", "role", "why", "exposed", "production", "where"):
         table.add_column(column)
     for item in document.get("inventory") or []:
-        where = "/".join(one_line(p) for p in (item.get("provider"), item.get("account"), item.get("region")) if p)
-        table.add_row(escape(one_line(f"{item.get('name')} ({item.get('id')})")), escape(one_line(item.get("ci_role"))),
-                      escape(one_line(item.get("reason"))),
+        where = "/".join(safe(p) for p in (item.get("provider"), item.get("account"), item.get("region")) if p)
+        table.add_row(f"{safe(item.get('name'))} ({safe(item.get('id'))})", safe(item.get("ci_role")),
+                      prose(item.get("reason")),
                       "unknown" if item.get("exposed") == "unknown" else "yes" if item.get("exposed") else "no",
-                      "yes" if item.get("production") else "no", escape(where))
+                      "yes" if item.get("production") else "no", where)
     Console().print(table)
 
 

@@ -21,10 +21,11 @@ one-line error.
     max_age_days = 7
 
     [[suppress]]
-    check = "ci-imds-v1"         # check id, or "*"
+    check = "ci-imds-v1"         # a known check id, or "*"
     resource = "i-0abc"          # resource id or glob
     reason = "legacy, replaced in Q1"
-    expires = "2027-01-31"       # optional; an expired suppression no longer applies
+    expires = "2027-01-31"       # optional; an expired suppression no longer applies, and
+                                 # every report notes that it expired
 """
 
 from __future__ import annotations
@@ -73,9 +74,13 @@ class Suppression:
     expires: str | None = None
 
     def applies(self, check_id: str, resource_id: str, today: dt.date) -> bool:
-        if self.expires and dt.date.fromisoformat(self.expires) < today:
+        if self.expired(today):
             return False
         return (self.check in ("*", check_id)) and fnmatch.fnmatchcase(resource_id, self.resource)
+
+    def expired(self, today: dt.date) -> bool:
+        """Past its expiry date (it still holds on that day)."""
+        return bool(self.expires) and dt.date.fromisoformat(self.expires) < today
 
 
 @dataclass(frozen=True)
@@ -190,7 +195,31 @@ def _suppressions(entries: Any, where: str) -> list[Suppression]:
             except ValueError:
                 raise _fail(where, f"'{key}.expires' must be a date like 2027-01-31, not {expires!r}") from None
         out.append(Suppression(entry["check"], entry["resource"], entry["reason"], str(expires) if expires else None))
+    named = {s.check for s in out} - {"*"}
+    if named:
+        # A misspelt check id would suppress nothing, and say nothing about it.
+        from guardrails.registry import all_checks
+
+        known = {chk.id for chk in all_checks()}
+        for n, suppression in enumerate(out):
+            if suppression.check not in known and suppression.check != "*":
+                raise _fail(where, f"'suppress[{n}].check' names no known check: {suppression.check!r} "
+                                   f"(`guardrails checks` lists them; \"*\" means every check)")
     return out
+
+
+# Notes about the configuration start with this, so that reports can show them apart from what
+# was assumed about the estate.
+CONFIGURATION_NOTE = "Configuration"
+
+
+def expired_suppressions(config: Config, today: dt.date) -> list[str]:
+    """A note for each suppression whose expiry date has passed: it no longer suppresses anything,
+    and every report says so, so that the findings it used to hide are not taken for new ones."""
+    where = f" {config.path}" if config.path else ""
+    return [f"{CONFIGURATION_NOTE}{where}: suppress[{n}] ({s.check} on {s.resource}) expired on {s.expires} "
+            f"and no longer applies (reason given: {s.reason})"
+            for n, s in enumerate(config.suppressions) if s.expired(today)]
 
 
 def load(path: str | Path | None = None, cwd: Path | None = None) -> Config:
@@ -229,4 +258,4 @@ def _with_path(config: Config, file: Path) -> Config:
     return Config(**{**config.__dict__, "path": str(file)})
 
 
-__all__ = ["Config", "CiSelector", "Suppression", "load", "parse", "field"]
+__all__ = ["Config", "CiSelector", "Suppression", "expired_suppressions", "load", "parse", "field"]

@@ -158,6 +158,13 @@ def assemble(parts: list[dict], sources: list[dict], started_at: dt.datetime, fi
     }
 
 
+def add_notes(document: dict, notes: list[str]) -> None:
+    """Add notes about the scan itself (not about one part of the estate) to the document's."""
+    if notes:
+        coverage = document["coverage"]
+        coverage["notes"] = sorted(set(coverage.get("notes") or []) | set(notes))
+
+
 def _unique(items: list[dict]) -> list[dict]:
     seen, out = set(), []
     for item in items:

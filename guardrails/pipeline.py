@@ -7,8 +7,8 @@ from typing import Callable, Iterable
 
 from guardrails.analysis.estate import Estate
 from guardrails.analysis.estate import analyse as _analyse
-from guardrails.config import Config
-from guardrails.findings import assemble, build_document
+from guardrails.config import Config, expired_suppressions
+from guardrails.findings import add_notes, assemble, build_document
 from guardrails.findings import run_checks as _run_checks
 from guardrails.gc_pause import paused_gc
 from guardrails.graph import EstateGraph
@@ -76,6 +76,7 @@ def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sour
                 retain.append(snapshots)
             lap.restart()
             document = assemble(parts, sources, started, dt.datetime.now(dt.timezone.utc))
+            add_notes(document, expired_suppressions(config, now.date()))
             lap("document")
             return document
         graph = normalize(snapshots, consume=consume)
@@ -90,5 +91,6 @@ def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sour
         if retain is not None:
             retain.append(estate)
         document = build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))
+        add_notes(document, expired_suppressions(config, now.date()))
         lap("document")
         return document

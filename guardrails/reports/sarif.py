@@ -21,6 +21,8 @@ import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import quote
 
+from guardrails.config import CONFIGURATION_NOTE
+
 from .remediation import steps_for, summary_for
 from .text import one_line
 from .view import SEVERITIES, findings, gaps, incomplete, is_unknown, not_seen, notes, severity_rank, sources
@@ -213,8 +215,10 @@ def _invocation(document: dict) -> dict:
             "descriptor": {"id": "coverage-gap"},
         })
     for note in notes(document):
-        notifications.append({"level": "note", "message": {"text": f"Assumed: {one_line(note)}"},
-                              "descriptor": {"id": "assumption"}})
+        configured = note.startswith(CONFIGURATION_NOTE)
+        notifications.append({"level": "note",
+                              "message": {"text": one_line(note) if configured else f"Assumed: {one_line(note)}"},
+                              "descriptor": {"id": "configuration" if configured else "assumption"}})
     scan = document.get("scan") or {}
     invocation = {"executionSuccessful": not incomplete(document), "toolExecutionNotifications": notifications}
     if incomplete(document):

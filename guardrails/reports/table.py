@@ -9,7 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .text import one_line
+from guardrails.config import CONFIGURATION_NOTE
+
+from .text import one_line, shorten
 from .view import (
     ATTACK_PATH_CHECK,
     SEVERITIES,
@@ -21,6 +23,7 @@ from .view import (
     is_suppressed,
     is_unknown,
     not_seen,
+    notes,
     open_findings,
     suppressed_findings,
     summary,
@@ -34,9 +37,22 @@ MAX_ATTACK_PATHS = 25
 MAX_RESOURCES = 50
 
 
-def safe(value: object) -> str:
-    """An estate value ready to be placed in rich markup: one line, no controls, no tags."""
-    return escape(one_line(value))
+# Estate texts are shortened here, whatever their length in the estate (a name can be 100 KB):
+# names, ids and other labels to a line, prose (messages, notes, reasons) to a few. The written
+# report keeps every text whole.
+MAX_LABEL = 120
+MAX_PROSE = 600
+
+
+def safe(value: object, limit: int = MAX_LABEL) -> str:
+    """An estate value ready to be placed in rich markup: one line, no controls, no tags, and no
+    longer than `limit` characters (an ellipsis says it was cut)."""
+    return escape(shorten(one_line(value), limit))
+
+
+def prose(value: object) -> str:
+    """safe(), for a sentence that names estate values rather than for one value."""
+    return safe(value, MAX_PROSE)
 
 
 def _severity(severity: str) -> str:
@@ -56,7 +72,7 @@ def _print_attack_paths(document: dict, console: Console) -> None:
             safe(step.get("name") or step.get("id")) if step.get("kind") == "internet"
             else f"[dim]{safe(step.get('kind'))}[/] {safe(step.get('name') or step.get('id'))}" for step in steps)
         console.print(f"  [bold red]CRITICAL[/] {chain}", highlight=False)
-        console.print(f"    [dim]{safe(finding.get('message'))}[/]", highlight=False)
+        console.print(f"    [dim]{prose(finding.get('message'))}[/]", highlight=False)
     _print_left_out(console, len(leading) - MAX_ATTACK_PATHS, "attack path", "attack paths")
     console.print()
 
@@ -96,9 +112,9 @@ def print_table(document: dict, console: Console) -> None:
         table.add_column("Ports", no_wrap=True)
         for finding in group:
             ports = "\n".join(safe(port) for port in (finding.get("evidence") or {}).get("ports") or [])
-            message = safe(finding.get("message"))
+            message = prose(finding.get("message"))
             if is_suppressed(finding):
-                reason = safe((finding.get("suppression") or {}).get("reason")) or "no reason given"
+                reason = prose((finding.get("suppression") or {}).get("reason")) or "no reason given"
                 table.add_row(safe(finding.get("severity", "").upper()), safe(finding.get("check_id")),
                               f"{message} [italic](suppressed: {reason})[/]", ports, style="dim")
             else:
@@ -134,13 +150,17 @@ def _print_summary(document: dict, console: Console) -> None:
     if incomplete(document):
         line = "[bold yellow]INCOMPLETE[/]: " + line
     console.print(line, highlight=False)
-    notes = (document.get("coverage") or {}).get("notes") or []
-    if notes:
+    said = notes(document)
+    about_configuration = [note for note in said if note.startswith(CONFIGURATION_NOTE)]
+    assumed = [note for note in said if not note.startswith(CONFIGURATION_NOTE)]
+    for note in about_configuration:
+        console.print(f"[yellow]![/] {prose(note)}", highlight=False)
+    if assumed:
         console.print("[dim]Assumed where the source is silent:[/]", highlight=False)
-        for note in notes:
-            console.print(f"  [dim]- {safe(note)}[/]", highlight=False)
+        for note in assumed:
+            console.print(f"  [dim]- {prose(note)}[/]", highlight=False)
     if missing:
         console.print("[yellow]Coverage gaps[/] (not collected; findings may be incomplete):", highlight=False)
         for gap in missing:
             where = "/".join(safe(gap.get(key)) for key in ("provider", "scope", "region") if gap.get(key))
-            console.print(f"  [yellow]-[/] {where}: {safe(gap.get('what'))}: [dim]{safe(gap.get('error'))}[/]", highlight=False)
+            console.print(f"  [yellow]-[/] {where}: {safe(gap.get('what'))}: [dim]{prose(gap.get('error'))}[/]", highlight=False)

@@ -87,7 +87,8 @@ def gaps(document: dict) -> list[dict]:
 
 
 def notes(document: dict) -> list[str]:
-    """What the scan assumed where its source was silent (Terraform defaults, say)."""
+    """What the scan assumed where its source was silent (Terraform defaults, say), and what it says
+    about its configuration (those notes start with "Configuration")."""
     return [str(note) for note in (document.get("coverage") or {}).get("notes") or []]
 
 
