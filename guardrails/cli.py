@@ -123,6 +123,8 @@ def load_document(path: Path) -> dict:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not a findings document (invalid JSON: {exc})") from None
+    except RecursionError:  # the parser recurses once per level: a nesting bomb
+        raise UserError(f"{path}: not a findings document (JSON nested too deeply to read)") from None
     schema = json.loads((Path(__file__).parent / "schemas" / "findings-v1.schema.json").read_text())
     try:
         jsonschema.validate(document, schema)
@@ -151,6 +153,14 @@ def main() -> None:
     except typer.Abort:
         print("guardrails: aborted", file=sys.stderr)
         sys.exit(130)
+    except RecursionError:
+        if os.environ.get("GUARDRAILS_DEBUG"):
+            raise
+        # Every reader refuses input nested past what its parser takes; what is left is a value
+        # deep enough to parse but not to walk (a nesting bomb inside a snapshot, say): bad input.
+        print("guardrails: error: input nested too deeply to read (a JSON or TOML value about a thousand "
+              "levels deep)", file=sys.stderr)
+        sys.exit(UserError.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()  # a usage error from the command-line parser: its own one-line message

@@ -250,6 +250,8 @@ def _read(file: Path) -> dict:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{file}: not valid TOML ({exc})") from None
+    except RecursionError:  # the parser recurses once per level: a nesting bomb
+        raise UserError(f"{file}: not valid TOML (nested too deeply to read)") from None
     except OSError as exc:
         raise UserError(f"{file}: cannot read ({exc.strerror})") from None
 

@@ -120,6 +120,8 @@ def _read_errors(path: Path) -> Iterator[None]:
         raise UserError(f"{path}: damaged gzip snapshot ({exc})") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read snapshot ({exc.strerror or exc})") from None
+    except RecursionError:  # a parser that recurses once per level met a nesting bomb
+        raise UserError(f"{path}: not a snapshot (JSON nested too deeply to read)") from None
 
 
 def _parse_whole(path: Path, raw: bytes) -> object:

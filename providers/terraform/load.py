@@ -120,6 +120,8 @@ def read_document(path: str | Path) -> TfDocument:
         raise TerraformInputError(f"{file}: cannot read: {e.strerror or e}") from None
     try:
         data = json.loads(text)
+    except RecursionError:  # the parser recurses once per level: a nesting bomb, not a plan
+        raise TerraformInputError(f"{file}: JSON nested too deeply to read; expected {EXPECTED}") from None
     except json.JSONDecodeError as e:
         truncated = not text.strip() or e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated")
         what = "truncated or empty JSON" if truncated else "invalid JSON"
