@@ -154,6 +154,9 @@ def test_missing_explicit_file_is_named(tmp_path):
         pytest.param('[[suppress]]\ncheck = "ci-imds-v1"\nresource = "i-1"\nreason = "x"\nuntil = 2027-01-31\n',
                      "suppress[0].until", id="unknown suppression key"),
         pytest.param('[suppress]\ncheck = "ci-imds-v1"\n', "suppress", id="suppress as a table, not an array"),
+        pytest.param('[[suppress]]\ncheck = "*"\nresource = "i-1"\nreason = "x"\n[[suppress]]\n'
+                     'check = "ci-imds-v9"\nresource = "i-1"\nreason = "x"\n', "suppress[1].check",
+                     id="suppression of an unknown check"),
     ],
 )
 def test_every_validation_error_names_the_key_in_one_line(tmp_path, text, named):
