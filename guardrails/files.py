@@ -10,6 +10,7 @@ written: a collection that took hours is never lost to a typo.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,16 @@ def replaced(path: str | Path, what: str = "file", buffering: int = -1) -> Itera
     line naming the file and saying what it is."""
     path = Path(path)
     target = destination(path)
+    if _special(path):
+        # A device, pipe or socket (-o /dev/stdout, a named pipe): nothing to keep, and renaming a
+        # file over it would replace the device itself. Opened by the name given: the kernel
+        # follows links such as /dev/stdout to a pipe that no path names.
+        try:
+            with open(path, "wb", buffering=buffering) as fh:
+                yield fh
+        except OSError as exc:
+            raise UserError(f"{path}: cannot write {what} ({exc.strerror or exc})") from None
+        return
     temporary: Optional[str] = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +64,15 @@ def replaced(path: str | Path, what: str = "file", buffering: int = -1) -> Itera
                 os.unlink(temporary)
             except OSError:
                 pass
+
+
+def _special(target: Path) -> bool:
+    """An existing destination that is not a regular file (nor a folder)."""
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def write_text(path: str | Path, text: str, what: str = "file") -> None:
@@ -121,6 +141,10 @@ def check_outputs(outputs: Iterable[tuple[str, Optional[Path]]], inputs: Iterabl
 
 
 def _check_writable(label: str, path: Path) -> None:
+    if _special(path):
+        if not os.access(path, os.W_OK):
+            raise UserError(f"{label} {path}: cannot write (permission denied)")
+        return
     target = destination(path)
     if target.is_dir():
         raise UserError(f"{label} {path} is a folder; name a file")

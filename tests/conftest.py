@@ -141,7 +141,7 @@ def moto_server_url(aws_test_environment) -> Iterator[str]:
 
 def reset_moto_server(url: str) -> None:
     request = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=10):
+    with urllib.request.urlopen(request, timeout=60):  # a loaded machine slows a reset, never hangs it
         pass
 
 

@@ -285,6 +285,17 @@ def test_kill_9_while_writing_a_snapshot_leaves_the_good_file(tmp_path):
     assert output.read_bytes() == GOOD
 
 
+def test_devices_and_pipes_are_written_to_not_replaced(plan):
+    import stat
+
+    to_stdout = run("scan", "terraform", str(plan), "-f", "json", "-o", "/dev/stdout", "-q")
+    assert to_stdout.returncode == 1, to_stdout.stderr
+    assert json.loads(to_stdout.stdout)["findings"]
+    to_null = run("scan", "terraform", str(plan), "-f", "sarif", "-o", "/dev/null", "-q")
+    assert to_null.returncode == 1, to_null.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
 def test_an_interrupted_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
     from guardrails.files import replaced
 
