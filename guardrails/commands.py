@@ -151,8 +151,12 @@ def workers(given: int) -> int:
 
 def load_config(path: Optional[Path]):
     from guardrails import config
+    from guardrails.registry import all_checks
 
-    return config.load(path)
+    loaded = config.load(path)
+    if loaded.suppressions:
+        config.check_suppressed_checks(loaded, {chk.id for chk in all_checks()})
+    return loaded
 
 
 def started() -> dt.datetime:

@@ -195,17 +195,18 @@ def _suppressions(entries: Any, where: str) -> list[Suppression]:
             except ValueError:
                 raise _fail(where, f"'{key}.expires' must be a date like 2027-01-31, not {expires!r}") from None
         out.append(Suppression(entry["check"], entry["resource"], entry["reason"], str(expires) if expires else None))
-    named = {s.check for s in out} - {"*"}
-    if named:
-        # A misspelt check id would suppress nothing, and say nothing about it.
-        from guardrails.registry import all_checks
-
-        known = {chk.id for chk in all_checks()}
-        for n, suppression in enumerate(out):
-            if suppression.check not in known and suppression.check != "*":
-                raise _fail(where, f"'suppress[{n}].check' names no known check: {suppression.check!r} "
-                                   f"(`guardrails checks` lists them; \"*\" means every check)")
     return out
+
+
+def check_suppressed_checks(config: Config, known: set[str]) -> None:
+    """Refuse a suppression naming no known check (nor "*"): a misspelt id would suppress nothing,
+    and say nothing about it. The caller names the known checks (the registry imports the analysis,
+    which reads this module)."""
+    where = config.path or "configuration"
+    for n, suppression in enumerate(config.suppressions):
+        if suppression.check not in known and suppression.check != "*":
+            raise _fail(where, f"'suppress[{n}].check' names no known check: {suppression.check!r} "
+                               f"(`guardrails checks` lists them; \"*\" means every check)")
 
 
 # Notes about the configuration start with this, so that reports can show them apart from what

@@ -154,9 +154,6 @@ def test_missing_explicit_file_is_named(tmp_path):
         pytest.param('[[suppress]]\ncheck = "ci-imds-v1"\nresource = "i-1"\nreason = "x"\nuntil = 2027-01-31\n',
                      "suppress[0].until", id="unknown suppression key"),
         pytest.param('[suppress]\ncheck = "ci-imds-v1"\n', "suppress", id="suppress as a table, not an array"),
-        pytest.param('[[suppress]]\ncheck = "*"\nresource = "i-1"\nreason = "x"\n[[suppress]]\n'
-                     'check = "ci-imds-v9"\nresource = "i-1"\nreason = "x"\n', "suppress[1].check",
-                     id="suppression of an unknown check"),
     ],
 )
 def test_every_validation_error_names_the_key_in_one_line(tmp_path, text, named):
@@ -169,6 +166,21 @@ def test_every_validation_error_names_the_key_in_one_line(tmp_path, text, named)
     message = str(raised.value)
     assert named in message
     assert message.startswith(str(file))
+    assert "\n" not in message
+
+
+def test_a_suppression_of_an_unknown_check_is_named_in_one_line(tmp_path):
+    from guardrails.commands import load_config
+
+    file = tmp_path / "guardrails.toml"
+    file.write_text('[[suppress]]\ncheck = "*"\nresource = "i-1"\nreason = "x"\n[[suppress]]\n'
+                    'check = "ci-imds-v9"\nresource = "i-1"\nreason = "x"\n')
+
+    with pytest.raises(UserError) as raised:
+        load_config(file)
+
+    message = str(raised.value)
+    assert message.startswith(str(file)) and "suppress[1].check" in message and "'ci-imds-v9'" in message
     assert "\n" not in message
 
 
