@@ -8,6 +8,7 @@ import enum
 import gc
 import os
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, NoReturn, Optional
@@ -30,7 +31,8 @@ CONFIG_OPT = typer.Option(None, "--config", "-c", help="Configuration file (defa
                                                         "[tool.guardrails] in ./pyproject.toml).")
 ALLOW_GAPS_OPT = typer.Option(False, "--allow-gaps", help="Exit 0 (not 4) when the scan has coverage gaps and "
                                                           "no finding at or above --fail-on: accept an incomplete view.")
-QUIET_OPT = typer.Option(False, "--quiet", "-q", help="Do not show the table.")
+QUIET_OPT = typer.Option(False, "--quiet", "-q", help="Do not show the table, nor progress lines when standard "
+                                                      "error is not a terminal.")
 WORKERS_OPT = typer.Option(0, "--workers", "-w", min=0, metavar="N",
                            help="Processes that scan a large estate (20,000 instances or more), each a part of its "
                                 "networks; 0 (the default) for one per usable CPU, 1 for this process alone. The "
@@ -43,11 +45,36 @@ def stderr_console():
     return Console(stderr=True)
 
 
+PROGRESS_INTERVAL = 5.0  # seconds between two progress lines when standard error is not a terminal
+
+
+class ProgressLines:
+    """Progress as plain lines on stderr, for logs (a CI job's): the first message at once, then
+    at most one every PROGRESS_INTERVAL seconds, the latest at that moment."""
+
+    def __init__(self, label: str, interval: float = PROGRESS_INTERVAL):
+        self.label = label
+        self.interval = interval
+        self.last_shown: float | None = None
+
+    def __call__(self, message: str) -> None:
+        now = time.monotonic()
+        if self.last_shown is not None and now - self.last_shown < self.interval:
+            return
+        self.last_shown = now
+        try:
+            sys.stderr.write(f"{self.label}: {message}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed stream: progress is not worth failing the scan for
+            pass
+
+
 @contextmanager
-def progress(label: str) -> Iterator:
-    """A live status line on stderr while collecting, only when stderr is a terminal."""
+def progress(label: str, quiet: bool = False) -> Iterator:
+    """Progress while collecting, always on stderr (a report may be going to stdout): a live
+    status line when stderr is a terminal, otherwise periodic lines (none when quiet)."""
     if not sys.stderr.isatty():
-        yield lambda _message: None
+        yield (lambda _message: None) if quiet else ProgressLines(label)
         return
     console = stderr_console()
     with console.status(label) as status:

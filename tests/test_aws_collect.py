@@ -27,7 +27,7 @@ from moto.core.authorization import enable_iam_authentication
 from guardrails import __version__
 from guardrails.providers.aws.demo_estate import PRODUCTION_ACCOUNT_ID, RUNNER_TOKEN, build_demo_estate
 from guardrails.providers.aws import collect as aws_collect
-from guardrails.providers.aws.collect import CollectionError, MutatingCallRefused
+from guardrails.providers.aws.collect import CollectionError, ConfigurationError, MutatingCallRefused
 
 REGION = "eu-west-1"
 REGION_KEYS = {
@@ -344,14 +344,14 @@ def test_denied_service_becomes_a_gap_and_the_rest_goes_on(builder_session, audi
     assert set(gaps) == {(REGION, "codebuild_projects"), (None, "account_aliases")}
     codebuild_gap = gaps[(REGION, "codebuild_projects")]
     assert codebuild_gap["provider"] == "aws" and codebuild_gap["scope"] == "123456789012"
-    assert codebuild_gap["error"].startswith("AccessDenied")
+    assert codebuild_gap["error"].startswith("codebuild:ListProjects: AccessDenied")  # the call, then the error
     assert "\n" not in codebuild_gap["error"]
 
 
 def test_no_credentials_is_a_collection_error(aws, monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name)
-    with pytest.raises(CollectionError, match="cannot identify the AWS account: NoCredentialsError"):
+    with pytest.raises(CollectionError, match="cannot identify the AWS account: sts:GetCallerIdentity: NoCredentialsError"):
         aws_collect.collect(read_only_session(), [REGION], wants_user_data=lambda i, c: True)
 
 
@@ -361,7 +361,7 @@ def test_regions_come_from_the_account(collector_session, monkeypatch):
     assert regions == sorted(regions)
     assert aws_collect.default_region(collector_session) == REGION
     monkeypatch.delenv("AWS_DEFAULT_REGION")
-    with pytest.raises(CollectionError, match="no AWS region configured"):
+    with pytest.raises(ConfigurationError, match="no AWS region configured"):
         aws_collect.default_region(boto3.Session())
 
 
@@ -389,8 +389,11 @@ def test_collector_clients_still_read(aws):
 
 def test_collector_clients_carry_retries_and_user_agent(aws):
     client = aws_collect.make_client(boto3.Session(region_name=REGION), "ec2", REGION)
-    assert client.meta.config.retries["mode"] == "adaptive"
-    assert client.meta.config.retries["total_max_attempts"] == 11  # the first try and 10 retries
+    assert client.meta.config.retries["mode"] == "standard"
+    # no attempt count of its own: botocore's standard 3, or the AWS configuration's max_attempts
+    assert "max_attempts" not in client.meta.config.retries
+    assert "total_max_attempts" not in client.meta.config.retries
+    assert client.meta.config.connect_timeout == 5 and client.meta.config.read_timeout == 10
     assert client.meta.config.user_agent_extra == f"pipeline-guardrails/{__version__}"
 
 

@@ -71,7 +71,7 @@ def _run_on_a_terminal(*args: str) -> tuple[int, str]:
 
 
 def test_progress_is_shown_on_a_terminal(tmp_path):
-    # Without a terminal nothing is shown: see test_end_to_end.test_scan_aws_against_a_moto_server.
+    # Without a terminal progress comes as periodic lines: see test_fail_closed_collect.
     code, shown = _run_on_a_terminal("demo", "--output", str(tmp_path / "demo.json"))
     assert code == 0
     assert "Scanning the demo estate" in shown

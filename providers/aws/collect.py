@@ -2,8 +2,14 @@
 
 This is the only code that talks to AWS. It only reads: every client it creates refuses, before
 anything is sent, any operation that is not a Describe, List, Get, BatchGet or Search call. A
-resource type that cannot be read in a region (denied, unreachable, throttled past the retries)
-becomes a gap and its key stays absent; the rest of the collection goes on.
+resource type that cannot be read in a region (denied, throttled past the retries, an error page,
+an unreadable reply, no answer in time) becomes a gap naming the failed call and its key stays
+absent; the rest of the collection goes on.
+
+Time is bounded at three levels: each connection and each reply has a timeout, each call is tried
+a bounded number of times, and the whole collection may be given a deadline after which nothing
+more is sent (the calls not made become gaps). A service endpoint that stopped answering in a
+region is not asked again there: its remaining calls become gaps at once.
 
 Credentials, profiles and endpoints come from the boto3 session the caller builds, so the standard
 AWS configuration applies, including AWS_ENDPOINT_URL (honoured by botocore itself).
@@ -14,12 +20,15 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as EndpointUnreachable
+from botocore.parsers import ResponseParserError
 
 from guardrails import __version__
 from guardrails.snapshot import FORMAT as SNAPSHOT_FORMAT, VERSION as SNAPSHOT_VERSION
@@ -27,7 +36,14 @@ READ_ONLY_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search")
 CODEBUILD_BATCH_SIZE = 100  # BatchGetProjects accepts at most 100 names
 IMAGE_BATCH_SIZE = 200  # keeps DescribeImages requests well inside the request size limit
 STOPPED_FOR_GOOD = ("shutting-down", "terminated")
-CLOUD_ERRORS = (ClientError, BotoCoreError)
+# botocore raises ResponseParserError, which is no BotoCoreError, for a reply it cannot read (an
+# HTML error page from an XML-protocol API such as EC2, IAM, ELB or STS).
+CLOUD_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
+# Failures that say the endpoint itself is not answering, rather than refusing one request.
+UNANSWERED = (EndpointUnreachable, ReadTimeoutError, ConnectionClosedError)
+CALL_TIMEOUT = 10.0  # seconds a reply may take; botocore's own default is 60
+CONNECT_TIMEOUT = 5.0
+ERROR_TEXT_LIMIT = 300  # an error page can be megabytes; a gap keeps its beginning
 
 WantsUserData = Callable[[dict, dict], bool]
 Progress = Callable[[str], None]
@@ -35,6 +51,14 @@ Progress = Callable[[str], None]
 
 class CollectionError(Exception):
     """Nothing could be collected: the account cannot be identified or read at all."""
+
+
+class ConfigurationError(Exception):
+    """The AWS configuration cannot work (no region, an invalid endpoint): nothing was sent."""
+
+
+class CallSkipped(Exception):
+    """A call the collector did not send: its time was up, or its endpoint had stopped answering."""
 
 
 class MutatingCallRefused(RuntimeError):
@@ -49,16 +73,25 @@ def refuse_writes(model, **_kwargs) -> None:
         )
 
 
-def client_config(max_attempts: int = 10) -> Config:
+def client_config(call_timeout: float = CALL_TIMEOUT) -> Config:
+    """Bounded waits and retries. The standard retry mode tries a call 3 times in all, backing off
+    at most a few seconds between tries, unless the AWS configuration sets max_attempts
+    (AWS_MAX_ATTEMPTS or the profile's max_attempts); the adaptive mode would add client-side rate
+    limiting on top, which made one throttled API cost minutes."""
     return Config(
-        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        connect_timeout=min(CONNECT_TIMEOUT, call_timeout),
+        read_timeout=call_timeout,
+        retries={"mode": "standard"},
         user_agent_extra=f"pipeline-guardrails/{__version__}",
     )
 
 
-def make_client(session, service: str, region: str | None = None, *, max_attempts: int = 10):
-    """A client of `session` that can only read (see refuse_writes)."""
-    client = session.client(service, region_name=region, config=client_config(max_attempts))
+def make_client(session, service: str, region: str | None = None, *, call_timeout: float = CALL_TIMEOUT):
+    """A client of `session` that can only read (see refuse_writes), with bounded waits."""
+    try:
+        client = session.client(service, region_name=region, config=client_config(call_timeout))
+    except (BotoCoreError, ValueError) as error:  # botocore raises ValueError for an invalid endpoint URL
+        raise ConfigurationError(f"cannot create an AWS {service} client: {error}") from None
     client.meta.events.register("before-call", refuse_writes)
     return client
 
@@ -66,20 +99,23 @@ def make_client(session, service: str, region: str | None = None, *, max_attempt
 def default_region(session) -> str:
     region = session.region_name
     if not region:
-        raise CollectionError(
+        raise ConfigurationError(
             "no AWS region configured: pass --region or --all-regions, or set AWS_REGION or a region in the profile"
         )
     return region
 
 
-def list_regions(session) -> list[str]:
+def enabled_regions(ec2) -> list[str]:
     """The regions enabled for the account (DescribeRegions without AllRegions)."""
-    ec2 = make_client(session, "ec2", session.region_name or "us-east-1")
+    return sorted(region["RegionName"] for region in ec2.describe_regions()["Regions"])
+
+
+def list_regions(session) -> list[str]:
+    """The regions enabled for the account behind `session`."""
     try:
-        regions = ec2.describe_regions()["Regions"]
+        return enabled_regions(make_client(session, "ec2", session.region_name or "us-east-1"))
     except CLOUD_ERRORS as error:
         raise CollectionError(f"cannot list the account's regions: {error_text(error)}") from error
-    return sorted(region["RegionName"] for region in regions)
 
 
 def json_safe(value: Any) -> Any:
@@ -105,9 +141,12 @@ def error_text(error: BaseException) -> str:
             code = _xml_field(message, "Code") or f"HTTP {code}"
             message = _xml_field(message, "Message") or message
         text = f"{code}: {message}".rstrip(": ")
+    elif isinstance(error, CallSkipped):
+        text = str(error)
     else:
         text = f"{type(error).__name__}: {error}"
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    return text if len(text) <= ERROR_TEXT_LIMIT else text[: ERROR_TEXT_LIMIT - 1] + "…"
 
 
 def _xml_field(text: str, name: str) -> str | None:
@@ -157,63 +196,132 @@ def chunks(items: list, size: int) -> Iterable[list]:
 
 def collect(
     session,
-    regions: list[str],
+    regions: list[str] | None,
     *,
     wants_user_data: WantsUserData,
     progress: Progress | None = None,
+    timeout: float | None = None,
+    call_timeout: float = CALL_TIMEOUT,
 ) -> dict:
-    """Collect the account behind `session` in `regions` into one snapshot dict.
+    """Collect the account behind `session` in `regions` (None: every region enabled in the
+    account) into one snapshot dict.
 
     wants_user_data(instance, context) decides, per instance, whether its user data is fetched
     (one DescribeInstanceAttribute call each); context is {"images": {image_id: image},
-    "auto_scaling_group": name or None}. Raises CollectionError when nothing can be collected.
+    "auto_scaling_group": name or None}. `timeout` bounds the whole collection in seconds: once it
+    is spent, no call is sent and what is left becomes gaps. `call_timeout` bounds the wait for one
+    reply (never more than `timeout`). Raises CollectionError when nothing can be collected and
+    ConfigurationError when the AWS configuration cannot work.
     """
-    return _Collector(session, wants_user_data, progress or (lambda _message: None)).run(regions)
+    collector = _Collector(session, wants_user_data, progress or (lambda _message: None), timeout, call_timeout)
+    return collector.run(regions)
 
 
 class _Collector:
-    def __init__(self, session, wants_user_data: WantsUserData, progress: Progress):
+    def __init__(
+        self,
+        session,
+        wants_user_data: WantsUserData,
+        progress: Progress,
+        timeout: float | None,
+        call_timeout: float,
+    ):
         self.session = session
         self.wants_user_data = wants_user_data
         self.progress = progress
+        self.timeout = timeout
+        self.call_timeout = min(call_timeout, timeout) if timeout else call_timeout
+        self.deadline = time.monotonic() + timeout if timeout else None
         self.account_id = ""
         self.gaps: list[dict] = []
         self.collected_something = False
+        self.calls = 0
+        self.current_call: str | None = None  # "service:Operation" of the call under way
+        self.current_endpoint: tuple[str, str] | None = None
+        self.unanswering: dict[tuple[str, str], str] = {}  # (service, region): why it is not asked again
+        self.region_rank = ""  # "region 2 of 17", for progress
         self._clients: dict[tuple[str, str], Any] = {}
 
     def client(self, service: str, region: str):
         key = (service, region)
         if key not in self._clients:
-            self._clients[key] = make_client(self.session, service, region)
+            client = make_client(self.session, service, region, call_timeout=self.call_timeout)
+
+            def started(model, **_kwargs) -> None:
+                self.calls += 1
+                self.current_call = f"{service}:{model.name}"
+                self.current_endpoint = key
+
+            def sending(**_kwargs) -> None:
+                # every attempt, retries included, passes here: nothing is sent past the deadline
+                # or to an endpoint that has already failed to answer
+                self.check_time()
+                if key in self.unanswering:
+                    raise CallSkipped(self.unanswering[key])
+
+            client.meta.events.register("before-call", started)
+            client.meta.events.register("before-send", sending)
+            self._clients[key] = client
         return self._clients[key]
 
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def timed_out(self) -> str:
+        return f"not collected: collection timed out after {self.timeout:g} s"
+
+    def check_time(self) -> None:
+        if self.out_of_time():
+            raise CallSkipped(self.timed_out())
+
     def gap(self, region: str | None, what: str, error: BaseException | str) -> None:
-        message = error if isinstance(error, str) else error_text(error)
+        message = error if isinstance(error, str) else self.failure(error)
         self.gaps.append(
             {"provider": "aws", "scope": self.account_id, "region": region, "what": what, "error": message}
         )
 
+    def failure(self, error: BaseException) -> str:
+        """The error as one line naming the call that failed; an endpoint that did not answer is
+        remembered, so that its other calls are not sent and waited for again."""
+        text = error_text(error)
+        if isinstance(error, CallSkipped) or self.current_call is None:
+            return text
+        if isinstance(error, UNANSWERED) and self.current_endpoint is not None:
+            service, region = self.current_endpoint
+            self.unanswering.setdefault(
+                self.current_endpoint, f"not collected: {service} in {region} did not answer ({text})"
+            )
+        return f"{self.current_call}: {text}"
+
     def attempt(self, region: str | None, what: str, fetch: Callable[[], Any]) -> Any:
         """fetch() or, when the cloud refuses, None and a gap."""
-        self.progress(f"{region or 'global'}: {what}")
+        rank = f"{self.region_rank}, " if region else ""
+        self.progress(f"{region or 'global'}: {what} ({rank}{self.calls} API calls so far)")
+        self.current_call = self.current_endpoint = None
         try:
+            self.check_time()
             result = fetch()
-        except CLOUD_ERRORS as error:
+        except (*CLOUD_ERRORS, CallSkipped) as error:
             self.gap(region, what, error)
             return None
         self.collected_something = True
         return result
 
-    def run(self, regions: list[str]) -> dict:
-        home = regions[0] if regions else default_region(self.session)
+    def run(self, regions: list[str] | None) -> dict:
+        if regions:
+            home = regions[0]
+        elif regions is None:  # every enabled region: they are listed through the configured one
+            home = self.session.region_name or "us-east-1"
+        else:
+            home = default_region(self.session)
         self.progress("identifying the account")
         try:
-            # One quick question first: a wrong endpoint or missing credentials should fail in
-            # seconds, not after the long backoff the collection calls are allowed.
-            sts = make_client(self.session, "sts", home, max_attempts=3)
-            self.account_id = sts.get_caller_identity()["Account"]
-        except CLOUD_ERRORS as error:
-            raise CollectionError(f"cannot identify the AWS account: {error_text(error)}") from error
+            self.account_id = self.client("sts", home).get_caller_identity()["Account"]
+        except (*CLOUD_ERRORS, CallSkipped) as error:
+            raise CollectionError(f"cannot identify the AWS account: {self.failure(error)}") from error
+
+        if regions is None:
+            regions = self.enabled_regions(home)
 
         account: dict[str, Any] = {"id": self.account_id}
         iam_client = self.client("iam", home)
@@ -223,7 +331,10 @@ class _Collector:
         if aliases is not None:
             account["aliases"] = aliases
         iam = self.collect_iam(home)
-        collected_regions = {region: self.collect_region(region) for region in regions}
+        collected_regions = {}
+        for rank, region in enumerate(regions, 1):
+            self.region_rank = f"region {rank} of {len(regions)}"
+            collected_regions[region] = self.collect_region(region)
 
         if not self.collected_something:
             first = self.gaps[0]["error"] if self.gaps else "no region was given"
@@ -242,15 +353,29 @@ class _Collector:
             "gaps": self.gaps,
         }
 
+    def enabled_regions(self, home: str) -> list[str]:
+        """Every region enabled in the account or, when they cannot be listed, the home region
+        alone, with a gap saying that the others were not seen."""
+        self.progress("listing the account's regions")
+        self.current_call = self.current_endpoint = None
+        try:
+            self.check_time()
+            return enabled_regions(self.client("ec2", home))
+        except (*CLOUD_ERRORS, CallSkipped) as error:
+            self.gap(None, "regions", f"{self.failure(error)}; only {home} collected")
+            return [home]
+
     # IAM, once for the account
 
     def collect_iam(self, home: str) -> dict:
         iam_client = self.client("iam", home)
         iam: dict[str, Any] = {}
-        self.progress("global: iam roles and users")
+        self.progress(f"global: iam roles and users ({self.calls} API calls so far)")
+        self.current_call = self.current_endpoint = None
         try:
+            self.check_time()
             roles, users, local_policies = self.authorization_details(iam_client)
-        except CLOUD_ERRORS as error:
+        except (*CLOUD_ERRORS, CallSkipped) as error:
             # one denied call hides all three: name each, so that none of them reads as "none"
             for what in ("iam.roles", "iam.users", "iam.policies"):
                 self.gap(None, what, error)
@@ -420,7 +545,11 @@ class _Collector:
             for member in group.get("Instances", [])
         }
         images = {image["ImageId"]: image for image in data.get("images", [])}
-        for instance in instances:
+        for rank, instance in enumerate(instances):
+            if self.out_of_time():
+                left = len(instances) - rank
+                self.gap(region, "instances/UserData", f"{self.timed_out()} (the last {left} instances)")
+                return
             if instance.get("State", {}).get("Name") in STOPPED_FOR_GOOD:
                 continue
             instance_id = instance["InstanceId"]

@@ -31,16 +31,22 @@ def user_data_wanted(config):
     return wanted
 
 
-def collect_aws(session, regions: list[str], config, label: str = "Collecting AWS") -> dict:
+def collect_aws(session, regions: list[str] | None, config, label: str = "Collecting AWS", *, quiet: bool = False,
+                timeout: float | None = None, call_timeout: float | None = None) -> dict:
+    """Collect with progress on stderr; regions None for every region enabled in the account."""
     from guardrails.errors import CollectionError
 
     from . import collect
 
-    with common.progress(label) as progress:
+    limits = {"timeout": timeout} | ({"call_timeout": call_timeout} if call_timeout else {})
+    with common.progress(label, quiet) as progress:
         try:
-            return collect.collect(session, regions, wants_user_data=user_data_wanted(config), progress=progress)
+            return collect.collect(session, regions, wants_user_data=user_data_wanted(config), progress=progress,
+                                   **limits)
         except collect.CollectionError as exc:
             raise CollectionError(f"nothing could be collected: {exc}") from None
+        except collect.ConfigurationError as exc:
+            raise UserError(str(exc)) from None
 
 
 def scan_aws(
@@ -49,6 +55,14 @@ def scan_aws(
     all_regions: bool = typer.Option(False, "--all-regions", help="Scan every region enabled in the account."),
     save_snapshot: Optional[Path] = typer.Option(None, "--save-snapshot", help="Also save what was collected "
                                                                                  "(gzip when the name ends in .gz)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, metavar="SECONDS",
+                                            help="Stop collecting after this long: what was collected is scanned, "
+                                                 "the rest is reported as coverage gaps (default: no limit)."),
+    call_timeout: Optional[float] = typer.Option(None, "--call-timeout", min=0.1, metavar="SECONDS",
+                                                 help="Longest wait for one AWS reply (default: 10; connections: 5 "
+                                                      "at most). Each call is tried 3 times at most "
+                                                      "(AWS_MAX_ATTEMPTS changes it); a service that does not "
+                                                      "answer in a region is not asked again there."),
     config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
     fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
     allow_gaps: bool = ALLOW_GAPS_OPT,
@@ -58,7 +72,6 @@ def scan_aws(
     import botocore.exceptions
 
     from guardrails import snapshot
-    from guardrails.errors import CollectionError
 
     from . import collect
 
@@ -71,14 +84,14 @@ def scan_aws(
         raise UserError(f"AWS profile {profile!r} not found") from None
     if not all_regions and not region and not session.region_name:
         raise UserError("no region: pass --region or set AWS_REGION/AWS_DEFAULT_REGION or a profile region")
-    try:
-        if all_regions:
-            regions = collect.list_regions(session)
-        else:
+    if all_regions:
+        regions = None  # listed by the collector, once it knows the account answers
+    else:
+        try:
             regions = list(dict.fromkeys(region or [])) or [collect.default_region(session)]
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        raise CollectionError(f"nothing could be collected: {exc}") from None
-    snap = collect_aws(session, regions, config)
+        except collect.ConfigurationError as exc:
+            raise UserError(str(exc)) from None
+    snap = collect_aws(session, regions, config, quiet=quiet, timeout=timeout, call_timeout=call_timeout)
     common.no_more_collections()  # not before: boto3 clients leave reference cycles behind
     unsaved = None
     if save_snapshot:
@@ -102,7 +115,7 @@ def demo(
 ) -> None:
     """Build a realistic demo estate in an in-process AWS emulator (moto) and scan it: no account needed."""
     common.check_files({"--output": output}, {})
-    document = demo_document()
+    document = demo_document(quiet)
     from guardrails.reports import render
 
     common.write(output, render(document, fmt.value))
@@ -137,7 +150,7 @@ def _demo_environment() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def demo_document() -> dict:
+def demo_document(quiet: bool = False) -> dict:
     """Findings document of the demo estate, scanned with the real AWS collector against moto."""
     with _demo_environment():
         import boto3
@@ -152,10 +165,11 @@ def demo_document() -> dict:
         started = common.started()
         with mock_aws():
             session = boto3.Session(region_name=REGION)
-            with common.progress("Building the demo estate") as progress:
+            with common.progress("Building the demo estate", quiet) as progress:
                 progress("creating VPCs, instances, load balancers and roles")
                 build_demo_estate(session)
-            snap = collect_aws(boto3.Session(region_name=REGION), [REGION], config, "Scanning the demo estate")
+            snap = collect_aws(boto3.Session(region_name=REGION), [REGION], config, "Scanning the demo estate",
+                               quiet=quiet)
     return pipeline.scan_snapshots([snap], config, started_at=started)
 
 
