@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -113,17 +114,15 @@ def _wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 
     raise RuntimeError(f"moto_server did not answer at {url} within {timeout:.0f}s")
 
 
-@pytest.fixture(scope="session")
-def moto_server_url(aws_test_environment) -> Iterator[str]:
-    """A moto server on a free loopback port, for end-to-end runs through AWS_ENDPOINT_URL.
-
-    Shared by the whole session: tests that use it call reset_moto_server() first.
-    """
+@contextmanager
+def running_moto_server(**environment: str | None) -> Iterator[str]:
+    """A moto server on a free loopback port, with these changes to the environment (None unsets)."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    env = {key: value for key, value in {**os.environ, **environment}.items() if value is not None}
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=dict(os.environ),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -139,6 +138,24 @@ def moto_server_url(aws_test_environment) -> Iterator[str]:
             process.wait()
 
 
+@pytest.fixture(scope="session")
+def moto_server_url(aws_test_environment) -> Iterator[str]:
+    """A moto server on a free loopback port, for end-to-end runs through AWS_ENDPOINT_URL.
+
+    Shared by the whole session: tests that use it call reset_moto_server() first.
+    """
+    with running_moto_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def lean_moto_server_url(aws_test_environment) -> Iterator[str]:
+    """A moto server without AWS managed policies, for estates that attach none: with them, its
+    first IAM call and every reset take seconds (~1,600 policies loaded and dropped)."""
+    with running_moto_server(MOTO_IAM_LOAD_MANAGED_POLICIES=None) as url:
+        yield url
+
+
 def reset_moto_server(url: str) -> None:
     request = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
     with urllib.request.urlopen(request, timeout=60):  # a loaded machine slows a reset, never hangs it
@@ -150,3 +167,10 @@ def moto_server(moto_server_url) -> str:
     """The shared moto server, emptied for this test."""
     reset_moto_server(moto_server_url)
     return moto_server_url
+
+
+@pytest.fixture
+def lean_moto_server(lean_moto_server_url) -> str:
+    """The shared moto server without managed policies, emptied for this test."""
+    reset_moto_server(lean_moto_server_url)
+    return lean_moto_server_url

@@ -134,9 +134,14 @@ def json_safe(value: Any) -> Any:
 def error_text(error: BaseException) -> str:
     """One line naming the error code and message."""
     if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        code, message = str(details.get("Code", "ClientError")), str(details.get("Message", ""))
-        if code.isdigit():
+        details = error.response.get("Error") or {}
+        code, message = str(details.get("Code") or ""), str(details.get("Message") or "")
+        if not code:
+            # a reply that parsed (an XHTML error page, say) but is no AWS error document
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = f"HTTP {status}" if status else "ClientError"
+            message = message or "the reply is not an AWS error document"
+        elif code.isdigit():
             # an endpoint that answered a JSON API with an XML error body: read the code from it
             code = _xml_field(message, "Code") or f"HTTP {code}"
             message = _xml_field(message, "Message") or message
