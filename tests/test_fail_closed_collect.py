@@ -238,3 +238,14 @@ def test_no_region_configured_is_a_usage_error(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == ("guardrails: error: no AWS region configured: pass --region or --all-regions, "
                                      "or set AWS_REGION or a region in the profile")
+
+
+def test_progress_lines_are_spaced_out(capsys):
+    from guardrails.commands import ProgressLines
+
+    progress = ProgressLines("Collecting AWS", interval=3600)
+    for message in ("identifying the account", "eu-west-1: vpcs", "eu-west-1: subnets"):
+        progress(message)
+    captured = capsys.readouterr()
+    assert captured.err == "Collecting AWS: identifying the account\n"  # the first at once, then one an hour
+    assert captured.out == ""
