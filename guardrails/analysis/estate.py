@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 from guardrails.analysis.classify import CiVerdict, classify_ci, names_ci_word, production_reason
 from guardrails.analysis.coverage import Coverage, possible_exposure
 from guardrails.analysis.reachability import Exposure, ExposurePath, Reachability, compute_exposure
+from guardrails.analysis.segmentation import ProductionReach, production_reach
 from guardrails.config import Config
 from guardrails.graph import EstateGraph, Node
 
@@ -24,6 +25,8 @@ class Estate:
     identity: dict = field(default_factory=dict)  # identity id -> IdentityFacts (analysis/identity.py)
     reach: Reachability | None = None
     coverage: Coverage | None = None  # what was not seen about each node (analysis.coverage)
+    # of CI nodes that reach any: the production nodes they can open connections to (analysis.segmentation)
+    production_reach: dict[str, ProductionReach] = field(default_factory=dict)
 
     def ci_nodes(self) -> Iterator[tuple[Node, CiVerdict]]:
         for node_id in sorted(self.ci):
@@ -125,6 +128,7 @@ def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime |
         classified(estate)
     estate.reach = Reachability(graph)
     estate.exposure = compute_exposure(graph, estate.reach, among=estate.ci)
+    estate.production_reach = production_reach(graph, estate.reach, estate.ci, estate.production)
     from guardrails.analysis.identity import analyse_identities
 
     estate.identity = analyse_identities(graph, config, estate.production, estate.ci)
