@@ -52,8 +52,9 @@ class ReachedTarget(NamedTuple):
 @dataclass(frozen=True)
 class ProductionReach:
     """The production nodes one CI node can open connections to, sorted by id. The members of a
-    runner fleet share one answer: `answer` is the value that names it, equal for nodes whose
-    targets, ports, paths and rules are the same, so a consumer can work on each answer once."""
+    runner fleet share one answer: `answer` is the value that names it (the fleet, or the node
+    alone), and nodes with equal `answer` reach the same targets by the same ports, routes and
+    rules, so a consumer can work on each answer once."""
 
     answer: tuple
     targets: tuple[ReachedTarget, ...]
@@ -243,7 +244,7 @@ class _Paths:
         """(what passes, joining routes) for one CI interface and one production target, or None.
         `inbound` is what the target's security groups admit from the CI interface."""
         if ci_egress is None:
-            out: _Keyed = (None, None)
+            out: tuple = (None, None)  # no egress layer: nothing known to cut the request
         elif uniform_egress:
             key = (ci_egress.name, t_subnet, target.groups)
             out = self.egress.get(key)
