@@ -9,6 +9,7 @@ from guardrails.analysis.reachability import Exposure, step
 from guardrails.graph import INTERNET
 from guardrails.registry import Result, Severity, check
 from guardrails.rules import format_portmap
+from guardrails.schema import unknown_text
 
 
 def _assumption_text(assumptions: list[str]) -> str:
@@ -79,10 +80,10 @@ def firewall_allows_internet(estate: Estate) -> Iterator[Result]:
         if not ports:
             continue
         labels = format_portmap(ports)
-        firewall_ids = sorted({r.ref.split(" ")[0] for r in rules})
+        firewall_ids = sorted({r.firewall for r in rules})
         exposed = estate.exposed(node.id)
         path = [step(graph.node(INTERNET))]
-        path += [step(graph.node(f), "; ".join(r.describe() for r in rules if r.ref.split(" ")[0] == f))
+        path += [step(graph.node(f), "; ".join(r.describe() for r in rules if r.firewall == f))
                  for f in firewall_ids if graph.has(f)]
         path.append(step(node, "attached to the node's network interface"))
         yield Result(
@@ -153,14 +154,14 @@ def not_behind_load_balancer(estate: Estate) -> Iterator[Result]:
     for node, verdict in estate.ci_nodes():
         if verdict.role != "server":
             continue
-        unknown = set(node.get("unknown") or ())
+        unknown = node.get("unknown") or {}
         addresses = [a for iface in node.get("interfaces") or [] for a in (iface.get("public") or []) + (iface.get("ipv6") or [])]
         assumed = []
         if not addresses:
-            if "PublicIpAddress" in unknown:
-                assumed.append("whether it gets a public IPv4 address is unknown until apply")
-            elif "Ipv6Address" in unknown:
-                assumed.append("whether it gets an IPv6 address is unknown until apply")
+            if "public_ipv4" in unknown:
+                assumed.append(f"whether it gets a public IPv4 address is {unknown_text(unknown['public_ipv4'])}")
+            elif "ipv6" in unknown:
+                assumed.append(f"whether it gets an IPv6 address is {unknown_text(unknown['ipv6'])}")
             else:
                 continue
         what = ", ".join(addresses) if addresses else "a public address (unknown until apply)"

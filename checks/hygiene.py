@@ -8,6 +8,7 @@ from typing import Iterator
 from guardrails.analysis.estate import Estate, ci_label as describe
 from guardrails.analysis.reachability import step
 from guardrails.registry import Result, Severity, check
+from guardrails.schema import unknown_text
 from guardrails.secrets import decode_launch_data, find_secrets
 
 
@@ -23,24 +24,20 @@ from guardrails.secrets import decode_launch_data, find_secrets
 def imds_v1(estate: Estate) -> Iterator[Result]:
     """An SSRF or hostile build step can read the role's credentials from the metadata service."""
     for node, verdict in estate.ci_nodes():
-        options = node.get("metadata_options")
-        unknown = "MetadataOptions" in set(node.get("unknown") or ())
-        if node.get("compute_type") != "instance" or (options is None and not unknown):
-            continue
-        options = options or {}
-        if str(options.get("HttpEndpoint", "enabled")).lower() == "disabled":
+        service = node.get("metadata_service")
+        unknown = (node.get("unknown") or {}).get("metadata_service")
+        if node.get("compute_type") != "instance" or service is None or not service["enabled"]:
             continue
         severity = Severity.HIGH if node.id in estate.exposure else Severity.MEDIUM
-        tokens = str(options.get("HttpTokens", "optional")).lower()
-        hops = options.get("HttpPutResponseHopLimit")
-        if tokens == "optional" or unknown:
-            yield Result(node.id, f"{describe(node, verdict)} accepts IMDSv1 (HttpTokens={tokens}"
-                                  f"{', unknown until apply' if unknown else ''}): any SSRF or build step can read its "
-                                  "role credentials from 169.254.169.254 without a session token.",
+        tokens, hops = service["session_tokens"], service["hop_limit"]
+        if service["v1_allowed"] or unknown:
+            yield Result(node.id, f"{describe(node, verdict)} accepts IMDSv1 ({service['setting']}"
+                                  f"{', ' + unknown_text(unknown) if unknown else ''}): any SSRF or build step can read "
+                                  "its role credentials from 169.254.169.254 without a session token.",
                          path=(step(node, "instance metadata service"),),
                          details={"http_tokens": tokens, "hop_limit": hops}, severity=severity,
                          unknowns=("its metadata options are known only after apply",) if unknown else ())
-        elif verdict.role == "runner" and isinstance(hops, int) and hops > 1:
+        elif verdict.role == "runner" and hops is not None and hops > 1:
             yield Result(node.id, f"{describe(node, verdict)} requires IMDSv2 but allows a response hop limit of "
                                   f"{hops}: containers its builds run in can reach the host's role credentials.",
                          path=(step(node, "instance metadata service"),),
@@ -61,7 +58,7 @@ def secret_in_user_data(estate: Estate) -> Iterator[Result]:
     """Anyone who can describe the instance, or reach its metadata service, reads its launch data."""
     found: dict[str, list] = {}  # a fleet's members share one launch template, so one text
     for node, verdict in estate.ci_nodes():
-        data = node.get("user_data")
+        data = node.get("launch_data")
         if not data:
             continue
         if data not in found:

@@ -1,40 +1,24 @@
 """The estate graph: one provider-neutral networkx MultiDiGraph behind a small interface.
 
-Node kinds and edge kinds are declared here once. Every node carries `kind`, `provider`, `name`,
-`account`, `region`, `tags` and `raw`; kinds add the normalized attributes listed in NODE_KINDS.
-networkx stays behind this module so a faster graph library could replace it in one place.
+Node kinds and edge kinds, and the attributes each may carry, are declared once in
+guardrails/schema.py; every insert is checked against them. Every node carries `kind`, `provider`,
+`name`, `account`, `region`, `tags` and `raw`; kinds add their declared attributes. networkx stays
+behind this module so a faster graph library could replace it in one place.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterator, NamedTuple
 
+from guardrails import schema
+
 INTERNET = "internet"
 
-NODE_KINDS: dict[str, str] = {
-    "internet": "the one node standing for every internet address (id `internet`)",
-    "account": "AWS account, GCP project, Azure subscription",
-    "network": "VPC, VPC network, VNet; `cidrs`",
-    "subnet": "subnet; `cidrs`, `network`",
-    "route_table": "route table; `routes`: [{destination, target, target_kind, state}]",
-    "gateway": "IGW, egress-only IGW, NAT, transit gateway, peering; `gateway_type`",
-    "firewall": "security group, network ACL, NSG, firewall rule set; `semantics`, `rules`, `layer`",
-    "compute": "instance, VM, managed build project; `interfaces`, `identity_refs`, hygiene facts",
-    "load_balancer": "ALB/NLB/CLB, forwarding rule, application gateway; `scheme`, `lb_type`, `listeners`",
-    "identity": "IAM role or user, service account, managed identity",
-}
-
-EDGE_KINDS: dict[str, str] = {
-    "contains": "network -> subnet, subnet -> compute or load balancer",
-    "routes": "subnet -> route table (`association`), route table -> gateway (`destination`)",
-    "attached": "gateway -> network",
-    "filtered_by": "compute, subnet or load balancer -> firewall (`layer`)",
-    "forwards": "load balancer -> compute (`listener_port`, `target_port`, `protocol`, `via`)",
-    "runs_as": "compute -> identity",
-    "can_assume": "identity -> identity (`via`)",
-    "grants": "identity -> account or resource (`power`, `via`)",
-    "peers": "network -> network (`via`)",
-}
+# The kinds and their attributes are declared in guardrails/schema.py; these tables name them.
+NODE_KINDS = schema.NODE_KINDS
+EDGE_KINDS = schema.EDGE_KINDS
+_NODE_ATTRIBUTES = schema.NODE_ATTRIBUTES
+_EDGE_ATTRIBUTES = schema.EDGE_ATTRIBUTES
 
 
 class Node(NamedTuple):
@@ -57,11 +41,17 @@ class Node(NamedTuple):
 
 
 class EstateGraph:
+    """The estate: nodes and edges of the kinds guardrails/schema.py declares, plus the coverage
+    gaps and notes of the sources that built it."""
+
     def __init__(self) -> None:
         import networkx as nx  # imported here so that listing checks or --help stays fast
 
         self._g = nx.MultiDiGraph()
         self._by_kind: dict[str, list[str]] = {}
+        # Per node kind and per edge kind, how many more inserts have their attributes' types checked.
+        self._typed_left: dict[str, int] = {}
+        self._typed_edges_left: dict[str, int] = {}
         self.gaps: list[dict] = []
         self.notes: list[str] = []
         self.sources: list[dict] = []
@@ -69,8 +59,11 @@ class EstateGraph:
 
     def add_node(self, node_id: str, kind: str, *, provider: str, name: str = "", account: str | None = None,
                  region: str | None = None, tags: dict | None = None, raw: dict | None = None, **attrs: Any) -> None:
-        if kind not in NODE_KINDS:
-            raise ValueError(f"unknown node kind {kind!r}")
+        allowed = _NODE_ATTRIBUTES.get(kind)
+        if allowed is None:
+            raise schema.SchemaError(f"unknown node kind {kind!r}")
+        if attrs and not allowed.issuperset(attrs):  # one set operation: cheap enough for every insert
+            raise schema.undeclared(allowed, attrs, f"{kind} node {node_id!r}")
         attrs["kind"] = kind
         attrs["provider"] = provider
         attrs["name"] = name or node_id
@@ -78,6 +71,10 @@ class EstateGraph:
         attrs["region"] = region
         attrs["tags"] = tags or {}
         attrs["raw"] = raw or {}
+        left = self._typed_left.get(kind, schema.TYPED_INSERTS_PER_KIND)
+        if left:
+            self._typed_left[kind] = left - 1
+            schema.check_types(schema.NODE_SCHEMAS[kind], attrs, f"{kind} node {node_id!r}")
         nodes = self._g._node
         if node_id in nodes:
             existing = nodes[node_id]
@@ -99,8 +96,16 @@ class EstateGraph:
         self._g._pred[node_id] = {}
 
     def add_edge(self, src: str, dst: str, kind: str, key: object = "", **attrs: Any) -> None:
-        if kind not in EDGE_KINDS:
-            raise ValueError(f"unknown edge kind {kind!r}")
+        allowed = _EDGE_ATTRIBUTES.get(kind)
+        if allowed is None:
+            raise schema.SchemaError(f"unknown edge kind {kind!r}")
+        if attrs:
+            if not allowed.issuperset(attrs):
+                raise schema.undeclared(allowed, attrs, f"{kind} edge {src!r} -> {dst!r}")
+            left = self._typed_edges_left.get(kind, schema.TYPED_INSERTS_PER_KIND)
+            if left:
+                self._typed_edges_left[kind] = left - 1
+                schema.check_types(schema.EDGE_SCHEMAS[kind], attrs, f"{kind} edge {src!r} -> {dst!r}")
         key = kind + ":" + (key if type(key) is str else str(key))
         attrs["kind"] = kind
         succ = self._g._succ

@@ -37,7 +37,7 @@ FIRST_MATCH = "first_match"
 class Peer:
     """The other side of a rule: a CIDR, a firewall group, a network tag or a service account."""
 
-    kind: str  # "cidr" | "group" | "tag" | "service_account"
+    kind: str  # "cidr" | "group" | "tag" | "service_account" | "unknown" (a value that could not be read)
     value: str
     addresses: AddressSet = AddressSet()
     label: str = ""
@@ -48,6 +48,9 @@ class Peer:
 
 @dataclass(frozen=True)
 class Rule:
+    """One normalized firewall rule: who (peers) may pass in which direction on which protocol and
+    ports. `ref` words where it lives for evidence; `firewall` is the id of the firewall holding it."""
+
     direction: str  # "ingress" | "egress"
     action: str  # "allow" | "deny"
     protocol: str  # "all" or one of PROTOCOLS (other IP protocols are not evaluated)
@@ -55,6 +58,7 @@ class Rule:
     peers: tuple[Peer, ...]
     priority: int = 0
     ref: str = ""  # where the rule lives, for evidence: "sg-0abc ingress", "acl-1 rule 100"
+    firewall: str = ""  # id of the firewall node that holds the rule
 
     def __hash__(self) -> int:
         # Rules are hashed over and over when admissions merge their evidence: hash the fields once.
@@ -62,7 +66,8 @@ class Rule:
 
     @cached_property
     def _hash(self) -> int:
-        return hash((self.direction, self.action, self.protocol, self.ports, self.peers, self.priority, self.ref))
+        return hash((self.direction, self.action, self.protocol, self.ports, self.peers, self.priority, self.ref,
+                     self.firewall))
 
     def applies_to(self, protocol: str) -> bool:
         return self.protocol == "all" or self.protocol == protocol

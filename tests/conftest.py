@@ -14,6 +14,10 @@ from contextlib import contextmanager
 
 import pytest
 
+# Every insert into the estate graph has its attributes' types checked against the declared
+# schema (guardrails/schema.py), here and in every scan the tests start as a subprocess.
+os.environ["GUARDRAILS_STRICT_SCHEMA"] = "1"
+
 # Settings a moto backend reads when it starts, plus isolation from the developer's own AWS
 # configuration: no test may ever reach a real account.
 AWS_TEST_ENVIRONMENT = {

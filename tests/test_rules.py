@@ -295,3 +295,103 @@ def test_security_group_peer_admits_its_members_only() -> None:
 )
 def test_port_labels(ports, labels) -> None:
     assert format_portmap(ports) == labels
+
+
+# --- each firewall layer judged by its own semantics, through reachability ------------------
+#
+# One row per rule a cloud gives its firewalls. The estate is neutral: internet -> internet
+# gateway -> subnet (optionally filtered by a subnet firewall) -> a node with a public address
+# whose interface carries the row's firewalls. What the internet reaches must follow each
+# firewall's own `semantics`, whatever other firewalls share its interface.
+
+ANYWHERE = "0.0.0.0/0"
+
+
+def fw_rule(action: str, ports: RangeSet | None = None, *, priority: int = 0, cidr: str = ANYWHERE,
+            direction: str = "ingress") -> Rule:
+    protocol = "all" if ports is None else "tcp"
+    return Rule(direction, action, protocol, ports or ALL_PORTS, (Peer("cidr", cidr, AddressSet.parse(cidr)),),
+                priority, f"rule {priority}")
+
+
+def firewall(semantics: str, *rules_: Rule, layer: str = "interface", stateful: bool = True) -> dict:
+    return {"semantics": semantics, "layer": layer, "stateful": stateful, "rules": rules_}
+
+
+def reached_ports(firewalls: list[dict]) -> list[str]:
+    from guardrails.analysis.reachability import compute_exposure
+    from guardrails.graph import EstateGraph
+
+    graph = EstateGraph()
+    graph.add_node("net", "network", provider="test", cidrs=["10.0.0.0/16"])
+    graph.add_node("subnet", "subnet", provider="test", cidrs=["10.0.1.0/24"], network="net")
+    graph.add_edge("net", "subnet", "contains")
+    graph.add_node("gw", "gateway", provider="test", gateway_type="internet")
+    graph.add_edge("gw", "net", "attached")
+    graph.add_node("rt", "route_table", provider="test", network="net",
+                   routes=[{"destination": ANYWHERE, "target": "gw", "target_kind": "internet", "state": "active"}])
+    graph.add_edge("rt", "gw", "routes", key=ANYWHERE, destination=ANYWHERE)
+    graph.add_edge("subnet", "rt", "routes", association="explicit", via="explicit association")
+    on_interface = []
+    for n, spec in enumerate(firewalls):
+        fw_id = f"fw-{n}"
+        rules_ = tuple(Rule(r.direction, r.action, r.protocol, r.ports, r.peers, r.priority, f"{fw_id} {r.ref}",
+                            firewall=fw_id) for r in spec["rules"])
+        graph.add_node(fw_id, "firewall", provider="test", semantics=spec["semantics"], layer=spec["layer"],
+                       stateful=spec["stateful"], rules=rules_)
+        if spec["layer"] == "subnet":
+            graph.add_edge("subnet", fw_id, "filtered_by", layer="subnet")
+        else:
+            on_interface.append(fw_id)
+    graph.add_node("vm", "compute", provider="test", compute_type="instance",
+                   interfaces=[{"id": "nic-1", "subnet": "subnet", "private": ["10.0.1.5"], "public": ["203.0.113.5"],
+                                "public_kind": "static", "ipv6": [], "groups": on_interface}])
+    graph.add_edge("subnet", "vm", "contains")
+    for fw_id in on_interface:
+        graph.add_edge("vm", fw_id, "filtered_by", key=fw_id, layer="interface")
+    exposure = compute_exposure(graph).get("vm")
+    return exposure.labels if exposure else []
+
+
+LAYER_ROWS = [
+    pytest.param([firewall(ALLOW_UNION, fw_rule("allow", tcp_ports(22))),
+                  firewall(ALLOW_UNION, fw_rule("allow", tcp_ports(443), cidr="10.0.0.0/8"))],
+                 ["tcp/22"], id="aws-security-groups-an-allow-in-any-group-admits"),
+    pytest.param([firewall(ALLOW_UNION, fw_rule("allow", tcp_ports(22), cidr="0.0.0.0/1"),
+                           fw_rule("allow", tcp_ports(22), cidr="128.0.0.0/1"))],
+                 ["tcp/22"], id="aws-security-group-allows-add-up-to-the-whole-internet"),
+    pytest.param([firewall(ALLOW_UNION, fw_rule("allow", tcp_ports(22), cidr="10.0.0.0/8"))],
+                 [], id="aws-security-group-narrow-allow-admits-no-internet"),
+    pytest.param([firewall(ALLOW_UNION, fw_rule("allow", tcp_ports(22)), fw_rule("allow", tcp_ports(443))),
+                  firewall(FIRST_MATCH, fw_rule("deny", tcp_ports(22), priority=100), fw_rule("allow", priority=200),
+                           fw_rule("allow", priority=200, direction="egress"), layer="subnet", stateful=False)],
+                 ["tcp/443"], id="aws-network-acl-lowest-numbered-entry-decides"),
+    pytest.param([firewall(ALLOW_UNION, fw_rule("allow", tcp_ports(443))),
+                  firewall(FIRST_MATCH, fw_rule("allow", priority=100), layer="subnet", stateful=False)],
+                 [], id="aws-network-acl-stateless-without-egress-answers-nothing"),
+    pytest.param([firewall(FIRST_MATCH, fw_rule("deny", tcp_ports(22), priority=100),
+                           fw_rule("allow", tcp_ports(0, 65535), priority=200))],
+                 ["tcp/0-21", "tcp/23-65535"], id="azure-nic-nsg-deny-at-lower-priority-wins"),
+    pytest.param([firewall(FIRST_MATCH, fw_rule("allow", tcp_ports(22), priority=100),
+                           fw_rule("deny", tcp_ports(22), priority=200))],
+                 ["tcp/22"], id="azure-nic-nsg-allow-at-lower-priority-wins"),
+    pytest.param([firewall(FIRST_MATCH, fw_rule("allow", tcp_ports(22), priority=100),
+                           fw_rule("allow", tcp_ports(443), priority=110)),
+                  firewall(FIRST_MATCH, fw_rule("allow", tcp_ports(443), priority=100),
+                           fw_rule("deny", priority=4096), layer="subnet")],
+                 ["tcp/443"], id="azure-nic-and-subnet-nsgs-must-both-admit"),
+    pytest.param([firewall(FIRST_MATCH, fw_rule("allow", tcp_ports(22), priority=1000),
+                           fw_rule("deny", priority=65534))],
+                 ["tcp/22"], id="gcp-firewall-rules-in-priority-order"),
+    pytest.param([firewall(FIRST_MATCH, fw_rule("deny", tcp_ports(22), priority=900)),
+                  firewall(FIRST_MATCH, fw_rule("allow", tcp_ports(22), priority=1000))],
+                 [], id="gcp-firewall-rule-sets-of-one-layer-are-one-priority-order"),
+    pytest.param([firewall(ALLOW_UNION, fw_rule("allow", tcp_ports(22)), fw_rule("allow", tcp_ports(443))),
+                  firewall(FIRST_MATCH, fw_rule("deny", tcp_ports(443), priority=100), fw_rule("allow", priority=200))],
+                 ["tcp/22"], id="union-groups-and-first-match-set-on-one-interface-are-two-layers"),
+]
+
+
+@pytest.mark.parametrize("firewalls, expected", LAYER_ROWS)
+def test_each_layer_is_judged_by_its_own_semantics(firewalls, expected) -> None:
+    assert reached_ports(firewalls) == expected

@@ -76,7 +76,7 @@ _NAMED_FACETS = (("userdata", "launch_data"), ("user data", "launch_data"), ("us
 
 def _unknown_field(node: Node, name: str) -> bool:
     """Whether the node's attribute `name` (or part of it: `Routes[2].GatewayId`) is known only after apply."""
-    return any(f == name or f.startswith((name + "[", name + ".")) for f in node.get("unknown") or ())
+    return name in (node.get("unknown") or {})
 
 
 def describe_gap(gap: dict) -> str:
@@ -156,7 +156,7 @@ class Coverage:
 
         unknown = set(node.get("unknown") or ())
         identities = [i for i, _ in graph.out(node.id, "runs_as")]
-        runs_as_something = bool(node.get("instance_profile") or identities or "IamInstanceProfile" in unknown)
+        runs_as_something = bool(node.get("identity_ref") or identities or "identity" in unknown)
         for facet in FACETS:
             if facet == "identity" and not runs_as_something:
                 continue  # a node with no identity has no power, whatever the account's IAM holds
@@ -174,25 +174,25 @@ class Coverage:
                 if reach.route_table(subnet_id) is None:
                     add(("routes",), f"route table of subnet {subnet_id} not collected")
                 acl = reach.nacl(subnet_id)
-                if acl is not None and _unknown_field(acl, "Entries"):
+                if acl is not None and _unknown_field(acl, "rules"):
                     add(("acls",), f"rules of network ACL {acl.id} known only after apply")
             for group in iface.get("groups") or ():
                 if not graph.has(group):
                     add(("firewalls",), f"security group {group} not collected")
-                elif _unknown_field(graph.node(group), "IpPermissions"):
+                elif _unknown_field(graph.node(group), "ingress_rules"):
                     add(("firewalls",), f"ingress rules of {group} known only after apply")
         for field_name, facets, text in (
-                ("SubnetId", ("routes", "acls"), "its subnet is known only after apply"),
-                ("SecurityGroups", ("firewalls",), "its security groups are known only after apply"),
-                ("IamInstanceProfile", ("identity",), "its instance profile is known only after apply"),
-                ("UserData", ("launch_data",), "its user data is known only after apply")):
+                ("subnet", ("routes", "acls"), "its subnet is known only after apply"),
+                ("firewalls", ("firewalls",), "its security groups are known only after apply"),
+                ("identity", ("identity",), "its instance profile is known only after apply"),
+                ("launch_data", ("launch_data",), "its user data is known only after apply")):
             if field_name in unknown:
                 add(facets, text)
-        if node.get("instance_profile"):
+        if node.get("identity_ref"):
             for text in self.at(node, "profiles"):
                 add(("identity",), text)
-        if node.get("instance_profile") and not identities:
-            add(("identity",), f"the role of instance profile {node.get('instance_profile')} not collected")
+        if node.get("identity_ref") and not identities:
+            add(("identity",), f"the role of instance profile {node.get('identity_ref')} not collected")
         named = list(self._named.get(node.id, ()))
         for identity in identities:
             for field_name in identity.get("unknown") or ():
@@ -239,7 +239,7 @@ def _possible_direct(graph: EstateGraph, reach: Reachability, coverage: Coverage
             addresses = iface.get(field_name) or []
             assumptions: list[str] = []
             if not addresses:
-                if ("PublicIpAddress" if version == 4 else "Ipv6Address") not in unknown:
+                if ("public_ipv4" if version == 4 else "ipv6") not in unknown:
                     continue
                 assumptions.append(f"its {label} address is unknown until apply; assumed to be assigned")
             unseen: list[str] = []
@@ -247,7 +247,7 @@ def _possible_direct(graph: EstateGraph, reach: Reachability, coverage: Coverage
             steps = [step(internet)]
             subnet_id = iface.get("subnet")
             if not subnet_id or not graph.has(subnet_id):
-                if not subnet_id and "SubnetId" not in unknown:
+                if not subnet_id and "subnet" not in unknown:
                     continue
                 unseen.append(f"subnet {subnet_id} was not collected, its routes and network ACL taken to admit "
                               "the internet" if subnet_id else
@@ -271,7 +271,7 @@ def _possible_direct(graph: EstateGraph, reach: Reachability, coverage: Coverage
                     unseen.append(f"the network ACLs were not collected ({missing_acls[0]}), taken to admit the "
                                   "internet")
                     via = unseen[-1]
-                elif acl is not None and _unknown_field(acl, "Entries"):
+                elif acl is not None and _unknown_field(acl, "rules"):
                     unseen.append(f"the rules of network ACL {acl.id} are known only after apply, taken to admit "
                                   "the internet")
                     via = unseen[-1]
@@ -283,8 +283,8 @@ def _possible_direct(graph: EstateGraph, reach: Reachability, coverage: Coverage
                     via = "network ACL admits the internet" if acl is not None else "no network ACL filters the subnet"
                 steps.append(step(subnet, via))
             groups = tuple(sorted(iface.get("groups") or ()))
-            unseen_groups = [g for g in groups if not graph.has(g) or _unknown_field(graph.node(g), "IpPermissions")]
-            if unseen_groups or (not groups and "SecurityGroups" in unknown):
+            unseen_groups = [g for g in groups if not graph.has(g) or _unknown_field(graph.node(g), "ingress_rules")]
+            if unseen_groups or (not groups and "firewalls" in unknown):
                 for group in unseen_groups:
                     text = (f"security group {group} was not collected, taken to admit the internet"
                             if not graph.has(group) else
@@ -320,13 +320,13 @@ def _possible_through_load_balancers(graph: EstateGraph, reach: Reachability, co
         return
     groups = {g for iface in node.get("interfaces") or () for g in iface.get("groups") or ()}
     target_unseen = [f"security group {g} of the target" for g in sorted(groups)
-                     if not graph.has(g) or _unknown_field(graph.node(g), "IpPermissions")]
+                     if not graph.has(g) or _unknown_field(graph.node(g), "ingress_rules")]
     for lb, edge in graph.into(node.id, "forwards"):
         if edge.get("listener_port") is None:
             continue
         unseen = list(target_unseen)
-        if lb.get("scheme") != "internet-facing":
-            if not _unknown_field(lb, "Scheme"):
+        if not lb.get("internet_facing"):
+            if not _unknown_field(lb, "internet_facing"):
                 continue
             unseen.append(f"whether {lb.name} is internet-facing")
         routed = False
@@ -339,8 +339,8 @@ def _possible_through_load_balancers(graph: EstateGraph, reach: Reachability, co
                 unseen.append(f"the routes of subnet {subnet_id} of {lb.name}")
         if not routed and len(unseen) == len(target_unseen):
             continue  # its subnets are known not to route to the internet
-        unseen += [f"security group {g} of {lb.name}" for g in lb.get("security_groups") or ()
-                   if not graph.has(g) or _unknown_field(graph.node(g), "IpPermissions")]
+        unseen += [f"security group {g} of {lb.name}" for g in lb.get("firewalls") or ()
+                   if not graph.has(g) or _unknown_field(graph.node(g), "ingress_rules")]
         if not unseen:
             continue  # every layer is known: reachability has decided
         text = (f"{', '.join(unseen)} not collected or known only after apply, taken to let the internet through "

@@ -1,9 +1,11 @@
 """Effective internet reachability: which ports of which node the internet reaches, and by which path.
 
 Computed once for the whole estate, outward from the internet node: every subnet's route to an
-internet gateway, every network ACL and every distinct set of security groups is evaluated once
-and cached, then combined per network interface and per load balancer listener. Nothing here
-knows which cloud a rule came from: the provider has already normalized routes, gateways and rules.
+internet gateway, every subnet firewall (network ACL) and every distinct set of interface
+firewalls (security groups) is evaluated once and cached, then combined per network interface and
+per load balancer listener. Nothing here knows which cloud a rule came from: the provider has
+already normalized routes, gateways and rules, and says how each firewall's rules combine
+(`semantics`) and what a load balancer preserves; attributes are those of guardrails/schema.py.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from guardrails.graph import INTERNET, EstateGraph, Node
 from guardrails.netsets import NO_RANGES, AddressSet, RangeSet, every_address, is_valid_cidr
 from guardrails.rules import (ALLOW_UNION, EPHEMERAL_PORTS, PROTOCOLS, Admission, Layer, Principal,
                               admits_internet, admits_principal, everything, format_portmap)
+from guardrails.schema import unknown_text
 
 class Step(NamedTuple):
     """One hop of a path in a finding's evidence. A named tuple: paths are built for every
@@ -85,7 +88,7 @@ class Reachability:
         self._sg_cache: dict[tuple[tuple[str, ...], int], Admission | None] = {}
         self._route_table_cache: dict[str, tuple[Node, str] | None] = {}
         self._layer_cache: dict[str, Layer] = {}
-        self._group_layers: dict[tuple[str, ...], Layer | None] = {}
+        self._group_layers: dict[tuple[str, ...], tuple[Layer, ...] | None] = {}
         self._admits_cache: dict[tuple, Admission] = {}
         self._nacl_of: dict[str, Node | None] = {}
         self._subnet_addresses: dict[str, AddressSet] = {}
@@ -97,7 +100,7 @@ class Reachability:
             found = None
             for rt, data in self.graph.out(subnet_id, "routes"):
                 if rt.kind == "route_table":
-                    found = (rt, data.get("association", "explicit"))
+                    found = (rt, data.get("via") or f"{data.get('association') or 'explicit'} association")
                     break
             self._route_table_cache[subnet_id] = found
         return self._route_table_cache[subnet_id]
@@ -119,7 +122,7 @@ class Reachability:
         found = self.route_table(subnet_id)
         if not found:
             return None
-        rt, association = found
+        rt, association = found  # the provider's words for how the subnet comes to use the table
         subnet = self.graph.node(subnet_id)
         covered, gateway, destinations = NO_RANGES, None, []
         for gw, data in self.graph.out(rt.id, "routes"):
@@ -161,8 +164,7 @@ class Reachability:
                 self._route_assumptions[(subnet_id, version)] = assumed
         if gateway is None or not covered.covers(every_address(version)):
             return None
-        how = "explicit association" if association == "explicit" else "the VPC's main route table"
-        return rt, gateway, f"route {', '.join(destinations)} -> {gateway.id} in {rt.id} ({how})"
+        return rt, gateway, f"route {', '.join(destinations)} -> {gateway.id} in {rt.id} ({association})"
 
     def _assumed_gateway(self, target: str | None, network: str | None) -> Node | None:
         """The internet gateway a route known only after apply may use: its named target if that is
@@ -215,12 +217,18 @@ class Reachability:
         return self._nacl_cache[key], fw
 
     def groups_admit_internet(self, groups: tuple[str, ...], version: int) -> Admission | None:
-        """What the union of these firewalls admits from the internet; None if one is unknown."""
+        """What these firewalls together admit from the internet; None if one is unknown."""
         key = (groups, version)
         if key not in self._sg_cache:
-            layer = self.group_layer(groups)
-            self._sg_cache[key] = None if layer is None else admits_internet(layer, "ingress", version)
+            layers = self.group_layers(groups)
+            self._sg_cache[key] = None if layers is None else _through(
+                admits_internet(layer, "ingress", version) for layer in layers)
         return self._sg_cache[key]
+
+    def groups_admit(self, groups: tuple[str, ...], direction: str, principal: Principal) -> Admission | None:
+        """What these firewalls together admit from (or to) a principal; None if one is unknown."""
+        layers = self.group_layers(groups)
+        return None if layers is None else _through(self.admits(layer, direction, principal) for layer in layers)
 
     def firewall_layer(self, fw: Node) -> Layer:
         if fw.id not in self._layer_cache:
@@ -235,19 +243,45 @@ class Reachability:
             self._admits_cache[key] = admits_principal(layer, direction, principal)
         return self._admits_cache[key]
 
-    def group_layer(self, groups: tuple[str, ...]) -> Layer | None:
-        """The union of these security groups as one layer; None when one was not collected."""
+    def group_layers(self, groups: tuple[str, ...]) -> tuple[Layer, ...] | None:
+        """The layers a set of firewalls on one interface makes; None when one was not collected.
+
+        Firewalls of one layer with the same semantics are one set of rules: allow_union ones add
+        up (every AWS security group of an interface), first_match ones are evaluated together in
+        priority order. Traffic must pass every distinct layer (an Azure NIC's network security
+        group and its subnet's)."""
         found = self._group_layers.get(groups, False)
         if found is False:
-            found = self._group_layers[groups] = (
-                layer_of([self.graph.node(gid) for gid in groups], ALLOW_UNION)
-                if all(self.graph.has(gid) for gid in groups) else None)
+            if not all(self.graph.has(gid) for gid in groups):
+                found = None
+            else:
+                by_layer: dict[tuple, list[Node]] = {}
+                for gid in groups:
+                    fw = self.graph.node(gid)
+                    by_layer.setdefault((fw.get("layer"), fw.get("semantics") or ALLOW_UNION), []).append(fw)
+                found = tuple(layer_of(members) for members in by_layer.values()) or (layer_of([]),)
+            self._group_layers[groups] = found
         return found
 
+    def group_layer(self, groups: tuple[str, ...]) -> Layer | None:
+        """The one layer these firewalls make; None when one was not collected, or when they make
+        several layers (then `group_layers` and `groups_admit` judge them)."""
+        layers = self.group_layers(groups)
+        return layers[0] if layers is not None and len(layers) == 1 else None
 
-def layer_of(firewalls: list[Node], semantics: str | None = None) -> Layer:
+
+def _through(admissions) -> Admission:
+    """What passes every one of these layers in turn."""
+    result = None
+    for admission in admissions:
+        result = admission if result is None else result.intersect(admission)
+    return result if result is not None else everything()
+
+
+def layer_of(firewalls: list[Node]) -> Layer:
+    """The rules of firewalls of one layer, combined as their provider says (their `semantics`)."""
     rules = tuple(r for fw in firewalls for r in fw.get("rules") or ())
-    semantics = semantics or (firewalls[0].get("semantics") if firewalls else ALLOW_UNION)
+    semantics = (firewalls[0].get("semantics") or ALLOW_UNION) if firewalls else ALLOW_UNION
     return Layer(",".join(fw.id for fw in firewalls), semantics, rules)
 
 
@@ -283,7 +317,7 @@ def compute_exposure(graph: EstateGraph, reach: Reachability | None = None,
 def _direct_paths(reach: Reachability, internet: Node, node: Node):
     graph = reach.graph
     interfaces = node.attrs.get("interfaces") or ()
-    unknown = set(node.attrs.get("unknown") or ())
+    unknown = node.attrs.get("unknown") or {}
     for iface in interfaces:
         subnet_id = iface.get("subnet")
         if not subnet_id or not graph.has(subnet_id):
@@ -292,15 +326,16 @@ def _direct_paths(reach: Reachability, internet: Node, node: Node):
             assumptions = []
             if version == 4:
                 has_address = bool(iface.get("public"))
-                if not has_address and "PublicIpAddress" in unknown:
+                if not has_address and "public_ipv4" in unknown:
                     has_address = True
-                    assumptions.append("its public IPv4 address is unknown until apply; assumed to be assigned")
+                    assumptions.append(f"its public IPv4 address is {unknown_text(unknown['public_ipv4'])}; "
+                                       "assumed to be assigned")
                 address_text = ", ".join(iface.get("public") or []) or "a public IPv4 address"
             else:
                 has_address = bool(iface.get("ipv6"))
-                if not has_address and "Ipv6Address" in unknown:
+                if not has_address and "ipv6" in unknown:
                     has_address = True
-                    assumptions.append("its IPv6 address is unknown until apply; assumed to be assigned")
+                    assumptions.append(f"its IPv6 address is {unknown_text(unknown['ipv6'])}; assumed to be assigned")
                 address_text = ", ".join(iface.get("ipv6") or []) or "an IPv6 address"
             if not has_address:
                 continue
@@ -324,7 +359,7 @@ def _direct_paths(reach: Reachability, internet: Node, node: Node):
                      step(subnet, _rules_via(nacl_adm, "no network ACL") if nacl else "no network ACL filters the subnet")]
             for gid in groups:
                 fw = graph.node(gid)
-                rules = [r for r in sg_adm.rules if r.ref.startswith(gid + " ")]
+                rules = [r for r in sg_adm.rules if r.firewall == gid]
                 if rules:
                     steps.append(step(fw, _rules_via(Admission({}, rules), "")))
             iface_text = f" on {iface['id']}" if iface.get("id") else ""
@@ -334,7 +369,7 @@ def _direct_paths(reach: Reachability, internet: Node, node: Node):
 
 def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node, among: Collection[str] | None = None):
     graph = reach.graph
-    if lb.get("scheme") != "internet-facing":
+    if not lb.get("internet_facing"):
         return
     targets = list(graph.out(lb.id, "forwards"))
     if among is not None:
@@ -353,7 +388,7 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node, among: C
         for proto, ranges in adm.ports.items():
             nacl_adm.ports[proto] = nacl_adm.ports.get(proto, NO_RANGES) | ranges
         nacl_adm.rules.extend(adm.rules)
-    groups = tuple(sorted(lb.get("security_groups") or ()))
+    groups = tuple(sorted(lb.get("firewalls") or ()))
     if groups:
         lb_adm = reach.groups_admit_internet(groups, 4)
         if lb_adm is None:
@@ -411,12 +446,9 @@ def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_a
                    lb_groups: tuple[str, ...], target_ports: dict[str, RangeSet]) -> str | None:
     """How the target's own filters let the load balancer's traffic in on the target port, or None."""
     graph = reach.graph
-    # A network load balancer keeps the client's address for instance targets, and for UDP, whether
-    # or not it has security groups: the target then sees internet addresses, and can admit the
-    # NLB only by referring to its security groups. For IP targets over TCP, AWS turns client IP
-    # preservation off by default and the target sees the NLB's own private addresses.
-    client_preserved = lb.get("lb_type") == "network" and (
-        edge.get("target_type", "instance") == "instance" or edge.get("protocol") in ("udp", "tcp_udp"))
+    # When the load balancer keeps the client's address (the provider says when), the target sees
+    # internet addresses, and can admit the load balancer only by referring to its firewalls.
+    client_preserved = bool(edge.get("client_address_preserved"))
     principals: list[Principal | None] = []
     if client_preserved:
         principals.append(None)
@@ -426,13 +458,12 @@ def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_a
         principals.append(Principal(addresses=lb_addresses, groups=frozenset(lb_groups)))
     for iface in target.get("interfaces") or []:
         groups = tuple(sorted(iface.get("groups") or ()))
-        layer = reach.group_layer(groups)
-        if layer is None:
+        if reach.group_layers(groups) is None:
             continue
         subnet_id = iface.get("subnet")
         for principal in principals:
             sg_adm = (reach.groups_admit_internet(groups, 4) if principal is None
-                      else reach.admits(layer, "ingress", principal))
+                      else reach.groups_admit(groups, "ingress", principal))
             sg_adm = sg_adm.only(target_ports)
             if not sg_adm:
                 continue

@@ -5,7 +5,9 @@ Terraform plan, whose ids are resource addresses instead of `vpc-...`; so kinds 
 list an id was found in, and only fall back on AWS id prefixes for resources outside the snapshot.
 AWS quirks live here and nowhere else: security groups are a union of allows, network ACLs are
 first-match and stateless, the VPC's main route table serves every subnet without an explicit
-association, an egress-only internet gateway admits nothing inbound.
+association, an egress-only internet gateway admits nothing inbound, a network load balancer keeps
+the client's address for instance targets. API field names stop here: the graph holds the
+attributes guardrails/schema.py declares, "unknown until apply" included.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from guardrails.errors import UserError
 from guardrails.graph import EstateGraph
 from guardrails.netsets import AddressSet, is_valid_cidr, port_range
 from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
+from guardrails.schema import AFTER_APPLY, SchemaError
 from guardrails.snapshot import decode_in_place, decoded
 
 PROVIDER = "aws"
@@ -33,6 +36,17 @@ TERRAFORM_GATEWAY_TYPES = {"aws_internet_gateway": "internet", "aws_egress_only_
                            "aws_nat_gateway": "nat", "aws_ec2_transit_gateway": "transit",
                            "aws_vpc_peering_connection": "peering", "aws_vpn_gateway": "vpn",
                            "aws_network_interface": "appliance", "aws_instance": "appliance"}
+
+# The neutral name (guardrails/schema.py UNKNOWN_FACTS) of each API field a Terraform plan can leave
+# unknown until apply; any other field is an unknown "setting" that no stage reads.
+UNKNOWN_FACTS = {
+    "PublicIpAddress": "public_ipv4", "Ipv6Address": "ipv6", "MetadataOptions": "metadata_service",
+    "UserData": "launch_data", "SecurityGroups": "firewalls", "Groups": "firewalls", "IamInstanceProfile": "identity",
+    "SubnetId": "subnet", "LaunchTemplate": "launch_settings", "ImageId": "image", "CidrBlock": "cidrs",
+    "VpcId": "network", "Routes": "routes", "Entries": "rules", "IpPermissions": "ingress_rules",
+    "IpPermissionsEgress": "egress_rules", "Scheme": "internet_facing", "Port": "listeners", "Targets": "targets",
+    "AssumeRolePolicyDocument": "trust_policy", "RolePolicyList": "policies", "PolicyVersionList": "policies",
+}
 
 ROUTE_TARGET_FIELDS = ("GatewayId", "EgressOnlyInternetGatewayId", "NatGatewayId", "TransitGatewayId",
                        "VpcPeeringConnectionId", "NetworkInterfaceId", "InstanceId", "CarrierGatewayId",
@@ -79,6 +93,7 @@ class _Context:
     prefix_lists: dict[str, dict] = field(default_factory=dict)
     profiles: dict[str, list[str]] = field(default_factory=dict)
     instance_by_ip: dict[str, str | list[str]] = field(default_factory=dict)  # the holder, or holders in order
+    metadata_services: dict[tuple, dict] = field(default_factory=dict)  # one record per distinct setting
     consume: bool = False
 
     def gap(self, what: str, error: str) -> None:
@@ -93,7 +108,7 @@ def _translated(item: dict) -> dict[str, Any]:
     unknown, address, location = item.get("_unknown"), item.get("_address"), item.get("_source_location")
     attrs: dict[str, Any] = {}
     if unknown:
-        attrs["unknown"] = list(unknown)
+        attrs["unknown"] = unknown_facts(unknown)
     if address:
         attrs["address"] = address
     if location:
@@ -101,11 +116,22 @@ def _translated(item: dict) -> dict[str, Any]:
     return attrs
 
 
+def unknown_facts(fields: Iterable[str]) -> dict[str, str]:
+    """The neutral facts behind API fields a plan leaves unknown ("Routes[0].GatewayId" is routes)."""
+    facts: dict[str, str] = {}
+    for name in fields:
+        base = str(name).split("[", 1)[0].split(".", 1)[0]
+        facts.setdefault(UNKNOWN_FACTS.get(base, "settings"), AFTER_APPLY)
+    return facts
+
+
 @contextmanager
 def reply_shape_errors() -> Iterator[None]:
     """A field of the wrong type deep inside a reply is told as such, in one line."""
     try:
         yield
+    except SchemaError:
+        raise  # not the reply's shape: a node this module built does not match the schema
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UserError(f"the snapshot does not have the shape of AWS API replies "
                         f"({type(exc).__name__}: {exc})") from None
@@ -300,19 +326,20 @@ def _add_network_nodes(ctx: _Context, data: dict) -> None:
                 for r in tgw_rt.get("Routes") or []]
     for sg in data.get("security_groups") or []:
         g.add_node(sg["GroupId"], "firewall", name=sg.get("GroupName") or sg["GroupId"], tags=tags_of(sg),
-                   semantics=ALLOW_UNION, layer="security_group", stateful=True, network=sg.get("VpcId"),
+                   semantics=ALLOW_UNION, layer="interface", stateful=True, network=sg.get("VpcId"),
                    rules=tuple(_sg_rules(ctx, sg)), raw={"Description": sg.get("Description")}, **ctx.base(sg))
     for acl in data.get("network_acls") or []:
         g.add_node(acl["NetworkAclId"], "firewall", name=tags_of(acl).get("Name", acl["NetworkAclId"]),
-                   tags=tags_of(acl), semantics=FIRST_MATCH, layer="nacl", stateful=False,
+                   tags=tags_of(acl), semantics=FIRST_MATCH, layer="subnet", stateful=False,
                    network=acl.get("VpcId"), default=bool(acl.get("IsDefault")),
-                   rules=tuple(_nacl_rules(acl)), **ctx.base(acl))
+                   rules=tuple(_nacl_rules(ctx, acl)), **ctx.base(acl))
     for rt in data.get("route_tables") or []:
         g.add_node(rt["RouteTableId"], "route_table", name=tags_of(rt).get("Name", rt["RouteTableId"]),
                    tags=tags_of(rt), network=rt.get("VpcId"), routes=_routes(ctx, rt),
-                   main=any(a.get("Main") for a in rt.get("Associations") or []), **ctx.base(rt))
-        if "_unknown" in rt or any("_unknown" in r for r in rt.get("Routes") or ()):
-            g.node(rt["RouteTableId"]).attrs["unknown_routes"] = _unknown_routes(rt)
+                   default=any(a.get("Main") for a in rt.get("Associations") or []),
+                   **({"unknown_routes": _unknown_routes(rt)}
+                      if "_unknown" in rt or any("_unknown" in r for r in rt.get("Routes") or ()) else {}),
+                   **ctx.base(rt))
 
 
 def _routes(ctx: _Context, rt: dict) -> list[dict]:
@@ -325,8 +352,10 @@ def _routes(ctx: _Context, rt: dict) -> list[dict]:
             pl = ctx.prefix_lists.get(route["DestinationPrefixListId"])
             destinations += [e["Cidr"] for e in (pl or {}).get("Entries") or [] if e.get("Cidr")]
         target = next((route[f] for f in ROUTE_TARGET_FIELDS if route.get(f)), None)
+        target_kind = "local" if target == "local" else _next_hop_kind(ctx, target) if target else "unknown"
         for dest in destinations:
-            routes.append({"destination": dest, "target": target, "state": route.get("State", "active")})
+            routes.append({"destination": dest, "target": target, "target_kind": target_kind,
+                           "state": route.get("State", "active")})
     return routes
 
 
@@ -361,6 +390,26 @@ def _unknown_routes(rt: dict) -> list[dict]:
     return out
 
 
+def _next_hop_kind(ctx: _Context, target: str) -> str:
+    """The gateway type of a route's next hop: of its node when collected, else told by its id."""
+    if ctx.graph.has(target):
+        node = ctx.graph.node(target)
+        if node.kind == "gateway":
+            return node.get("gateway_type") or "unknown"
+        if node.kind == "compute":
+            return "appliance"
+    return gateway_type_of(target)
+
+
+def _range_peer(ctx: _Context, firewall: str, text: Any, where: str) -> Peer:
+    """A rule's address range; one that cannot be read is kept as an unknown peer, which matches
+    no one, and told as a coverage gap naming the firewall and the value."""
+    if isinstance(text, str) and is_valid_cidr(text):
+        return Peer("cidr", text, AddressSet.parse(text))
+    ctx.gap(f"firewall {firewall} {where}", f"address range {text!r} is not a valid CIDR; what the rule admits is unknown")
+    return Peer("unknown", str(text), label=f"{text} (not a valid address range)")
+
+
 def _sg_rules(ctx: _Context, sg: dict) -> Iterable[Rule]:
     for direction, key in (("ingress", "IpPermissions"), ("egress", "IpPermissionsEgress")):
         for n, perm in enumerate(sg.get(key) or []):
@@ -369,12 +418,13 @@ def _sg_rules(ctx: _Context, sg: dict) -> Iterable[Rule]:
                 continue  # other IP protocols (GRE, ESP...) carry no CI service
             ports = port_range(perm.get("FromPort"), perm.get("ToPort")) if protocol in ("tcp", "udp") else port_range(None, None)
             peers: list[Peer] = []
+            where = f"{direction} rule {n + 1}"
             for r in perm.get("IpRanges") or []:
-                if r.get("CidrIp") and is_valid_cidr(r["CidrIp"]):
-                    peers.append(Peer("cidr", r["CidrIp"], AddressSet.parse(r["CidrIp"])))
+                if r.get("CidrIp"):
+                    peers.append(_range_peer(ctx, sg["GroupId"], r["CidrIp"], where))
             for r in perm.get("Ipv6Ranges") or []:
-                if r.get("CidrIpv6") and is_valid_cidr(r["CidrIpv6"]):
-                    peers.append(Peer("cidr", r["CidrIpv6"], AddressSet.parse(r["CidrIpv6"])))
+                if r.get("CidrIpv6"):
+                    peers.append(_range_peer(ctx, sg["GroupId"], r["CidrIpv6"], where))
             for r in perm.get("PrefixListIds") or []:
                 pl_id = r.get("PrefixListId")
                 pl = ctx.prefix_lists.get(pl_id)
@@ -389,24 +439,27 @@ def _sg_rules(ctx: _Context, sg: dict) -> Iterable[Rule]:
                 if pair.get("GroupId"):
                     peers.append(Peer("group", pair["GroupId"]))
             if peers:
-                yield Rule(direction, "allow", protocol, ports, tuple(peers), 0, f"{sg['GroupId']} {direction} rule {n + 1}")
+                yield Rule(direction, "allow", protocol, ports, tuple(peers), 0, f"{sg['GroupId']} {where}",
+                           firewall=sg["GroupId"])
 
 
-def _nacl_rules(acl: dict) -> Iterable[Rule]:
+def _nacl_rules(ctx: _Context, acl: dict) -> Iterable[Rule]:
+    acl_id = acl["NetworkAclId"]
     for entry in acl.get("Entries") or []:
         protocol = PROTOCOL_NUMBERS.get(str(entry.get("Protocol", "-1")).lower())
         if protocol is None:
             continue
         cidr = entry.get("CidrBlock") or entry.get("Ipv6CidrBlock")
-        if not cidr or not is_valid_cidr(cidr):
+        if not cidr:
             continue
         pr = entry.get("PortRange") or {}
         ports = port_range(pr.get("From"), pr.get("To")) if protocol in ("tcp", "udp") and pr else port_range(None, None)
         direction = "egress" if entry.get("Egress") else "ingress"
         number = int(entry.get("RuleNumber", 32767))
         label = "*" if number >= 32767 else str(number)
+        where = f"{direction} rule {label}"
         yield Rule(direction, str(entry.get("RuleAction", "deny")).lower(), protocol, ports,
-                   (Peer("cidr", cidr, AddressSet.parse(cidr)),), number, f"{acl['NetworkAclId']} {direction} rule {label}")
+                   (_range_peer(ctx, acl_id, cidr, where),), number, f"{acl_id} {where}", firewall=acl_id)
 
 
 def _ensure_gateway(ctx: _Context, gateway_id: str) -> None:
@@ -475,9 +528,9 @@ def _associate_route_tables(ctx: _Context, data: dict) -> None:
     for subnet in data.get("subnets") or []:
         sid = subnet["SubnetId"]
         if sid in explicit:
-            g.add_edge(sid, explicit[sid], "routes", association="explicit")
+            g.add_edge(sid, explicit[sid], "routes", association="explicit", via="explicit association")
         elif subnet.get("VpcId") in main:
-            g.add_edge(sid, main[subnet["VpcId"]], "routes", association="main")
+            g.add_edge(sid, main[subnet["VpcId"]], "routes", association="default", via="the VPC's main route table")
         elif collected:
             ctx.gap(f"route table of {sid}", f"no explicit association and no main route table found for {subnet.get('VpcId')}")
 
@@ -497,7 +550,7 @@ def _associate_nacls(ctx: _Context, data: dict) -> None:
     for subnet in data.get("subnets") or []:
         acl = associated.get(subnet["SubnetId"]) or default.get(subnet.get("VpcId"))
         if acl:
-            g.add_edge(subnet["SubnetId"], acl, "filtered_by", layer="nacl")
+            g.add_edge(subnet["SubnetId"], acl, "filtered_by", layer="subnet")
 
 
 # -- compute ---------------------------------------------------------------------------------
@@ -508,9 +561,11 @@ def _interfaces(instance: dict, enis: list[dict]) -> list[dict]:
     out = []
     for eni in enis:
         public: list[str] = []
+        public_kind = None
         association = eni.get("Association")
         if association and association.get("PublicIp"):
             public.append(association["PublicIp"])
+            public_kind = _public_kind(association)
         private = []
         for addr in eni.get("PrivateIpAddresses") or ():
             address = addr.get("PrivateIpAddress")
@@ -521,6 +576,7 @@ def _interfaces(instance: dict, enis: list[dict]) -> list[dict]:
                 address = association.get("PublicIp")
                 if address and address not in public:
                     public.append(address)
+                    public_kind = public_kind or _public_kind(association)
         primary = eni.get("PrivateIpAddress")
         if primary and primary not in private:
             private.insert(0, primary)
@@ -530,6 +586,7 @@ def _interfaces(instance: dict, enis: list[dict]) -> list[dict]:
             "subnet": eni.get("SubnetId") or instance.get("SubnetId"),
             "private": private,
             "public": sorted(public) if len(public) > 1 else public,
+            "public_kind": public_kind,
             "ipv6": [a["Ipv6Address"] for a in ipv6 if a.get("Ipv6Address")] if ipv6 else [],
             "groups": [grp["GroupId"] for grp in eni.get("Groups") or () if grp.get("GroupId")],
         })
@@ -539,12 +596,38 @@ def _interfaces(instance: dict, enis: list[dict]) -> list[dict]:
             "subnet": instance.get("SubnetId"),
             "private": [instance["PrivateIpAddress"]] if instance.get("PrivateIpAddress") else [],
             "public": [instance["PublicIpAddress"]] if instance.get("PublicIpAddress") else [],
+            "public_kind": None,  # the instance's reply does not say whether its address is an Elastic IP
             "ipv6": [instance["Ipv6Address"]] if instance.get("Ipv6Address") else [],
             "groups": [grp["GroupId"] for grp in instance.get("SecurityGroups") or [] if grp.get("GroupId")],
         })
     elif out and instance.get("PublicIpAddress") and not any(i["public"] for i in out):
         out[0]["public"] = [instance["PublicIpAddress"]]
     return out
+
+
+def _public_kind(association: dict) -> str:
+    """An address AWS assigned (owner `amazon`) is released when the instance stops; an Elastic IP
+    (owned by the account) is kept until released."""
+    return "ephemeral" if association.get("IpOwnerId", "amazon") == "amazon" else "static"
+
+
+def _metadata_service(ctx: _Context, options: Any, unknown: bool) -> dict | None:
+    """The instance metadata service in neutral words; AWS's defaults when its options are known
+    only after apply. Instances share a few settings, so each record is made once and shared."""
+    if not isinstance(options, dict):
+        if not unknown:
+            return None
+        options = {}
+    tokens = str(options.get("HttpTokens", "optional")).lower()
+    hops = options.get("HttpPutResponseHopLimit")
+    enabled = str(options.get("HttpEndpoint", "enabled")).lower() != "disabled"
+    key = (tokens, hops if type(hops) is int else None, enabled)
+    found = ctx.metadata_services.get(key)
+    if found is None:
+        found = ctx.metadata_services[key] = {
+            "enabled": enabled, "v1_allowed": tokens == "optional", "hop_limit": key[1],
+            "session_tokens": tokens, "setting": f"HttpTokens={tokens}"}
+    return found
 
 
 def _taken(data: dict, key: str) -> Iterator[dict]:
@@ -593,14 +676,17 @@ def _add_instances(ctx: _Context, data: dict) -> None:
         interfaces = _interfaces(inst, enis)
         asg = asg_of.get(iid) or tags.get("aws:autoscaling:groupName") or inst.get("_launched_by")
         profile = (inst.get("IamInstanceProfile") or {}).get("Arn")
+        translated = _translated(inst)
+        metadata = _metadata_service(ctx, inst.get("MetadataOptions"),
+                                     "metadata_service" in translated.get("unknown", ()))
         g.add_node(iid, "compute", provider=PROVIDER, account=ctx.account, region=region,
                    name=tags.get("Name", iid), tags=tags,
                    raw={"InstanceType": inst.get("InstanceType"), "ImageId": inst.get("ImageId")},
                    compute_type="instance", state=state, interfaces=interfaces,
                    image_name=image.get("Name"),
                    autoscaling_group=asg, launch_time=inst.get("LaunchTime"),
-                   metadata_options=inst.get("MetadataOptions"), user_data=inst.get("UserData"),
-                   managed_service=False, instance_profile=profile, **_translated(inst))
+                   metadata_service=metadata, launch_data=inst.get("UserData"),
+                   managed_service=False, identity_ref=profile, **translated)
         for iface in interfaces:
             for ip in iface["private"]:
                 held = instance_by_ip.get(ip)  # most addresses have one holder; overlapping networks give more
@@ -628,12 +714,13 @@ def _add_build_projects(ctx: _Context, data: dict) -> None:
         vpc = project.get("vpcConfig") or {}
         subnets = [s for s in vpc.get("subnets") or [] if s]
         groups = [s for s in vpc.get("securityGroupIds") or [] if s]
-        interfaces = [{"id": None, "subnet": s, "private": [], "public": [], "ipv6": [], "groups": groups} for s in subnets]
+        interfaces = [{"id": None, "subnet": s, "private": [], "public": [], "public_kind": None, "ipv6": [],
+                       "groups": groups} for s in subnets]
         g.add_node(arn, "compute", name=project.get("name") or arn, tags=tags_of(project),
                    raw={"environment": {"image": (project.get("environment") or {}).get("image")}},
                    compute_type="build_project", state="running", interfaces=interfaces,
                    image_name=(project.get("environment") or {}).get("image"), autoscaling_group=None,
-                   launch_time=None, metadata_options=None, user_data=None, managed_service=True,
+                   launch_time=None, metadata_service=None, launch_data=None, managed_service=True,
                    in_network=bool(subnets), **ctx.base(project))
         _link_compute(ctx, arn, interfaces)
         role = project.get("serviceRole")
@@ -660,7 +747,7 @@ def _link_compute(ctx: _Context, node_id: str, interfaces: list[dict]) -> None:
             ctx.gap(f"subnet of {node_id}", f"subnet {subnet} not collected; routes and network ACL unknown")
         for group in iface["groups"]:
             if has(group):
-                add_edge(node_id, group, "filtered_by", key=group, layer="security_group")
+                add_edge(node_id, group, "filtered_by", key=group, layer="interface")
             else:
                 ctx.gap(f"security group of {node_id}", f"security group {group} not collected; its rules are unknown")
 
@@ -704,8 +791,8 @@ def _add_load_balancers(ctx: _Context, data: dict) -> None:
             listeners.append({"id": listener.get("ListenerArn"), "port": listener.get("Port"),
                               "protocol": str(listener.get("Protocol") or "").upper(), "target_groups": tgs})
         g.add_node(arn, "load_balancer", name=lb.get("LoadBalancerName") or arn, tags=tags_of(lb),
-                   scheme=lb.get("Scheme", "internet-facing"), lb_type=lb_type, subnets=subnets,
-                   security_groups=list(lb.get("SecurityGroups") or []), listeners=listeners,
+                   internet_facing=lb.get("Scheme", "internet-facing") == "internet-facing", lb_type=lb_type,
+                   subnets=subnets, firewalls=list(lb.get("SecurityGroups") or []), listeners=listeners,
                    network=lb.get("VpcId"), **ctx.base(lb))
         _link_load_balancer(ctx, arn, subnets, lb.get("SecurityGroups") or [])
         for listener in listeners:
@@ -719,8 +806,9 @@ def _add_load_balancers(ctx: _Context, data: dict) -> None:
                      for d in clb.get("ListenerDescriptions") or [] if d.get("Listener")]
         subnets = list(clb.get("Subnets") or [])
         arn = _classic_arn(ctx, clb)
-        g.add_node(arn, "load_balancer", name=name, tags=tags_of(clb), scheme=clb.get("Scheme", "internet-facing"),
-                   lb_type="classic", subnets=subnets, security_groups=list(clb.get("SecurityGroups") or []),
+        g.add_node(arn, "load_balancer", name=name, tags=tags_of(clb),
+                   internet_facing=clb.get("Scheme", "internet-facing") == "internet-facing",
+                   lb_type="classic", subnets=subnets, firewalls=list(clb.get("SecurityGroups") or []),
                    listeners=listeners, network=clb.get("VPCId"), **ctx.base(clb))
         _link_load_balancer(ctx, arn, subnets, clb.get("SecurityGroups") or [])
 
@@ -771,9 +859,12 @@ def _add_load_balancer_targets(ctx: _Context, data: dict) -> None:
                     if not node or not g.has(node):
                         continue
                     port = desc.get("Port") or tg.get("Port")
+                    protocol = _transport(listener["protocol"])
                     g.add_edge(arn, node, "forwards", key=f"{listener['id']}>{tg_arn}>{port}",
-                               listener_port=listener["port"], target_port=port,
-                               protocol=_transport(listener["protocol"]), target_type=tg.get("TargetType", "instance"),
+                               listener_port=listener["port"], target_port=port, protocol=protocol,
+                               target_type=tg.get("TargetType", "instance"),
+                               client_address_preserved=_client_address_preserved(
+                                   lb.get("Type", "application"), tg.get("TargetType", "instance"), protocol),
                                via=f"listener {listener['protocol']}:{listener['port']} -> target group "
                                    f"{tg.get('TargetGroupName') or tg_arn} port {port}")
     for clb in data.get("classic_load_balancers") or []:
@@ -788,7 +879,16 @@ def _add_load_balancer_targets(ctx: _Context, data: dict) -> None:
                 g.add_edge(arn, inst["InstanceId"], "forwards", key=f"{listener['id']}>{listener['instance_port']}",
                            listener_port=listener["port"], target_port=listener["instance_port"],
                            protocol=_transport(listener["protocol"]), target_type="instance",
+                           client_address_preserved=False,
                            via=f"listener {listener['protocol']}:{listener['port']} -> instance port {listener['instance_port']}")
+
+
+def _client_address_preserved(lb_type: str, target_type: str, protocol: str) -> bool:
+    """A network load balancer keeps the client's address for instance targets, and for UDP,
+    whether or not it has security groups: the target then sees internet addresses. For IP targets
+    over TCP, AWS turns client IP preservation off by default and the target sees the load
+    balancer's own private addresses. Application and classic load balancers end connections."""
+    return lb_type == "network" and (target_type == "instance" or protocol in ("udp", "tcp_udp"))
 
 
 def _transport(protocol: str) -> str:
@@ -804,7 +904,7 @@ def _link_load_balancer(ctx: _Context, lb_id: str, subnets: list[str], groups: l
             ctx.gap(f"subnet of {lb_id}", f"subnet {subnet} not collected")
     for group in groups:
         if g.has(group):
-            g.add_edge(lb_id, group, "filtered_by", key=group, layer="security_group")
+            g.add_edge(lb_id, group, "filtered_by", key=group, layer="interface")
         else:
             ctx.gap(f"security group of {lb_id}", f"security group {group} not collected; its rules are unknown")
 
