@@ -29,6 +29,7 @@ class _GroupRef(TypedDict, total=False):
 
 class _Association(TypedDict, total=False):
     PublicIp: Any
+    IpOwnerId: Any
 
 
 class _PrivateAddress(TypedDict, total=False):
