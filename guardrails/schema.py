@@ -398,8 +398,8 @@ class CanAssume(EdgeRecord):
 class Grants(EdgeRecord):
     """identity -> account or resource it holds power over."""
 
-    power: str | None = attr("the power it holds there, as identity analysis grades it (admin, can escalate, "
-                             "production write)")
+    power: str | None = attr("the power it holds there: `admin`, `escalate` (can make itself admin) or `write` "
+                             "(can change production)")
     via: Any = attr("the statement, binding or assignment that proves it, for evidence")
 
 
