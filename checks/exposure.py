@@ -158,13 +158,12 @@ def not_behind_load_balancer(estate: Estate) -> Iterator[Result]:
         addresses = [a for iface in node.get("interfaces") or [] for a in (iface.get("public") or []) + (iface.get("ipv6") or [])]
         assumed = []
         if not addresses:
-            if "public_ipv4" in unknown:
-                assumed.append(f"whether it gets a public IPv4 address is {unknown_text(unknown['public_ipv4'])}")
-            elif "ipv6" in unknown:
-                assumed.append(f"whether it gets an IPv6 address is {unknown_text(unknown['ipv6'])}")
-            else:
+            fact = "public_ipv4" if "public_ipv4" in unknown else "ipv6" if "ipv6" in unknown else None
+            if fact is None:
                 continue
-        what = ", ".join(addresses) if addresses else "a public address (unknown until apply)"
+            address = "a public IPv4 address" if fact == "public_ipv4" else "an IPv6 address"
+            assumed.append(f"whether it gets {address} is {unknown_text(unknown[fact])}")
+        what = ", ".join(addresses) if addresses else f"a public address ({unknown_text(unknown[fact])})"
         yield Result(
             node.id,
             f"{describe(node, verdict)} has its own public address {what} instead of being reached only through "
