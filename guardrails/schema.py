@@ -314,7 +314,8 @@ class Identity(NodeRecord):
 
     identity_type: str = attr("`role`, `user`, `service_account`...")
     arn: str | None = attr("its provider-wide unique name")
-    trust_policy: dict | None = attr("who may assume it: the provider's policy document")
+    trust_policy: Any = attr("who may assume it: the provider's policy document as collected, readable or not "
+                             "(an unreadable one is the identity analysis's coverage gap)")
     managed_policies: list[dict] = attr("policies attached to it: {name, arn, document}", [])
     inline_policies: list[dict] = attr("policies embedded in it: {name, document}", [])
     boundary: dict | None = attr("the policy bounding its permissions: {name, arn, document}")
