@@ -25,6 +25,7 @@ from guardrails.config import Config
 from guardrails.graph import EstateGraph
 from guardrails.netsets import AddressSet, port_range
 from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
+from guardrails.schema import AFTER_APPLY
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -117,16 +118,19 @@ class EstateBuilder:
         return gateway_id
 
     def route_table(self, table_id: str, network: str, routes: dict[str, str], *, subnets: Iterable[str] = (),
-                    main: bool = False) -> str:
+                    default: bool = False) -> str:
         """A route table with `routes` (destination CIDR -> gateway id), serving `subnets` explicitly,
-        or every subnet without an explicit table when `main`."""
-        self.graph.add_node(table_id, "route_table", name=table_id, network=network, main=main,
-                            routes=[{"destination": d, "target": t, "state": "active"} for d, t in routes.items()],
+        or as the network's default table (serving every subnet without one of its own)."""
+        kinds = {t: self.graph.node(t).get("gateway_type") if self.graph.has(t) else "unknown" for t in routes.values()}
+        self.graph.add_node(table_id, "route_table", name=table_id, network=network, default=default,
+                            routes=[{"destination": d, "target": t, "target_kind": kinds[t], "state": "active"}
+                                    for d, t in routes.items()],
                             **self._base())
         for destination, target in routes.items():
             self.graph.add_edge(table_id, target, "routes", key=destination, destination=destination)
         for subnet in subnets:
-            self.graph.add_edge(subnet, table_id, "routes", association="main" if main else "explicit")
+            self.graph.add_edge(subnet, table_id, "routes", association="default" if default else "explicit",
+                                via="the network's default route table" if default else "explicit association")
         return table_id
 
     def peer(self, a: str, b: str, peering_id: str = "pcx-1") -> str:
@@ -161,7 +165,7 @@ class EstateBuilder:
     # -- firewalls ---------------------------------------------------------------------------
 
     def firewall(self, firewall_id: str, *, ingress: Iterable[RuleSpec] = (), egress: Iterable[RuleSpec] = (),
-                 network: str | None = None, semantics: str = ALLOW_UNION, layer: str = "security_group",
+                 network: str | None = None, semantics: str = ALLOW_UNION, layer: str = "interface",
                  stateful: bool = True) -> str:
         """A firewall; by default a stateful allow-union layer (a security group). Attach it to
         compute or load balancers by id (`groups=`), or to a subnet with filter_subnet."""
@@ -172,7 +176,7 @@ class EstateBuilder:
                 peers += [Peer("group", g) for g in spec.groups]
                 place = spec.priority if semantics == FIRST_MATCH else n
                 rules.append(Rule(direction, spec.action, spec.protocol, port_range(*spec.ports), tuple(peers),
-                                  spec.priority, f"{firewall_id} {direction} rule {place}"))
+                                  spec.priority, f"{firewall_id} {direction} rule {place}", firewall=firewall_id))
         self.graph.add_node(firewall_id, "firewall", name=firewall_id, semantics=semantics, layer=layer,
                             stateful=stateful, network=network, rules=tuple(rules), **self._base())
         return firewall_id
@@ -180,8 +184,8 @@ class EstateBuilder:
     def network_filter(self, filter_id: str, subnet: str, *, ingress: Iterable[RuleSpec] = (),
                        egress: Iterable[RuleSpec] = ()) -> str:
         """A stateless first-match filter on a subnet (a network ACL): rules in priority order."""
-        self.firewall(filter_id, ingress=ingress, egress=egress, semantics=FIRST_MATCH, layer="nacl", stateful=False)
-        self.graph.add_edge(subnet, filter_id, "filtered_by", layer="nacl")
+        self.firewall(filter_id, ingress=ingress, egress=egress, semantics=FIRST_MATCH, layer="subnet", stateful=False)
+        self.graph.add_edge(subnet, filter_id, "filtered_by", layer="subnet")
         return filter_id
 
     # -- compute and load balancers --------------------------------------------------------
@@ -192,49 +196,57 @@ class EstateBuilder:
                 launched: dt.datetime | None = None, metadata: dict | None = None, launch_data: str | None = None,
                 public_address_unknown: bool = False, metadata_unknown: bool = False,
                 managed_service: bool = False, runs_as: str | None = None, state: str = "running") -> str:
-        """An instance with one network interface in `subnet`. `metadata` is the metadata service's
-        options (HttpTokens, HttpPutResponseHopLimit, HttpEndpoint); `launch_data` its boot script, as
-        text; the `..._unknown` flags say that a value is known only after apply (a Terraform plan)."""
+        """An instance with one network interface in `subnet`. `metadata` is its metadata service
+        ({enabled, v1_allowed, hop_limit}; by default enabled, v1 allowed, no hop limit); `launch_data`
+        its boot script, as text; the `..._unknown` flags say that a value is known only after apply
+        (a Terraform plan): a metadata service known only after apply is judged by its defaults."""
         groups = list(groups)
         interfaces = [{"id": f"eni-{node_id}", "subnet": subnet, "private": [private], "public": list(public),
-                       "ipv6": list(ipv6), "groups": groups}]
+                       "public_kind": "static" if public else None, "ipv6": list(ipv6), "groups": groups}]
         attrs = {}
-        unknown = [field for field, flag in (("PublicIpAddress", public_address_unknown),
-                                             ("MetadataOptions", metadata_unknown)) if flag]
+        unknown = {fact: AFTER_APPLY for fact, flag in (("public_ipv4", public_address_unknown),
+                                                        ("metadata_service", metadata_unknown)) if flag}
         if unknown:
             attrs["unknown"] = unknown
+        service = None
+        if metadata is not None or metadata_unknown:
+            service = {"enabled": True, "v1_allowed": True, "hop_limit": None, **(metadata or {})}
+            tokens = "optional" if service["v1_allowed"] else "required"
+            service.update(session_tokens=tokens, setting=f"session tokens {tokens}")
         self.graph.add_node(node_id, "compute", name=name or node_id, tags={"Name": name or node_id, **(tags or {})},
                             compute_type="build_project" if managed_service else "instance", state=state,
                             interfaces=interfaces, image_name=image, autoscaling_group=autoscaling_group,
                             launch_time=(launched or NOW - dt.timedelta(hours=2)).isoformat(),
-                            metadata_options=metadata, managed_service=managed_service,
-                            user_data=base64.b64encode(launch_data.encode()).decode() if launch_data else None,
+                            metadata_service=service, managed_service=managed_service,
+                            launch_data=base64.b64encode(launch_data.encode()).decode() if launch_data else None,
                             **attrs, **self._base())
         self.graph.add_edge(subnet, node_id, "contains")
         for group in groups:
-            self.graph.add_edge(node_id, group, "filtered_by", key=group, layer="security_group")
+            self.graph.add_edge(node_id, group, "filtered_by", key=group, layer="interface")
         if runs_as:
             self.graph.add_edge(node_id, runs_as, "runs_as", via=f"instance profile of {node_id}")
         return node_id
 
     def load_balancer(self, lb_id: str, *, subnets: Iterable[str], listeners: dict[int, dict[str, int]],
-                      groups: Iterable[str] = (), scheme: str = "internet-facing", lb_type: str = "application",
+                      groups: Iterable[str] = (), internet_facing: bool = True, lb_type: str = "application",
                       network: str | None = None) -> str:
-        """A load balancer; `listeners` maps each listener port to its targets (node id -> target port)."""
+        """A load balancer; `listeners` maps each listener port to its targets (node id -> target port).
+        A network load balancer keeps the client's address, as AWS's does for instance targets."""
         subnets, groups = list(subnets), list(groups)
-        self.graph.add_node(lb_id, "load_balancer", name=lb_id, scheme=scheme, lb_type=lb_type, subnets=subnets,
-                            security_groups=groups, network=network,
+        self.graph.add_node(lb_id, "load_balancer", name=lb_id, internet_facing=internet_facing, lb_type=lb_type,
+                            subnets=subnets, firewalls=groups, network=network,
                             listeners=[{"id": f"{lb_id}/{port}", "port": port, "protocol": "HTTP",
                                         "target_groups": [f"{lb_id}/tg-{port}"]} for port in listeners],
                             **self._base())
         for subnet in subnets:
             self.graph.add_edge(subnet, lb_id, "contains")
         for group in groups:
-            self.graph.add_edge(lb_id, group, "filtered_by", key=group, layer="security_group")
+            self.graph.add_edge(lb_id, group, "filtered_by", key=group, layer="interface")
         for port, targets in listeners.items():
             for target, target_port in targets.items():
                 self.graph.add_edge(lb_id, target, "forwards", key=f"{port}>{target_port}", listener_port=port,
                                     target_port=target_port, protocol="tcp", target_type="instance",
+                                    client_address_preserved=lb_type == "network",
                                     via=f"listener HTTP:{port} -> target port {target_port}")
         return lb_id
 

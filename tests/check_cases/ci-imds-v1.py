@@ -4,12 +4,12 @@ lets a runner's build containers reach it."""
 from check_cases import Case
 from estate_builder import INTERNET_V4, EstateBuilder, allow_tcp
 
-V1 = {"HttpEndpoint": "enabled", "HttpTokens": "optional", "HttpPutResponseHopLimit": 1}
-V2 = {"HttpEndpoint": "enabled", "HttpTokens": "required", "HttpPutResponseHopLimit": 1}
+V1 = {"enabled": True, "v1_allowed": True, "hop_limit": 1}
+V2 = {"enabled": True, "v1_allowed": False, "hop_limit": 1}
 
 
 def node(metadata, name="gitlab-runner", exposed=False, unknown=False):
-    """A CI node with these metadata options; `exposed`: the internet reaches it on 8080."""
+    """A CI node with this metadata service; `exposed`: the internet reaches it on 8080."""
     b = EstateBuilder()
     net = b.public_network() if exposed else b.private_network()
     group = b.firewall("sg-ci", ingress=[allow_tcp(8080, cidr=INTERNET_V4)])
@@ -25,9 +25,9 @@ CASES = [
     Case("the metadata options are known only after apply", lambda: node(None, unknown=True),
          fires={"i-ci": "medium"}),
     Case("IMDSv2 required, hop limit 1", lambda: node(V2)),
-    Case("a runner with IMDSv2 and a hop limit of 2", lambda: node({**V2, "HttpPutResponseHopLimit": 2}),
+    Case("a runner with IMDSv2 and a hop limit of 2", lambda: node({**V2, "hop_limit": 2}),
          fires={"i-ci": "medium"}),
     Case("a server with IMDSv2 and a hop limit of 2: containers are a runner's concern",
-         lambda: node({**V2, "HttpPutResponseHopLimit": 2}, name="jenkins")),
-    Case("the metadata service is disabled", lambda: node({**V1, "HttpEndpoint": "disabled"})),
+         lambda: node({**V2, "hop_limit": 2}, name="jenkins")),
+    Case("the metadata service is disabled", lambda: node({**V1, "enabled": False})),
 ]

@@ -18,7 +18,7 @@ def direct(name="jenkins", source=INTERNET_V4, public=("198.51.100.10",), routed
     return b
 
 
-def behind_load_balancer(scheme="internet-facing"):
+def behind_load_balancer(internet_facing=True):
     """A CI server without an address of its own, in a private network, behind a load balancer in a
     public subnet whose firewall admits the internet on 443; the server admits the balancer's group."""
     b = EstateBuilder()
@@ -27,7 +27,7 @@ def behind_load_balancer(scheme="internet-facing"):
     lb_group = b.firewall("sg-lb", ingress=[allow_tcp(443, cidr=INTERNET_V4)])
     ci_group = b.firewall("sg-ci", ingress=[allow_tcp(8080, group=lb_group)])
     b.compute("i-ci", name="jenkins", subnet=private.subnet, private="10.1.1.10", groups=[ci_group])
-    b.load_balancer("lb-ci", subnets=[public.subnet], groups=[lb_group], scheme=scheme,
+    b.load_balancer("lb-ci", subnets=[public.subnet], groups=[lb_group], internet_facing=internet_facing,
                     listeners={443: {"i-ci": 8080}})
     return b
 
@@ -46,5 +46,5 @@ CASES = [
          fires={"i-ci": "critical"}),
     Case("through an internet-facing load balancer that forwards to it", behind_load_balancer,
          fires={"i-ci": "critical"}),
-    Case("behind an internal load balancer", lambda: behind_load_balancer(scheme="internal")),
+    Case("behind an internal load balancer", lambda: behind_load_balancer(internet_facing=False)),
 ]

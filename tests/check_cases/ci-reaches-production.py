@@ -13,7 +13,7 @@ def same_network(admits):
     network = b.network("vpc-shared", "10.0.0.0/16")
     ci_subnet = b.subnet("subnet-ci", network, "10.0.1.0/24")
     prod_subnet = b.subnet("subnet-db", network, "10.0.2.0/24")
-    b.route_table("rtb-main", network, {}, subnets=[ci_subnet, prod_subnet], main=True)
+    b.route_table("rtb-main", network, {}, subnets=[ci_subnet, prod_subnet], default=True)
     runner_group = b.firewall("sg-runner", egress=[allow_all(cidr="0.0.0.0/0")])
     db_group = b.firewall("sg-db", ingress=[allow_tcp(5432, **admits)])
     b.compute("i-runner", name="gitlab-runner", subnet=ci_subnet, private="10.0.1.50", groups=[runner_group])
