@@ -43,10 +43,8 @@ class ReachedTarget(NamedTuple):
     path: tuple[str, ...]  # the routes joining the two subnets both ways
 
     def rules_of(self, firewall_id: str) -> list[str]:
-        """The texts of the admitting rules that live in this firewall: a rule's text starts with
-        its firewall's id."""
-        prefix = firewall_id + " "
-        return [text for text in (rule.describe() for rule in self.rules) if text.startswith(prefix)]
+        """The texts of the admitting rules that live in this firewall (each rule carries its id)."""
+        return [rule.describe() for rule in self.rules if rule.firewall == firewall_id]
 
 
 @dataclass(frozen=True)
