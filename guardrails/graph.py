@@ -8,6 +8,7 @@ behind this module so a faster graph library could replace it in one place.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Iterator, NamedTuple
 
 from guardrails import schema
@@ -40,6 +41,23 @@ class Node(NamedTuple):
         return self.attrs.get(key, default)
 
 
+@dataclass
+class GapVocabulary:
+    """How the providers name what they could not collect, in the facets of coverage analysis
+    (guardrails/analysis/coverage.py): each provider adds its own words while normalizing.
+
+    `lists` maps a snapshot list's name, as a gap names it when the whole list could not be read,
+    to the facets that list holds; `words` maps a word of a gap naming one resource to its facet,
+    first match."""
+
+    lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    words: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, lists: dict[str, tuple[str, ...]], words: tuple[tuple[str, str], ...]) -> None:
+        self.lists.update(lists)
+        self.words.extend(w for w in words if w not in self.words)
+
+
 class EstateGraph:
     """The estate: nodes and edges of the kinds guardrails/schema.py declares, plus the coverage
     gaps and notes of the sources that built it."""
@@ -54,6 +72,7 @@ class EstateGraph:
         self._typed_edges_left: dict[str, int] = {}
         self.gaps: list[dict] = []
         self.notes: list[str] = []
+        self.gap_vocabulary = GapVocabulary()
         self.sources: list[dict] = []
         self.add_node(INTERNET, "internet", provider="any", name="internet")
 

@@ -32,57 +32,16 @@ FACETS: dict[str, str] = {
     "profiles": "the instance profile a node was launched with",
 }
 
-# The snapshot's lists (docs/snapshot-format.md), as a collector names them in a gap when it could
-# not read them, and the facets each one holds.
-LIST_FACETS: dict[str, tuple[str, ...]] = {
-    "account_aliases": ("production",),
-    "vpcs": ("joins", "production"),
-    "subnets": ("routes", "acls", "joins", "production"),
-    "route_tables": ("routes", "joins"),
-    # Gateways are known by their id in the routes that name them; what these lists add (their
-    # attachments) changes no verdict, so their gaps count in the exit code alone.
-    "internet_gateways": (),
-    "egress_only_internet_gateways": (),
-    "nat_gateways": (),
-    "network_acls": ("acls",),
-    "security_groups": ("firewalls",),
-    "managed_prefix_lists": ("firewalls",),
-    "network_interfaces": ("interfaces",),  # read only for instances replied without theirs
-    "instances": ("compute", "production"),
-    "images": ("compute",),
-    "auto_scaling_groups": ("compute",),
-    "codebuild_projects": ("compute",),
-    "load_balancers": ("load_balancers",),
-    "listeners": ("load_balancers",),
-    "listener_rules": ("load_balancers",),
-    "target_groups": ("load_balancers",),
-    "classic_load_balancers": ("load_balancers",),
-    "vpc_peering_connections": ("joins",),
-    "transit_gateway_attachments": ("joins",),
-    "transit_gateway_route_tables": ("joins",),
-    "iam.roles": ("identity",),
-    "iam.users": (),  # no node runs as a user
-    "iam.policies": ("identity",),
-    "iam.instance_profiles": ("profiles",),  # only nodes launched with an instance profile
-}
-
-# A gap naming one resource ("security group of i-0abc", "instances/i-0abc/UserData", a policy
-# that could not be read): the facet by the words of what it names, first match.
-_NAMED_FACETS = (("userdata", "launch_data"), ("user data", "launch_data"), ("user_data", "launch_data"),
-                 ("security group", "firewalls"), ("prefix list", "firewalls"), ("network acl", "acls"),
-                 ("subnet", "routes"), ("route", "routes"), ("instance profile", "identity"),
-                 ("role", "identity"), ("polic", "identity"), ("iam", "identity"))
-
-
 def _unknown_field(node: Node, name: str) -> bool:
     """Whether the node's attribute `name` (or part of it: `Routes[2].GatewayId`) is known only after apply."""
     return name in (node.get("unknown") or {})
 
 
-def describe_gap(gap: dict) -> str:
+def describe_gap(gap: dict, whole_list: bool) -> str:
+    """The gap in words; `whole_list` when it names a whole list of the snapshot."""
     where = f" in {gap['region']}" if gap.get("region") else ""
     what = gap.get("what", "")
-    if what in LIST_FACETS:
+    if whole_list:
         return f"{what}{where} not collected ({gap.get('error', '')})"
     return f"{what}{where}: {gap.get('error', '')}"
 
@@ -98,11 +57,11 @@ class Coverage:
         self._of: dict[str, dict[str, list[str]]] = {}
         for gap in graph.gaps:
             what = str(gap.get("what") or "")
-            facets = LIST_FACETS.get(what)
+            facets = graph.gap_vocabulary.lists.get(what)
             if facets is not None:
                 place = self._places.setdefault((str(gap.get("scope") or ""), gap.get("region")), {})
                 for facet in facets:
-                    place.setdefault(facet, []).append(describe_gap(gap))
+                    place.setdefault(facet, []).append(describe_gap(gap, True))
                 continue
             named = self._named_node(what)
             if named is not None:
@@ -200,11 +159,11 @@ class Coverage:
             named += self._named.get(identity.id, ())
         for gap in named:
             words = str(gap.get("what", "")).lower()
-            facet = next((f for word, f in _NAMED_FACETS if word in words), None)
+            facet = next((f for word, f in self.graph.gap_vocabulary.words if word in words), None)
             # What the graph showed missing is named already; the gap names the rest (a user data
             # call that failed, a policy that could not be read).
             if facet is not None and (facet != "identity" or runs_as_something) and not out.get(facet):
-                add((facet,), describe_gap(gap))
+                add((facet,), describe_gap(gap, False))
         return out
 
 

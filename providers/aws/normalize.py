@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from guardrails.errors import UserError
 from guardrails.graph import EstateGraph
+from guardrails.providers.aws.gaps import GAP_LISTS, GAP_WORDS
 from guardrails.netsets import AddressSet, is_valid_cidr, port_range
 from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
 from guardrails.schema import AFTER_APPLY, SchemaError
@@ -154,6 +155,7 @@ def normalize_all_but_instances(snapshots: Iterable[dict], graph: EstateGraph, c
     adds the instances the snapshots hold when it is called (a shard of a split scan first leaves
     its own in them: guardrails/shards.py), with what refers to them (load balancer targets)."""
     snapshots = list(snapshots)
+    graph.gap_vocabulary.add(GAP_LISTS, GAP_WORDS)
     contexts = []
     for snap in snapshots:
         ctx = _Context(graph, snap.get("source", "aws"), str(snap.get("scope") or snap.get("account", {}).get("id") or ""),
