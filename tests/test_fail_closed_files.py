@@ -210,7 +210,8 @@ def test_a_snapshot_that_cannot_be_written_keeps_the_old_one_and_the_scan_goes_o
     env = dict(os.environ, AWS_ENDPOINT_URL=moto_server)
     saved = tmp_path / "estate.json"
     saved.write_bytes(GOOD)
-    result = run("scan", "aws", "--region", "eu-west-1", "-f", "json", "--save-snapshot", str(saved),
+    # Quiet: without a terminal the collector's progress lines would stand beside the error on stderr.
+    result = run("scan", "aws", "--region", "eu-west-1", "-f", "json", "-q", "--save-snapshot", str(saved),
                  cwd=tmp_path, env=env, file_size_limit=2048)  # the snapshot is larger: its write fails
     line = one_line_error(result)
     assert "cannot write snapshot" in line and str(saved) in line
@@ -222,7 +223,7 @@ def test_a_snapshot_that_cannot_be_written_keeps_the_old_one_and_the_scan_goes_o
 def test_the_snapshot_is_saved_before_a_later_failure(moto_server, tmp_path):
     small_estate(moto_server)
     env = dict(os.environ, AWS_ENDPOINT_URL=moto_server)
-    command = ["scan", "aws", "--region", "eu-west-1", "-f", "html", "-o", "report.html",
+    command = ["scan", "aws", "--region", "eu-west-1", "-f", "html", "-o", "report.html", "-q",
                "--save-snapshot", "estate.json.gz"]
     (tmp_path / "sizes").mkdir()
     assert run(*command, cwd=tmp_path / "sizes", env=env).returncode == 1
