@@ -128,6 +128,15 @@ def demo(
         Console(stderr=True).print(f"{fmt.value} written to {output}", markup=False, highlight=False)
 
 
+def _set_environment(values: dict[str, str | None]) -> None:
+    """Set each variable, or remove it where the value is None."""
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @contextmanager
 def _demo_environment() -> Iterator[None]:
     """Credentials and settings for the in-process emulator, never a real account; restored after."""
@@ -136,18 +145,10 @@ def _demo_environment() -> Iterator[None]:
                 "AWS_PROFILE": None, "AWS_ENDPOINT_URL": None}
     saved = {key: os.environ.get(key) for key in settings}
     try:
-        for key, value in settings.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_environment(settings)
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_environment(saved)
 
 
 def demo_document(quiet: bool = False) -> dict:
