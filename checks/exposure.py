@@ -70,13 +70,22 @@ def firewall_allows_internet(estate: Estate) -> Iterator[Result]:
         groups = sorted({g for iface in node.get("interfaces") or [] for g in iface.get("groups") or [] if graph.has(g)})
         if not groups:
             continue
+        # Rules that apply to some nodes only (by network tag, service account, address) are
+        # judged for each interface; the node is admitted where any of its interfaces is.
+        judged = [(tuple(groups), None)]
+        if any(estate.reach.target_of(iface) for iface in node.get("interfaces") or []):
+            judged = [(tuple(sorted(g for g in iface.get("groups") or [] if graph.has(g))), estate.reach.target_of(iface))
+                      for iface in node.get("interfaces") or []]
         ports: dict = {}
         rules = []
         for version in (4, 6):
-            adm = estate.reach.groups_admit_internet(tuple(groups), version).services()
-            for proto, ranges in adm.ports.items():
-                ports[proto] = ports[proto] | ranges if proto in ports else ranges
-            rules.extend(r for r in adm.rules if r not in rules)
+            for iface_groups, target in judged:
+                if not iface_groups:
+                    continue
+                adm = estate.reach.groups_admit_internet(iface_groups, version, target).services()
+                for proto, ranges in adm.ports.items():
+                    ports[proto] = ports[proto] | ranges if proto in ports else ranges
+                rules.extend(r for r in adm.rules if r not in rules)
         if not ports:
             continue
         labels = format_portmap(ports)
@@ -120,12 +129,14 @@ def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
             if not subnet_id or subnet_id in seen or not graph.has(subnet_id):
                 continue
             seen.add(subnet_id)
-            routes = [r for r in (estate.reach.internet_route(subnet_id, 4), estate.reach.internet_route(subnet_id, 6)) if r]
+            tags = iface.get("network_tags") or ()
+            routes = [r for r in (estate.reach.internet_route(subnet_id, 4, tags),
+                                  estate.reach.internet_route(subnet_id, 6, tags)) if r]
             if not routes:
                 continue
             rt, gateway, how = routes[0]
             subnet = graph.node(subnet_id)
-            assumed = sorted({a for version in (4, 6) for a in estate.reach.route_assumptions(subnet_id, version)})
+            assumed = sorted({a for version in (4, 6) for a in estate.reach.route_assumptions(subnet_id, version, tags)})
             yield Result(
                 node.id,
                 f"{describe(node, verdict)} sits in subnet {subnet.name} whose {how.split(' in ')[0]} "

@@ -11,6 +11,11 @@ The evaluator answers "on which protocols and ports does this layer admit this p
 principal that is either a concrete node (its addresses, firewall groups, tags, service accounts)
 or the internet. Quirks of a cloud stay in the provider that builds the rules.
 
+A rule may apply to only some of the nodes its layer protects (`targets`: GCP target tags and
+target service accounts, Azure destination prefixes and application security groups). A layer is
+judged for one protected node by `Layer.applying_to(node's principal)`, which keeps the rules that
+apply to it; a rule without targets applies to every node.
+
 The internet is admitted on a port when every internet address is, except ranges that a
 first-match layer denies explicitly with a rule narrower than the whole address space: a network
 ACL that blocks a few abusive ranges still leaves the host open to the internet at large, while a
@@ -59,6 +64,9 @@ class Rule:
     priority: int = 0
     ref: str = ""  # where the rule lives, for evidence: "sg-0abc ingress", "acl-1 rule 100"
     firewall: str = ""  # id of the firewall node that holds the rule
+    # The protected nodes the rule applies to (peers matched against the node, not the other side):
+    # empty, every node behind the layer.
+    targets: tuple[Peer, ...] = ()
 
     def __hash__(self) -> int:
         # Rules are hashed over and over when admissions merge their evidence: hash the fields once.
@@ -67,7 +75,7 @@ class Rule:
     @cached_property
     def _hash(self) -> int:
         return hash((self.direction, self.action, self.protocol, self.ports, self.peers, self.priority, self.ref,
-                     self.firewall))
+                     self.firewall, self.targets))
 
     def applies_to(self, protocol: str) -> bool:
         return self.protocol == "all" or self.protocol == protocol
@@ -81,6 +89,8 @@ class Rule:
         word = "from" if self.direction == "ingress" else "to"
         peers = ", ".join(p.describe() for p in self.peers) or "nothing"
         text = f"{self.action} {proto} {word} {peers}"
+        if self.targets:
+            text += f" to targets {', '.join(p.describe() for p in self.targets)}"
         return f"{self.ref}: {text}" if self.ref else text
 
 
@@ -142,11 +152,67 @@ class Layer:
                         found.add(i)
         return tuple(sorted(found))
 
+    @cached_property
+    def _target_index(self) -> tuple | None:
+        """Which rules apply to every node, and which to nodes with a given tag, service account,
+        group or address; None when no rule has targets (the layer is the same for every node)."""
+        if not any(rule.targets for rule in self.rules):
+            return None
+        everyone: list[int] = []
+        by_value: dict[tuple[str, str], list[int]] = {}
+        cidrs: list[tuple[int, AddressSet]] = []
+        for i, rule in enumerate(self.rules):
+            if not rule.targets:
+                everyone.append(i)
+            for peer in rule.targets:
+                if peer.kind == "cidr":
+                    cidrs.append((i, peer.addresses))
+                else:
+                    by_value.setdefault((peer.kind, peer.value), []).append(i)
+        return tuple(everyone), by_value, cidrs
+
+    @property
+    def targeted(self) -> bool:
+        """Whether some rule applies to only some of the nodes behind the layer."""
+        return self._target_index is not None
+
+    def applying_to(self, node: "Principal") -> "Layer":
+        """The layer as it judges traffic to or from one protected node: only the rules that apply
+        to it (no targets, or a target the node matches). The same layer when no rule has targets;
+        layers of nodes that match the same rules are equal and share a name."""
+        index = self._target_index
+        if index is None:
+            return self
+        everyone, by_value, cidrs = index
+        found = set(everyone)
+        for kind, values in (("tag", node.tags), ("service_account", node.service_accounts), ("group", node.groups)):
+            for value in values:
+                found.update(by_value.get((kind, value), ()))
+        if cidrs and node.addresses:
+            found.update(i for i, addresses in cidrs if addresses.overlaps(node.addresses))
+        key = tuple(sorted(found))
+        cache = self._applying
+        layer = cache.get(key)
+        if layer is None:
+            layer = cache[key] = Layer(f"{self.name}[{','.join(map(str, key))}]", self.semantics,
+                                       tuple(self.rules[i] for i in key), self.kind)
+        return layer
+
+    @cached_property
+    def _applying(self) -> dict[tuple[int, ...], "Layer"]:
+        return {}
+
     def ordered(self, direction: str) -> list[Rule]:
         rules = [r for r in self.rules if r.direction == direction]
         if self.semantics == FIRST_MATCH:
-            rules.sort(key=lambda r: r.priority)
+            rules.sort(key=first_match_order)
         return rules
+
+
+def first_match_order(rule: Rule) -> tuple[int, bool]:
+    """Lower priority numbers first; at equal priority a deny before an allow (GCP's rule; the
+    other clouds give each rule of a layer its own priority, so it changes nothing for them)."""
+    return rule.priority, rule.action != "deny"
 
 
 def _ranges_overlap(a: tuple[tuple[int, int], ...], b: tuple[tuple[int, int], ...]) -> bool:
@@ -276,7 +342,7 @@ def admits_principal(layer: Layer, direction: str, principal: Principal) -> Admi
     matched = layer.matching(direction, principal)
     rules = [layer.rules[i] for i in matched]
     if layer.semantics == FIRST_MATCH:
-        rules.sort(key=lambda r: r.priority)
+        rules.sort(key=first_match_order)
     result = Admission()
     for protocol in PROTOCOLS:
         admitted_ports = NO_RANGES

@@ -108,7 +108,12 @@ class Interface:
     public_kind: str | None = attr("how its public IPv4 address is held: `ephemeral` (released when the node "
                                    "stops) or `static` (reserved, kept until released); None when it has none")
     ipv6: list[str] = attr("IPv6 addresses (all globally routable)", [])
-    groups: list[str] = attr("ids of the firewalls attached to the interface (security groups, NSGs)", [])
+    groups: list[str] = attr("ids of the firewalls attached to the interface (security groups, NSGs, the VPC "
+                             "firewall of a GCP network)", [])
+    network_tags: list[str] = attr("names that firewall rules and routes select the interface by (GCP network tags, "
+                                   "Azure application security groups)", [])
+    service_accounts: list[str] = attr("service accounts that firewall rules select the interface by (GCP target "
+                                       "and source service accounts)", [])
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,8 @@ class Route:
     target_kind: str = attr("kind of next hop: `local` (within the network), or a gateway type "
                             "(internet, egress_only, nat, transit, peering, vpn, endpoint, appliance...)", "unknown")
     state: str = attr("`active`, or the provider's word for a route that carries nothing", "active")
+    node_tags: list[str] = attr("the route applies only to interfaces with one of these network tags (GCP route "
+                                "tags); empty: to every interface that uses the table", [])
 
 
 @dataclass(frozen=True)
@@ -305,6 +312,11 @@ class LoadBalancer(NodeRecord):
     firewalls: list[str] = attr("ids of its own firewalls; none means it admits every client", [])
     listeners: list[Listener] = attr("its listeners", [])
     network: str | None = attr("id of its network")
+    edge_front_end: bool = attr("whether the internet reaches it at the provider's own edge, with no route or "
+                                "subnet of the estate in between (GCP external forwarding rules)", False)
+    front_end_ranges: list[str] = attr("with `edge_front_end`, the addresses its targets see its traffic come from "
+                                       "(GCP's Google front ends), which their firewalls must admit; empty when "
+                                       "the targets see the clients' own addresses", [])
 
 
 @node_kind("identity")
@@ -346,6 +358,8 @@ class Routes(EdgeRecord):
                                    "(the network's default table serves it)")
     via: str | None = attr("subnet -> route table: the provider's words for that association, for evidence")
     destination: str | None = attr("route table -> next hop: the destination range (CIDR)")
+    node_tags: list[str] = attr("route table -> next hop: the route applies only to interfaces with one of these "
+                                "network tags; empty: to every interface", [])
 
 
 @edge_kind("attached")
@@ -369,7 +383,9 @@ class FilteredBy(EdgeRecord):
 class Forwards(EdgeRecord):
     """load balancer -> compute node it forwards a listener's traffic to."""
 
-    listener_port: int | None = attr("port of the listener")
+    listener_port: int | None = attr("port of the listener (the first, when it takes a range)")
+    listener_port_end: int | None = attr("last port when the listener takes a range of ports, each forwarded to "
+                                         "the same port on the target")
     target_port: int | None = attr("port on the target")
     protocol: str = attr("transport: tcp, udp or tcp_udp", "tcp")
     target_type: str = attr("`instance` (registered by id) or `ip` (registered by address)", "instance")

@@ -44,6 +44,8 @@ class RuleSpec(NamedTuple):
     cidrs: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
     priority: int = 0
+    tags: tuple[str, ...] = ()  # source network tags
+    target_tags: tuple[str, ...] = ()  # the protected nodes it applies to, by network tag (none: all)
 
 
 def allow_tcp(first: int, last: int | None = None, *, cidr: str | Iterable[str] = (),
@@ -118,16 +120,20 @@ class EstateBuilder:
         return gateway_id
 
     def route_table(self, table_id: str, network: str, routes: dict[str, str], *, subnets: Iterable[str] = (),
-                    default: bool = False) -> str:
+                    default: bool = False, route_tags: dict[str, list[str]] | None = None) -> str:
         """A route table with `routes` (destination CIDR -> gateway id), serving `subnets` explicitly,
-        or as the network's default table (serving every subnet without one of its own)."""
+        or as the network's default table (serving every subnet without one of its own).
+        `route_tags` (destination -> network tags) limits a route to interfaces with one of them."""
         kinds = {t: self.graph.node(t).get("gateway_type") if self.graph.has(t) else "unknown" for t in routes.values()}
+        route_tags = route_tags or {}
         self.graph.add_node(table_id, "route_table", name=table_id, network=network, default=default,
-                            routes=[{"destination": d, "target": t, "target_kind": kinds[t], "state": "active"}
+                            routes=[{"destination": d, "target": t, "target_kind": kinds[t], "state": "active",
+                                     "node_tags": list(route_tags.get(d, []))}
                                     for d, t in routes.items()],
                             **self._base())
         for destination, target in routes.items():
-            self.graph.add_edge(table_id, target, "routes", key=destination, destination=destination)
+            self.graph.add_edge(table_id, target, "routes", key=destination, destination=destination,
+                                node_tags=list(route_tags.get(destination, [])))
         for subnet in subnets:
             self.graph.add_edge(subnet, table_id, "routes", association="default" if default else "explicit",
                                 via="the network's default route table" if default else "explicit association")
@@ -174,9 +180,11 @@ class EstateBuilder:
             for n, spec in enumerate(specs, 1):
                 peers = [Peer("cidr", c, AddressSet.parse(c)) for c in spec.cidrs]
                 peers += [Peer("group", g) for g in spec.groups]
+                peers += [Peer("tag", t) for t in spec.tags]
                 place = spec.priority if semantics == FIRST_MATCH else n
                 rules.append(Rule(direction, spec.action, spec.protocol, port_range(*spec.ports), tuple(peers),
-                                  spec.priority, f"{firewall_id} {direction} rule {place}", firewall=firewall_id))
+                                  spec.priority, f"{firewall_id} {direction} rule {place}", firewall=firewall_id,
+                                  targets=tuple(Peer("tag", t) for t in spec.target_tags)))
         self.graph.add_node(firewall_id, "firewall", name=firewall_id, semantics=semantics, layer=layer,
                             stateful=stateful, network=network, rules=tuple(rules), **self._base())
         return firewall_id
@@ -195,14 +203,16 @@ class EstateBuilder:
                 image: str | None = None, autoscaling_group: str | None = None,
                 launched: dt.datetime | None = None, metadata: dict | None = None, launch_data: str | None = None,
                 public_address_unknown: bool = False, metadata_unknown: bool = False,
-                managed_service: bool = False, runs_as: str | None = None, state: str = "running") -> str:
+                managed_service: bool = False, runs_as: str | None = None, state: str = "running",
+                network_tags: Iterable[str] = ()) -> str:
         """An instance with one network interface in `subnet`. `metadata` is its metadata service
         ({enabled, v1_allowed, hop_limit}; by default enabled, v1 allowed, no hop limit); `launch_data`
         its boot script, as text; the `..._unknown` flags say that a value is known only after apply
         (a Terraform plan): a metadata service known only after apply is judged by its defaults."""
         groups = list(groups)
         interfaces = [{"id": f"eni-{node_id}", "subnet": subnet, "private": [private], "public": list(public),
-                       "public_kind": "static" if public else None, "ipv6": list(ipv6), "groups": groups}]
+                       "public_kind": "static" if public else None, "ipv6": list(ipv6), "groups": groups,
+                       "network_tags": list(network_tags)}]
         attrs = {}
         unknown = {fact: AFTER_APPLY for fact, flag in (("public_ipv4", public_address_unknown),
                                                         ("metadata_service", metadata_unknown)) if flag}
@@ -229,12 +239,15 @@ class EstateBuilder:
 
     def load_balancer(self, lb_id: str, *, subnets: Iterable[str], listeners: dict[int, dict[str, int]],
                       groups: Iterable[str] = (), internet_facing: bool = True, lb_type: str = "application",
-                      network: str | None = None) -> str:
+                      network: str | None = None, front_end_ranges: Iterable[str] | None = None) -> str:
         """A load balancer; `listeners` maps each listener port to its targets (node id -> target port).
-        A network load balancer keeps the client's address, as AWS's does for instance targets."""
+        A network load balancer keeps the client's address, as AWS's does for instance targets.
+        With `front_end_ranges`, its front end is the provider's edge (no subnets), and its targets
+        see its traffic come from those ranges."""
         subnets, groups = list(subnets), list(groups)
+        edge = {} if front_end_ranges is None else {"edge_front_end": True, "front_end_ranges": list(front_end_ranges)}
         self.graph.add_node(lb_id, "load_balancer", name=lb_id, internet_facing=internet_facing, lb_type=lb_type,
-                            subnets=subnets, firewalls=groups, network=network,
+                            subnets=subnets, firewalls=groups, network=network, **edge,
                             listeners=[{"id": f"{lb_id}/{port}", "port": port, "protocol": "HTTP",
                                         "target_groups": [f"{lb_id}/tg-{port}"]} for port in listeners],
                             **self._base())

@@ -194,6 +194,8 @@ def _possible_direct(graph: EstateGraph, reach: Reachability, coverage: Coverage
                      node: Node) -> Iterator[ExposurePath]:
     unknown = set(node.get("unknown") or ())
     for iface in node.get("interfaces") or ():
+        target = reach.target_of(iface)
+        tags = iface.get("network_tags") or ()
         for version, field_name, label in ((4, "public", "public IPv4"), (6, "ipv6", "IPv6")):
             addresses = iface.get(field_name) or []
             assumptions: list[str] = []
@@ -215,7 +217,7 @@ def _possible_direct(graph: EstateGraph, reach: Reachability, coverage: Coverage
                                   unseen[-1]))
             else:
                 subnet = graph.node(subnet_id)
-                route = reach.internet_route(subnet_id, version)
+                route = reach.internet_route(subnet_id, version, tags)
                 if route is not None:
                     steps.append(step(route[1], route[2]))
                 else:
@@ -235,7 +237,7 @@ def _possible_direct(graph: EstateGraph, reach: Reachability, coverage: Coverage
                                   "the internet")
                     via = unseen[-1]
                 else:
-                    acl_admits, _ = reach.nacl_admits_internet(subnet_id, version)
+                    acl_admits, _ = reach.nacl_admits_internet(subnet_id, version, target)
                     if not acl_admits:
                         continue
                     admitted = admitted.intersect(acl_admits)
@@ -253,7 +255,7 @@ def _possible_direct(graph: EstateGraph, reach: Reachability, coverage: Coverage
                 if not groups:
                     unseen.append("its security groups are known only after apply, taken to admit the internet")
             else:
-                groups_admit = reach.groups_admit_internet(groups, version)
+                groups_admit = reach.groups_admit_internet(groups, version, target)
                 if not groups_admit:
                     continue
                 admitted = admitted.intersect(groups_admit)

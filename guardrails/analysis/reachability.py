@@ -1,11 +1,14 @@
 """Effective internet reachability: which ports of which node the internet reaches, and by which path.
 
 Computed once for the whole estate, outward from the internet node: every subnet's route to an
-internet gateway, every subnet firewall (network ACL) and every distinct set of interface
-firewalls (security groups) is evaluated once and cached, then combined per network interface and
-per load balancer listener. Nothing here knows which cloud a rule came from: the provider has
-already normalized routes, gateways and rules, and says how each firewall's rules combine
-(`semantics`) and what a load balancer preserves; attributes are those of guardrails/schema.py.
+internet gateway, every subnet firewall (a network ACL, an NSG on a subnet) and every distinct set
+of interface firewalls (security groups, NSGs on a NIC, a GCP network's VPC firewall) is evaluated
+once and cached, then combined per network interface and per load balancer listener. Nothing here
+knows which cloud a rule came from: the provider has already normalized routes, gateways and
+rules, and says how each firewall's rules combine (`semantics`), which nodes a rule or a route
+applies to (rule `targets`, route `node_tags`, matched against the interface's addresses, network
+tags and service accounts), and what a load balancer preserves or where its front end sits;
+attributes are those of guardrails/schema.py.
 """
 
 from __future__ import annotations
@@ -77,20 +80,31 @@ def step(node: Node, via: str = "") -> Step:
     return Step(node.id, node.kind, node.name, via)
 
 
+def interface_principal(iface: dict) -> Principal:
+    """An interface as the rules of its own firewalls see it: the node a rule's targets select by
+    address, network tag, service account or group, or the peer a rule's sources name."""
+    return Principal(addresses=AddressSet.parse(*(iface.get("private") or ())),
+                     groups=frozenset(iface.get("groups") or ()),
+                     tags=frozenset(iface.get("network_tags") or ()),
+                     service_accounts=frozenset(iface.get("service_accounts") or ()))
+
+
 class Reachability:
     """Cached building blocks of reachability over one graph."""
 
     def __init__(self, graph: EstateGraph) -> None:
         self.graph = graph
-        self._route_cache: dict[tuple[str, int], tuple[Node, Node, str] | None] = {}
-        self._route_assumptions: dict[tuple[str, int], list[str]] = {}
-        self._nacl_cache: dict[tuple[str, int], Admission | None] = {}
-        self._sg_cache: dict[tuple[tuple[str, ...], int], Admission | None] = {}
+        self._route_cache: dict[tuple, tuple[Node, Node, str] | None] = {}
+        self._route_assumptions: dict[tuple, list[str]] = {}
+        self._route_tags: dict[str, frozenset[str]] = {}
+        self._nacl_cache: dict[tuple, Admission | None] = {}
+        self._sg_cache: dict[tuple, Admission | None] = {}
         self._route_table_cache: dict[str, tuple[Node, str] | None] = {}
         self._layer_cache: dict[str, Layer] = {}
         self._group_layers: dict[tuple[str, ...], tuple[Layer, ...] | None] = {}
         self._admits_cache: dict[tuple, Admission] = {}
         self._nacl_of: dict[str, Node | None] = {}
+        self._targeted: dict[tuple[str, ...], bool] = {}
         self._subnet_addresses: dict[str, AddressSet] = {}
 
     # -- network segments ----------------------------------------------------------------
@@ -105,20 +119,39 @@ class Reachability:
             self._route_table_cache[subnet_id] = found
         return self._route_table_cache[subnet_id]
 
-    def internet_route(self, subnet_id: str, version: int) -> tuple[Node, Node, str] | None:
-        """(route table, internet gateway, how) when the subnet sends the whole internet to an IGW."""
-        key = (subnet_id, version)
+    def internet_route(self, subnet_id: str, version: int,
+                       tags: Collection[str] = ()) -> tuple[Node, Node, str] | None:
+        """(route table, internet gateway, how) when the subnet sends the whole internet to an IGW,
+        for an interface with these network tags (routes that select by tags apply to it only
+        when it carries one of them)."""
+        key = self._route_key(subnet_id, version, tags)
         if key not in self._route_cache:
-            self._route_cache[key] = self._internet_route(subnet_id, version)
+            self._route_cache[key] = self._internet_route(subnet_id, version, key[2] if len(key) > 2 else ())
         return self._route_cache[key]
 
-    def route_assumptions(self, subnet_id: str, version: int) -> list[str]:
+    def route_assumptions(self, subnet_id: str, version: int, tags: Collection[str] = ()) -> list[str]:
         """What internet_route assumed for this subnet: routes known only after apply taken to send
         the internet to a gateway of the network (empty when its routes are known)."""
-        self.internet_route(subnet_id, version)
-        return self._route_assumptions.get((subnet_id, version), [])
+        self.internet_route(subnet_id, version, tags)
+        return self._route_assumptions.get(self._route_key(subnet_id, version, tags), [])
 
-    def _internet_route(self, subnet_id: str, version: int) -> tuple[Node, Node, str] | None:
+    def _route_key(self, subnet_id: str, version: int, tags: Collection[str]) -> tuple:
+        """The cache key of a subnet's internet route for an interface: its tags count only where
+        some route of the subnet's table selects by them."""
+        if not tags:
+            return subnet_id, version
+        found = self.route_table(subnet_id)
+        if not found:
+            return subnet_id, version
+        table_tags = self._route_tags.get(found[0].id)
+        if table_tags is None:
+            table_tags = self._route_tags[found[0].id] = frozenset(
+                t for _, data in self.graph.out(found[0].id, "routes") for t in data.get("node_tags") or ())
+        relevant = tuple(sorted(table_tags.intersection(tags)))
+        return (subnet_id, version, relevant) if relevant else (subnet_id, version)
+
+    def _internet_route(self, subnet_id: str, version: int,
+                        tags: tuple[str, ...] = ()) -> tuple[Node, Node, str] | None:
         found = self.route_table(subnet_id)
         if not found:
             return None
@@ -128,6 +161,9 @@ class Reachability:
         for gw, data in self.graph.out(rt.id, "routes"):
             if gw.kind != "gateway" or gw.get("gateway_type") != "internet":
                 continue
+            selectors = data.get("node_tags")
+            if selectors and not any(t in tags for t in selectors):
+                continue  # a route for other network tags
             dest = AddressSet.parse(data["destination"]).family(version)
             if not dest:
                 continue
@@ -161,7 +197,7 @@ class Reachability:
                 assumed.append(f"{route.get('why') or 'a route is known only after apply'}; assumed to send "
                                f"{route.get('destination') or 'the internet'} to {gw.id}")
             if assumed and gateway is not None and covered.covers(every_address(version)):
-                self._route_assumptions[(subnet_id, version)] = assumed
+                self._route_assumptions[(subnet_id, version, tags) if tags else (subnet_id, version)] = assumed
         if gateway is None or not covered.covers(every_address(version)):
             return None
         return rt, gateway, f"route {', '.join(destinations)} -> {gateway.id} in {rt.id} ({association})"
@@ -198,14 +234,20 @@ class Reachability:
                 (fw for fw, _ in self.graph.out(subnet_id, "filtered_by") if fw.kind == "firewall"), None)
         return self._nacl_of[subnet_id]
 
-    def nacl_admits_internet(self, subnet_id: str, version: int) -> tuple[Admission, Node | None]:
-        """Ingress from the internet that the subnet's stateless filter lets in and answers."""
+    def nacl_admits_internet(self, subnet_id: str, version: int,
+                             target: Principal | None = None) -> tuple[Admission, Node | None]:
+        """Ingress from the internet that the subnet's firewall lets in (and, stateless, answers),
+        to `target` when its rules apply to some nodes only."""
         fw = self.nacl(subnet_id)
         if fw is None:
             return everything(), None
-        key = (fw.id, version)
+        layer = self.firewall_layer(fw)
+        if target is not None and layer.targeted:
+            layer = layer.applying_to(target)
+            key: tuple = (fw.id, version, layer.name)
+        else:
+            key = (fw.id, version)
         if key not in self._nacl_cache:
-            layer = self.firewall_layer(fw)
             inbound = admits_internet(layer, "ingress", version)
             if fw.get("stateful"):
                 self._nacl_cache[key] = inbound
@@ -216,19 +258,42 @@ class Reachability:
                 self._nacl_cache[key] = Admission(ports, inbound.rules)
         return self._nacl_cache[key], fw
 
-    def groups_admit_internet(self, groups: tuple[str, ...], version: int) -> Admission | None:
-        """What these firewalls together admit from the internet; None if one is unknown."""
-        key = (groups, version)
+    def groups_admit_internet(self, groups: tuple[str, ...], version: int,
+                              target: Principal | None = None) -> Admission | None:
+        """What these firewalls together admit from the internet (to `target`, the interface they
+        protect, when some rule applies to some nodes only); None if one is unknown."""
+        layers = self._layers_of_groups(groups)
+        if target is None or layers is None or not any(layer.targeted for layer in layers):
+            key: tuple = (groups, version)
+        else:
+            layers = tuple(layer.applying_to(target) for layer in layers)
+            key = (groups, version, tuple(layer.name for layer in layers))
         if key not in self._sg_cache:
-            layers = self.group_layers(groups)
             self._sg_cache[key] = None if layers is None else _through(
                 admits_internet(layer, "ingress", version) for layer in layers)
         return self._sg_cache[key]
 
-    def groups_admit(self, groups: tuple[str, ...], direction: str, principal: Principal) -> Admission | None:
-        """What these firewalls together admit from (or to) a principal; None if one is unknown."""
-        layers = self.group_layers(groups)
+    def groups_admit(self, groups: tuple[str, ...], direction: str, principal: Principal,
+                     target: Principal | None = None) -> Admission | None:
+        """What these firewalls together admit from (or to) a principal, for the interface
+        `target` they protect; None if one is unknown."""
+        layers = self.group_layers(groups, target)
         return None if layers is None else _through(self.admits(layer, direction, principal) for layer in layers)
+
+    def target_of(self, iface: dict) -> Principal | None:
+        """The interface as the rules of its firewalls select it, when some rule of its firewalls
+        (its own or its subnet's) applies to some nodes only; None when every rule applies to
+        every node, as the rules of most clouds do (then nothing about it needs parsing)."""
+        groups = tuple(sorted(iface.get("groups") or ()))
+        targeted = self._targeted.get(groups)
+        if targeted is None:
+            layers = self._layers_of_groups(groups)
+            targeted = self._targeted[groups] = bool(layers) and any(layer.targeted for layer in layers)
+        if not targeted:
+            subnet_id = iface.get("subnet")
+            fw = self.nacl(subnet_id) if subnet_id and self.graph.has(subnet_id) else None
+            targeted = fw is not None and self.firewall_layer(fw).targeted
+        return interface_principal(iface) if targeted else None
 
     def firewall_layer(self, fw: Node) -> Layer:
         if fw.id not in self._layer_cache:
@@ -243,13 +308,20 @@ class Reachability:
             self._admits_cache[key] = admits_principal(layer, direction, principal)
         return self._admits_cache[key]
 
-    def group_layers(self, groups: tuple[str, ...]) -> tuple[Layer, ...] | None:
-        """The layers a set of firewalls on one interface makes; None when one was not collected.
+    def group_layers(self, groups: tuple[str, ...], target: Principal | None = None) -> tuple[Layer, ...] | None:
+        """The layers a set of firewalls on one interface makes, as they judge the interface
+        `target` (only the rules that apply to it); None when one was not collected.
 
         Firewalls of one layer with the same semantics are one set of rules: allow_union ones add
         up (every AWS security group of an interface), first_match ones are evaluated together in
         priority order. Traffic must pass every distinct layer (an Azure NIC's network security
         group and its subnet's)."""
+        layers = self._layers_of_groups(groups)
+        if target is None or layers is None or not any(layer.targeted for layer in layers):
+            return layers
+        return tuple(layer.applying_to(target) for layer in layers)
+
+    def _layers_of_groups(self, groups: tuple[str, ...]) -> tuple[Layer, ...] | None:
         found = self._group_layers.get(groups, False)
         if found is False:
             if not all(self.graph.has(gid) for gid in groups):
@@ -263,10 +335,11 @@ class Reachability:
             self._group_layers[groups] = found
         return found
 
-    def group_layer(self, groups: tuple[str, ...]) -> Layer | None:
-        """The one layer these firewalls make; None when one was not collected, or when they make
-        several layers (then `group_layers` and `groups_admit` judge them)."""
-        layers = self.group_layers(groups)
+    def group_layer(self, groups: tuple[str, ...], target: Principal | None = None) -> Layer | None:
+        """The one layer these firewalls make (as they judge `target`); None when one was not
+        collected, or when they make several layers (then `group_layers` and `groups_admit` judge
+        them)."""
+        layers = self.group_layers(groups, target)
         return layers[0] if layers is not None and len(layers) == 1 else None
 
 
@@ -322,6 +395,8 @@ def _direct_paths(reach: Reachability, internet: Node, node: Node):
         subnet_id = iface.get("subnet")
         if not subnet_id or not graph.has(subnet_id):
             continue
+        target = reach.target_of(iface)
+        tags = iface.get("network_tags") or ()
         for version in (4, 6):
             assumptions = []
             if version == 4:
@@ -339,16 +414,16 @@ def _direct_paths(reach: Reachability, internet: Node, node: Node):
                 address_text = ", ".join(iface.get("ipv6") or []) or "an IPv6 address"
             if not has_address:
                 continue
-            route = reach.internet_route(subnet_id, version)
+            route = reach.internet_route(subnet_id, version, tags)
             if route is None:
                 continue
             rt, gateway, route_via = route
-            assumptions += reach.route_assumptions(subnet_id, version)
-            nacl_adm, nacl = reach.nacl_admits_internet(subnet_id, version)
+            assumptions += reach.route_assumptions(subnet_id, version, tags)
+            nacl_adm, nacl = reach.nacl_admits_internet(subnet_id, version, target)
             if not nacl_adm:
                 continue
             groups = tuple(sorted(iface.get("groups") or ()))
-            sg_adm = reach.groups_admit_internet(groups, version)
+            sg_adm = reach.groups_admit_internet(groups, version, target)
             if not sg_adm:
                 continue
             admitted = nacl_adm.intersect(sg_adm).services()
@@ -376,19 +451,33 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node, among: C
         targets = [(target, edge) for target, edge in targets if target.id in among]
     if not targets:
         return
-    routed = [s for s in lb.get("subnets") or [] if graph.has(s) and reach.internet_route(s, 4)]
-    if not routed:
-        return
-    subnet = graph.node(routed[0])
-    _, gateway, route_via = reach.internet_route(routed[0], 4)
-    front_assumptions = reach.route_assumptions(routed[0], 4)
-    nacl_adm = Admission()
-    for s in routed:
-        adm, _ = reach.nacl_admits_internet(s, 4)
-        for proto, ranges in adm.ports.items():
-            nacl_adm.ports[proto] = nacl_adm.ports.get(proto, NO_RANGES) | ranges
-        nacl_adm.rules.extend(adm.rules)
     groups = tuple(sorted(lb.get("firewalls") or ()))
+    front_end = lb.get("front_end_ranges") or []
+    if lb.get("edge_front_end"):
+        # The provider's own front end: the internet reaches it with no route or subnet of the
+        # estate in between, and the targets see its traffic come from these ranges.
+        front_steps: tuple[Step, ...] = (step(internet),)
+        nacl_adm, front_assumptions = everything(), []
+        lb_addresses = AddressSet.parse(*front_end)
+    else:
+        routed = [s for s in lb.get("subnets") or [] if graph.has(s) and reach.internet_route(s, 4)]
+        if not routed:
+            return
+        subnet = graph.node(routed[0])
+        _, gateway, route_via = reach.internet_route(routed[0], 4)
+        front_assumptions = reach.route_assumptions(routed[0], 4)
+        nacl_adm = Admission()
+        for s in routed:
+            adm, _ = reach.nacl_admits_internet(s, 4)
+            for proto, ranges in adm.ports.items():
+                nacl_adm.ports[proto] = nacl_adm.ports.get(proto, NO_RANGES) | ranges
+            nacl_adm.rules.extend(adm.rules)
+        lb_addresses = AddressSet()
+        for s in lb.get("subnets") or []:
+            if graph.has(s):
+                lb_addresses = lb_addresses | AddressSet.parse(*graph.node(s).get("cidrs") or [])
+        front_steps = (step(internet), step(gateway, route_via),
+                       step(subnet, _rules_via(nacl_adm, "no network ACL filters the subnet")))
     if groups:
         lb_adm = reach.groups_admit_internet(groups, 4)
         if lb_adm is None:
@@ -398,12 +487,6 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node, among: C
     front = nacl_adm.intersect(lb_adm)
     if not front:
         return
-    lb_addresses = AddressSet()
-    for s in lb.get("subnets") or []:
-        if graph.has(s):
-            lb_addresses = lb_addresses | AddressSet.parse(*graph.node(s).get("cidrs") or [])
-    front_steps = (step(internet), step(gateway, route_via),
-                   step(subnet, _rules_via(nacl_adm, "no network ACL filters the subnet")))
     lb_via = _rules_via(lb_adm, "no security group: the listener is open to every client")
     # A load balancer's targets are fleets: members that share security groups and subnets get
     # one answer, as do listeners on one port.
@@ -417,34 +500,46 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node, among: C
         listener_port = edge.get("listener_port")
         if listener_port is None:
             continue
-        front_key = (protos, int(listener_port))
+        last_port = int(edge.get("listener_port_end") or listener_port)
+        front_key = (protos, int(listener_port), last_port)
         at_front = at_fronts.get(front_key)
         if at_front is None:
-            listener_ports = {p: RangeSet(((int(listener_port), int(listener_port)),)) for p in protos}
+            listener_ports = {p: RangeSet(((int(listener_port), last_port),)) for p in protos}
             at_front = at_fronts[front_key] = front.only(listener_ports)
         if not at_front:
             continue
-        target_port = int(edge.get("target_port") or listener_port)
-        back_key = (protos, target_port, edge.get("target_type", "instance"),
-                    tuple((tuple(sorted(i.get("groups") or ())), i.get("subnet")) for i in target.get("interfaces") or []))
-        if back_key in backs:
-            back_via = backs[back_key]
+        if edge.get("listener_port_end") is not None:
+            # A range of ports, each forwarded to the same port: what reaches the target is what
+            # passes the front and the target's own filters on those ports.
+            first_target = last_target = None
         else:
-            target_ports = {p: RangeSet(((target_port, target_port),)) for p in protos}
-            back_via = backs[back_key] = _target_admits(reach, lb, target, edge, lb_addresses, groups, target_ports)
-        if back_via is None:
+            first_target = last_target = int(edge.get("target_port") or listener_port)
+        back_key = (protos, first_target if first_target is not None else front_key, edge.get("target_type", "instance"),
+                    tuple((tuple(sorted(i.get("groups") or ())), i.get("subnet"), tuple(i.get("network_tags") or ()),
+                           tuple(i.get("service_accounts") or ())) for i in target.get("interfaces") or []))
+        if back_key in backs:
+            back = backs[back_key]
+        else:
+            target_ports = ({p: RangeSet(((first_target, last_target),)) for p in protos} if first_target is not None
+                            else at_front.ports)
+            back = backs[back_key] = _target_admits(reach, lb, target, edge, lb_addresses, groups, target_ports)
+        if back is None:
             continue
+        back_via, back_ports = back
         edge_via = edge.get("via", "")
         lb_step = lb_steps.get(edge_via)
         if lb_step is None:
             lb_step = lb_steps[edge_via] = step(lb, f"{lb_via}; {edge_via}")
         steps = [*front_steps, lb_step, step(target, back_via)]
-        yield target.id, ExposurePath(steps, at_front.ports, list(front_assumptions))
+        ports = at_front.ports if first_target is not None else back_ports
+        yield target.id, ExposurePath(steps, ports, list(front_assumptions))
 
 
 def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_addresses: AddressSet,
-                   lb_groups: tuple[str, ...], target_ports: dict[str, RangeSet]) -> str | None:
-    """How the target's own filters let the load balancer's traffic in on the target port, or None."""
+                   lb_groups: tuple[str, ...],
+                   target_ports: dict[str, RangeSet]) -> tuple[str, dict[str, RangeSet]] | None:
+    """How the target's own filters let the load balancer's traffic in on the target ports, and
+    on which of them; None when they do not."""
     graph = reach.graph
     # When the load balancer keeps the client's address (the provider says when), the target sees
     # internet addresses, and can admit the load balancer only by referring to its firewalls.
@@ -461,9 +556,10 @@ def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_a
         if reach.group_layers(groups) is None:
             continue
         subnet_id = iface.get("subnet")
+        me = reach.target_of(iface)
         for principal in principals:
-            sg_adm = (reach.groups_admit_internet(groups, 4) if principal is None
-                      else reach.groups_admit(groups, "ingress", principal))
+            sg_adm = (reach.groups_admit_internet(groups, 4, me) if principal is None
+                      else reach.groups_admit(groups, "ingress", principal, me))
             sg_adm = sg_adm.only(target_ports)
             if not sg_adm:
                 continue
@@ -472,6 +568,8 @@ def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_a
                 fw = reach.nacl(subnet_id)
                 if fw is not None:
                     nl = reach.firewall_layer(fw)
+                    if me is not None and nl.targeted:
+                        nl = nl.applying_to(me)
                     # Network ACLs see addresses only: the client's when the NLB preserves it.
                     nacl_adm = (admits_internet(nl, "ingress", 4) if client_preserved
                                 else reach.admits(nl, "ingress", principal))
@@ -483,7 +581,7 @@ def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_a
             via = f"admits {who}: {_rules_via(sg_adm, '')}"
             if nacl is not None:
                 via += f"; {_rules_via(nacl_adm.only(target_ports), '')}"
-            return via
+            return via, sg_adm.intersect(nacl_adm).ports
     return None
 
 

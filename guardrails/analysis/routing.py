@@ -47,7 +47,10 @@ def route(reach: Reachability, subnet_id: str, dest_ip: str) -> tuple[str | None
     if not found:
         return None, ""
     table = found[0]
-    best = longest_match(table.get("routes") or [], dest_ip)
+    # Routes for some network tags only are not taken to join networks: segmentation asks about
+    # every interface of a subnet alike.
+    routes = [r for r in table.get("routes") or [] if not r.get("node_tags")]
+    best = longest_match(routes, dest_ip)
     if best is None:
         return None, ""
     return best.get("target"), f"route {best['destination']} -> {best.get('target')} in {table.id}"

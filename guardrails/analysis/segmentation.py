@@ -80,10 +80,11 @@ def production_reach(graph: EstateGraph, reach: Reachability, ci: Mapping[str, o
             if not src_subnet or not graph.has(src_subnet) or not src_ip:
                 continue
             groups = tuple(sorted(iface.get("groups") or ()))
-            fleet = grouping.key(src_subnet, groups)
+            selectors = _selectors(iface)
+            fleet = grouping.key(src_subnet, (groups, *selectors) if selectors else groups)
             found = fleets.get(fleet)
             if found is None:
-                reached, uniform = _reached_from(graph, reach, targets, paths, src_subnet, src_ip, groups)
+                reached, uniform = _reached_from(graph, reach, targets, paths, src_subnet, src_ip, groups, selectors)
                 found = ProductionReach(("fleet", fleet) if uniform else ("node", node_id), reached)
                 if uniform:
                     fleets[fleet] = found
@@ -99,22 +100,32 @@ def production_reach(graph: EstateGraph, reach: Reachability, ci: Mapping[str, o
     return out
 
 
+def _selectors(iface: dict) -> tuple:
+    """The interface's network tags and service accounts, sorted; empty when it has neither (then
+    its firewalls' rules tell it apart by address and groups alone)."""
+    tags, accounts = iface.get("network_tags"), iface.get("service_accounts")
+    return (tuple(sorted(tags or ())), tuple(sorted(accounts or ()))) if tags or accounts else ()
+
+
 class _Target:
     """One production interface: its address is parsed only when a firewall must tell it apart."""
 
-    __slots__ = ("node", "ip", "groups", "_principal")
+    __slots__ = ("node", "ip", "groups", "selectors", "_principal")
 
-    def __init__(self, node: Node, ip: str, groups: tuple[str, ...]) -> None:
-        self.node, self.ip, self.groups, self._principal = node, ip, groups, None
+    def __init__(self, node: Node, ip: str, groups: tuple[str, ...], selectors: tuple = ()) -> None:
+        self.node, self.ip, self.groups, self.selectors, self._principal = node, ip, groups, selectors, None
 
     @property
     def principal(self) -> Principal:
         if self._principal is None:
-            self._principal = Principal(addresses=AddressSet.parse(self.ip), groups=frozenset(self.groups))
+            tags, accounts = self.selectors or ((), ())
+            self._principal = Principal(addresses=AddressSet.parse(self.ip), groups=frozenset(self.groups),
+                                        tags=frozenset(tags), service_accounts=frozenset(accounts))
         return self._principal
 
 
-_Targets = dict[str, dict[tuple[str, tuple[str, ...]], list[_Target]]]
+# network -> (subnet, firewall groups, selectors) -> the production interfaces there
+_Targets = dict[str, dict[tuple, list[_Target]]]
 
 
 def _production_targets(graph: EstateGraph, ci: Mapping[str, object], production: Mapping[str, str]) -> _Targets:
@@ -136,8 +147,9 @@ def _production_targets(graph: EstateGraph, ci: Mapping[str, object], production
             if not collected:
                 continue
             groups = tuple(sorted(iface.get("groups") or ()))
-            out.setdefault(network, {}).setdefault((subnet, groups), []).append(
-                _Target(node, iface["private"][0], groups))
+            selectors = _selectors(iface)
+            out.setdefault(network, {}).setdefault((subnet, groups, selectors), []).append(
+                _Target(node, iface["private"][0], groups, selectors))
     return out
 
 
@@ -185,6 +197,11 @@ class _Nacls:
         src, dst = reach.nacl(src_subnet), reach.nacl(dst_subnet)
         src_layer = reach.firewall_layer(src) if src else None
         dst_layer = reach.firewall_layer(dst) if dst else None
+        # A subnet firewall's rules that select protected nodes apply to the node on its side.
+        if src_layer is not None and src_layer.targeted:
+            src_layer = src_layer.applying_to(me)
+        if dst_layer is not None and dst_layer.targeted:
+            dst_layer = dst_layer.applying_to(them)
 
         def judge(layer: Layer | None, direction: str, principal: Principal, subnet: str) -> _Keyed:
             if layer is None:
@@ -244,7 +261,7 @@ class _Paths:
         if ci_egress is None:
             out: tuple = (None, None)  # no egress layer: nothing known to cut the request
         elif uniform_egress:
-            key = (ci_egress.name, t_subnet, target.groups)
+            key = (ci_egress.name, t_subnet, target.groups, target.selectors)
             out = self.egress.get(key)
             if out is None:
                 out = self.egress[key] = self.admissions(ci_egress, "egress", target.principal)
@@ -400,17 +417,19 @@ class _Fleets:
 
 
 def _reached_from(graph: EstateGraph, reach: Reachability, targets: _Targets, paths: _Paths, src_subnet: str,
-                  src_ip: str, groups: tuple[str, ...]) -> tuple[tuple[ReachedTarget, ...], bool]:
+                  src_ip: str, groups: tuple[str, ...], selectors: tuple = ()) -> tuple[tuple[ReachedTarget, ...], bool]:
     """The production targets one CI interface reaches, sorted by id, and whether the answer holds
     for any address of its subnet (then the whole fleet shares it)."""
-    me = Principal(addresses=AddressSet.parse(src_ip), groups=frozenset(groups))
+    tags, accounts = selectors or ((), ())
+    me = Principal(addresses=AddressSet.parse(src_ip), groups=frozenset(groups), tags=frozenset(tags),
+                   service_accounts=frozenset(accounts))
     src = (src_subnet, src_ip)
-    ci_egress = reach.group_layer(groups)
+    ci_egress = reach.group_layer(groups, me)
     src_nacl = reach.nacl(src_subnet)
     src_nacl_layer = reach.firewall_layer(src_nacl) if src_nacl else None
     # The targets' security groups judge this interface alone: (what they admit, whether that opens
     # a service, whether any address of its subnet gets the same answer).
-    inbound_of: dict[tuple[str, ...], tuple[_Keyed, bool, bool]] = {}
+    inbound_of: dict[str, tuple[_Keyed, bool, bool]] = {}
     subnet_facts: dict[str, tuple[bool, bool, bool]] = {}
     reached: dict[str, ReachedTarget] = {}
     all_uniform = True
@@ -422,38 +441,63 @@ def _reached_from(graph: EstateGraph, reach: Reachability, targets: _Targets, pa
                                                     passage.labels, passage.rules, joined)
 
     for network in sorted(n for n in graph.joined_networks(graph.node(src_subnet).get("network")) if n in targets):
-        for (t_subnet, t_groups), members in sorted(targets[network].items()):
-            layer = reach.group_layer(t_groups)
-            if layer is None:
+        for (t_subnet, t_groups, _), all_members in sorted(targets[network].items()):
+            base = reach.group_layer(t_groups)
+            if base is None:
                 continue
-            facts = subnet_facts.get(t_subnet)
-            if facts is None:
-                dst_nacl = reach.nacl(t_subnet)
-                dst_nacl_layer = reach.firewall_layer(dst_nacl) if dst_nacl else None
-                dst_nacl_uniform = paths.uniform(dst_nacl_layer, src_subnet)
-                src_nacl_uniform = paths.uniform(src_nacl_layer, t_subnet)
-                facts = subnet_facts[t_subnet] = (
-                    dst_nacl_uniform,  # the answer holds for any address of the CI subnet
-                    paths.uniform(ci_egress, t_subnet),  # the CI egress rules judge the target subnet as one
-                    src_nacl_uniform and dst_nacl_uniform)  # so do both network ACLs
-            dst_nacl_uniform, uniform_egress, uniform_nacls = facts
-            seen = inbound_of.get(t_groups)
-            if seen is None:
-                inbound = paths.admissions(layer, "ingress", me)
-                seen = inbound_of[t_groups] = (inbound, _passes(inbound[1], SERVICE_PORTS),
-                                               paths.uniform(layer, src_subnet))
-            inbound, opens_service, layer_uniform = seen
-            all_uniform = all_uniform and dst_nacl_uniform and layer_uniform
-            if not opens_service:
-                continue
-            if uniform_egress and uniform_nacls:
-                found = paths.answer(inbound, ci_egress, me, src, t_subnet, members[0], True, True)
-                if found is not None:
-                    for target in members:
-                        add(target, found, t_subnet, t_groups)
-                continue
-            for target in members:
-                found = paths.answer(inbound, ci_egress, me, src, t_subnet, target, uniform_egress, uniform_nacls)
-                if found is not None:
-                    add(target, found, t_subnet, t_groups)
+            for layer, members in _by_applying_layer(base, all_members):
+                all_uniform = _reach_targets(paths, reach, layer, members, me, src, src_subnet, t_subnet, t_groups,
+                                             ci_egress, src_nacl_layer, subnet_facts, inbound_of, add) and all_uniform
     return tuple(reached[k] for k in sorted(reached)), all_uniform
+
+
+def _by_applying_layer(base: Layer, members: list[_Target]):
+    """The production interfaces of one (subnet, groups, selectors), split by the rules of their
+    firewalls that apply to them: all together unless a rule selects nodes by address."""
+    if not base.targeted:
+        yield base, members
+        return
+    split: dict[str, tuple[Layer, list[_Target]]] = {}
+    for target in members:
+        layer = base.applying_to(target.principal)
+        split.setdefault(layer.name, (layer, []))[1].append(target)
+    yield from split.values()
+
+
+def _reach_targets(paths: "_Paths", reach: Reachability, layer: Layer, members: list[_Target], me: Principal,
+                   src: tuple[str, str], src_subnet: str, t_subnet: str, t_groups: tuple[str, ...],
+                   ci_egress: Layer | None, src_nacl_layer: Layer | None, subnet_facts: dict, inbound_of: dict,
+                   add) -> bool:
+    """Add the members that the CI interface reaches through the target layer; whether the answer
+    holds for any address of the CI subnet."""
+    facts = subnet_facts.get(t_subnet)
+    if facts is None:
+        dst_nacl = reach.nacl(t_subnet)
+        dst_nacl_layer = reach.firewall_layer(dst_nacl) if dst_nacl else None
+        dst_nacl_uniform = paths.uniform(dst_nacl_layer, src_subnet)
+        src_nacl_uniform = paths.uniform(src_nacl_layer, t_subnet)
+        facts = subnet_facts[t_subnet] = (
+            dst_nacl_uniform,  # the answer holds for any address of the CI subnet
+            paths.uniform(ci_egress, t_subnet),  # the CI egress rules judge the target subnet as one
+            src_nacl_uniform and dst_nacl_uniform)  # so do both network ACLs
+    dst_nacl_uniform, uniform_egress, uniform_nacls = facts
+    seen = inbound_of.get(layer.name)
+    if seen is None:
+        inbound = paths.admissions(layer, "ingress", me)
+        seen = inbound_of[layer.name] = (inbound, _passes(inbound[1], SERVICE_PORTS),
+                                         paths.uniform(layer, src_subnet))
+    inbound, opens_service, layer_uniform = seen
+    uniform = dst_nacl_uniform and layer_uniform
+    if not opens_service:
+        return uniform
+    if uniform_egress and uniform_nacls:
+        found = paths.answer(inbound, ci_egress, me, src, t_subnet, members[0], True, True)
+        if found is not None:
+            for target in members:
+                add(target, found, t_subnet, t_groups)
+        return uniform
+    for target in members:
+        found = paths.answer(inbound, ci_egress, me, src, t_subnet, target, uniform_egress, uniform_nacls)
+        if found is not None:
+            add(target, found, t_subnet, t_groups)
+    return uniform
