@@ -135,6 +135,8 @@ def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
             if not routes:
                 continue
             rt, gateway, how = routes[0]
+            if gateway.get("public_address_only") and not _has_public_address(node, iface):
+                continue  # the gateway carries only interfaces with an address of their own
             subnet = graph.node(subnet_id)
             assumed = sorted({a for version in (4, 6) for a in estate.reach.route_assumptions(subnet_id, version, tags)})
             yield Result(
@@ -149,6 +151,12 @@ def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
                 unknowns=tuple(assumed),
             )
             break
+
+
+def _has_public_address(node, iface: dict) -> bool:
+    """The interface has a public address, or may have one (known only after apply)."""
+    unknown = node.get("unknown") or {}
+    return bool(iface.get("public") or iface.get("ipv6") or "public_ipv4" in unknown or "ipv6" in unknown)
 
 
 @check(

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # that only translates into another provider's snapshots (Terraform) is listed for its commands.
 REGISTRY: dict[str, str] = {
     "aws": "guardrails.providers.aws",
+    "gcp": "guardrails.providers.gcp",
     "terraform": "guardrails.providers.terraform",
 }
 

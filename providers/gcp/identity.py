@@ -1,0 +1,217 @@
+"""GCP service accounts: their nodes, the bindings that name them, and the power those give.
+
+A service account's power is every IAM binding that names it (`serviceAccount:EMAIL`): on its
+project, on the folders and organization above (inherited), and on other service accounts (whose
+own IAM policy says who may act as them). Normalization gathers them on the identity node
+(`managed_policies`, one per binding, with the role's permissions when known); the evaluator reads
+them the way IAM does:
+- `roles/owner` or `roles/editor` on a project, folder or organization: administrator;
+- changing IAM policy (`*.setIamPolicy` on a project, folder, organization or a more powerful
+  service account), creating a key for or acting as (`actAs`) a more powerful service account:
+  escalation;
+- minting its tokens (`getAccessToken`, `signBlob`, `signJwt`, `implicitDelegation`: Token
+  Creator) on a service account, or on the project that holds it: impersonation, followed as a
+  role assumption, so a chain into a powerful account is reported with the chain;
+- any role above viewer on a production project (directly or from a folder or organization above).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from guardrails.graph import EstateGraph, Node
+from guardrails.identity_facts import POWER_RANK, Escalation, Hop, IdentityPower, ProductionAccess
+
+ADMIN_ROLES = ("roles/owner", "roles/editor")
+IMPERSONATION = ("iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt",
+                 "iam.serviceAccounts.implicitDelegation", "iam.serviceAccounts.getOpenIdToken")
+TAKEOVER = ("iam.serviceAccounts.actAs", "iam.serviceAccountKeys.create", "iam.serviceAccounts.setIamPolicy")
+SET_POLICY = ("resourcemanager.projects.setIamPolicy", "resourcemanager.folders.setIamPolicy",
+              "resourcemanager.organizations.setIamPolicy")
+# What predefined roles hold of the above, for when their permissions were not collected.
+KNOWN_ROLES = {
+    "roles/iam.serviceAccountTokenCreator": ("iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.signBlob",
+                                             "iam.serviceAccounts.signJwt", "iam.serviceAccounts.implicitDelegation",
+                                             "iam.serviceAccounts.getOpenIdToken"),
+    "roles/iam.serviceAccountUser": ("iam.serviceAccounts.actAs",),
+    "roles/iam.serviceAccountKeyAdmin": ("iam.serviceAccountKeys.create",),
+    "roles/iam.serviceAccountAdmin": ("iam.serviceAccounts.setIamPolicy",),
+    "roles/iam.securityAdmin": ("resourcemanager.projects.setIamPolicy", "iam.serviceAccounts.setIamPolicy"),
+    "roles/resourcemanager.projectIamAdmin": ("resourcemanager.projects.setIamPolicy",),
+    "roles/resourcemanager.folderIamAdmin": ("resourcemanager.folders.setIamPolicy",),
+    "roles/resourcemanager.organizationAdmin": ("resourcemanager.organizations.setIamPolicy",),
+    "roles/iam.workloadIdentityUser": ("iam.serviceAccounts.getAccessToken",),
+}
+READ_VERBS = ("get", "list", "getIamPolicy", "search", "query", "read", "export", "view")
+
+
+def _scope_kind(resource: str) -> str:
+    if "/serviceAccounts/" in resource:
+        return "service_account"
+    return resource.split("/", 1)[0]
+
+
+def add_identities(contexts: list) -> None:
+    """Service account nodes of every snapshot, with the bindings that name them."""
+    if not contexts:
+        return
+    graph: EstateGraph = contexts[0].graph
+    permissions: dict[str, list[str]] = {}
+    for ctx in contexts:
+        iam = ctx.snap.get("iam") or {}
+        for role in (iam.get("roles") or []) + (iam.get("customRoles") or []):
+            if role.get("name") and not role.get("deleted"):
+                permissions[role["name"]] = list(role.get("includedPermissions") or [])
+    below: dict[str, list[str]] = {}  # a folder or organization -> the scanned projects beneath it
+    for ctx in contexts:
+        for ancestor in ctx.snap.get("ancestors") or []:
+            below.setdefault(ancestor.get("resource"), []).append(ctx.project)
+    for ctx in contexts:
+        for account in (ctx.snap.get("iam") or {}).get("serviceAccounts") or []:
+            email = account.get("email")
+            if not email or graph.has(email):
+                continue
+            graph.add_node(email, "identity", name=email, identity_type="service_account", arn=email,
+                           raw={"displayName": account.get("displayName"), "disabled": bool(account.get("disabled")),
+                                "uniqueId": account.get("uniqueId")},
+                           trust_policy=None, managed_policies=[], inline_policies=[], boundary=None,
+                           provider="gcp", account=account.get("projectId") or ctx.project, region=None)
+            if graph.has(ctx.project):
+                graph.add_edge(ctx.project, email, "contains")
+    seen: set[tuple] = set()
+    for ctx in contexts:
+        iam = ctx.snap.get("iam") or {}
+        policies = list(ctx.snap.get("iam_policies") or []) + list(iam.get("serviceAccountPolicies") or [])
+        for entry in policies:
+            resource = entry.get("resource") or ""
+            kind = _scope_kind(resource)
+            if kind == "service_account":
+                target = resource.rsplit("/", 1)[-1]
+                if graph.has(target):
+                    graph.node(target).attrs["trust_policy"] = entry.get("policy")
+            for binding in (entry.get("policy") or {}).get("bindings") or []:
+                role = binding.get("role") or ""
+                for member in binding.get("members") or []:
+                    if not member.startswith("serviceAccount:"):
+                        continue
+                    email = member.split(":", 1)[1]
+                    key = (email, role, resource)
+                    if key in seen or not graph.has(email):
+                        continue
+                    seen.add(key)
+                    covers = [resource.split("/")[1]] if kind == "projects" else below.get(resource, [])
+                    graph.node(email).attrs["managed_policies"].append({
+                        "name": f"{role} on {resource}", "arn": role,
+                        "document": {"role": role, "resource": resource, "scope": kind,
+                                     "permissions": permissions.get(role), "projects": covers,
+                                     "condition": binding.get("condition")}})
+
+
+def _permissions(document: dict) -> tuple[list[str], bool]:
+    """The role's permissions, and whether they are known (collected, or known for the role)."""
+    if document.get("permissions") is not None:
+        return document["permissions"], True
+    known = KNOWN_ROLES.get(document.get("role") or "")
+    return (list(known), False) if known is not None else ([], False)
+
+
+def _above_viewer(document: dict) -> bool:
+    role = document.get("role") or ""
+    if role in ("roles/viewer", "roles/browser", "roles/iam.securityReviewer") or role.endswith(".viewer"):
+        return False
+    perms, known = _permissions(document)
+    if known:
+        return any(p.rsplit(".", 1)[-1] not in READ_VERBS and not p.rsplit(".", 1)[-1].startswith(("get", "list"))
+                   for p in perms)
+    return True  # an unknown role: taken to change things
+
+
+class GcpIdentities:
+    """The GCP evaluator of identity power (guardrails/identity_facts.py)."""
+
+    def __init__(self, graph: EstateGraph, production: Mapping[str, str], config: Any) -> None:
+        self.graph, self.production = graph, production
+        self._done: dict[str, IdentityPower] = {}
+        self._accounts_of: dict[str, list[str]] | None = None
+
+    def _project_accounts(self, project: str) -> list[str]:
+        if self._accounts_of is None:
+            self._accounts_of = {}
+            for node in self.graph.nodes("identity"):
+                if node.get("provider") == "gcp":
+                    self._accounts_of.setdefault(node.get("account") or "", []).append(node.id)
+        return sorted(self._accounts_of.get(project, []))
+
+    def evaluate(self, identity: Node) -> IdentityPower:
+        found = self._done.get(identity.id)
+        if found is None:
+            self._done[identity.id] = IdentityPower()  # a cycle of grants stops here
+            found = self._done[identity.id] = self._evaluate(identity)
+        return found
+
+    def _rank(self, email: str) -> int:
+        return POWER_RANK[self.evaluate(self.graph.node(email)).power] if self.graph.has(email) else 0
+
+    def _evaluate(self, identity: Node) -> IdentityPower:
+        admin = None
+        escalations: list[Escalation] = []
+        hops: dict[str, Hop] = {}
+        production: dict[str, ProductionAccess] = {}
+        unknown: list[str] = []
+        writes = False
+        grants = identity.get("managed_policies") or []
+        for grant in grants:
+            doc = grant.get("document") or {}
+            role, resource, scope = doc.get("role") or "", doc.get("resource") or "", doc.get("scope")
+            proof = f"binding {role} on {resource} to serviceAccount:{identity.id}"
+            if doc.get("condition"):
+                proof += f" (condition {doc['condition'].get('title') or doc['condition'].get('expression')})"
+            perms, known = _permissions(doc)
+            if not known and role.startswith(("projects/", "organizations/")):
+                unknown.append(f"permissions of custom role {role} not collected")
+            if scope in ("projects", "folders", "organizations"):
+                if role in ADMIN_ROLES and admin is None:
+                    admin = proof
+                if _above_viewer(doc):
+                    writes = True
+                    for project in doc.get("projects") or []:
+                        if project in self.production and project not in production:
+                            production[project] = ProductionAccess(project, f"{proof}: above viewer on production "
+                                                                            f"project {project} ({self.production[project]})")
+                changes_policy = [p for p in perms if p in SET_POLICY or p.endswith(".setIamPolicy") and
+                                  p.startswith("resourcemanager.")]
+                if changes_policy:
+                    escalations.append(Escalation(f"set the IAM policy of {resource}", tuple(changes_policy[:3]),
+                                                  tuple(proof for _ in changes_policy[:3])))
+                impersonate = [p for p in perms if p in IMPERSONATION]
+                takeover = [p for p in perms if p in TAKEOVER]
+                if impersonate or takeover:
+                    for project in doc.get("projects") or []:
+                        for other in self._project_accounts(project):
+                            self._over_account(identity, other, impersonate, takeover, proof, hops, escalations)
+            elif scope == "service_account":
+                target = resource.rsplit("/", 1)[-1]
+                impersonate = [p for p in perms if p in IMPERSONATION]
+                takeover = [p for p in perms if p in TAKEOVER]
+                self._over_account(identity, target, impersonate, takeover, proof, hops, escalations)
+        power = "admin" if admin else "escalate" if escalations else "write" if writes else "read" if grants else "none"
+        return IdentityPower(power=power, admin=admin, escalations=() if admin else tuple(escalations),
+                             assumes=tuple(hops.values()), production=tuple(production.values()),
+                             unknown=tuple(dict.fromkeys(unknown)))
+
+    def _over_account(self, identity: Node, other: str, impersonate: list[str], takeover: list[str], proof: str,
+                      hops: dict[str, Hop], escalations: list[Escalation]) -> None:
+        if other == identity.id or not self.graph.has(other):
+            return
+        if impersonate and other not in hops:
+            hops[other] = Hop(identity.id, other, f"impersonation ({', '.join(impersonate[:2])}): {proof}")
+        if takeover and not impersonate and self._rank(other) >= POWER_RANK["escalate"]:
+            escalations.append(Escalation(f"take over service account {other}", tuple(takeover[:3]),
+                                          tuple(proof for _ in takeover[:3])))
+
+
+def evaluator(graph: EstateGraph, production: Mapping[str, str], config: Any) -> GcpIdentities:
+    return GcpIdentities(graph, production, config)
+
+
+__all__ = ["GcpIdentities", "add_identities", "evaluator"]

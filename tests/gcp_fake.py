@@ -1,0 +1,298 @@
+"""A replay fake of the Google Cloud REST APIs on loopback, and GCP estates in their replies' shapes.
+
+`GcpEstate` builds a project as the REST APIs (compute v1, Resource Manager v3, IAM v1) return it:
+each resource a JSON object with its selfLink, every list the collector reads recorded (empty when
+the estate has none). `GcpFake` serves the recorded replies from a pytest-httpserver on 127.0.0.1:
+lists are paged by the fake itself (two items, or one aggregated scope, per page, with its own
+`nextPageToken`), anything not recorded is a JSON 404 naming the path, and every request is kept
+so that a test can prove the collector made no call but a read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from typing import Any
+
+from werkzeug import Request, Response
+
+COMPUTE = "/compute/v1"
+PAGE = 2
+GLOBAL_LISTS = {"networks": "networks", "firewalls": "firewalls", "routes": "routes", "globalAddresses": "addresses",
+                "globalForwardingRules": "forwardingRules", "targetTcpProxies": "targetTcpProxies",
+                "targetSslProxies": "targetSslProxies", "networkFirewallPolicies": "firewallPolicies"}
+AGGREGATED_LISTS = {"instances": "instances", "disks": "disks", "instanceGroupManagers": "instanceGroupManagers",
+                    "instanceTemplates": "instanceTemplates", "instanceGroups": "instanceGroups",
+                    "subnetworks": "subnetworks", "addresses": "addresses", "forwardingRules": "forwardingRules",
+                    "backendServices": "backendServices", "targetPools": "targetPools", "routers": "routers",
+                    "urlMaps": "urlMaps", "targetHttpProxies": "targetHttpProxies",
+                    "targetHttpsProxies": "targetHttpsProxies"}
+READ_POSTS = (":getIamPolicy", "/listInstances")
+
+
+def now_minus(hours: float) -> str:
+    return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=hours)).isoformat()
+
+
+class GcpEstate:
+    """One project's estate in the REST APIs' own shapes."""
+
+    def __init__(self, project: str = "acme-ci", number: str = "123456789012", *, labels: dict | None = None,
+                 parent: str = "folders/2001", region: str = "us-central1") -> None:
+        self.project, self.number, self.region, self.zone = project, number, region, f"{region}-a"
+        self.link = f"https://compute.googleapis.com/compute/v1/projects/{project}"
+        self.resource = {"name": f"projects/{number}", "projectId": project, "parent": parent, "state": "ACTIVE",
+                         "displayName": project, "labels": labels or {}}
+        self.compute: dict[str, list[dict]] = {name: [] for name in (*GLOBAL_LISTS, *AGGREGATED_LISTS)}
+        self.bindings: list[dict] = []
+        self.ancestors: dict[str, list[dict]] = {parent: []}
+        self.accounts: list[dict] = []
+        self.account_bindings: dict[str, list[dict]] = {}
+        self.roles: dict[str, list[str]] = {
+            "roles/editor": ["compute.instances.create", "compute.instances.setMetadata", "storage.buckets.delete"],
+            "roles/owner": ["resourcemanager.projects.setIamPolicy", "compute.instances.create"],
+            "roles/viewer": ["compute.instances.get", "compute.instances.list"],
+            "roles/iam.serviceAccountTokenCreator": ["iam.serviceAccounts.getAccessToken",
+                                                     "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt",
+                                                     "iam.serviceAccounts.implicitDelegation"],
+            "roles/iam.serviceAccountUser": ["iam.serviceAccounts.actAs", "iam.serviceAccounts.get"],
+            "roles/resourcemanager.projectIamAdmin": ["resourcemanager.projects.getIamPolicy",
+                                                      "resourcemanager.projects.setIamPolicy"],
+            "roles/compute.instanceAdmin.v1": ["compute.instances.create", "compute.instances.setMetadata"],
+        }
+        self.member_lists: dict[str, list[str]] = {}
+
+    # -- network ------------------------------------------------------------------------
+
+    def network(self, name: str = "default", *, internet_route: bool = True, route_tags: list[str] | None = None,
+                cidr: str = "10.128.0.0/20") -> str:
+        link = f"{self.link}/global/networks/{name}"
+        self.compute["networks"].append({"kind": "compute#network", "name": name, "selfLink": link,
+                                         "autoCreateSubnetworks": False, "subnetworks": []})
+        subnet = f"{self.link}/regions/{self.region}/subnetworks/{name}-{self.region}"
+        self.compute["subnetworks"].append({"kind": "compute#subnetwork", "name": f"{name}-{self.region}",
+                                            "selfLink": subnet, "network": link, "ipCidrRange": cidr,
+                                            "region": f"{self.link}/regions/{self.region}"})
+        if internet_route:
+            route = {"kind": "compute#route", "name": f"default-route-{name}", "network": link, "destRange": "0.0.0.0/0",
+                     "priority": 1000, "nextHopGateway": f"{self.link}/global/gateways/default-internet-gateway",
+                     "selfLink": f"{self.link}/global/routes/default-route-{name}"}
+            if route_tags:
+                route["tags"] = route_tags
+            self.compute["routes"].append(route)
+        return link
+
+    def firewall(self, name: str, network: str, *, allow: list[tuple[str, list[str]]] = (), deny=(),
+                 sources: list[str] | None = None, source_tags: list[str] | None = None,
+                 targets: list[str] | None = None, target_accounts: list[str] | None = None, priority: int = 1000,
+                 disabled: bool = False, direction: str = "INGRESS") -> None:
+        rule: dict[str, Any] = {"kind": "compute#firewall", "name": name, "network": network, "priority": priority,
+                                "direction": direction, "disabled": disabled,
+                                "selfLink": f"{self.link}/global/firewalls/{name}"}
+        if allow:
+            rule["allowed"] = [{"IPProtocol": p, **({"ports": ports} if ports else {})} for p, ports in allow]
+        if deny:
+            rule["denied"] = [{"IPProtocol": p, **({"ports": ports} if ports else {})} for p, ports in deny]
+        if sources is not None:
+            rule["sourceRanges"] = sources
+        if source_tags:
+            rule["sourceTags"] = source_tags
+        if targets:
+            rule["targetTags"] = targets
+        if target_accounts:
+            rule["targetServiceAccounts"] = target_accounts
+        self.compute["firewalls"].append(rule)
+
+    # -- instances ----------------------------------------------------------------------
+
+    def instance(self, name: str, network: str, *, ip: str, nat_ip: str | None = None, tags: list[str] = (),
+                 labels: dict | None = None, account: str | None = None, scopes: list[str] | None = None,
+                 metadata: dict[str, str] | None = None, image: str = "debian-12-bookworm-v20261101",
+                 group: str | None = None, created_hours_ago: float = 2) -> str:
+        link = f"{self.link}/zones/{self.zone}/instances/{name}"
+        subnet = f"{self.link}/regions/{self.region}/subnetworks/{network.rsplit('/', 1)[-1]}-{self.region}"
+        nic: dict[str, Any] = {"name": "nic0", "network": network, "subnetwork": subnet, "networkIP": ip}
+        if nat_ip:
+            nic["accessConfigs"] = [{"type": "ONE_TO_ONE_NAT", "name": "External NAT", "natIP": nat_ip}]
+        items = [{"key": k, "value": v} for k, v in (metadata or {}).items()]
+        if group:
+            items.append({"key": "created-by",
+                          "value": f"projects/{self.number}/zones/{self.zone}/instanceGroupManagers/{group}"})
+        disk = f"{self.link}/zones/{self.zone}/disks/{name}"
+        item: dict[str, Any] = {
+            "kind": "compute#instance", "name": name, "selfLink": link, "zone": f"{self.link}/zones/{self.zone}",
+            "status": "RUNNING", "creationTimestamp": now_minus(created_hours_ago),
+            "machineType": f"{self.link}/zones/{self.zone}/machineTypes/e2-standard-4",
+            "networkInterfaces": [nic], "tags": {"items": list(tags)}, "labels": labels or {},
+            "metadata": {"items": items}, "disks": [{"boot": True, "source": disk}]}
+        if account:
+            item["serviceAccounts"] = [{"email": account, "scopes": scopes or [
+                "https://www.googleapis.com/auth/devstorage.read_only"]}]
+        self.compute["instances"].append(item)
+        self.compute["disks"].append({"kind": "compute#disk", "name": name, "selfLink": disk,
+                                      "sourceImage": f"https://compute.googleapis.com/compute/v1/projects/debian-cloud/"
+                                                     f"global/images/{image}"})
+        return link
+
+    def https_load_balancer(self, name: str, members: list[str], *, port: int = 8080) -> None:
+        """An external HTTPS load balancer: forwarding rule 443 -> proxy -> url map -> backend
+        service -> an unmanaged instance group of `members`, on the group's named port."""
+        group = f"{self.link}/zones/{self.zone}/instanceGroups/{name}-group"
+        self.compute["instanceGroups"].append({"kind": "compute#instanceGroup", "name": f"{name}-group",
+                                               "selfLink": group, "zone": f"{self.link}/zones/{self.zone}",
+                                               "namedPorts": [{"name": "http", "port": port}]})
+        self.member_lists[f"{COMPUTE}/projects/{self.project}/zones/{self.zone}/instanceGroups/{name}-group/"
+                          "listInstances"] = members
+        service = f"{self.link}/global/backendServices/{name}-backend"
+        self.compute["backendServices"].append({"kind": "compute#backendService", "name": f"{name}-backend",
+                                                "selfLink": service, "portName": "http", "protocol": "HTTP",
+                                                "loadBalancingScheme": "EXTERNAL_MANAGED",
+                                                "backends": [{"group": group}]})
+        url_map = f"{self.link}/global/urlMaps/{name}-map"
+        self.compute["urlMaps"].append({"kind": "compute#urlMap", "name": f"{name}-map", "selfLink": url_map,
+                                        "defaultService": service})
+        proxy = f"{self.link}/global/targetHttpsProxies/{name}-proxy"
+        self.compute["targetHttpsProxies"].append({"kind": "compute#targetHttpsProxy", "name": f"{name}-proxy",
+                                                   "selfLink": proxy, "urlMap": url_map})
+        self.compute["globalForwardingRules"].append({
+            "kind": "compute#forwardingRule", "name": f"{name}-rule", "selfLink": f"{self.link}/global/forwardingRules/"
+            f"{name}-rule", "IPAddress": "34.120.0.10", "IPProtocol": "TCP", "portRange": "443-443", "target": proxy,
+            "loadBalancingScheme": "EXTERNAL_MANAGED"})
+
+    # -- IAM ----------------------------------------------------------------------------
+
+    def service_account(self, name: str) -> str:
+        email = name if "@" in name else f"{name}@{self.project}.iam.gserviceaccount.com"
+        self.accounts.append({"name": f"projects/{self.project}/serviceAccounts/{email}", "email": email,
+                              "projectId": self.project, "uniqueId": str(100000 + len(self.accounts)),
+                              "displayName": name.split("@")[0]})
+        return email
+
+    def default_compute_account(self) -> str:
+        """The default compute service account, with roles/editor as Google grants it by default."""
+        email = self.service_account(f"{self.number}-compute@developer.gserviceaccount.com")
+        self.grant("roles/editor", email)
+        return email
+
+    def grant(self, role: str, email: str, *, on: str | None = None) -> None:
+        """Bind the role to the service account on the project, an ancestor (`folders/..`) or
+        another service account (its email)."""
+        member = f"serviceAccount:{email}"
+        if on is None:
+            target = self.bindings
+        elif "@" in on:
+            target = self.account_bindings.setdefault(on, [])
+        else:
+            target = self.ancestors.setdefault(on, [])
+        for binding in target:
+            if binding["role"] == role:
+                binding["members"].append(member)
+                return
+        target.append({"role": role, "members": [member]})
+
+    # -- the replies ----------------------------------------------------------------------
+
+    def replies(self) -> dict[tuple[str, str], Any]:
+        """Every reply of the estate by (method, path)."""
+        p = self.project
+        out: dict[tuple[str, str], Any] = {}
+        for name, path in GLOBAL_LISTS.items():
+            out[("GET", f"{COMPUTE}/projects/{p}/global/{path}")] = {"kind": f"compute#{name}List",
+                                                                     "items": self.compute[name]}
+        for name, path in AGGREGATED_LISTS.items():
+            scopes: dict[str, dict] = {}
+            for item in self.compute[name]:
+                scope = (f"zones/{item['zone'].rsplit('/', 1)[-1]}" if item.get("zone") else
+                         f"regions/{item['region'].rsplit('/', 1)[-1]}" if item.get("region") else "global")
+                scopes.setdefault(scope, {}).setdefault(name, []).append(item)
+            scopes.setdefault("zones/europe-west1-b", {"warning": {"code": "NO_RESULTS_ON_PAGE",
+                                                                   "message": "There are no results"}})
+            out[("GET", f"{COMPUTE}/projects/{p}/aggregated/{path}")] = {"kind": f"compute#{name}AggregatedList",
+                                                                         "items": scopes}
+        for path, members in self.member_lists.items():
+            out[("POST", path)] = {"items": [{"instance": m, "status": "RUNNING"} for m in members]}
+        out[("GET", f"/v3/projects/{p}")] = self.resource
+        out[("POST", f"/v3/projects/{p}:getIamPolicy")] = {"version": 1, "etag": "BwX=", "bindings": self.bindings}
+        for ancestor, bindings in self.ancestors.items():
+            out[("POST", f"/v3/{ancestor}:getIamPolicy")] = {"version": 1, "etag": "BwX=", "bindings": bindings}
+            if ancestor.startswith("folders/"):
+                out[("GET", f"/v3/{ancestor}")] = {"name": ancestor, "parent": "organizations/3001", "state": "ACTIVE",
+                                                   "displayName": "ci"}
+        out.setdefault(("POST", "/v3/organizations/3001:getIamPolicy"), {"version": 1, "etag": "BwX=", "bindings": []})
+        out[("GET", f"/v1/projects/{p}/serviceAccounts")] = {"accounts": self.accounts}
+        for account in self.accounts:
+            out[("POST", f"/v1/projects/{p}/serviceAccounts/{account['email']}:getIamPolicy")] = {
+                "version": 1, "etag": "BwX=", "bindings": self.account_bindings.get(account["email"], [])}
+        out[("GET", f"/v1/projects/{p}/roles")] = {"roles": []}
+        out[("GET", "/v1/organizations/3001/roles")] = {"roles": []}
+        for role, permissions in self.roles.items():
+            out[("GET", f"/v1/{role}")] = {"name": role, "includedPermissions": permissions, "stage": "GA"}
+        return out
+
+
+class GcpFake:
+    """Serves recorded replies; pages lists; a JSON 404 for anything else; keeps every request."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.replies: dict[tuple[str, str], Any] = {}
+        self.requests: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        server.expect_request("").respond_with_handler(self._handle)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+    def environment(self) -> dict[str, str]:
+        return {"CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE": f"{self.base}/compute/v1/",
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER": f"{self.base}/",
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM": f"{self.base}/",
+                "GOOGLE_OAUTH_ACCESS_TOKEN": "fake-token", "NO_GCE_CHECK": "True"}
+
+    def serve(self, *estates: GcpEstate, overrides: dict | None = None) -> None:
+        with self._lock:
+            self.replies = {}
+            for estate in estates:
+                self.replies.update(estate.replies())
+            self.replies.update(overrides or {})
+            self.requests = []
+
+    def _handle(self, request: Request) -> Response:
+        with self._lock:
+            self.requests.append((request.method, request.path))
+            reply = self.replies.get((request.method, request.path))
+        if isinstance(reply, Response):
+            return reply
+        if reply is None:
+            return _json({"error": {"code": 404, "message": f"not recorded: {request.method} {request.path}",
+                                    "status": "NOT_FOUND"}}, 404)
+        return _json(_page(reply, request.args.get("pageToken")))
+
+
+def _page(reply: Any, token: str | None) -> Any:
+    """The page `token` names of a list reply (the fake owns paging: recorded tokens are dropped)."""
+    if not isinstance(reply, dict):
+        return reply
+    for field in ("items", "accounts", "roles"):
+        items = reply.get(field)
+        if isinstance(items, list) and len(items) > PAGE:
+            start = int(token or 0)
+            page = {**reply, field: items[start:start + PAGE]}
+            page.pop("nextPageToken", None)
+            if start + PAGE < len(items):
+                page["nextPageToken"] = str(start + PAGE)
+            return page
+        if isinstance(items, dict) and len(items) > 1:
+            keys = sorted(items)
+            start = int(token or 0)
+            page = {**reply, field: {keys[start]: items[keys[start]]}}
+            if start + 1 < len(keys):
+                page["nextPageToken"] = str(start + 1)
+            return page
+    return reply
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")

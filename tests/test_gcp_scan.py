@@ -1,0 +1,295 @@
+"""`guardrails scan gcp` against a replay fake of the Google Cloud REST APIs on loopback: the real
+client libraries (google-cloud-compute, google-cloud-resource-manager, google-auth), the real CLI,
+one estate per rule of CHECKS.md's GCP semantics, each with exactly the findings it must give."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from typer.testing import CliRunner
+
+from gcp_fake import READ_POSTS, GcpEstate, GcpFake
+from guardrails.cli import app
+
+FRONT_END = ["35.191.0.0/16", "130.211.0.0/22"]
+CLOUD_PLATFORM = ["https://www.googleapis.com/auth/cloud-platform"]
+GLRT = "glrt-Zx8Qp2Lm9Rt4Vb7Nc1Kd"
+
+
+@pytest.fixture(scope="module")
+def fake():
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield GcpFake(server)
+    finally:
+        server.clear()
+        if server.is_running():
+            server.stop()
+
+
+def scan(fake: GcpFake, tmp_path: Path, monkeypatch, *estates: GcpEstate, args: tuple[str, ...] = (),
+         overrides: dict | None = None) -> tuple[int, dict]:
+    fake.serve(*estates, overrides=overrides)
+    for key, value in fake.environment().items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "findings.json"
+    projects = [a for e in estates for a in ("--project", e.project)] if not args else []
+    result = CliRunner().invoke(app, ["scan", "gcp", *projects, *args, "--format", "json", "--output", str(out),
+                                      "--quiet"])
+    assert out.exists(), result.output
+    return result.exit_code, json.loads(out.read_text())
+
+
+def found(document: dict) -> set[tuple[str, str]]:
+    return {(f["check_id"], f["resource"]["name"]) for f in document["findings"]}
+
+
+def _jenkins(estate: GcpEstate, network: str, **kw) -> str:
+    return estate.instance("jenkins", network, ip="10.128.0.2", tags=["jenkins"], **kw)
+
+
+EXPOSED_SERVER = {"ci-internet-exposed", "ci-firewall-allows-internet", "ci-internet-gateway-segment",
+                  "ci-not-behind-load-balancer"}
+
+
+def public_jenkins() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    e.firewall("allow-jenkins", net, allow=[("tcp", ["8080"])], sources=["0.0.0.0/0"], targets=["jenkins"])
+    _jenkins(e, net, nat_ip="34.70.1.2")
+    return e
+
+
+def deny_at_higher_priority() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    e.firewall("allow-jenkins", net, allow=[("tcp", ["8080"])], sources=["0.0.0.0/0"], priority=1000)
+    e.firewall("deny-internet", net, deny=[("all", [])], sources=["0.0.0.0/0"], priority=900)
+    _jenkins(e, net, nat_ip="34.70.1.2")
+    return e
+
+
+def deny_at_equal_priority() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    e.firewall("allow-jenkins", net, allow=[("tcp", ["8080"])], sources=["0.0.0.0/0"], priority=1000)
+    e.firewall("deny-internet", net, deny=[("tcp", [])], sources=["0.0.0.0/0"], priority=1000)
+    _jenkins(e, net, nat_ip="34.70.1.2")
+    return e
+
+
+def target_tag_not_matching() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    e.firewall("allow-web", net, allow=[("tcp", ["80", "8080"])], sources=["0.0.0.0/0"], targets=["web"])
+    _jenkins(e, net, nat_ip="34.70.1.2")
+    return e
+
+
+def disabled_rule() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    e.firewall("allow-jenkins", net, allow=[("tcp", ["8080"])], sources=["0.0.0.0/0"], disabled=True)
+    _jenkins(e, net, nat_ip="34.70.1.2")
+    return e
+
+
+def route_for_other_tags() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network(route_tags=["egress-internet"])
+    e.firewall("allow-jenkins", net, allow=[("tcp", ["8080"])], sources=["0.0.0.0/0"])
+    _jenkins(e, net, nat_ip="34.70.1.2")
+    return e
+
+
+def behind_load_balancer_only() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    e.firewall("allow-google-front-ends", net, allow=[("tcp", ["8080"])], sources=FRONT_END, targets=["jenkins"])
+    jenkins = _jenkins(e, net)
+    e.https_load_balancer("jenkins", [jenkins])
+    return e
+
+
+def load_balancer_not_admitted() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    e.firewall("allow-office", net, allow=[("tcp", ["8080"])], sources=["198.51.100.0/24"], targets=["jenkins"])
+    jenkins = _jenkins(e, net)
+    e.https_load_balancer("jenkins", [jenkins])
+    return e
+
+
+def no_external_ip_open_rule() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    e.firewall("allow-ssh", net, allow=[("tcp", ["22"])], sources=["0.0.0.0/0"])
+    e.instance("gitlab-runner-1", net, ip="10.128.0.5", group="gitlab-runners")
+    return e
+
+
+def editor_service_account() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    runner = e.service_account("ci-runner")
+    e.grant("roles/editor", runner)
+    e.instance("gitlab-runner-1", net, ip="10.128.0.5", account=runner, scopes=CLOUD_PLATFORM, group="gitlab-runners")
+    return e
+
+
+def token_creator() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    runner = e.service_account("ci-runner")
+    deployer = e.service_account("deployer")
+    e.grant("roles/owner", deployer)
+    e.grant("roles/iam.serviceAccountTokenCreator", runner, on=deployer)
+    e.instance("gitlab-runner-1", net, ip="10.128.0.5", account=runner, scopes=CLOUD_PLATFORM, group="gitlab-runners")
+    return e
+
+
+def project_iam_admin_from_folder() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    runner = e.service_account("ci-runner")
+    e.grant("roles/resourcemanager.projectIamAdmin", runner, on="folders/2001")
+    e.instance("gitlab-runner-1", net, ip="10.128.0.5", account=runner, scopes=CLOUD_PLATFORM, group="gitlab-runners")
+    return e
+
+
+def default_service_account_cloud_platform() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    default = e.default_compute_account()
+    e.instance("jenkins-agent-1", net, ip="10.128.0.6", account=default, scopes=CLOUD_PLATFORM, group="jenkins-agents")
+    return e
+
+
+def runner_token_in_startup_script() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    e.instance("gitlab-runner-1", net, ip="10.128.0.5", group="gitlab-runners",
+               metadata={"startup-script": f"#!/bin/bash\ngitlab-runner register --token {GLRT} --url https://gitlab.com"})
+    return e
+
+
+def public_web_server() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    e.firewall("allow-http", net, allow=[("tcp", ["80", "443"])], sources=["0.0.0.0/0"])
+    e.instance("www", net, ip="10.128.0.9", nat_ip="34.70.1.9", tags=["http-server"], labels={"app": "shop"})
+    return e
+
+
+def production_project() -> GcpEstate:
+    e = GcpEstate(project="acme-prod", number="223456789012", labels={"env": "prod"})
+    net = e.network()
+    runner = e.service_account("ci-deployer")
+    e.grant("roles/compute.instanceAdmin.v1", runner)
+    e.instance("gitlab-runner-1", net, ip="10.128.0.5", account=runner, scopes=CLOUD_PLATFORM, group="gitlab-runners")
+    return e
+
+
+def runner_reaches_production_by_tag() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    e.firewall("allow-runners-to-db", net, allow=[("tcp", ["5432"])], source_tags=["ci-runner"], targets=["db"])
+    e.instance("gitlab-runner-1", net, ip="10.128.0.5", tags=["ci-runner"], group="gitlab-runners")
+    e.instance("orders-db", net, ip="10.128.0.20", tags=["db"], labels={"env": "production"})
+    e.instance("cache", net, ip="10.128.0.21", tags=["cache"], labels={"env": "production"})
+    return e
+
+
+SCENARIOS = {
+    "public Jenkins": (public_jenkins, {("ci-internet-exposed", "jenkins"), ("ci-firewall-allows-internet", "jenkins"),
+                                        ("ci-internet-gateway-segment", "jenkins"),
+                                        ("ci-not-behind-load-balancer", "jenkins")}),
+    "deny at higher priority": (deny_at_higher_priority, {("ci-internet-gateway-segment", "jenkins"),
+                                                          ("ci-not-behind-load-balancer", "jenkins")}),
+    "deny wins at equal priority": (deny_at_equal_priority, {("ci-internet-gateway-segment", "jenkins"),
+                                                              ("ci-not-behind-load-balancer", "jenkins")}),
+    "target tag not matching": (target_tag_not_matching, {("ci-internet-gateway-segment", "jenkins"),
+                                                          ("ci-not-behind-load-balancer", "jenkins")}),
+    "disabled rule": (disabled_rule, {("ci-internet-gateway-segment", "jenkins"),
+                                      ("ci-not-behind-load-balancer", "jenkins")}),
+    "default route for other tags": (route_for_other_tags, {("ci-firewall-allows-internet", "jenkins"),
+                                                            ("ci-not-behind-load-balancer", "jenkins")}),
+    "behind a load balancer only": (behind_load_balancer_only, {("ci-internet-exposed", "jenkins")}),
+    "load balancer the firewall does not admit": (load_balancer_not_admitted, set()),
+    "no external IP, open rule": (no_external_ip_open_rule, {("ci-firewall-allows-internet", "gitlab-runner-1")}),
+    "editor service account": (editor_service_account, {("ci-admin-identity", "gitlab-runner-1")}),
+    "token creator on an owner": (token_creator, {("ci-admin-identity", "gitlab-runner-1")}),
+    "project IAM admin from the folder": (project_iam_admin_from_folder,
+                                          {("ci-privilege-escalation", "gitlab-runner-1")}),
+    "default service account, cloud-platform scope": (default_service_account_cloud_platform,
+                                                      {("ci-admin-identity", "jenkins-agent-1")}),
+    "runner token in a startup script": (runner_token_in_startup_script,
+                                         {("ci-secret-in-user-data", "gitlab-runner-1")}),
+    "public web server that is not CI": (public_web_server, set()),
+    "production project": (production_project, {("ci-production-access", "gitlab-runner-1")}),
+    "runner reaches production by network tag": (runner_reaches_production_by_tag,
+                                                 {("ci-reaches-production", "gitlab-runner-1")}),
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_scan_gcp_finds_what_the_semantics_say(name, fake, tmp_path, monkeypatch):
+    build, expected = SCENARIOS[name]
+    code, document = scan(fake, tmp_path, monkeypatch, build())
+    assert found(document) == expected, "\n".join(f["message"] for f in document["findings"])
+    assert document["coverage"]["gaps"] == []
+    assert code == (1 if any(f["severity"] in ("critical", "high") for f in document["findings"]) else 0)
+    # Read-only: every call was a GET, or a POST of a read (getIamPolicy, listInstances).
+    writes = [r for r in fake.requests if r[0] != "GET" and not r[1].endswith(READ_POSTS)]
+    assert not writes and fake.requests
+
+
+def test_the_chain_and_the_exposure_of_a_public_jenkins_are_in_its_evidence(fake, tmp_path, monkeypatch):
+    e = public_jenkins()
+    account = e.service_account("jenkins")
+    deployer = e.service_account("deployer")
+    e.grant("roles/editor", deployer)
+    e.grant("roles/iam.serviceAccountTokenCreator", account, on=deployer)
+    e.compute["instances"][0]["serviceAccounts"] = [{"email": account, "scopes": CLOUD_PLATFORM}]
+    _, document = scan(fake, tmp_path, monkeypatch, e)
+    path = next(f for f in document["findings"] if f["check_id"] == "ci-internet-to-admin-path")
+    assert path["severity"] == "critical"
+    text = json.dumps(path)
+    assert "deployer@acme-ci.iam.gserviceaccount.com" in text and "allow-jenkins" in text
+    exposed = next(f for f in document["findings"] if f["check_id"] == "ci-internet-exposed")
+    assert exposed["ports"] == ["tcp/8080"] if "ports" in exposed else "tcp/8080" in exposed["message"]
+
+
+def test_a_denied_list_is_a_coverage_gap_and_the_scan_goes_on(fake, tmp_path, monkeypatch):
+    from werkzeug import Response
+
+    denied = Response(json.dumps({"error": {"code": 403, "message": "Required 'compute.firewalls.list' permission",
+                                            "status": "PERMISSION_DENIED"}}), status=403,
+                      content_type="application/json")
+    code, document = scan(fake, tmp_path, monkeypatch, public_jenkins(),
+                          overrides={("GET", "/compute/v1/projects/acme-ci/global/firewalls"): denied})
+    gaps = document["coverage"]["gaps"]
+    assert [g["what"] for g in gaps] == ["compute.firewalls"] and "403" in gaps[0]["error"]
+    assert ("ci-not-behind-load-balancer", "jenkins") in found(document)
+    exposed = [f for f in document["findings"] if f["check_id"] == "ci-internet-exposed"]
+    assert exposed and exposed[0]["confidence"] == "unknown"
+    assert code in (1, 4)
+
+
+def test_an_organization_scans_every_active_project_beneath_it(fake, tmp_path, monkeypatch):
+    first, second = public_jenkins(), GcpEstate(project="acme-web", number="323456789012")
+    second.network()
+    listing = {("GET", "/v3/projects"): {"projects": [
+        {"name": "projects/123456789012", "projectId": "acme-ci", "state": "ACTIVE", "parent": "organizations/3001"},
+        {"name": "projects/323456789012", "projectId": "acme-web", "state": "ACTIVE", "parent": "organizations/3001"},
+        {"name": "projects/9", "projectId": "old", "state": "DELETE_REQUESTED", "parent": "organizations/3001"}]},
+        ("GET", "/v3/folders"): {"folders": []}}
+    code, document = scan(fake, tmp_path, monkeypatch, first, second, args=("--organization", "3001"),
+                          overrides=listing)
+    assert ("ci-internet-exposed", "jenkins") in found(document)
+    assert not any("/projects/old" in path for _, path in fake.requests)
+    assert any("/projects/acme-web/" in path for _, path in fake.requests)
