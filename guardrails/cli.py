@@ -50,7 +50,8 @@ def scan_snapshot(
 
 @app.command("checks")
 def list_checks() -> None:
-    """List the check catalogue: id, severity, title."""
+    """List the check catalogue: id, severity, title; then, per provider, how each check applies to
+    its estates or why it does not."""
     from rich.console import Console
     from rich.table import Table
 
@@ -61,7 +62,15 @@ def list_checks() -> None:
         table.add_column(column)
     for chk in all_checks():
         table.add_row(chk.id, chk.severity.value, chk.title)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    from guardrails.provider import check_notes
+
+    known = {chk.id for chk in all_checks()}
+    for provider, notes in check_notes().items():
+        console.print(f"\n{provider}:", style="bold", highlight=False)
+        for check_id in sorted(c for c in notes if c in known):
+            console.print(f"  {check_id}: {notes[check_id]}", markup=False, highlight=False)
 
 
 @app.command("report")

@@ -110,6 +110,18 @@ def providers_of(snapshots: Iterable[dict]) -> list[Provider]:
     return list(seen.values())
 
 
+def check_notes() -> dict[str, dict[str, str]]:
+    """Per provider, how each check applies to its estates or why it does not: the optional
+    `check_notes()` of a provider (check id -> text), for `guardrails checks` and the docs."""
+    notes: dict[str, dict[str, str]] = {}
+    for name in REGISTRY:
+        provider = getattr(_module(name), "PROVIDER", None)
+        found = getattr(provider, "check_notes", None)
+        if found is not None:
+            notes[name] = dict(found())
+    return notes
+
+
 def register_commands(app: Any, scan_app: Any) -> None:
     """Let every registered package add its commands to the CLI."""
     for name in REGISTRY:

@@ -293,3 +293,16 @@ def test_an_organization_scans_every_active_project_beneath_it(fake, tmp_path, m
     assert ("ci-internet-exposed", "jenkins") in found(document)
     assert not any("/projects/old" in path for _, path in fake.requests)
     assert any("/projects/acme-web/" in path for _, path in fake.requests)
+
+
+def test_every_check_says_how_it_applies_to_gcp_in_the_listing_and_the_docs():
+    from guardrails.providers.gcp.notes import CHECK_NOTES
+    from guardrails.registry import all_checks
+
+    result = CliRunner().invoke(app, ["checks"])
+    docs = (Path(__file__).parents[1] / "docs" / "checks.md").read_text()
+    gcp_docs = docs.split("## Google Cloud", 1)[1]
+    for chk in all_checks():
+        assert CHECK_NOTES[chk.id].startswith(("applies", "does not apply"))
+        assert f"{chk.id}: {CHECK_NOTES[chk.id][:30]}" in " ".join(result.output.split())
+        assert f"`{chk.id}`" in gcp_docs

@@ -36,6 +36,12 @@ class GcpProvider:
     def partitioner(self):
         return None
 
+    def check_notes(self) -> Mapping[str, str]:
+        """How each check applies to Google Cloud, or why it does not."""
+        from .notes import CHECK_NOTES
+
+        return CHECK_NOTES
+
 
 PROVIDER = GcpProvider()
 
