@@ -191,6 +191,119 @@ class GcpEstate:
                 return
         target.append({"role": role, "members": [member]})
 
+    # -- the same estate as a Terraform plan ---------------------------------------------------
+
+    def as_plan(self) -> dict:
+        """The estate as `terraform show -json` of a plan that creates it (google provider 5.x
+        attribute names), every value known, references given as the referenced self_link."""
+        changes: list[dict] = []
+
+        def add(kind: str, name: str, after: dict) -> None:
+            changes.append({"address": f"{kind}.{name}", "mode": "managed", "type": kind, "name": name,
+                            "change": {"actions": ["create"], "after": {"project": self.project, **after},
+                                       "after_unknown": {}}})
+
+        if self.resource.get("labels"):
+            add("google_project", "this", {"project_id": self.project, "name": self.project, "number": self.number,
+                                           "labels": self.resource["labels"]})
+        for net in self.compute["networks"]:
+            add("google_compute_network", net["name"], {"name": net["name"], "self_link": net["selfLink"],
+                                                        "auto_create_subnetworks": False,
+                                                        "delete_default_routes_on_create": True})
+        for sub in self.compute["subnetworks"]:
+            add("google_compute_subnetwork", sub["name"], {"name": sub["name"], "self_link": sub["selfLink"],
+                                                           "network": sub["network"], "ip_cidr_range": sub["ipCidrRange"],
+                                                           "region": self.region})
+        for route in self.compute["routes"]:
+            add("google_compute_route", route["name"], {"name": route["name"], "network": route["network"],
+                                                        "dest_range": route["destRange"], "priority": route["priority"],
+                                                        "next_hop_gateway": "default-internet-gateway",
+                                                        "tags": route.get("tags", [])})
+        for rule in self.compute["firewalls"]:
+            add("google_compute_firewall", rule["name"], {
+                "name": rule["name"], "network": rule["network"], "direction": rule["direction"],
+                "priority": rule["priority"], "disabled": rule["disabled"],
+                "allow": [{"protocol": a["IPProtocol"], "ports": a.get("ports", [])} for a in rule.get("allowed", [])],
+                "deny": [{"protocol": d["IPProtocol"], "ports": d.get("ports", [])} for d in rule.get("denied", [])],
+                "source_ranges": rule.get("sourceRanges", []), "source_tags": rule.get("sourceTags", []),
+                "target_tags": rule.get("targetTags", []),
+                "target_service_accounts": rule.get("targetServiceAccounts", [])})
+        for account in self.accounts:
+            if account["email"].endswith("-compute@developer.gserviceaccount.com"):
+                continue  # GCP's own: no Terraform resource creates it
+            add("google_service_account", account["displayName"], {"account_id": account["displayName"],
+                                                                   "email": account["email"],
+                                                                   "name": account["name"]})
+        for binding in self.bindings:
+            for member in binding["members"]:
+                if member.split(":", 1)[1].endswith("-compute@developer.gserviceaccount.com"):
+                    continue  # the default grant, which the translation assumes
+                add("google_project_iam_member", f"{binding['role'].rsplit('/', 1)[-1]}-{len(changes)}",
+                    {"role": binding["role"], "member": member})
+        for folder, bindings in self.ancestors.items():
+            for binding in bindings:
+                for member in binding["members"]:
+                    add("google_folder_iam_member", f"folder-{len(changes)}",
+                        {"folder": folder, "role": binding["role"], "member": member})
+        for email, bindings in self.account_bindings.items():
+            for binding in bindings:
+                for member in binding["members"]:
+                    add("google_service_account_iam_member", f"on-{email.split('@')[0]}-{len(changes)}",
+                        {"service_account_id": f"projects/{self.project}/serviceAccounts/{email}",
+                         "role": binding["role"], "member": member})
+        disks = {d["selfLink"]: d["sourceImage"] for d in self.compute["disks"]}
+        for inst in self.compute["instances"]:
+            metadata = {i["key"]: i["value"] for i in inst["metadata"]["items"] if i["key"] != "created-by"}
+            startup = metadata.pop("startup-script", None)
+            nics = [{"network": n["network"], "subnetwork": n["subnetwork"], "network_ip": n["networkIP"],
+                     "access_config": [{"nat_ip": c["natIP"]} for c in n.get("accessConfigs", [])]}
+                    for n in inst["networkInterfaces"]]
+            values = {"name": inst["name"], "zone": self.zone, "self_link": inst["selfLink"],
+                      "tags": inst["tags"]["items"], "labels": inst["labels"], "metadata": metadata,
+                      "network_interface": nics,
+                      "service_account": [{"email": a["email"], "scopes": a["scopes"]}
+                                          for a in inst.get("serviceAccounts", [])],
+                      "boot_disk": [{"initialize_params": [{"image": disks[inst["disks"][0]["source"]]}]}]}
+            if startup:
+                values["metadata_startup_script"] = startup
+            created_by = next((i["value"] for i in inst["metadata"]["items"] if i["key"] == "created-by"), None)
+            if created_by:
+                group = created_by.rsplit("/", 1)[-1]
+                template = {k: v for k, v in values.items() if k not in ("name", "zone", "self_link", "boot_disk")}
+                template["disk"] = [{"source_image": values["boot_disk"][0]["initialize_params"][0]["image"],
+                                     "boot": True}]
+                template_link = f"{self.link}/global/instanceTemplates/{group}"
+                add("google_compute_instance_template", group, {"name": group, "self_link": template_link,
+                                                                "name_prefix": None, **template})
+                add("google_compute_instance_group_manager", group, {
+                    "name": group, "zone": self.zone, "base_instance_name": inst["name"],
+                    "version": [{"instance_template": template_link}], "target_size": 1})
+            else:
+                add("google_compute_instance", inst["name"], values)
+        for group in self.compute["instanceGroups"]:
+            members = next(m for p, m in self.member_lists.items() if p.endswith(f"/{group['name']}/listInstances"))
+            add("google_compute_instance_group", group["name"], {
+                "name": group["name"], "zone": self.zone, "self_link": group["selfLink"], "instances": members,
+                "named_port": group["namedPorts"]})
+        for service in self.compute["backendServices"]:
+            add("google_compute_backend_service", service["name"], {
+                "name": service["name"], "self_link": service["selfLink"], "port_name": service["portName"],
+                "protocol": service["protocol"], "load_balancing_scheme": service["loadBalancingScheme"],
+                "backend": [{"group": b["group"]} for b in service["backends"]]})
+        for url_map in self.compute["urlMaps"]:
+            add("google_compute_url_map", url_map["name"], {"name": url_map["name"], "self_link": url_map["selfLink"],
+                                                            "default_service": url_map["defaultService"]})
+        for proxy in self.compute["targetHttpsProxies"]:
+            add("google_compute_target_https_proxy", proxy["name"], {"name": proxy["name"],
+                                                                     "self_link": proxy["selfLink"],
+                                                                     "url_map": proxy["urlMap"]})
+        for rule in self.compute["globalForwardingRules"]:
+            add("google_compute_global_forwarding_rule", rule["name"], {
+                "name": rule["name"], "port_range": rule["portRange"], "target": rule["target"],
+                "ip_address": rule["IPAddress"], "ip_protocol": rule["IPProtocol"],
+                "load_balancing_scheme": rule["loadBalancingScheme"]})
+        return {"format_version": "1.2", "terraform_version": "1.9.5", "resource_changes": changes}
+
     # -- the replies ----------------------------------------------------------------------
 
     def replies(self) -> dict[tuple[str, str], Any]:

@@ -306,3 +306,20 @@ def test_every_check_says_how_it_applies_to_gcp_in_the_listing_and_the_docs():
         assert CHECK_NOTES[chk.id].startswith(("applies", "does not apply"))
         assert f"{chk.id}: {CHECK_NOTES[chk.id][:30]}" in " ".join(result.output.split())
         assert f"`{chk.id}`" in gcp_docs
+
+
+# Estates whose plan cannot say the same: the fake's organization listing and error replies.
+TWINS = [name for name in SCENARIOS]
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_the_same_estate_as_a_terraform_plan_gives_the_same_findings(name, fake, tmp_path, monkeypatch):
+    from guardrails.pipeline import scan_snapshots
+    from guardrails.providers.terraform import load_terraform
+
+    build, expected = SCENARIOS[name]
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(build().as_plan()))
+    document = scan_snapshots(load_terraform(plan))
+    assert found(document) == expected, "\n".join(f["message"] for f in document["findings"])
+    assert document["coverage"]["gaps"] == []

@@ -181,7 +181,11 @@ def test_every_sample_loads(samples_dir):
     assert len(files) >= 10
     for path in files:
         (snap,) = load_terraform(path)
-        assert snap["source"] == "terraform" and snap["scope"] == str(path)
+        assert snap["source"] == "terraform"
+        if snap["provider"] == "gcp":  # a plan of google resources only
+            assert all(el["_address"] for elements in snap["compute"].values() for el in elements if "_address" in el)
+            continue
+        assert snap["scope"] == str(path)
         for elements in _region(snap).values():
             for el in elements:
                 assert el["_source"] == str(path) and el["_address"]
@@ -248,3 +252,29 @@ def test_sample_02_for_each_module_groups_and_data_sources(samples_dir):
     bad = groups['module.sg["bad_example"].aws_security_group.bad']
     assert bad["VpcId"] == "data.aws_vpc.sandbox"
     assert bad["IpPermissions"][0]["IpRanges"] == [{"CidrIp": "0.0.0.0/0"}]
+
+
+def test_sample_09_google_firewall_and_instance_translate_into_a_gcp_graph(samples_dir):
+    from guardrails.normalize import normalize
+
+    folder = samples_dir / "09_tfvalidator_gcp_firewall_instance"
+    (snap,) = load_terraform(folder / "tf1_0plan.allcoverage.json")
+    assert snap["provider"] == "gcp" and snap["scope"] == "foobar"
+    graph = normalize([snap])
+    instance = graph.node("google_compute_instance.my-test-instance")
+    (iface,) = instance.get("interfaces")
+    assert iface["network_tags"] == ["bar", "foo"] and iface["groups"] == ["projects/foobar/global/networks/default/firewall"]
+    # The access config's address is assigned at apply: a public address, unknown until then.
+    assert instance.get("unknown") == {"public_ipv4": "after_apply"}
+    assert "echo hi > /test.txt" in instance.get("launch_data")
+    assert instance.get("image_name") == "debian-8-jessie-v20170523"
+    # The project, folder and organization bindings of the plan are its IAM policies.
+    assert {p["resource"] for p in snap["iam_policies"]} == {"projects/foobar", "folders/my-folder",
+                                                              "organizations/123456789"}
+    # The firewall of the other plan: a rule's sources, targets and priority as the API holds them.
+    (full,) = load_terraform(folder / "full_compute_firewall.tfplan.json")
+    rules = {r["name"]: r for r in full["compute"]["firewalls"]}
+    assert rules["test-firewall1"]["priority"] == 42 and rules["test-firewall1"]["disabled"] is True
+    layer = normalize([full]).node("google_compute_network.default/firewall").get("rules")
+    assert not any("test-firewall1" in r.ref for r in layer), "a disabled rule does nothing"
+    assert any(r.action == "deny" and "test-firewall2" in r.ref and r.targets for r in layer)

@@ -437,8 +437,10 @@ def _add_instances(ctx: _Context) -> None:
 
 def _add_load_balancers(ctx: _Context) -> None:
     g = ctx.graph
-    by_path = {path_of(i.get("selfLink")): i for name in ("backendServices", "regionBackendServices", "targetPools",
-                                                          "urlMaps", *PROXY_TARGETS, "instanceGroups")
+    # Resources by path, with the list they came from: what a target is, its list says.
+    by_path = {path_of(i.get("selfLink")): (name, i) for name in ("backendServices", "regionBackendServices",
+                                                                  "targetPools", "urlMaps", *PROXY_TARGETS,
+                                                                  "instanceGroups")
                for i in ctx.items(name)}
     for rule in ctx.items("forwardingRules") + ctx.items("globalForwardingRules"):
         scheme = rule.get("loadBalancingScheme", "EXTERNAL")
@@ -446,7 +448,7 @@ def _add_load_balancers(ctx: _Context) -> None:
             continue  # internal: no address on the internet
         lb_id = path_of(rule.get("selfLink")) or f"projects/{ctx.project}/forwardingRules/{rule.get('name')}"
         target = path_of(rule.get("target") or rule.get("backendService"))
-        proxy = bool(target) and any(f"/{kind}/" in target for kind in PROXY_TARGETS)
+        proxy = (by_path.get(target) or ("", None))[0] in PROXY_TARGETS
         protocol = "udp" if rule.get("IPProtocol") == "UDP" else "tcp"
         g.add_node(lb_id, "load_balancer", name=rule.get("name") or lb_id, internet_facing=True,
                    lb_type="application" if proxy else "network", subnets=[], firewalls=[],
@@ -481,17 +483,17 @@ def _listener_ports(rule: dict) -> list[tuple[int, int]]:
 
 def _backends(ctx: _Context, by_path: dict, target: str | None) -> Iterator[tuple[str, int | None, str]]:
     """(instance, port on it or None for the listener's, how) for every instance the target serves."""
-    item = by_path.get(target)
+    kind, item = by_path.get(target) or ("", None)
     if item is None:
         if target:
             ctx.gap(f"load balancer target {target}", "not collected; the instances it serves are unknown")
         return
-    if "/targetPools/" in target:
+    if kind == "targetPools":
         for member in item.get("instances") or []:
             yield path_of(member), None, f"target pool {item.get('name')}"
         return
-    if any(f"/{kind}/" in target for kind in PROXY_TARGETS):
-        url_map = by_path.get(path_of(item.get("urlMap"))) if item.get("urlMap") else None
+    if kind in PROXY_TARGETS:
+        url_map = (by_path.get(path_of(item.get("urlMap"))) or ("", None))[1] if item.get("urlMap") else None
         services = [path_of(item.get("service"))] if item.get("service") else []
         if url_map is not None:
             services = [path_of(url_map.get("defaultService"))]
@@ -507,12 +509,12 @@ def _backends(ctx: _Context, by_path: dict, target: str | None) -> Iterator[tupl
 
 
 def _service_backends(ctx: _Context, by_path: dict, service: str, proxy: bool, via: str):
-    item = by_path.get(service)
+    item = (by_path.get(service) or ("", None))[1]
     if item is None:
         ctx.gap(f"backend service {service}", "not collected; the instances it serves are unknown")
         return
     for backend in item.get("backends") or []:
-        group = by_path.get(path_of(backend.get("group")))
+        group = (by_path.get(path_of(backend.get("group"))) or ("", None))[1]
         if group is None:
             ctx.gap(f"instance group {backend.get('group')}", "not collected; its instances are unknown")
             continue

@@ -1,4 +1,4 @@
-"""A plan or state translated into AWS snapshot parts, in memory.
+"""A plan or state translated into AWS and GCP snapshot parts, in memory.
 
     snapshots = load_terraform("plan.json")      # list of snapshot dicts (source "terraform")
 
@@ -14,6 +14,7 @@ from guardrails import __version__ as tool_version
 from guardrails.snapshot import FORMAT, VERSION
 
 from .aws import ASSIGNED_AT_APPLY, AwsTranslator
+from .google import GoogleTranslator, is_google
 from .hcl import SourceLocator
 from .links import Linker
 from .load import TerraformInputError, TfDocument, read_document
@@ -24,7 +25,32 @@ __all__ = ["load_terraform", "translate_document", "TerraformInputError", "ASSIG
 def load_terraform(path: str | Path) -> list[dict]:
     """Snapshots translated from the Terraform plan or state at PATH (a file, or a directory with one)."""
     doc = read_document(path)
-    return [translate_document(doc)]
+    if not any(is_google(r) for r in doc.resources):
+        return [translate_document(doc)]
+    # google_* resources become a GCP snapshot part; the AWS part only when the plan has AWS ones.
+    snapshots = [translate_google(doc)]
+    if any(r.type.startswith("aws_") for r in doc.resources):
+        snapshots.insert(0, translate_document(doc))
+    return snapshots
+
+
+def translate_google(doc: TfDocument) -> dict:
+    """The plan's or state's google_* resources as a GCP snapshot part."""
+    locator = SourceLocator(doc.path.parent, doc.configuration)
+    part = GoogleTranslator(doc, Linker(doc)).translate()
+    by_address = {r.address: r for r in doc.resources}
+    for group in list(part["compute"].values()) + [part["iam"]["serviceAccounts"]]:
+        for el in group:
+            res = by_address.get(el.get("_address"))
+            loc = res and locator.locate(Linker.config_path_of(res.module_address), res.mode, res.type, res.name)
+            if loc:
+                el["_source_location"] = dict(loc, uri=(doc.path.parent / loc["uri"]).as_posix())
+    if doc.kind == "plan" and doc.configuration is None:
+        part["notes"].append("The plan has no configuration section: values unknown until apply cannot be traced")
+    return {"format": FORMAT, "version": VERSION, "tool_version": tool_version,
+            "collected_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+            **part, "terraform": {"kind": doc.kind, "terraform_version": doc.terraform_version,
+                                  "resources": len(doc.resources)}}
 
 
 def translate_document(doc: TfDocument) -> dict:
