@@ -37,6 +37,9 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from generate import generate, instances_for  # noqa: E402
+from generate_gcp import generate_gcp, instances_for as gcp_instances_for  # noqa: E402
+
+TARGET_GCP_TO_AWS = 1.5
 
 # Phases of a scan; when it is split between processes, "split" is placing the instances and building
 # all but them, and normalize, analyse and checks are those of the slowest shard, run side by side.
@@ -47,14 +50,17 @@ TARGET_PEAK_MIB_AT_100K = 2048
 TARGET_SCAN_TO_JSON_LOAD = 4.0
 
 
-def snapshot_file(resources: int, seed: int, workdir: Path) -> Path:
+def snapshot_file(resources: int, seed: int, workdir: Path, cloud: str = "aws") -> Path:
     """The saved snapshot of an estate of about `resources` resources, generated once per size and seed."""
     from guardrails import snapshot
 
-    path = Path(workdir) / f"estate-{resources}-seed{seed}.json"
+    path = Path(workdir) / (f"estate-{resources}-seed{seed}.json" if cloud == "aws" else
+                            f"estate-{cloud}-{resources}-seed{seed}.json")
     if not path.exists():
         partial = path.with_name(path.name + ".partial")
-        snapshot.save(generate(instances_for(resources), seed), partial)
+        estate = (generate(instances_for(resources), seed) if cloud == "aws" else
+                  generate_gcp(gcp_instances_for(resources), seed))
+        snapshot.save(estate, partial)
         partial.rename(path)
     return path
 
@@ -104,6 +110,7 @@ def _warm_up() -> None:
     from guardrails.reports import render
 
     render(pipeline.scan_snapshots([generate(20, seed=1)]), "json")
+    render(pipeline.scan_snapshots([generate_gcp(20, seed=1)]), "json")
 
 
 def measure(path: Path, repeat: int = 1, workers: int | None = None) -> dict:
@@ -154,13 +161,15 @@ def _child(args: list[str], timeout: float | None) -> dict:
 
 
 def run_size(resources: int, seed: int = 0, workdir: Path | None = None, repeat: int = 1, *,
-             fresh_process: bool = True, timeout: float | None = None, workers: int = 0) -> dict:
+             fresh_process: bool = True, timeout: float | None = None, workers: int = 0, cloud: str = "aws") -> dict:
     """Generate (or reuse) the estate of one size and measure its scan; in a fresh process unless told not to."""
     workdir = Path(workdir or tempfile.gettempdir())
-    requested = {"size": resources, "instances": instances_for(resources)}
+    requested = {"size": resources, "cloud": cloud,
+                 "instances": instances_for(resources) if cloud == "aws" else gcp_instances_for(resources)}
     if not fresh_process:
-        return {**requested, **measure(snapshot_file(resources, seed, workdir), repeat, workers or None)}
-    path = _child(["--prepare", str(resources), "--seed", str(seed), "--workdir", str(workdir)], None)["path"]
+        return {**requested, **measure(snapshot_file(resources, seed, workdir, cloud), repeat, workers or None)}
+    path = _child(["--prepare", str(resources), "--seed", str(seed), "--workdir", str(workdir), "--cloud", cloud],
+                  None)["path"]
     try:
         return {**requested, **_child(["--measure", path, "--repeat", str(repeat), "--workers", str(workers)], timeout)}
     except subprocess.TimeoutExpired:
@@ -196,20 +205,20 @@ def _mb(n: float) -> str:
 
 
 def table(results: list[dict]) -> str:
-    head = ["size", "resources", "instances", "snapshot MB", "json.load s", "scan s", "workers", *[f"{p} s" for p in PHASES],
+    head = ["size", "cloud", "resources", "instances", "snapshot MB", "json.load s", "scan s", "workers", *[f"{p} s" for p in PHASES],
             "scan peak MiB", "json.load peak MiB", "scan/json.load", "growth", "findings"]
     rows = []
     previous = None
     for r in results:
         if "timeout_s" in r:
-            rows.append([str(r["size"]), "-", str(r["instances"]), _mb(r["snapshot_bytes"]), "-",
+            rows.append([str(r["size"]), r.get("cloud", "aws"), "-", str(r["instances"]), _mb(r["snapshot_bytes"]), "-",
                          f">{r['timeout_s']:.0f} (timeout)", "-", *["-"] * len(PHASES), "-", "-", "-", "-", "-"])
             previous = None
             continue
         growth = "-"
-        if previous:
+        if previous and previous.get("cloud", "aws") == r.get("cloud", "aws"):
             growth = f"{r['scan_s'] / previous['scan_s']:.2f}x (res {r['resources'] / previous['resources']:.2f}x)"
-        rows.append([str(r["size"]), str(r["resources"]), str(r["instances"]), _mb(r["snapshot_bytes"]),
+        rows.append([str(r["size"]), r.get("cloud", "aws"), str(r["resources"]), str(r["instances"]), _mb(r["snapshot_bytes"]),
                      f"{r['json_load_s']:.2f}", f"{r['scan_s']:.2f}", str(r["workers"]),
                      *[f"{r['phases_s'][p]:.2f}" for p in PHASES],
                      f"{r['peak_rss_mib']:.0f}", f"{r.get('json_load_peak_rss_mib', 0):.0f}",
@@ -222,8 +231,14 @@ def table(results: list[dict]) -> str:
 
 
 def targets(results: list[dict]) -> list[str]:
-    by_size = {r["size"]: r for r in results if "timeout_s" not in r}
+    by_size = {r["size"]: r for r in results if "timeout_s" not in r and r.get("cloud", "aws") == "aws"}
     lines = []
+    for r in results:
+        aws = by_size.get(r["size"])
+        if r.get("cloud") == "gcp" and aws and "timeout_s" not in r:
+            ratio = r["scan_s"] / aws["scan_s"]
+            lines.append(f"GCP scan within {TARGET_GCP_TO_AWS}x of the AWS scan at {r['size']}: {ratio:.2f}x "
+                         f"({'met' if ratio <= TARGET_GCP_TO_AWS else 'NOT met'})")
     big = by_size.get(100_000)
     if big:
         lines.append(f"100k resources scanned in under {TARGET_SCAN_SECONDS_AT_100K:.0f} s: {big['scan_s']:.2f} s "
@@ -237,7 +252,7 @@ def targets(results: list[dict]) -> list[str]:
     elif any(r["size"] == 100_000 for r in results):
         lines.append(f"100k resources: did not finish within the {results[-1].get('timeout_s')} s limit (NOT met)")
     for r in results:
-        if "timeout_s" not in r:
+        if "timeout_s" not in r and r.get("cloud", "aws") == "aws":
             ok = r["scan_to_json_load"] <= TARGET_SCAN_TO_JSON_LOAD
             lines.append(f"scan within {TARGET_SCAN_TO_JSON_LOAD:.0f}x of json.load at {r['size']}: "
                          f"{r['scan_to_json_load']:.1f}x ({'met' if ok else 'NOT met'})")
@@ -270,12 +285,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="after the table, profile one scan of the largest size and print the top N functions")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="processes per scan, as `guardrails scan snapshot --workers` (default: one per usable CPU)")
+    parser.add_argument("--gcp", action="store_true",
+                        help="also scan a GCP estate of each size, and compare its scan with the AWS one")
+    parser.add_argument("--cloud", default="aws", help=argparse.SUPPRESS)
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.prepare is not None:
-        print(json.dumps({"path": str(snapshot_file(args.prepare, args.seed, args.workdir))}))
+        print(json.dumps({"path": str(snapshot_file(args.prepare, args.seed, args.workdir, args.cloud))}))
         return
     if args.measure is not None:
         print(json.dumps(measure(args.measure, args.repeat, args.workers or None)))
@@ -292,10 +310,14 @@ def main(argv: list[str] | None = None) -> None:
               f"seed {args.seed}", flush=True)
         results = []
         for size in sizes:
-            result = run_size(size, args.seed, workdir, args.repeat, timeout=args.timeout, workers=args.workers)
-            results.append(result)
-            took = f"timed out after {args.timeout:.0f} s" if "timeout_s" in result else f"scan {result['scan_s']:.2f} s"
-            print(f"  size {size}: {took} (load average {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+            for cloud in ("aws", "gcp") if args.gcp else ("aws",):
+                result = run_size(size, args.seed, workdir, args.repeat, timeout=args.timeout, workers=args.workers,
+                                  cloud=cloud)
+                results.append(result)
+                took = (f"timed out after {args.timeout:.0f} s" if "timeout_s" in result else
+                        f"scan {result['scan_s']:.2f} s")
+                print(f"  size {size} {cloud}: {took} (load average {os.getloadavg()[0]:.2f})", file=sys.stderr,
+                      flush=True)
         print()
         print(table(results))
         print()

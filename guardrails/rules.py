@@ -176,6 +176,12 @@ class Layer:
         """Whether some rule applies to only some of the nodes behind the layer."""
         return self._target_index is not None
 
+    @property
+    def targets_by_address(self) -> bool:
+        """Whether some rule selects the nodes it applies to by address."""
+        index = self._target_index
+        return index is not None and bool(index[2])
+
     def applying_to(self, node: "Principal") -> "Layer":
         """The layer as it judges traffic to or from one protected node: only the rules that apply
         to it (no targets, or a target the node matches). The same layer when no rule has targets;

@@ -457,6 +457,9 @@ def _by_applying_layer(base: Layer, members: list[_Target]):
     if not base.targeted:
         yield base, members
         return
+    if not base.targets_by_address:  # selected by tags and service accounts alone: the same for all
+        yield base.applying_to(members[0].principal), members
+        return
     split: dict[str, tuple[Layer, list[_Target]]] = {}
     for target in members:
         layer = base.applying_to(target.principal)

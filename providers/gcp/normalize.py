@@ -49,12 +49,20 @@ UNKNOWN_FACTS = {"accessConfigs": "public_ipv4", "natIP": "public_ipv4", "metada
                  "destRange": "routes"}
 
 
+_PATHS: dict[str, str] = {}
+
+
 def path_of(link: str | None) -> str | None:
     """A selfLink or URL as the resource's path (`projects/P/...`); other values as they are."""
     if not link:
         return None
-    found = _PATH.search(link.split("?", 1)[0])
-    return found.group(1) if found else link
+    found = _PATHS.get(link)
+    if found is None:
+        if len(_PATHS) > 200_000:  # links repeat (networks, subnetworks, zones): a bounded memo
+            _PATHS.clear()
+        match = _PATH.search(link.split("?", 1)[0])
+        found = _PATHS[link] = match.group(1) if match else link
+    return found
 
 
 def name_of(link: str | None) -> str:
@@ -90,10 +98,13 @@ class _Context:
         self.snap = snap
         self.project = str(snap.get("scope") or (snap.get("project") or {}).get("projectId") or "")
         self.compute: dict[str, list] = snap.get("compute") or {}
+        self._failed: set[str] | None = None
 
     def collected(self, name: str) -> bool:
         """Whether the compute list was read (a list that failed is named by a gap)."""
-        return not any(gap.get("what") == f"compute.{name}" for gap in self.snap.get("gaps") or ())
+        if self._failed is None:
+            self._failed = {str(gap.get("what")) for gap in self.snap.get("gaps") or ()}
+        return f"compute.{name}" not in self._failed
 
     def items(self, name: str) -> list[dict]:
         return [i for i in self.compute.get(name) or [] if isinstance(i, dict)]
@@ -382,52 +393,66 @@ def _add_instances(ctx: _Context) -> None:
     for manager in ctx.items("instanceGroupManagers"):
         for member in manager.get("_members") or []:
             groups_of[path_of(member)] = manager.get("name")
+    firewalls_read = ctx.collected("firewalls")
+    has, add_edge = g.has, g.add_edge
+    vias: dict[tuple, str] = {}  # one evidence text per service account and scopes
     for item in ctx.items("instances"):
         iid = instance_id(item, ctx.project)
-        accounts = [sa.get("email") for sa in item.get("serviceAccounts") or [] if sa.get("email")]
+        service_accounts = item.get("serviceAccounts") or []
+        accounts = [sa["email"] for sa in service_accounts if sa.get("email")]
         tags = list((item.get("tags") or {}).get("items") or [])
         interfaces = []
         for nic in item.get("networkInterfaces") or []:
             network = path_of(nic.get("network"))
-            public = [a.get("natIP") for a in nic.get("accessConfigs") or [] if a.get("natIP")]
-            ipv6 = [a.get("externalIpv6") for a in nic.get("ipv6AccessConfigs") or [] if a.get("externalIpv6")]
+            public = [a["natIP"] for a in nic.get("accessConfigs") or () if a.get("natIP")]
+            ipv6 = [a["externalIpv6"] for a in nic.get("ipv6AccessConfigs") or () if a.get("externalIpv6")]
             interfaces.append({"id": f"{iid}/{nic.get('name') or 'nic0'}", "subnet": path_of(nic.get("subnetwork")),
                                "private": [nic["networkIP"]] if nic.get("networkIP") else [], "public": public,
                                "public_kind": ("static" if public[0] in reserved else "ephemeral") if public else None,
                                "ipv6": ipv6, "groups": [firewall_id(network)] if network else [],
                                "network_tags": tags, "service_accounts": accounts})
-        boot = next((d for d in item.get("disks") or [] if d.get("boot")), {})
-        image = images.get(path_of(boot.get("source"))) or boot.get("sourceImage") or \
-            (boot.get("initializeParams") or {}).get("sourceImage")
-        created_by = _metadata_value(item.get("metadata"), "created-by")
+        image = None
+        for disk in item.get("disks") or ():
+            if disk.get("boot"):
+                image = images.get(path_of(disk.get("source"))) or disk.get("sourceImage") or \
+                    (disk.get("initializeParams") or {}).get("sourceImage")
+                break
+        metadata = item.get("metadata")
+        created_by = _metadata_value(metadata, "created-by") if metadata else None
         group = groups_of.get(iid) or (name_of(created_by) if created_by else None)
+        zone = item.get("zone")
         g.add_node(iid, "compute", name=item.get("name") or iid, tags=dict(item.get("labels") or {}),
-                   raw={"machineType": name_of(item.get("machineType")), "networkTags": tags,
-                        "scopes": sorted({s for sa in item.get("serviceAccounts") or [] for s in sa.get("scopes") or []})},
+                   raw={"machineType": name_of(item.get("machineType")), "networkTags": tags},
                    compute_type="instance", state=STATES.get(item.get("status", "RUNNING"), "running"),
                    interfaces=interfaces, image_name=name_of(image) if image else None, autoscaling_group=group,
                    launch_time=item.get("creationTimestamp"), metadata_service=None,
-                   launch_data=launch_text(item.get("metadata")), managed_service=False,
-                   identity_ref=accounts[0] if accounts else None, **ctx.base(item, _region_of(item)))
+                   launch_data=launch_text(metadata) if metadata else None, managed_service=False,
+                   identity_ref=accounts[0] if accounts else None,
+                   **ctx.base(item, name_of(zone) if zone else _region_of(item)))
         for iface in interfaces:
-            if iface["subnet"] and g.has(iface["subnet"]):
-                g.add_edge(iface["subnet"], iid, "contains")
-            elif iface["subnet"]:
-                ctx.gap(f"subnet of {iid}", f"subnetwork {iface['subnet']} not collected (a Shared VPC host project "
+            subnet = iface["subnet"]
+            if subnet and has(subnet):
+                add_edge(subnet, iid, "contains")
+            elif subnet:
+                ctx.gap(f"subnet of {iid}", f"subnetwork {subnet} not collected (a Shared VPC host project "
                         "not scanned?); routes and firewall unknown")
             for fw in iface["groups"]:
-                if g.has(fw):
-                    g.add_edge(iid, fw, "filtered_by", key=fw, layer="interface")
-                elif ctx.collected("firewalls"):
+                if has(fw):
+                    add_edge(iid, fw, "filtered_by", key=fw, layer="interface")
+                elif firewalls_read:
                     ctx.gap(f"firewall of {iid}", f"network {fw.rsplit('/', 1)[0]} not collected; its firewall rules "
                             "are unknown")
-        for sa in item.get("serviceAccounts") or []:
+        for sa in service_accounts:
             email = sa.get("email")
             if not email:
                 continue
-            scopes = ", ".join(name_of(s) for s in sa.get("scopes") or []) or "no scopes"
-            if g.has(email):
-                g.add_edge(iid, email, "runs_as", via=f"service account {email} (scopes: {scopes})")
+            scopes = tuple(sa.get("scopes") or ())
+            via = vias.get((email, scopes))
+            if via is None:
+                via = vias[(email, scopes)] = (f"service account {email} (scopes: "
+                                               f"{', '.join(name_of(s) for s in scopes) or 'none'})")
+            if has(email):
+                add_edge(iid, email, "runs_as", via=via)
             else:
                 ctx.gap(f"service account of {iid}", f"service account {email} not collected; its power is unknown")
 
