@@ -234,6 +234,8 @@ class Subnet(NodeRecord):
     cidrs: list[str] = attr("its address ranges", [])
     network: str | None = attr("id of its network")
     zone: str | None = attr("its availability zone")
+    unfiltered_text: str | None = attr("how evidence words the subnet when no firewall of its own filters it (the "
+                                       "provider's words; default: no network ACL filters the subnet)")
 
 
 @node_kind("route_table")

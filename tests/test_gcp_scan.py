@@ -323,3 +323,48 @@ def test_the_same_estate_as_a_terraform_plan_gives_the_same_findings(name, fake,
     document = scan_snapshots(load_terraform(plan))
     assert found(document) == expected, "\n".join(f["message"] for f in document["findings"])
     assert document["coverage"]["gaps"] == []
+
+
+def _permission(method: str, path: str) -> str | None:
+    """The IAM permission a REST call of the collector needs (None: readable by any caller)."""
+    parts = path.strip("/").split("/")
+    if path.startswith("/compute/v1/"):
+        if path.endswith("/listInstances"):
+            return "compute.instanceGroups.list"
+        kind = parts[-1]
+        if parts[-2] == "global":
+            kind = {"addresses": "globalAddresses", "forwardingRules": "globalForwardingRules",
+                    "firewallPolicies": "networkFirewallPolicies"}.get(kind, kind)
+        return f"compute.{kind}.list"
+    if path.startswith("/v3/"):
+        if path.endswith(":getIamPolicy"):
+            return f"resourcemanager.{parts[1]}.getIamPolicy"
+        return f"resourcemanager.{parts[1]}.{'get' if len(parts) > 2 else 'list'}"
+    if path.endswith(":getIamPolicy"):
+        return "iam.serviceAccounts.getIamPolicy"
+    if parts[-1] == "serviceAccounts":
+        return "iam.serviceAccounts.list"
+    if parts[-1] == "roles":
+        return "iam.roles.list"
+    if parts[1] == "roles":
+        return None  # predefined roles' definitions are public
+    raise AssertionError(f"no permission known for {method} {path}")
+
+
+def test_the_readme_lists_every_permission_the_collector_needs(fake, tmp_path, monkeypatch):
+    import re
+
+    e = behind_load_balancer_only()
+    runner = e.service_account("ci-runner")
+    e.grant("roles/editor", runner)
+    e.grant("roles/viewer", runner, on="folders/2001")
+    listing = {("GET", "/v3/projects"): {"projects": [{"name": "projects/123456789012", "projectId": "acme-ci",
+                                                         "state": "ACTIVE", "parent": "folders/2001"}]},
+               ("GET", "/v3/folders"): {"folders": []}}
+    scan(fake, tmp_path, monkeypatch, e, args=("--folder", "2001"), overrides=listing)
+    needed = {p for p in (_permission(m, path) for m, path in fake.requests) if p}
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = readme.split("<!-- gcp-permissions -->", 1)[1].split("```", 2)[1]
+    listed = set(re.findall(r"[a-zA-Z]+\.[a-zA-Z]+\.[a-zA-Z]+", block))
+    assert len(needed) > 20 and sorted(needed - listed) == []
+    assert sorted(listed - needed) == [], "the README lists permissions the collector does not use"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from guardrails.analysis.reachability import Exposure, ExposurePath, Reachability, Step, step
+from guardrails.analysis.reachability import unfiltered_via, Exposure, ExposurePath, Reachability, Step, step
 from guardrails.graph import INTERNET, EstateGraph, Node
 from guardrails.netsets import RangeSet
 from guardrails.rules import everything
@@ -241,7 +241,7 @@ def _possible_direct(graph: EstateGraph, reach: Reachability, coverage: Coverage
                     if not acl_admits:
                         continue
                     admitted = admitted.intersect(acl_admits)
-                    via = "network ACL admits the internet" if acl is not None else "no network ACL filters the subnet"
+                    via = "network ACL admits the internet" if acl is not None else unfiltered_via(subnet)
                 steps.append(step(subnet, via))
             groups = tuple(sorted(iface.get("groups") or ()))
             unseen_groups = [g for g in groups if not graph.has(g) or _unknown_field(graph.node(g), "ingress_rules")]

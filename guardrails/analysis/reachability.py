@@ -358,6 +358,11 @@ def layer_of(firewalls: list[Node]) -> Layer:
     return Layer(",".join(fw.id for fw in firewalls), semantics, rules)
 
 
+def unfiltered_via(subnet: Node) -> str:
+    """Evidence for a subnet without a firewall of its own, in its provider's words."""
+    return subnet.get("unfiltered_text") or "no network ACL filters the subnet"
+
+
 def _rules_via(admission: Admission, fallback: str) -> str:
     texts = [r.describe() for r in admission.rules]
     return "; ".join(texts[:4]) + (f" (+{len(texts) - 4} more)" if len(texts) > 4 else "") if texts else fallback
@@ -431,7 +436,7 @@ def _direct_paths(reach: Reachability, internet: Node, node: Node):
                 continue
             subnet = graph.node(subnet_id)
             steps = [step(internet), step(gateway, route_via),
-                     step(subnet, _rules_via(nacl_adm, "no network ACL") if nacl else "no network ACL filters the subnet")]
+                     step(subnet, _rules_via(nacl_adm, "no network ACL") if nacl else unfiltered_via(subnet))]
             for gid in groups:
                 fw = graph.node(gid)
                 rules = [r for r in sg_adm.rules if r.firewall == gid]

@@ -194,6 +194,7 @@ def _add_networks(ctx: _Context) -> None:
                  if c and is_valid_cidr(c)]
         g.add_node(sid, "subnet", name=subnet.get("name") or sid, cidrs=cidrs, network=network,
                    zone=_region_of(subnet), raw={"purpose": subnet.get("purpose")},
+                   unfiltered_text="GCP filters at the instance (VPC firewall), not at the subnet",
                    **ctx.base(subnet, _region_of(subnet)))
         subnets_of.setdefault(network, []).extend(cidrs)
     for network in ctx.items("networks"):
@@ -428,7 +429,7 @@ def _add_instances(ctx: _Context) -> None:
                    launch_time=item.get("creationTimestamp"), metadata_service=None,
                    launch_data=launch_text(metadata) if metadata else None, managed_service=False,
                    identity_ref=accounts[0] if accounts else None,
-                   **ctx.base(item, name_of(zone) if zone else _region_of(item)))
+                   **ctx.base(item, name_of(zone).rsplit("-", 1)[0] if zone else _region_of(item)))
         for iface in interfaces:
             subnet = iface["subnet"]
             if subnet and has(subnet):
