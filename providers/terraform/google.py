@@ -123,6 +123,9 @@ class GoogleTranslator:
             return self._by_link.get(value) or self._by_link[_path(value)]
         if "/" in value:
             return _path(value)
+        named = [r.address for r in self.resources if r.type in types and self.value(r, "name") == value]
+        if len(named) == 1:  # a network given by its name
+            return named[0]
         if types == T_NETWORK:
             return f"projects/{self.project}/global/networks/{value}"
         return value
@@ -289,6 +292,9 @@ class GoogleTranslator:
         if group:
             items.append({"key": "created-by", "value": group})
         for entry in nics:
+            if entry["network"] is None and entry["subnetwork"]:  # GCP takes it from the subnetwork
+                entry["network"] = next((sub.get("network") for sub in self.compute.get("subnetworks", [])
+                                         if sub.get("selfLink") == entry["subnetwork"]), None)
             if entry["subnetwork"] is None and entry["network"] in self._auto_networks():
                 entry["subnetwork"] = self._auto_subnetwork(entry["network"], zone)
         accounts = []
