@@ -358,13 +358,53 @@ def test_the_readme_lists_every_permission_the_collector_needs(fake, tmp_path, m
     runner = e.service_account("ci-runner")
     e.grant("roles/editor", runner)
     e.grant("roles/viewer", runner, on="folders/2001")
+    for n in range(5):  # more rules than a page holds
+        e.firewall(f"allow-service-{n}", e.compute["networks"][0]["selfLink"], allow=[("tcp", [str(9000 + n)])],
+                   sources=["10.0.0.0/8"])
     listing = {("GET", "/v3/projects"): {"projects": [{"name": "projects/123456789012", "projectId": "acme-ci",
                                                          "state": "ACTIVE", "parent": "folders/2001"}]},
                ("GET", "/v3/folders"): {"folders": []}}
     scan(fake, tmp_path, monkeypatch, e, args=("--folder", "2001"), overrides=listing)
+    assert sum(path.endswith("/global/firewalls") for _, path in fake.requests) == 3, "every page was read"
     needed = {p for p in (_permission(m, path) for m, path in fake.requests) if p}
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     block = readme.split("<!-- gcp-permissions -->", 1)[1].split("```", 2)[1]
     listed = set(re.findall(r"[a-zA-Z]+\.[a-zA-Z]+\.[a-zA-Z]+", block))
     assert len(needed) > 20 and sorted(needed - listed) == []
     assert sorted(listed - needed) == [], "the README lists permissions the collector does not use"
+
+
+def test_the_clients_refuse_every_call_that_is_not_a_read():
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import compute_v1
+
+    from guardrails.providers.gcp.collect import ReadOnly, ReadOnlyError, ReadOnlySession
+
+    client = ReadOnly(compute_v1.FirewallsClient(credentials=AnonymousCredentials(), transport="rest"))
+    for method in ("insert", "delete", "patch", "update", "set_iam_policy", "test_iam_permissions"):
+        with pytest.raises(ReadOnlyError):
+            getattr(client, method)
+    assert callable(client.list) and callable(client.get)
+    session = ReadOnlySession(AnonymousCredentials(), 1.0)
+    with pytest.raises(ReadOnlyError):
+        session.get_iam_policy("http://127.0.0.1:9/v1/projects/p/serviceAccounts/a:setIamPolicy")
+    assert not hasattr(session, "post")
+
+
+def test_the_live_twin_of_the_gcp_terraform_scenario_finds_its_expected_findings(fake, tmp_path, monkeypatch):
+    """terraform-fixtures/gcp-public-jenkins built as a live project: the same findings, by name."""
+    folder = Path(__file__).parents[1] / "terraform-fixtures" / "gcp-public-jenkins"
+    names = {"google_compute_instance.jenkins": "jenkins", "google_compute_instance.runner": "gitlab-runner-1"}
+    expected = {(f["check_id"], names[f["resource"]]) for f in json.loads((folder / "expected.json").read_text())["findings"]}
+    e = GcpEstate()
+    net = e.network("ci", cidr="10.10.0.0/24")
+    e.firewall("allow-jenkins-ui", net, allow=[("tcp", ["8080"])], sources=["0.0.0.0/0"], targets=["jenkins"])
+    e.firewall("allow-runner-ssh", net, allow=[("tcp", ["22"])], source_tags=["bastion"], targets=["runner"])
+    jenkins = e.service_account("jenkins")
+    e.grant("roles/editor", jenkins)
+    e.instance("jenkins", net, ip="10.10.0.2", nat_ip="34.70.1.2", tags=["jenkins"], account=jenkins,
+               scopes=CLOUD_PLATFORM, image="debian-12")
+    e.instance("gitlab-runner-1", net, ip="10.10.0.3", tags=["runner"], image="debian-12",
+               metadata={"startup-script": "gitlab-runner register --non-interactive --token glrt-Qw3rTy7uIoPaSdFgHjKl"})
+    _, document = scan(fake, tmp_path, monkeypatch, e)
+    assert found(document) == expected, "\n".join(f["message"] for f in document["findings"])
