@@ -61,7 +61,19 @@ def list_checks() -> None:
         table.add_column(column)
     for chk in all_checks():
         table.add_row(chk.id, chk.severity.value, chk.title)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    from guardrails.provider import check_notes
+
+    known = {chk.id for chk in all_checks()}
+    for provider, notes in check_notes().items():
+        console.print(f"\n[bold]{provider}[/bold]: how the checks apply")
+        notes_table = Table(box=None, show_header=False)
+        notes_table.add_column("check")
+        notes_table.add_column("note", overflow="fold")
+        for check_id in sorted(notes, key=lambda c: (c not in known, c)):
+            notes_table.add_row(check_id, notes[check_id])
+        console.print(notes_table)
 
 
 @app.command("report")

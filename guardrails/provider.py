@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 REGISTRY: dict[str, str] = {
     "aws": "guardrails.providers.aws",
     "terraform": "guardrails.providers.terraform",
+    "azure": "guardrails.providers.azure",
 }
 
 
@@ -84,6 +85,9 @@ class Provider(Protocol):
     def partitioner(self) -> Partitioner | None:
         """The optional capability to split a large estate into processes; None when it has none."""
 
+    # Optional: `check_notes`, a mapping of check id to how the check applies to this provider's
+    # estates, or why it does not; `guardrails checks` shows them (see check_notes below).
+
 
 def _module(name: str):
     return importlib.import_module(REGISTRY[name])
@@ -107,6 +111,17 @@ def providers_of(snapshots: Iterable[dict]) -> list[Provider]:
         if name not in seen:
             seen[name] = snapshot_provider(name)
     return list(seen.values())
+
+
+def check_notes() -> dict[str, Mapping[str, str]]:
+    """Per provider, how a check applies to its estates where the catalogue's words need it, or
+    why it does not apply (the optional `check_notes` mapping of a PROVIDER: check id -> text)."""
+    found: dict[str, Mapping[str, str]] = {}
+    for name in REGISTRY:
+        notes = getattr(getattr(_module(name), "PROVIDER", None), "check_notes", None)
+        if notes:
+            found[name] = notes
+    return found
 
 
 def register_commands(app: Any, scan_app: Any) -> None:
