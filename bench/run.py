@@ -1,7 +1,7 @@
 """Benchmark of the collection-free scan: snapshot file -> findings document, on synthetic estates.
 
     python bench/run.py --sizes 1000,10000,50000,100000 [--repeat 1] [--seed 0] [--workdir DIR]
-                        [--workers N] [--timeout SECONDS] [--profile 30]
+                        [--workers N] [--timeout SECONDS] [--profile 30] [--azure]
 
 Sizes are resources (estate graph nodes, the internet excluded; see bench/generate.py for how
 instances map to resources). For each size the snapshot is generated once in its own process and
@@ -14,7 +14,9 @@ it). The scan time is its wall time; the phases beside it are those of the slowe
 scan is split. The scan's peak memory is the process's ru_maxrss at that point, plus its shards'.
 Then the same file is read with plain json.load (the floor any scan of that file pays), whose own
 peak is reported beside it. With --repeat N the fastest of N runs is kept. Nothing is asserted:
-the targets are printed beside the numbers.
+the targets are printed beside the numbers. With --azure, a synthetic Azure subscription of each
+size (bench/generate_azure.py) is measured the same way right after the AWS estate, and its scan
+time is compared with the AWS scan of the same size.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from generate import generate, instances_for  # noqa: E402
+from generate_azure import azure_vms, generate_azure  # noqa: E402
 
 # Phases of a scan; when it is split between processes, "split" is placing the instances and building
 # all but them, and normalize, analyse and checks are those of the slowest shard, run side by side.
@@ -45,16 +48,19 @@ TARGET_SCAN_SECONDS_AT_100K = 10.0
 TARGET_GROWTH_50K_TO_100K = 2.2
 TARGET_PEAK_MIB_AT_100K = 2048
 TARGET_SCAN_TO_JSON_LOAD = 4.0
+TARGET_AZURE_TO_AWS = 1.5
 
 
-def snapshot_file(resources: int, seed: int, workdir: Path) -> Path:
+def snapshot_file(resources: int, seed: int, workdir: Path, provider: str = "aws") -> Path:
     """The saved snapshot of an estate of about `resources` resources, generated once per size and seed."""
     from guardrails import snapshot
 
-    path = Path(workdir) / f"estate-{resources}-seed{seed}.json"
+    path = Path(workdir) / (f"estate-{resources}-seed{seed}.json" if provider == "aws"
+                            else f"estate-{provider}-{resources}-seed{seed}.json")
     if not path.exists():
         partial = path.with_name(path.name + ".partial")
-        snapshot.save(generate(instances_for(resources), seed), partial)
+        estate = generate(instances_for(resources), seed) if provider == "aws" else generate_azure(resources, seed)
+        snapshot.save(estate, partial)
         partial.rename(path)
     return path
 
@@ -104,6 +110,7 @@ def _warm_up() -> None:
     from guardrails.reports import render
 
     render(pipeline.scan_snapshots([generate(20, seed=1)]), "json")
+    render(pipeline.scan_snapshots([generate_azure(300, seed=1)]), "json")
 
 
 def measure(path: Path, repeat: int = 1, workers: int | None = None) -> dict:
@@ -154,13 +161,15 @@ def _child(args: list[str], timeout: float | None) -> dict:
 
 
 def run_size(resources: int, seed: int = 0, workdir: Path | None = None, repeat: int = 1, *,
-             fresh_process: bool = True, timeout: float | None = None, workers: int = 0) -> dict:
+             fresh_process: bool = True, timeout: float | None = None, workers: int = 0, provider: str = "aws") -> dict:
     """Generate (or reuse) the estate of one size and measure its scan; in a fresh process unless told not to."""
     workdir = Path(workdir or tempfile.gettempdir())
-    requested = {"size": resources, "instances": instances_for(resources)}
+    requested = {"size": resources, "provider": provider,
+                 "instances": instances_for(resources) if provider == "aws" else azure_vms(resources)}
     if not fresh_process:
-        return {**requested, **measure(snapshot_file(resources, seed, workdir), repeat, workers or None)}
-    path = _child(["--prepare", str(resources), "--seed", str(seed), "--workdir", str(workdir)], None)["path"]
+        return {**requested, **measure(snapshot_file(resources, seed, workdir, provider), repeat, workers or None)}
+    path = _child(["--prepare", str(resources), "--seed", str(seed), "--workdir", str(workdir),
+                   "--provider", provider], None)["path"]
     try:
         return {**requested, **_child(["--measure", path, "--repeat", str(repeat), "--workers", str(workers)], timeout)}
     except subprocess.TimeoutExpired:
@@ -270,12 +279,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="after the table, profile one scan of the largest size and print the top N functions")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="processes per scan, as `guardrails scan snapshot --workers` (default: one per usable CPU)")
+    parser.add_argument("--azure", action="store_true",
+                        help="also measure a synthetic Azure subscription of each size, against the AWS scan")
+    parser.add_argument("--provider", default="aws", help=argparse.SUPPRESS)
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.prepare is not None:
-        print(json.dumps({"path": str(snapshot_file(args.prepare, args.seed, args.workdir))}))
+        print(json.dumps({"path": str(snapshot_file(args.prepare, args.seed, args.workdir, args.provider))}))
         return
     if args.measure is not None:
         print(json.dumps(measure(args.measure, args.repeat, args.workers or None)))
@@ -290,18 +302,30 @@ def main(argv: list[str] | None = None) -> None:
               f"{info['memory_mib']} MiB RAM; {info['implementation']} {info['python']} on {info['platform']}")
         print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; repeat {args.repeat}, "
               f"seed {args.seed}", flush=True)
-        results = []
+        results, azure = [], []
         for size in sizes:
-            result = run_size(size, args.seed, workdir, args.repeat, timeout=args.timeout, workers=args.workers)
-            results.append(result)
-            took = f"timed out after {args.timeout:.0f} s" if "timeout_s" in result else f"scan {result['scan_s']:.2f} s"
-            print(f"  size {size}: {took} (load average {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+            for provider in ("aws", "azure") if args.azure else ("aws",):
+                result = run_size(size, args.seed, workdir, args.repeat, timeout=args.timeout, workers=args.workers,
+                                  provider=provider)
+                (results if provider == "aws" else azure).append(result)
+                took = f"timed out after {args.timeout:.0f} s" if "timeout_s" in result else f"scan {result['scan_s']:.2f} s"
+                print(f"  size {size} ({provider}): {took} (load average {os.getloadavg()[0]:.2f})", file=sys.stderr,
+                      flush=True)
         print()
         print(table(results))
+        if azure:
+            print()
+            print("Azure:")
+            print(table(azure))
         print()
         print("targets (reported, not asserted):")
         for line in targets(results):
             print(f"  {line}")
+        for aws_result, azure_result in zip(results, azure):
+            if "timeout_s" not in aws_result and "timeout_s" not in azure_result:
+                ratio = azure_result["scan_s"] / aws_result["scan_s"]
+                print(f"  Azure scan within {TARGET_AZURE_TO_AWS}x of the AWS scan at {aws_result['size']}: "
+                      f"{ratio:.2f}x ({'met' if ratio <= TARGET_AZURE_TO_AWS else 'NOT met'})")
         print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.profile:
             print()
