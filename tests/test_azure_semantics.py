@@ -169,3 +169,37 @@ def test_a_rule_for_an_application_security_group_admits_its_members_only():
     to_group["properties"]["destinationApplicationSecurityGroups"] = [{"id": asg}]
     assert _exposed_ports(_public_vm([to_group], asg=True)) == {"jenkins": ["tcp/8080"]}
     assert _exposed_ports(_public_vm([to_group], asg=False)) == {}
+
+
+def test_an_application_gateway_reaches_its_backends_from_its_own_subnet():
+    """An application gateway ends connections in its subnet: the internet reaches a backend when
+    the gateway's subnet routes to the Internet and the backend's NSG admits the gateway's subnet."""
+    from azure_estates import SUB, G, AzureEstate
+
+    est = AzureEstate()
+    est.subscription(SUB, "ci-platform")
+    backend_nsg = est.nsg(SUB, G, "jenkins-nsg", [rule("from-gateway", 100, port="8080", source="10.10.9.0/24")])
+    vid = est.vnet(SUB, G, "vnet", "10.10.0.0/16", [("agents", "10.10.1.0/24", None, None),
+                                                    ("gateway", "10.10.9.0/24", None, None)])
+    pip = est.public_ip(SUB, G, "gw-pip", "20.1.1.7")
+    vm = est.vm(SUB, G, "jenkins", est.nic(SUB, G, "nic", est.subnet(vid, "agents"), "10.10.1.4", nsg=backend_nsg),
+                tags={})
+    gw = est.rid(SUB, G, "Microsoft.Network/applicationGateways", "front")
+    est._add(SUB, "application_gateways", {"id": gw, "name": "front", "location": "westeurope", "properties": {
+        "gatewayIPConfigurations": [{"id": f"{gw}/gatewayIPConfigurations/ip", "name": "ip",
+                                     "properties": {"subnet": {"id": est.subnet(vid, "gateway")}}}],
+        "frontendIPConfigurations": [{"id": f"{gw}/frontendIPConfigurations/public", "name": "public",
+                                      "properties": {"publicIPAddress": {"id": pip}}}],
+        "frontendPorts": [{"id": f"{gw}/frontendPorts/https", "name": "https", "properties": {"port": 443}}],
+        "httpListeners": [{"id": f"{gw}/httpListeners/https", "name": "https", "properties": {
+            "frontendPort": {"id": f"{gw}/frontendPorts/https"}, "protocol": "Https"}}],
+        "backendAddressPools": [{"id": f"{gw}/backendAddressPools/jenkins", "name": "jenkins", "properties": {
+            "backendAddresses": [{"ipAddress": "10.10.1.4"}]}}],
+        "backendHttpSettingsCollection": [{"id": f"{gw}/backendHttpSettingsCollection/s", "name": "s",
+                                           "properties": {"port": 8080, "protocol": "Http"}}],
+        "requestRoutingRules": [{"id": f"{gw}/requestRoutingRules/r", "name": "r", "properties": {
+            "httpListener": {"id": f"{gw}/httpListeners/https"},
+            "backendAddressPool": {"id": f"{gw}/backendAddressPools/jenkins"},
+            "backendHttpSettings": {"id": f"{gw}/backendHttpSettingsCollection/s"}}}]}})
+    assert _exposed_ports(est) == {"jenkins": ["tcp/443"]}
+    assert vm.endswith("/jenkins")
