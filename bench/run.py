@@ -1,7 +1,7 @@
 """Benchmark of the collection-free scan: snapshot file -> findings document, on synthetic estates.
 
     python bench/run.py --sizes 1000,10000,50000,100000 [--repeat 1] [--seed 0] [--workdir DIR]
-                        [--workers N] [--timeout SECONDS] [--profile 30]
+                        [--workers N] [--timeout SECONDS] [--profile 30] [--azure] [--gcp]
 
 Sizes are resources (estate graph nodes, the internet excluded; see bench/generate.py for how
 instances map to resources). For each size the snapshot is generated once in its own process and
@@ -14,7 +14,10 @@ it). The scan time is its wall time; the phases beside it are those of the slowe
 scan is split. The scan's peak memory is the process's ru_maxrss at that point, plus its shards'.
 Then the same file is read with plain json.load (the floor any scan of that file pays), whose own
 peak is reported beside it. With --repeat N the fastest of N runs is kept. Nothing is asserted:
-the targets are printed beside the numbers.
+the targets are printed beside the numbers. With --azure, a synthetic Azure subscription of each
+size (bench/generate_azure.py) is measured the same way right after the AWS estate, and its scan
+time is compared with the AWS scan of the same size; with --gcp, a synthetic Google Cloud project
+(bench/generate_gcp.py) likewise.
 """
 
 from __future__ import annotations
@@ -37,9 +40,8 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from generate import generate, instances_for  # noqa: E402
+from generate_azure import azure_vms, generate_azure  # noqa: E402
 from generate_gcp import generate_gcp, instances_for as gcp_instances_for  # noqa: E402
-
-TARGET_GCP_TO_AWS = 1.5
 
 # Phases of a scan; when it is split between processes, "split" is placing the instances and building
 # all but them, and normalize, analyse and checks are those of the slowest shard, run side by side.
@@ -48,18 +50,21 @@ TARGET_SCAN_SECONDS_AT_100K = 10.0
 TARGET_GROWTH_50K_TO_100K = 2.2
 TARGET_PEAK_MIB_AT_100K = 2048
 TARGET_SCAN_TO_JSON_LOAD = 4.0
+TARGET_AZURE_TO_AWS = 1.5
+TARGET_GCP_TO_AWS = 1.5
 
 
-def snapshot_file(resources: int, seed: int, workdir: Path, cloud: str = "aws") -> Path:
+def snapshot_file(resources: int, seed: int, workdir: Path, provider: str = "aws") -> Path:
     """The saved snapshot of an estate of about `resources` resources, generated once per size and seed."""
     from guardrails import snapshot
 
-    path = Path(workdir) / (f"estate-{resources}-seed{seed}.json" if cloud == "aws" else
-                            f"estate-{cloud}-{resources}-seed{seed}.json")
+    path = Path(workdir) / (f"estate-{resources}-seed{seed}.json" if provider == "aws"
+                            else f"estate-{provider}-{resources}-seed{seed}.json")
     if not path.exists():
         partial = path.with_name(path.name + ".partial")
-        estate = (generate(instances_for(resources), seed) if cloud == "aws" else
-                  generate_gcp(gcp_instances_for(resources), seed))
+        estate = (generate(instances_for(resources), seed) if provider == "aws" else
+                  generate_gcp(gcp_instances_for(resources), seed) if provider == "gcp" else
+                  generate_azure(resources, seed))
         snapshot.save(estate, partial)
         partial.rename(path)
     return path
@@ -110,6 +115,7 @@ def _warm_up() -> None:
     from guardrails.reports import render
 
     render(pipeline.scan_snapshots([generate(20, seed=1)]), "json")
+    render(pipeline.scan_snapshots([generate_azure(300, seed=1)]), "json")
     render(pipeline.scan_snapshots([generate_gcp(20, seed=1)]), "json")
 
 
@@ -161,15 +167,16 @@ def _child(args: list[str], timeout: float | None) -> dict:
 
 
 def run_size(resources: int, seed: int = 0, workdir: Path | None = None, repeat: int = 1, *,
-             fresh_process: bool = True, timeout: float | None = None, workers: int = 0, cloud: str = "aws") -> dict:
+             fresh_process: bool = True, timeout: float | None = None, workers: int = 0, provider: str = "aws") -> dict:
     """Generate (or reuse) the estate of one size and measure its scan; in a fresh process unless told not to."""
     workdir = Path(workdir or tempfile.gettempdir())
-    requested = {"size": resources, "cloud": cloud,
-                 "instances": instances_for(resources) if cloud == "aws" else gcp_instances_for(resources)}
+    requested = {"size": resources, "provider": provider,
+                 "instances": (instances_for(resources) if provider == "aws" else
+                               gcp_instances_for(resources) if provider == "gcp" else azure_vms(resources))}
     if not fresh_process:
-        return {**requested, **measure(snapshot_file(resources, seed, workdir, cloud), repeat, workers or None)}
-    path = _child(["--prepare", str(resources), "--seed", str(seed), "--workdir", str(workdir), "--cloud", cloud],
-                  None)["path"]
+        return {**requested, **measure(snapshot_file(resources, seed, workdir, provider), repeat, workers or None)}
+    path = _child(["--prepare", str(resources), "--seed", str(seed), "--workdir", str(workdir),
+                   "--provider", provider], None)["path"]
     try:
         return {**requested, **_child(["--measure", path, "--repeat", str(repeat), "--workers", str(workers)], timeout)}
     except subprocess.TimeoutExpired:
@@ -205,20 +212,20 @@ def _mb(n: float) -> str:
 
 
 def table(results: list[dict]) -> str:
-    head = ["size", "cloud", "resources", "instances", "snapshot MB", "json.load s", "scan s", "workers", *[f"{p} s" for p in PHASES],
+    head = ["size", "resources", "instances", "snapshot MB", "json.load s", "scan s", "workers", *[f"{p} s" for p in PHASES],
             "scan peak MiB", "json.load peak MiB", "scan/json.load", "growth", "findings"]
     rows = []
     previous = None
     for r in results:
         if "timeout_s" in r:
-            rows.append([str(r["size"]), r.get("cloud", "aws"), "-", str(r["instances"]), _mb(r["snapshot_bytes"]), "-",
+            rows.append([str(r["size"]), "-", str(r["instances"]), _mb(r["snapshot_bytes"]), "-",
                          f">{r['timeout_s']:.0f} (timeout)", "-", *["-"] * len(PHASES), "-", "-", "-", "-", "-"])
             previous = None
             continue
         growth = "-"
-        if previous and previous.get("cloud", "aws") == r.get("cloud", "aws"):
+        if previous:
             growth = f"{r['scan_s'] / previous['scan_s']:.2f}x (res {r['resources'] / previous['resources']:.2f}x)"
-        rows.append([str(r["size"]), r.get("cloud", "aws"), str(r["resources"]), str(r["instances"]), _mb(r["snapshot_bytes"]),
+        rows.append([str(r["size"]), str(r["resources"]), str(r["instances"]), _mb(r["snapshot_bytes"]),
                      f"{r['json_load_s']:.2f}", f"{r['scan_s']:.2f}", str(r["workers"]),
                      *[f"{r['phases_s'][p]:.2f}" for p in PHASES],
                      f"{r['peak_rss_mib']:.0f}", f"{r.get('json_load_peak_rss_mib', 0):.0f}",
@@ -231,14 +238,8 @@ def table(results: list[dict]) -> str:
 
 
 def targets(results: list[dict]) -> list[str]:
-    by_size = {r["size"]: r for r in results if "timeout_s" not in r and r.get("cloud", "aws") == "aws"}
+    by_size = {r["size"]: r for r in results if "timeout_s" not in r}
     lines = []
-    for r in results:
-        aws = by_size.get(r["size"])
-        if r.get("cloud") == "gcp" and aws and "timeout_s" not in r:
-            ratio = r["scan_s"] / aws["scan_s"]
-            lines.append(f"GCP scan within {TARGET_GCP_TO_AWS}x of the AWS scan at {r['size']}: {ratio:.2f}x "
-                         f"({'met' if ratio <= TARGET_GCP_TO_AWS else 'NOT met'})")
     big = by_size.get(100_000)
     if big:
         lines.append(f"100k resources scanned in under {TARGET_SCAN_SECONDS_AT_100K:.0f} s: {big['scan_s']:.2f} s "
@@ -252,7 +253,7 @@ def targets(results: list[dict]) -> list[str]:
     elif any(r["size"] == 100_000 for r in results):
         lines.append(f"100k resources: did not finish within the {results[-1].get('timeout_s')} s limit (NOT met)")
     for r in results:
-        if "timeout_s" not in r and r.get("cloud", "aws") == "aws":
+        if "timeout_s" not in r:
             ok = r["scan_to_json_load"] <= TARGET_SCAN_TO_JSON_LOAD
             lines.append(f"scan within {TARGET_SCAN_TO_JSON_LOAD:.0f}x of json.load at {r['size']}: "
                          f"{r['scan_to_json_load']:.1f}x ({'met' if ok else 'NOT met'})")
@@ -285,15 +286,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="after the table, profile one scan of the largest size and print the top N functions")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="processes per scan, as `guardrails scan snapshot --workers` (default: one per usable CPU)")
+    parser.add_argument("--azure", action="store_true",
+                        help="also measure a synthetic Azure subscription of each size, against the AWS scan")
     parser.add_argument("--gcp", action="store_true",
-                        help="also scan a GCP estate of each size, and compare its scan with the AWS one")
-    parser.add_argument("--cloud", default="aws", help=argparse.SUPPRESS)
+                        help="also measure a synthetic Google Cloud project of each size, against the AWS scan")
+    parser.add_argument("--provider", default="aws", help=argparse.SUPPRESS)
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.prepare is not None:
-        print(json.dumps({"path": str(snapshot_file(args.prepare, args.seed, args.workdir, args.cloud))}))
+        print(json.dumps({"path": str(snapshot_file(args.prepare, args.seed, args.workdir, args.provider))}))
         return
     if args.measure is not None:
         print(json.dumps(measure(args.measure, args.repeat, args.workers or None)))
@@ -308,22 +311,34 @@ def main(argv: list[str] | None = None) -> None:
               f"{info['memory_mib']} MiB RAM; {info['implementation']} {info['python']} on {info['platform']}")
         print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; repeat {args.repeat}, "
               f"seed {args.seed}", flush=True)
-        results = []
+        results: list[dict] = []
+        others: dict[str, list[dict]] = {name: [] for name, wanted in (("azure", args.azure), ("gcp", args.gcp))
+                                         if wanted}
         for size in sizes:
-            for cloud in ("aws", "gcp") if args.gcp else ("aws",):
+            for provider in ("aws", *others):
                 result = run_size(size, args.seed, workdir, args.repeat, timeout=args.timeout, workers=args.workers,
-                                  cloud=cloud)
-                results.append(result)
-                took = (f"timed out after {args.timeout:.0f} s" if "timeout_s" in result else
-                        f"scan {result['scan_s']:.2f} s")
-                print(f"  size {size} {cloud}: {took} (load average {os.getloadavg()[0]:.2f})", file=sys.stderr,
+                                  provider=provider)
+                (results if provider == "aws" else others[provider]).append(result)
+                took = f"timed out after {args.timeout:.0f} s" if "timeout_s" in result else f"scan {result['scan_s']:.2f} s"
+                print(f"  size {size} ({provider}): {took} (load average {os.getloadavg()[0]:.2f})", file=sys.stderr,
                       flush=True)
         print()
         print(table(results))
+        for provider, measured in others.items():
+            print()
+            print(f"{'Azure' if provider == 'azure' else 'Google Cloud'}:")
+            print(table(measured))
         print()
         print("targets (reported, not asserted):")
         for line in targets(results):
             print(f"  {line}")
+        for provider, measured in others.items():
+            label, target = ("Azure", TARGET_AZURE_TO_AWS) if provider == "azure" else ("GCP", TARGET_GCP_TO_AWS)
+            for aws_result, other in zip(results, measured):
+                if "timeout_s" not in aws_result and "timeout_s" not in other:
+                    ratio = other["scan_s"] / aws_result["scan_s"]
+                    print(f"  {label} scan within {target}x of the AWS scan at {aws_result['size']}: "
+                          f"{ratio:.2f}x ({'met' if ratio <= target else 'NOT met'})")
         print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.profile:
             print()

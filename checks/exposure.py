@@ -8,7 +8,7 @@ from guardrails.analysis.estate import Estate, ci_label as describe
 from guardrails.analysis.reachability import Exposure, step
 from guardrails.graph import INTERNET
 from guardrails.registry import Result, Severity, check
-from guardrails.rules import format_portmap
+from guardrails.rules import FIRST_MATCH, format_portmap
 from guardrails.schema import unknown_text
 
 
@@ -67,22 +67,33 @@ def firewall_allows_internet(estate: Estate) -> Iterator[Result]:
     """A security group on the node admits every internet address, whether or not a path exists."""
     graph = estate.graph
     for node, verdict in estate.ci_nodes():
-        groups = sorted({g for iface in node.get("interfaces") or [] for g in iface.get("groups") or [] if graph.has(g)})
+        # The node's own firewalls: those filtering it (security groups; Azure NSGs on its NICs and
+        # on their subnets, never a network ACL).
+        own = {fw.id: data.get("layer") for fw, data in graph.out(node.id, "filtered_by") if fw.kind == "firewall"}
+        groups = sorted(own)
         if not groups:
             continue
-        # Rules that apply to some nodes only (by network tag, service account, address) are
-        # judged for each interface; the node is admitted where any of its interfaces is.
-        judged = [(tuple(groups), None)]
-        if any(estate.reach.target_of(iface) for iface in node.get("interfaces") or []):
-            judged = [(tuple(sorted(g for g in iface.get("groups") or [] if graph.has(g))), estate.reach.target_of(iface))
-                      for iface in node.get("interfaces") or []]
+        # Each of the node's firewalls (or, allow-union ones, each layer of them together) is judged
+        # for each interface it filters, as the rules that apply to some nodes only select it.
+        judged: dict[tuple, None] = {}
+        covered: set[str] = set()
+        for iface in node.get("interfaces") or []:
+            target = estate.reach.target_of(iface)
+            subnet_id = iface.get("subnet")
+            subnet_fw = estate.reach.nacl(subnet_id) if subnet_id and graph.has(subnet_id) else None
+            mine = [g for g in iface.get("groups") or [] if g in own]
+            if subnet_fw is not None and subnet_fw.id in own:
+                mine.append(subnet_fw.id)
+            covered.update(mine)
+            for members in _layers(graph, own, mine):
+                judged[(members, target)] = None
+        for members in _layers(graph, own, [g for g in groups if g not in covered]):
+            judged[(members, None)] = None
         ports: dict = {}
         rules = []
         for version in (4, 6):
-            for iface_groups, target in judged:
-                if not iface_groups:
-                    continue
-                adm = estate.reach.groups_admit_internet(iface_groups, version, target).services()
+            for members, target in judged:
+                adm = estate.reach.groups_admit_internet(members, version, target).services()
                 for proto, ranges in adm.ports.items():
                     ports[proto] = ports[proto] | ranges if proto in ports else ranges
                 rules.extend(r for r in adm.rules if r not in rules)
@@ -109,6 +120,16 @@ def firewall_allows_internet(estate: Estate) -> Iterator[Result]:
         )
 
 
+def _layers(graph, own: dict, firewalls: list[str]) -> list[tuple[str, ...]]:
+    """The firewalls as the cloud judges them: a first-match one on its own, allow-union ones of a
+    layer together."""
+    layers: dict[tuple, list[str]] = {}
+    for fid in sorted(set(firewalls)):
+        first_match = graph.node(fid).get("semantics") == FIRST_MATCH
+        layers.setdefault((own.get(fid), fid if first_match else ""), []).append(fid)
+    return [tuple(members) for members in layers.values()]
+
+
 @check(
     id="ci-internet-gateway-segment",
     title="CI node in a segment routed to an internet gateway",
@@ -132,11 +153,13 @@ def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
             tags = iface.get("network_tags") or ()
             routes = [r for r in (estate.reach.internet_route(subnet_id, 4, tags),
                                   estate.reach.internet_route(subnet_id, 6, tags)) if r]
+            # A gateway that serves only interfaces with a public address of their own (Azure's
+            # system Internet route, GCP's default internet gateway) makes the segment open for such interfaces alone.
+            has_public = bool(iface.get("public") or iface.get("ipv6")) or "public_ipv4" in (node.get("unknown") or {})
+            routes = [r for r in routes if has_public or not r[1].get("public_addresses_only")]
             if not routes:
                 continue
             rt, gateway, how = routes[0]
-            if gateway.get("public_address_only") and not _has_public_address(node, iface):
-                continue  # the gateway carries only interfaces with an address of their own
             subnet = graph.node(subnet_id)
             assumed = sorted({a for version in (4, 6) for a in estate.reach.route_assumptions(subnet_id, version, tags)})
             yield Result(
@@ -151,12 +174,6 @@ def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
                 unknowns=tuple(assumed),
             )
             break
-
-
-def _has_public_address(node, iface: dict) -> bool:
-    """The interface has a public address, or may have one (known only after apply)."""
-    unknown = node.get("unknown") or {}
-    return bool(iface.get("public") or iface.get("ipv6") or "public_ipv4" in unknown or "ipv6" in unknown)
 
 
 @check(

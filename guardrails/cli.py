@@ -68,9 +68,13 @@ def list_checks() -> None:
 
     known = {chk.id for chk in all_checks()}
     for provider, notes in check_notes().items():
-        console.print(f"\n{provider}:", style="bold", highlight=False)
-        for check_id in sorted(c for c in notes if c in known):
-            console.print(f"  {check_id}: {notes[check_id]}", markup=False, highlight=False)
+        console.print(f"\n[bold]{provider}[/bold]: how the checks apply")
+        notes_table = Table(box=None, show_header=False)
+        notes_table.add_column("check")
+        notes_table.add_column("note", overflow="fold")
+        for check_id in sorted(notes, key=lambda c: (c not in known, c)):
+            notes_table.add_row(check_id, notes[check_id])
+        console.print(notes_table)
 
 
 @app.command("report")

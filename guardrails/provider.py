@@ -28,6 +28,7 @@ REGISTRY: dict[str, str] = {
     "aws": "guardrails.providers.aws",
     "gcp": "guardrails.providers.gcp",
     "terraform": "guardrails.providers.terraform",
+    "azure": "guardrails.providers.azure",
 }
 
 
@@ -85,6 +86,9 @@ class Provider(Protocol):
     def partitioner(self) -> Partitioner | None:
         """The optional capability to split a large estate into processes; None when it has none."""
 
+    # Optional: `check_notes`, a mapping of check id to how the check applies to this provider's
+    # estates, or why it does not; `guardrails checks` shows them (see check_notes below).
+
 
 def _module(name: str):
     return importlib.import_module(REGISTRY[name])
@@ -110,16 +114,15 @@ def providers_of(snapshots: Iterable[dict]) -> list[Provider]:
     return list(seen.values())
 
 
-def check_notes() -> dict[str, dict[str, str]]:
-    """Per provider, how each check applies to its estates or why it does not: the optional
-    `check_notes()` of a provider (check id -> text), for `guardrails checks` and the docs."""
-    notes: dict[str, dict[str, str]] = {}
+def check_notes() -> dict[str, Mapping[str, str]]:
+    """Per provider, how a check applies to its estates where the catalogue's words need it, or
+    why it does not apply (the optional `check_notes` mapping of a PROVIDER: check id -> text)."""
+    found: dict[str, Mapping[str, str]] = {}
     for name in REGISTRY:
-        provider = getattr(_module(name), "PROVIDER", None)
-        found = getattr(provider, "check_notes", None)
-        if found is not None:
-            notes[name] = dict(found())
-    return notes
+        notes = getattr(getattr(_module(name), "PROVIDER", None), "check_notes", None)
+        if notes:
+            found[name] = notes
+    return found
 
 
 def register_commands(app: Any, scan_app: Any) -> None:

@@ -259,9 +259,9 @@ class Gateway(NodeRecord):
     gateway_type: str = attr("internet, egress_only (admits nothing inbound), nat, transit, peering, vpn, "
                              "endpoint, appliance, carrier, local, or unknown")
     external: bool = attr("true when known only as a route's target: its attachments were not collected", False)
-    public_address_only: bool = attr("whether a segment routed to it is open only to interfaces with a public address "
-                                     "of their own (GCP's default internet gateway, Azure's system Internet route); "
-                                     "an AWS internet gateway makes the whole subnet public", False)
+    public_addresses_only: bool = attr("an internet gateway that carries traffic only for interfaces with a public "
+                                       "address of their own (Azure's system Internet route): a route to it makes "
+                                       "a segment open to the internet only for those", False)
     subnet: str | None = attr("id of the subnet a NAT gateway sits in")
     requester: str | None = attr("id of the network that requested a peering")
     accepter: str | None = attr("id of the network that accepted a peering")

@@ -26,7 +26,7 @@ VERSION = 1
 # this mark; a file without it is parsed whole.
 LINES_MARK = b'{"layout":"lines",'
 # The sections written line by line, with the number of object levels above their lists.
-LINE_SECTIONS = {"regions": 2, "iam": 1}
+LINE_SECTIONS = {"regions": 2, "iam": 1, "subscriptions": 2}
 GZIP_MAGIC = b"\x1f\x8b"
 WRITE_BUFFER = 1 << 20
 

@@ -36,8 +36,9 @@ class GcpProvider:
     def partitioner(self):
         return None
 
+    @property
     def check_notes(self) -> Mapping[str, str]:
-        """How each check applies to Google Cloud, or why it does not."""
+        """How each check applies to Google Cloud, or why it does not (`guardrails checks`)."""
         from .notes import CHECK_NOTES
 
         return CHECK_NOTES

@@ -290,7 +290,7 @@ def _add_routes(ctx: _Context) -> None:
                 target = path_of(route["nextHopGateway"])
                 if target.endswith("/default-internet-gateway") and not g.has(target):
                     g.add_node(target, "gateway", name="default-internet-gateway", gateway_type="internet",
-                               public_address_only=True, **ctx.base(route))
+                               public_addresses_only=True, **ctx.base(route))
                 kind = "internet" if g.has(target) else "unknown"
             elif route.get("nextHopPeering"):
                 continue  # subnet routes of a peering are added with the peering

@@ -23,15 +23,32 @@ __all__ = ["load_terraform", "translate_document", "TerraformInputError", "ASSIG
 
 
 def load_terraform(path: str | Path) -> list[dict]:
-    """Snapshots translated from the Terraform plan or state at PATH (a file, or a directory with one)."""
+    """Snapshots translated from the Terraform plan or state at PATH (a file, or a directory with one):
+    the AWS part, the Azure part when the plan holds azurerm resources and the GCP part when it holds
+    google resources (only those when it holds nothing else)."""
     doc = read_document(path)
-    if not any(is_google(r) for r in doc.resources):
+    has_azure = any(r.type.startswith("azurerm_") for r in doc.resources)
+    has_google = any(is_google(r) for r in doc.resources)
+    if not has_azure and not has_google:
         return [translate_document(doc)]
-    # google_* resources become a GCP snapshot part; the AWS part only when the plan has AWS ones.
-    snapshots = [translate_google(doc)]
+    parts = []
     if any(r.type.startswith("aws_") for r in doc.resources):
-        snapshots.insert(0, translate_document(doc))
-    return snapshots
+        aws = translate_document(doc)
+        parts.append(aws)
+    if has_azure:
+        azure = translate_azure(doc)
+        if parts:
+            translated = set(azure["terraform"]["translated_resource_types"])
+            ignored = {t: n for t, n in aws["terraform"]["ignored_resource_types"].items() if t not in translated}
+            aws["terraform"]["ignored_resource_types"] = ignored
+            aws["notes"] = [n for n in aws["notes"] if not n.startswith("Resource types not read")]
+            if ignored:
+                aws["notes"].append("Resource types not read by the scanner were ignored: "
+                                    + ", ".join(f"{t} ({n})" for t, n in sorted(ignored.items())))
+        parts.append(azure)
+    if has_google:  # google_* resources become a GCP snapshot part
+        parts.append(translate_google(doc))
+    return parts
 
 
 def translate_google(doc: TfDocument) -> dict:
@@ -51,6 +68,36 @@ def translate_google(doc: TfDocument) -> dict:
             "collected_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
             **part, "terraform": {"kind": doc.kind, "terraform_version": doc.terraform_version,
                                   "resources": len(doc.resources)}}
+
+
+def translate_azure(doc: TfDocument) -> dict:
+    """The plan's azurerm resources as an Azure snapshot part (providers/terraform/azure.py)."""
+    from .azure import AzureTranslator
+
+    source = str(doc.path)
+    tr = AzureTranslator(doc, Linker(doc), source)
+    tr.translate()
+    notes = list(tr.notes)
+    ignored = sorted({r.type for r in doc.resources if r.mode == "managed" and r.type.startswith("azurerm_")}
+                     - set(tr.translated))
+    if ignored:
+        notes.append("Azure resource types not read by the scanner were ignored: " + ", ".join(ignored))
+    if doc.kind == "plan" and doc.configuration is None:
+        notes.append("The plan has no configuration section: values unknown until apply cannot be traced")
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "tool_version": tool_version,
+        "collected_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "provider": "azure",
+        "source": "terraform",
+        "scope": source,
+        "terraform": {"kind": doc.kind, "terraform_version": doc.terraform_version, "resources": len(doc.resources),
+                      "translated_resource_types": sorted(tr.translated)},
+        "subscriptions": {tr.subscription: tr.snapshot_part()},
+        "gaps": _dedup_gaps(tr.gaps),
+        "notes": notes,
+    }
 
 
 def translate_document(doc: TfDocument) -> dict:

@@ -1,0 +1,121 @@
+"""`guardrails scan azure`. Light at import: the CLI imports this module at every start; the Azure
+libraries are imported when the command runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from guardrails import commands as common
+from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT,
+                                 WORKERS_OPT, FailOn, Format)
+from guardrails.errors import UserError
+
+TOKEN_ENV = "GUARDRAILS_AZURE_ACCESS_TOKEN"
+ENDPOINT_ENV = "GUARDRAILS_AZURE_ARM_ENDPOINT"
+
+
+class StaticToken:
+    """A bearer token given as is (`az account get-access-token --query accessToken -o tsv`)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def get_token(self, *scopes: str, **kwargs):
+        from azure.core.credentials import AccessToken
+
+        # Its real expiry is inside the token; an hour from now keeps the pipeline from asking again.
+        return AccessToken(self.token, int(dt.datetime.now(dt.timezone.utc).timestamp()) + 3600)
+
+
+def credential():
+    """GUARDRAILS_AZURE_ACCESS_TOKEN when set, else DefaultAzureCredential (environment, managed
+    identity, Azure CLI...)."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token:
+        return StaticToken(token)
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def endpoint() -> str:
+    from .collect import DEFAULT_ENDPOINT
+
+    value = os.environ.get(ENDPOINT_ENV, "").strip().rstrip("/") or DEFAULT_ENDPOINT
+    if not value.startswith("https://"):
+        raise UserError(f"{ENDPOINT_ENV} must be an https:// URL (Azure sends bearer tokens only over TLS): {value!r}")
+    return value
+
+
+def user_data_wanted(config):
+    """Which VMs' user data to fetch: one call per VM, so only for CI nodes."""
+    from guardrails.analysis.classify import classify_ci
+
+    from .normalize import _image, tags_of
+
+    def wanted(vm: dict) -> bool:
+        return classify_ci(vm.get("id", ""), vm.get("name", ""), tags_of(vm), image=_image(vm), config=config) is not None
+    return wanted
+
+
+def scan_azure(
+    subscription: Optional[List[str]] = typer.Option(None, "--subscription", "-s",
+                                                     help="Subscription id to scan; repeat for several."),
+    all_subscriptions: bool = typer.Option(False, "--all-subscriptions",
+                                           help="Scan every subscription the credential can read."),
+    management_group: Optional[str] = typer.Option(None, "--management-group",
+                                                   help="Scan every subscription under this management group."),
+    save_snapshot: Optional[Path] = typer.Option(None, "--save-snapshot", help="Also save what was collected "
+                                                                                 "(gzip when the name ends in .gz)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, metavar="SECONDS",
+                                            help="Stop collecting after this long: what was collected is scanned, "
+                                                 "the rest is reported as coverage gaps (default: no limit)."),
+    call_timeout: Optional[float] = typer.Option(None, "--call-timeout", min=0.1, metavar="SECONDS",
+                                                 help="Longest wait for one Azure reply (default: 20; connections: "
+                                                      "5 at most). Each call is tried 4 times at most."),
+    config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
+    fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
+    allow_gaps: bool = ALLOW_GAPS_OPT,
+) -> None:
+    """Scan live Azure subscriptions (read-only). GUARDRAILS_AZURE_ARM_ENDPOINT and
+    GUARDRAILS_AZURE_ACCESS_TOKEN are honoured; TLS trust as REQUESTS_CA_BUNDLE says."""
+    from guardrails import snapshot
+    from guardrails.errors import CollectionError
+
+    from . import collect
+
+    chosen = sum(bool(x) for x in (subscription, all_subscriptions, management_group))
+    if chosen != 1:
+        raise UserError("choose what to scan: --subscription ID (repeatable), --all-subscriptions or "
+                        "--management-group ID (one of them)")
+    config = common.load_config(config_path)
+    common.check_files({"--output": output, "--save-snapshot": save_snapshot}, {}, config)
+    started = common.started()
+    base_url = endpoint()
+    options = {"read_timeout": call_timeout, "connection_timeout": min(5.0, call_timeout)} if call_timeout else {}
+    with common.progress("Collecting Azure", quiet) as progress:
+        try:
+            snap = collect.collect(credential(), list(dict.fromkeys(subscription or [])) or None,
+                                   management_group=management_group, endpoint=base_url, progress=progress,
+                                   wants_user_data=user_data_wanted(config), timeout=timeout, client_options=options)
+        except collect.CollectionError as exc:
+            raise CollectionError(f"nothing could be collected: {exc}") from None
+    common.no_more_collections()
+    unsaved = None
+    if save_snapshot:
+        try:
+            snapshot.save(snap, save_snapshot)
+        except UserError as exc:
+            unsaved = exc
+            common.say_error(f"{exc}; scanning what was collected all the same")
+    common.scan_and_finish([snap], config, fmt, output, quiet, fail_on, workers, started, allow_gaps,
+                           failed=unsaved)
+
+
+def register(app: typer.Typer, scan_app: typer.Typer) -> None:
+    scan_app.command("azure")(scan_azure)
