@@ -43,9 +43,10 @@ class IdentityFacts:
 
 
 def analyse_identities(graph: EstateGraph, config: Config, production: dict[str, str],
-                       ci_nodes: Iterable[str] = ()) -> dict[str, IdentityFacts]:
-    """Facts for every identity a CI node runs as, and every role reachable from those by
-    assumption. Other identities are not a pipeline's, and evaluating them would only cost time."""
+                       ci_nodes: Iterable[str] = (), identities: Iterable[str] = ()) -> dict[str, IdentityFacts]:
+    """Facts for every identity a CI node runs as, every CI identity of its own (`identities`:
+    federated roles, CI users), and every role reachable from those by assumption. Other
+    identities are not a pipeline's, and evaluating them would only cost time."""
     evaluators: dict[str, IdentityEvaluator | None] = {}
 
     def power_of(node: Node) -> IdentityPower:
@@ -56,7 +57,8 @@ def analyse_identities(graph: EstateGraph, config: Config, production: dict[str,
         return evaluator.evaluate(node) if evaluator is not None else IdentityPower()
 
     facts: dict[str, IdentityFacts] = {}
-    queue = deque(sorted({n.id for node in ci_nodes for n, _ in graph.out(node, "runs_as") if n.get("kind") == "identity"}))
+    seeds = {n.id for node in ci_nodes for n, _ in graph.out(node, "runs_as") if n.get("kind") == "identity"}
+    queue = deque(sorted(seeds | set(identities)))
     while queue:
         current = queue.popleft()
         if current in facts:
