@@ -379,17 +379,18 @@ class _Collector:
         self.current_call = self.current_endpoint = None
         try:
             self.check_time()
-            roles, users, local_policies = self.authorization_details(iam_client)
+            roles, users, groups, local_policies = self.authorization_details(iam_client)
         except (*CLOUD_ERRORS, CallSkipped) as error:
-            # one denied call hides all three: name each, so that none of them reads as "none"
-            for what in ("iam.roles", "iam.users", "iam.policies"):
+            # one denied call hides them all: name each, so that none of them reads as "none"
+            for what in ("iam.roles", "iam.users", "iam.groups", "iam.policies"):
                 self.gap(None, what, error)
         else:
             iam["roles"] = json_safe(decode_policy_documents(roles))
             iam["users"] = json_safe(decode_policy_documents(users))
+            iam["groups"] = json_safe(decode_policy_documents(groups))
             self.collected_something = True
             policies = self.attempt(
-                None, "iam.policies", lambda: self.used_policies(iam_client, roles + users, local_policies)
+                None, "iam.policies", lambda: self.used_policies(iam_client, roles + users + groups, local_policies)
             )
             if policies is not None:
                 iam["policies"] = json_safe(decode_policy_documents(policies))
@@ -398,7 +399,52 @@ class _Collector:
         )
         if profiles is not None:
             iam["instance_profiles"] = json_safe(decode_policy_documents(profiles))
+        providers = self.attempt(None, "iam.oidc_providers", lambda: self.oidc_providers(iam_client))
+        if providers is not None:
+            iam["oidc_providers"] = json_safe(providers)
+        if "users" in iam:
+            iam["access_keys"] = json_safe(self.access_keys(iam_client, iam["users"]))
         return iam
+
+    def oidc_providers(self, iam_client) -> list[dict]:
+        """The account's OIDC providers: the issuers whose tokens its roles may trust. One that
+        cannot be read is kept by its ARN (its URL is in it), with a gap naming it."""
+        found = []
+        for ref in iam_client.list_open_id_connect_providers().get("OpenIDConnectProviderList", []):
+            arn = ref.get("Arn")
+            if not arn:
+                continue
+            reply = self.attempt(None, f"iam.oidc_providers/{arn}",
+                                 lambda: iam_client.get_open_id_connect_provider(OpenIDConnectProviderArn=arn))
+            item = {"Arn": arn}
+            if reply is not None:
+                item.update({k: reply[k] for k in ("Url", "ClientIDList", "ThumbprintList", "Tags") if k in reply})
+            found.append(item)
+        return found
+
+    def access_keys(self, iam_client, users: list[dict]) -> list[dict]:
+        """Every user's access keys (ListAccessKeys), with the last use of each active one
+        (GetAccessKeyLastUsed). A user whose keys cannot be listed is marked and named in a gap."""
+        keys: list[dict] = []
+        for user in users:
+            name = user.get("UserName")
+            if not name:
+                continue
+            listed = self.attempt(None, f"iam.access_keys/{name}",
+                                  lambda: all_items(iam_client, "list_access_keys", "AccessKeyMetadata", UserName=name))
+            if listed is None:
+                user["_keys_unknown"] = True
+                continue
+            for key in listed:
+                item = {k: key.get(k) for k in ("UserName", "AccessKeyId", "Status", "CreateDate")}
+                item["UserName"] = item["UserName"] or name
+                if key.get("Status") == "Active":
+                    used = self.attempt(None, f"iam.access_keys/{name}/{str(key.get('AccessKeyId'))[:4]}/last_used",
+                                        lambda: iam_client.get_access_key_last_used(AccessKeyId=key["AccessKeyId"]))
+                    last = (used or {}).get("AccessKeyLastUsed") or {}
+                    item.update({"LastUsedDate": last.get("LastUsedDate"), "ServiceName": last.get("ServiceName")})
+                keys.append(item)
+        return keys
 
     @staticmethod
     def authorization_details(iam_client) -> tuple[list, list, list]:
@@ -411,11 +457,13 @@ class _Collector:
         users: list[dict] = []
         policies: list[dict] = []
         paginator = iam_client.get_paginator("get_account_authorization_details")
-        for page in paginator.paginate(Filter=["Role", "User", "LocalManagedPolicy"]):
+        groups: list[dict] = []
+        for page in paginator.paginate(Filter=["Role", "User", "Group", "LocalManagedPolicy"]):
             roles.extend(page.get("RoleDetailList", []))
             users.extend(page.get("UserDetailList", []))
+            groups.extend(page.get("GroupDetailList", []))
             policies.extend(page.get("Policies", []))
-        return roles, users, policies
+        return roles, users, groups, policies
 
     @staticmethod
     def used_policies(iam_client, principals: list[dict], local_policies: list[dict]) -> list:

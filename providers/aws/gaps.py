@@ -33,6 +33,9 @@ GAP_LISTS: dict[str, tuple[str, ...]] = {
     "transit_gateway_route_tables": ("joins",),
     "iam.roles": ("identity",),
     "iam.users": (),  # no node runs as a user
+    "iam.groups": (),  # only users hold what their groups hold
+    "iam.oidc_providers": (),  # issuers of hosted pipelines' tokens: no node's facet
+    "iam.access_keys": (),
     "iam.policies": ("identity",),
     "iam.instance_profiles": ("profiles",),  # only nodes launched with an instance profile
 }
