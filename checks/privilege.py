@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from guardrails.analysis.ci_identities import CiIdentity
 from guardrails.analysis.estate import Estate, ci_label as describe
+from guardrails.federation import LEVELS
 from guardrails.analysis.identity import IdentityFacts
 from guardrails.analysis.reachability import Exposure, Step, step
-from guardrails.graph import Node
+from guardrails.analysis.ci_identities import describe_statement
+from guardrails.graph import INTERNET, Node
 from guardrails.registry import Result, Severity, check
 
 
@@ -26,6 +29,78 @@ def _target_step(estate: Estate, identity: Node, via: str) -> Step:
     if account and estate.graph.has(account):
         return step(estate.graph.node(account), via)
     return Step(account or "account", "account", account or "account", via)
+
+
+def ci_identity_label(identity: Node, verdict: CiIdentity, how: bool = True) -> str:
+    """How a finding names a CI identity: its type, name, and (`how`) which pipelines become it."""
+    kind = identity.get("identity_type") or "identity"
+    label = f"CI {kind} {identity.name}" + (f" ({identity.id})" if identity.name != identity.id else "")
+    if how and verdict.federations:
+        platforms = sorted({f.platform for f in verdict.federations})
+        label += f", which {' and '.join(platforms)} pipelines can become,"
+    return label
+
+
+def _ci_identity_steps(estate: Estate, identity: Node, verdict: CiIdentity, facts: IdentityFacts | None,
+                       chain_upto: str | None) -> list[Step]:
+    """The evidence path of a CI identity: the issuer its pipelines come from (the widest one),
+    the identity, and the roles it assumes up to `chain_upto`."""
+    steps = []
+    if verdict.federations:
+        widest = min(verdict.federations, key=lambda f: LEVELS.index(f.assessment.level))
+        steps.append(step(estate.graph.node(widest.issuer), f"{widest.platform}: {widest.assessment.who}"))
+    steps.append(step(identity, "; ".join(verdict.reasons[:2])))
+    for hop in facts.chain if (facts and chain_upto) else ():
+        steps.append(step(estate.graph.node(hop.target), hop.via))
+        if hop.target == chain_upto:
+            break
+    return steps
+
+
+def _admin_end(facts: IdentityFacts | None):
+    """None when the identity is administrator itself, the end of its chain when it becomes one,
+    False when neither."""
+    if not facts:
+        return False
+    if facts.power == "admin":
+        return None
+    if facts.chain_power == "admin":
+        return facts.chain_end
+    return False
+
+
+def _identity_production(estate: Estate, facts: IdentityFacts | None):
+    """(the production it can act on, the chain end it acts as or None), or None."""
+    if not facts:
+        return None
+    if facts.production:
+        return facts.production, None
+    for hop in facts.chain:
+        reached = estate.identity[hop.target].production
+        if reached:
+            return reached, hop.target
+    return None
+
+
+def ci_identity_power(estate: Estate, identity_id: str):
+    """The strongest power a CI identity holds, itself or through the roles it can assume:
+    (kind in words, holder id, chain end or None, what proves it, the production target or None),
+    or None when it holds no administrator, escalation or production power."""
+    facts = estate.identity.get(identity_id)
+    end = _admin_end(facts)
+    if end is not False:
+        holder = end or identity_id
+        return "administrator", holder, end, estate.identity[holder].admin or "administrator", None
+    if facts and (facts.escalations or facts.chain_power == "escalate"):
+        end = None if facts.escalations else facts.chain_end
+        holder = end or identity_id
+        return ("privilege escalation", holder, end,
+                "; ".join(e.name for e in estate.identity[holder].escalations), None)
+    found = _identity_production(estate, facts)
+    if found:
+        accesses, end = found
+        return "production access", end or identity_id, end, accesses[0].via, accesses[0].target
+    return None
 
 
 def _admin_of(estate: Estate, node: Node):
@@ -69,6 +144,22 @@ def admin_identity(estate: Estate) -> Iterator[Result]:
                               f"administrator power ({how}).",
                      path=tuple(steps), details={"identity": identity.id, "admin_identity": holder.id, "grant": how,
                                                  "chain": [h.target for h in facts.chain] if chain_end else []})
+    for identity, verdict in estate.hosted_ci_identities():
+        facts = estate.identity.get(identity.id)
+        chain_end = _admin_end(facts)
+        if chain_end is False:
+            continue
+        holder = estate.graph.node(chain_end) if chain_end else identity
+        how = estate.identity[holder.id].admin or "administrator"
+        chain_text = (" through " + " -> ".join(estate.graph.node(h.target).name for h in facts.chain)
+                      if chain_end else "")
+        steps = _ci_identity_steps(estate, identity, verdict, facts, chain_end)
+        steps.append(_target_step(estate, holder, how))
+        yield Result(identity.id, f"{ci_identity_label(identity, verdict)} holds administrator power{chain_text} "
+                                  f"({how}).",
+                     path=tuple(steps), details={"identity": identity.id, "admin_identity": holder.id, "grant": how,
+                                                 "chain": [h.target for h in facts.chain] if chain_end else [],
+                                                 "ci_reasons": list(verdict.reasons)})
 
 
 @check(
@@ -119,6 +210,33 @@ def privilege_escalation(estate: Estate) -> Iterator[Result]:
                                   f"identity holds was not all seen: {'; '.join(unseen[:3])}.",
                          path=(step(node, "not decided: " + unseen[0]),), details={"undecided": True},
                          unknowns=tuple(unseen))
+    for identity, verdict in estate.hosted_ci_identities():
+        facts = estate.identity.get(identity.id)
+        if not facts or _admin_end(facts) is not False:
+            continue  # reported as ci-admin-identity
+        holder, chain_end, escalations = identity, None, facts.escalations
+        if not escalations and facts.chain_power == "escalate":
+            holder, chain_end = estate.graph.node(facts.chain_end), facts.chain_end
+            escalations = estate.identity[facts.chain_end].escalations
+        if not escalations:
+            if facts.unknown:
+                yield Result(identity.id, f"Unknown whether {ci_identity_label(identity, verdict)} can escalate to "
+                                          f"administrator: {'; '.join(facts.unknown[:3])}.",
+                             path=(step(identity, "not decided: " + facts.unknown[0]),), details={"undecided": True},
+                             unknowns=tuple(facts.unknown))
+            continue
+        sets = [f"{e.name} ({', '.join(e.permissions)})" for e in escalations]
+        grants = sorted({proof for e in escalations for proof in e.proofs})
+        steps = _ci_identity_steps(estate, identity, verdict, facts, chain_end)
+        steps.append(_target_step(estate, holder, "; ".join(grants[:3])))
+        yield Result(identity.id, f"{ci_identity_label(identity, verdict)}"
+                                  + (f", which can assume {holder.name}," if chain_end else "")
+                                  + f" can escalate to administrator through {'; '.join(sets[:3])}"
+                                  + (f" (+{len(sets) - 3} more)" if len(sets) > 3 else "") + ".",
+                     path=tuple(steps),
+                     details={"identity": identity.id, "escalating_identity": holder.id,
+                              "escalations": [{"name": e.name, "permissions": list(e.permissions),
+                                               "grants": list(e.proofs)} for e in escalations]})
 
 
 def _production_of(estate: Estate, node: Node):
@@ -159,6 +277,21 @@ def production_access(estate: Estate) -> Iterator[Result]:
         steps.append(step(target, first.via) if target else Step(first.target, "account", first.target, first.via))
         yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}, which can act on production: "
                               + "; ".join(a.via for a in accesses[:3]) + (f" (+{len(accesses) - 3} more)" if len(accesses) > 3 else "") + ".",
+                     path=tuple(steps),
+                     details={"identity": identity.id, "targets": [{"target": a.target, "via": a.via} for a in accesses]})
+    for identity, verdict in estate.hosted_ci_identities():
+        facts = estate.identity.get(identity.id)
+        found = _identity_production(estate, facts)
+        if not found:
+            continue
+        accesses, chain_end = found
+        steps = _ci_identity_steps(estate, identity, verdict, facts, chain_end)
+        first = accesses[0]
+        target = estate.graph.node(first.target) if estate.graph.has(first.target) else None
+        steps.append(step(target, first.via) if target else Step(first.target, "account", first.target, first.via))
+        yield Result(identity.id, f"{ci_identity_label(identity, verdict)} can act on production: "
+                                  + "; ".join(a.via for a in accesses[:3])
+                                  + (f" (+{len(accesses) - 3} more)" if len(accesses) > 3 else "") + ".",
                      path=tuple(steps),
                      details={"identity": identity.id, "targets": [{"target": a.target, "via": a.via} for a in accesses]})
 
@@ -225,3 +358,44 @@ def internet_to_admin_path(estate: Estate) -> Iterator[Result]:
                      path=tuple(steps), ports=tuple(ports),
                      details={"identity": identity.id, "power": kind, "power_holder": holder.id},
                      unknowns=unknowns)
+    yield from _federated_paths(estate)
+
+
+def _federated_paths(estate: Estate) -> Iterator[Result]:
+    """The first step of a hosted pipeline's path: anyone who can run a pipeline on a platform whose
+    tokens any owner's pipelines can present becomes the identity, and its power."""
+    internet = estate.graph.node(INTERNET)
+    for identity, verdict in estate.hosted_ci_identities():
+        open_ = [f for f in verdict.federations if f.assessment.level == "any_owner"]
+        undecided = [f for f in verdict.federations if f.assessment.level == "unknown"]
+        federation = (open_ or undecided or [None])[0]
+        if federation is None:
+            continue
+        power = ci_identity_power(estate, identity.id)
+        if power is None:
+            continue
+        kind, holder_id, chain_end, end_via, target = power
+        facts = estate.identity[identity.id]
+        level = federation.assessment
+        steps = [step(internet, f"anyone can run a pipeline on {federation.platform}"),
+                 step(estate.graph.node(federation.issuer),
+                      f"{level.who}" + (f", e.g. a token with sub {level.example}" if level.example else "")),
+                 step(identity, f"{federation.via}: {describe_statement(federation.statement, 300)}")]
+        for hop in facts.chain if chain_end else ():
+            steps.append(step(estate.graph.node(hop.target), hop.via))
+            if hop.target == chain_end:
+                break
+        holder = estate.graph.node(holder_id)
+        if target is not None and estate.graph.has(target):
+            steps.append(step(estate.graph.node(target), end_via))
+        else:
+            steps.append(_target_step(estate, holder, end_via))
+        who = level.who if level.level == "any_owner" else f"possibly anyone ({level.who})"
+        yield Result(identity.id, f"{ci_identity_label(identity, verdict, how=False)} can be assumed by {who}"
+                                  + (f", which can assume {holder.name}," if chain_end else "")
+                                  + f" and holds {kind} ({end_via}): anyone who can run a pipeline on "
+                                  f"{federation.platform} holds it. Pin the trust's sub to {level.pin}.",
+                     path=tuple(steps),
+                     details={"identity": identity.id, "power": kind, "power_holder": holder_id,
+                              "issuer": federation.issuer, "level": level.level, "pin": level.pin},
+                     unknowns=tuple(level.unknown) if level.level == "unknown" or level.unknown else ())

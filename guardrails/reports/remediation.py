@@ -312,6 +312,52 @@ resource "aws_autoscaling_group" "runners" {
 }
 """
 
+_TF_PINNED_FEDERATION = """\
+data "aws_iam_policy_document" "deploy_trust" {
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+    principals {
+      type        = "Federated"
+      identifiers = [aws_iam_openid_connect_provider.github.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"                       # not StringLike with "repo:*" or "repo:acme/*"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["repo:acme/infra:ref:refs/heads/main"]   # or "repo:acme/infra:environment:production"
+    }
+  }
+}
+"""
+
+_TF_NO_STORED_KEY = """\
+# Remove the long-lived key and let the pipeline federate instead (see ci-federation-unscoped)
+# resource "aws_iam_access_key" "ci" { user = aws_iam_user.ci.name }   <- delete
+resource "aws_iam_role" "ci_deploy" {
+  name               = "ci-deploy"
+  assume_role_policy = data.aws_iam_policy_document.deploy_trust.json   # pinned to one repository and branch
+}
+"""
+
+
+def _deactivate_keys(finding: dict) -> list[str]:
+    resource = finding.get("resource") or {}
+    match = re.match(r"^arn:aws[a-z-]*:iam::\d{12}:user/(?:.*/)?([\w+=,.@-]+)$", str(resource.get("id", "")))
+    if not match:
+        return []
+    return [f"aws iam list-access-keys --user-name {_q(match.group(1))}",
+            f"aws iam update-access-key --user-name {_q(match.group(1))} --access-key-id <KEY-ID> --status Inactive"]
+
+
+def _pin_trust(finding: dict) -> list[str]:
+    return [f"aws iam get-role --role-name {_q(name)} --query Role.AssumeRolePolicyDocument"
+            for _, name in _roles(finding)[:1]]
+
+
 GUIDES: dict[str, CheckGuide] = {
     "ci-internet-exposed": CheckGuide(
         "Traffic from any internet address can reach the CI node on at least one port today, directly or through an internet-facing load balancer.",
@@ -356,6 +402,18 @@ GUIDES: dict[str, CheckGuide] = {
         "One path joins the internet to administrator or production power through the CI node and its identity.",
         _TF_PRIVATE_BEHIND_LB + "\n" + _TF_LEAST_PRIVILEGE,
         lambda finding: _exposure_fix(finding) + _review_role(finding),
+    ),
+    "ci-federation-unscoped": CheckGuide(
+        "A CI platform's tokens can become the identity without its trust pinning which repository and branch: "
+        "anyone who can run a pipeline there (or another repository or branch) gets its power.",
+        _TF_PINNED_FEDERATION,
+        _pin_trust,
+    ),
+    "ci-stored-credential": CheckGuide(
+        "A CI identity holds a long-lived key stored in the CI system: whoever reads it acts as the pipeline, "
+        "from anywhere, until it is rotated.",
+        _TF_NO_STORED_KEY,
+        _deactivate_keys,
     ),
     "ci-imds-v1": CheckGuide(
         "The instance metadata service accepts IMDSv1, or a runner's hop limit lets build containers reach the host's credentials.",
