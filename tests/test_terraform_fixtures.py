@@ -44,8 +44,9 @@ def test_scenario_findings_match_expected(folder):
 @pytest.mark.parametrize("folder", _scenarios(), ids=lambda p: p.name)
 def test_scenario_elements_point_at_their_hcl(folder):
     (snapshot,) = load_terraform(_input_of(folder))
-    (region,) = snapshot["regions"].values()
-    located = [el for elements in region.values() for el in elements if "_source_location" in el]
+    lists = [elements for region in snapshot["regions"].values() for elements in region.values()]
+    lists += list((snapshot.get("iam") or {}).values())
+    located = [el for elements in lists for el in elements if "_source_location" in el]
     assert located, "no element was located in the scenario's .tf files"
     for el in located:
         loc = el["_source_location"]
