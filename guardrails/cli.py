@@ -106,15 +106,19 @@ def report(
 @app.command("inventory")
 def inventory(
     findings: Path = typer.Argument(..., help="A findings document written by `guardrails scan --format json`."),
+    ci: bool = typer.Option(True, "--ci/--nodes-only",
+                            help="With the CI nodes, list the CI identities (federated roles, CI users) and why "
+                                 "each is one (default); --nodes-only lists the CI nodes alone."),
 ) -> None:
-    """Show the CI nodes a scan found and why each was classified as a server or a runner."""
+    """Show the CI nodes and CI identities a scan found and why each was classified."""
     from rich.console import Console
     from rich.table import Table
 
     from guardrails.reports.table import prose, safe
 
     document = load_document(findings)
-    table = Table(box=None, header_style="bold")
+    console = Console()
+    table = Table(box=None, header_style="bold", title="CI nodes" if ci else None, title_justify="left")
     for column in ("node", "role", "why", "exposed", "production", "where"):
         table.add_column(column)
     for item in document.get("inventory") or []:
@@ -123,7 +127,21 @@ def inventory(
                       prose(item.get("reason")),
                       "unknown" if item.get("exposed") == "unknown" else "yes" if item.get("exposed") else "no",
                       "yes" if item.get("production") else "no", where)
-    Console().print(table)
+    console.print(table)
+    if not ci:
+        return
+    identities = Table(box=None, header_style="bold", title="CI identities", title_justify="left")
+    for column in ("identity", "type", "why", "who can become it", "power", "keys", "where"):
+        identities.add_column(column)
+    for item in document.get("ci_identities") or []:
+        where = "/".join(safe(p) for p in (item.get("provider"), item.get("account")) if p)
+        who = "; ".join(f"{safe(f.get('platform'))}: {safe(f.get('who'))} (pin sub to {safe(f.get('pin'))})"
+                        if f.get("level") not in ("pinned", "none") else f"{safe(f.get('platform'))}: {safe(f.get('who'))}"
+                        for f in item.get("federations") or [])
+        identities.add_row(f"{safe(item.get('name'))} ({safe(item.get('id'))})", safe(item.get("identity_type")),
+                           prose("; ".join(str(r) for r in item.get("reasons") or [])), prose(who) or "-",
+                           safe(item.get("power") or "not evaluated"), str(item.get("active_keys") or 0), where)
+    console.print(identities)
 
 
 def load_document(path: Path) -> dict:

@@ -17,6 +17,7 @@ from .view import (
     SEVERITIES,
     attack_paths,
     by_resource,
+    ci_identities,
     count_by_severity,
     gaps,
     incomplete,
@@ -125,7 +126,25 @@ def print_table(document: dict, console: Console) -> None:
     _print_left_out(console, len(groups) - MAX_RESOURCES, "resource with findings", "resources with findings")
     if len(groups) > MAX_RESOURCES:
         console.print()
+    _print_ci_identities(document, console)
     _print_summary(document, console)
+
+
+def _print_ci_identities(document: dict, console: Console) -> None:
+    """The CI identities that run on no node: who can become each, its trust and the sub to pin."""
+    listed = ci_identities(document)
+    if not listed:
+        return
+    console.print(f"[bold]CI identities ({len(listed)})[/]", highlight=False)
+    for item in listed[:MAX_RESOURCES]:
+        console.print(f"  {safe(item.get('name'))} [dim]{safe(item.get('id'))}[/]: "
+                      f"{prose('; '.join(str(r) for r in item.get('reasons') or []))}", highlight=False)
+        for federation in item.get("federations") or []:
+            console.print(f"    [dim]trust:[/] {safe(federation.get('statement'))}", highlight=False)
+            if federation.get("level") not in ("pinned", "none"):
+                console.print(f"    [dim]pin sub to:[/] {safe(federation.get('pin'))}", highlight=False)
+    _print_left_out(console, len(listed) - MAX_RESOURCES, "CI identity", "CI identities")
+    console.print()
 
 
 def _print_summary(document: dict, console: Console) -> None:

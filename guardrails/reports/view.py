@@ -82,6 +82,14 @@ def inventory(document: dict) -> list[dict]:
     return sorted(seen.values(), key=lambda r: str(r.get("id")))
 
 
+def ci_identities(document: dict) -> list[dict]:
+    """The CI identities (federated roles, CI users) and why each is one, with each federation's
+    trust statement and the subject the remediation proposes to pin; empty for a document written
+    before they were listed."""
+    listed = document.get("ci_identities")
+    return [item for item in listed if isinstance(item, dict)] if isinstance(listed, list) else []
+
+
 def gaps(document: dict) -> list[dict]:
     return list((document.get("coverage") or {}).get("gaps") or [])
 
@@ -162,6 +170,7 @@ def report_context(document: dict) -> dict:
         "sources": sources(document),
         "inventory": inventory(document),
         "inventory_listed": isinstance(document.get("inventory"), list),
+        "ci_identities": ci_identities(document),
         "gaps": gaps(document),
         "notes": notes(document),
         "incomplete": incomplete(document),
