@@ -45,13 +45,14 @@ def federation_unscoped(estate: Estate) -> Iterator[Result]:
             severity, unknowns = Severity.CRITICAL, unknowns or (level.who,)
         power_text = f"; it holds {power[0]} ({power[3]})" if power else ""
         statement = describe_statement(widest.statement, 400)
-        admits = ", ".join(level.subjects) or "any subject"
+        admits = ("any sub (no condition on it)" if level.subjects in ((), ("*",))
+                  else "sub " + ", ".join(level.subjects))
         if level.level == "unknown":
             message = (f"Unknown who can become {ci_identity_label(identity, verdict, how=False)}: {level.who}. Until the trust "
                        f"is known, any {widest.platform} pipeline may{power_text}.")
         else:
             message = (f"{ci_identity_label(identity, verdict, how=False)} can be assumed by {level.who} "
-                       f"({LEVEL_WORDS[level.level]}: the trust admits sub {admits}"
+                       f"({LEVEL_WORDS[level.level]}: the trust admits {admits}"
                        + (f", e.g. {level.example}" if level.example else "") + f"){power_text}. "
                        f"Pin the sub condition to {level.pin}.")
         path = (step(estate.graph.node(widest.issuer), f"{widest.platform}: {level.who}"),

@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Mapping
 
@@ -579,4 +579,3 @@ class FederationVerdict:
     assessment: Assessment
     statement: str = ""
     via: str = ""
-    extra: dict = field(default_factory=dict)

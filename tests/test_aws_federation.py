@@ -295,3 +295,33 @@ def test_an_oidc_provider_that_cannot_be_read_is_a_gap_naming_the_role(aws, buil
     role = role_arn("github-deploy")
     assert any(role in g["what"] and provider["Arn"] in g["what"] for g in document["coverage"]["gaps"])
     assert ("ci-internet-to-admin-path", role) in fired(document)  # the issuer is known from its ARN
+
+
+# --- the same account as a Terraform plan, and the inventory -------------------------------------------------
+
+
+def test_the_terraform_plan_of_that_account_explains_its_ci_identity(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from guardrails.providers.terraform import load_terraform
+
+    plan = Path(__file__).resolve().parents[1] / "terraform-fixtures" / "github-oidc-admin" / "plan.json"
+    document = pipeline.scan_snapshots(load_terraform(plan))
+    role = "aws_iam_role.github_deploy"
+    assert fired(document) == {("ci-internet-to-admin-path", role): "critical",
+                               ("ci-federation-unscoped", role): "critical",
+                               ("ci-admin-identity", role): "critical"}
+    assert attack_paths(document)[0]["check_id"] == "ci-internet-to-admin-path"
+    saved = tmp_path / "findings.json"
+    saved.write_text(json.dumps(document))
+
+    result = subprocess.run([str(Path(sys.executable).with_name("guardrails")), "inventory", "--ci", str(saved)],
+                            capture_output=True, text=True, timeout=120, env=dict(os.environ, COLUMNS="400"))
+
+    assert result.returncode == 0, result.stderr
+    assert "CI identities" in result.stdout and "github-deploy" in result.stdout
+    assert "any workflow in any repository on GitHub" in result.stdout
+    assert "repo:<owner>/<repository>:ref:refs/heads/main" in result.stdout

@@ -21,7 +21,7 @@ CHECK_IDS = {
     "ci-internet-exposed", "ci-firewall-allows-internet", "ci-internet-gateway-segment",
     "ci-not-behind-load-balancer", "ci-reaches-production", "ci-admin-identity",
     "ci-privilege-escalation", "ci-production-access", "ci-internet-to-admin-path", "ci-imds-v1",
-    "ci-secret-in-user-data", "ci-long-lived-runner",
+    "ci-secret-in-user-data", "ci-long-lived-runner", "ci-federation-unscoped", "ci-stored-credential",
 }
 HOSTILE_MARKERS = ("<script>alert(1)</script>", "\x1b[31m", "\x1b]8;;")
 
@@ -303,7 +303,11 @@ def test_markdown_draws_attack_paths_as_mermaid(name):
 def test_markdown_report_contents(sample):
     text = render(sample, "markdown")
     assert text.index("## Executive summary") < text.index("## Attack paths") < text.index("## Findings by CI node")
-    assert "| Medium | 2 | 1 |" in text
+    assert "| Medium | 3 | 1 |" in text
+    # the CI identities, with the trust statement and the sub the remediation pins
+    assert "### CI identities" in text and "`repo:acme/<repository>:ref:refs/heads/main`" in text
+    assert '"token.actions.githubusercontent.com:sub":"repo:acme/*"' in text
+    assert '<table id="ci-identities">' in render(sample, "html")
     assert "CodeBuild project in a VPC" in text and "codebuild\\_projects" in text
     assert "aws ec2 modify-instance-metadata-options --instance-id i-0a1b2c3d4e5f60718 --http-tokens required" in text
     assert "> Suppressed: Docker executor needs hop limit 2 until the migration to Fargate (until 2027-03-31)" in text
@@ -399,7 +403,7 @@ def table_output(document: dict) -> tuple[str, str]:
 def test_table_groups_findings_and_summarises(sample):
     plain, _ = table_output(sample)
     assert plain.index("jenkins-master (server)") < plain.index("gitlab-runner-01 (runner)") < plain.index("runner (runner)")
-    assert "14 open findings: 3 critical, 8 high, 2 medium, 1 low (2 suppressed); 57 resources scanned, 4 CI nodes, 2 coverage gaps" in plain
+    assert "16 open findings: 3 critical, 9 high, 3 medium, 1 low (2 suppressed); 57 resources scanned, 4 CI nodes, 2 coverage gaps" in plain
     assert "aws/111122223333/us-east-1: codebuild_projects: AccessDeniedException" in plain
     # Messages wrap inside their column; read them with the wrapping undone.
     assert "(suppressed: Docker executor needs hop limit 2 until the migration to Fargate)" in " ".join(plain.split())

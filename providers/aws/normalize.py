@@ -338,9 +338,9 @@ def _add_issuers(ctx: _Context, iam: dict) -> None:
         except TrustDocumentError as exc:
             text = trust if isinstance(trust, str) else json.dumps(trust, default=str)
             mentioned = mentioned_providers(text)
-            ctx.gap(f"trust policy of role {arn}", f"the trust policy could not be read: {exc}; "
-                    + ("who can become the role through " + ", ".join(mentioned) + " is unknown" if mentioned
-                       else "whether a CI platform's tokens can become the role is unknown"))
+            if mentioned:  # otherwise no token can become it; identity analysis says what it costs
+                ctx.gap(f"trust policy of role {arn}", f"the trust policy could not be read: {exc}; who can "
+                        f"become the role through {', '.join(mentioned)} is unknown")
             for provider_arn in mentioned:
                 _ensure_issuer(ctx, provider_arn, listed, arn)
                 graph.add_edge(provider_arn, arn, "federates", unknown=f"the trust policy could not be read: {exc}",
