@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from azure_estates import (CONTRIBUTOR, G, SCENARIOS, SUB, AzureEstate, contributor_identity, rule,
-                           subnet_allows_nic_denies)
+from azure_estates import (CONTRIBUTOR, G, SCENARIOS, SUB, AzureEstate, basic_public_ip_no_nsg,
+                           contributor_identity, rule, subnet_allows_nic_denies)
 from azure_fake import fake_arm
 
 pytest.importorskip("azure.mgmt.network")
@@ -209,3 +209,14 @@ def test_every_call_is_a_read_action_the_reader_role_allows(fake):
             "Microsoft.Compute/virtualMachineScaleSets/networkInterfaces/read",
             "Microsoft.Authorization/roleAssignments/read", "Microsoft.Compute/virtualMachines/read"} <= actions
     assert [a for a in sorted(actions) if not allows(reader, a)] == []
+
+
+def test_a_deallocated_vm_is_not_exposed(fake):
+    """Whether each VM runs comes from the VM list with instance views (statusOnly=true)."""
+    estate, expected = basic_public_ip_no_nsg()
+    (vm,) = estate.lists[SUB]["virtual_machines"]
+    estate.power[vm["id"]] = "deallocated"
+    fake.load(estate.paths())
+    snapshot = collect(fake)
+    assert ("ci-internet-exposed", vm["id"]) in expected
+    assert findings(snapshot) == expected - {("ci-internet-exposed", vm["id"])}
