@@ -224,6 +224,7 @@ def collect(credential, subscriptions: list[str] | None, *, management_group: st
                                                "every readable subscription")
     if subscriptions is None:
         try:
+            # The clients want a subscription; the tenant-wide lists asked for here use none.
             subscriptions = list_subscriptions(Clients(credential, "00000000-0000-0000-0000-000000000000", endpoint,
                                                        options), management_group)
         except WriteRefused:
