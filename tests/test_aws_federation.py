@@ -325,3 +325,8 @@ def test_the_terraform_plan_of_that_account_explains_its_ci_identity(tmp_path):
     assert "CI identities" in result.stdout and "github-deploy" in result.stdout
     assert "any workflow in any repository on GitHub" in result.stdout
     assert "repo:<owner>/<repository>:ref:refs/heads/main" in result.stdout
+    # SARIF points at the role's resource block in the configuration beside the plan
+    sarif = json.loads(render(document, "sarif"))
+    location = sarif["runs"][0]["results"][0]["locations"][0]
+    assert location["physicalLocation"]["artifactLocation"]["uri"].endswith("github-oidc-admin/main.tf")
+    assert location["logicalLocations"][0]["fullyQualifiedName"] == role
