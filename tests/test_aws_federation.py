@@ -330,3 +330,32 @@ def test_the_terraform_plan_of_that_account_explains_its_ci_identity(tmp_path):
     location = sarif["runs"][0]["results"][0]["locations"][0]
     assert location["physicalLocation"]["artifactLocation"]["uri"].endswith("github-oidc-admin/main.tf")
     assert location["logicalLocations"][0]["fullyQualifiedName"] == role
+
+
+def test_a_trust_known_only_after_apply_is_unknown_never_pinned(tmp_path):
+    """The OIDC provider is created by the same plan, so the trust that names its ARN is known only
+    after apply: who can become the role is unknown, reported as such, with a gap naming the role."""
+    from test_terraform_unknowns import Plan, _const
+
+    plan = Plan()
+    plan.add("aws_iam_openid_connect_provider", "github",
+             {"url": "https://token.actions.githubusercontent.com", "client_id_list": ["sts.amazonaws.com"]},
+             expressions={"url": _const("https://token.actions.githubusercontent.com")})
+    plan.add("aws_iam_role", "deploy", {"name": "deploy"}, unknown={"assume_role_policy": True},
+             expressions={"name": _const("deploy"), "assume_role_policy": {"references": [
+                 "aws_iam_openid_connect_provider.github.arn", "aws_iam_openid_connect_provider.github"]}})
+    plan.add("aws_iam_role_policy_attachment", "deploy", {"policy_arn": ADMINISTRATOR_ACCESS, "role": "deploy"},
+             expressions={"role": {"references": ["aws_iam_role.deploy.name", "aws_iam_role.deploy"]},
+                          "policy_arn": _const(ADMINISTRATOR_ACCESS)})
+
+    document = pipeline.scan_snapshots([plan.load(tmp_path)])
+
+    role = "aws_iam_role.deploy"
+    findings = {f["check_id"]: f for f in document["findings"] if f["resource"]["id"] == role}
+    assert set(findings) == {"ci-federation-unscoped", "ci-admin-identity", "ci-internet-to-admin-path"}
+    assert findings["ci-federation-unscoped"]["confidence"] == "unknown"
+    assert findings["ci-internet-to-admin-path"]["confidence"] == "unknown"
+    assert findings["ci-admin-identity"]["confidence"] == "confirmed"
+    assert any(g["what"] == f"{role}.assume_role_policy" for g in document["coverage"]["gaps"])
+    (identity,) = document["ci_identities"]
+    assert identity["federations"][0]["level"] == "unknown"
