@@ -10,6 +10,7 @@ from guardrails.analysis.estate import Estate
 from guardrails.analysis.reachability import step
 from guardrails.federation import LEVELS, LEVEL_WORDS
 from guardrails.registry import Result, Severity, check
+from guardrails.schema import unknown_text
 
 from .privilege import ci_identity_label, ci_identity_power
 
@@ -97,6 +98,15 @@ def stored_credential(estate: Estate) -> Iterator[Result]:
     limit = estate.config.key_max_age_days
     for identity, verdict in estate.hosted_ci_identities():
         keys = [k for k in identity.get("access_keys") or [] if k.get("status") == "active"]
+        unseen = (identity.get("unknown") or {}).get("access_keys")
+        if not keys and unseen:
+            power = ci_identity_power(estate, identity.id)
+            why = f"its keys were {unknown_text(unseen)}"
+            yield Result(identity.id, f"Unknown whether {ci_identity_label(identity, verdict)} holds a long-lived key: "
+                                      f"{why}.", path=(step(identity, "not decided: " + why),),
+                         severity=Severity.HIGH if power else Severity.MEDIUM, unknowns=(why,),
+                         details={"identity": identity.id, "undecided": True})
+            continue
         if not keys:
             continue
         power = ci_identity_power(estate, identity.id)

@@ -25,7 +25,7 @@ from guardrails.config import Config
 from guardrails.graph import EstateGraph
 from guardrails.netsets import AddressSet, port_range
 from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
-from guardrails.schema import AFTER_APPLY
+from guardrails.schema import AFTER_APPLY, NOT_COLLECTED
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -327,8 +327,10 @@ class EstateBuilder:
         return role
 
     def user(self, name: str, *, allows: Iterable[tuple[str | list[str], str | list[str]]] = (),
-             keys: Iterable[dict] = (), tags: dict | None = None, account: str | None = None) -> str:
-        """An IAM user granted `allows`, holding `keys` (each {id, status, created, last_used}). Returns its id."""
+             keys: Iterable[dict] = (), tags: dict | None = None, account: str | None = None,
+             keys_unknown: bool = False) -> str:
+        """An IAM user granted `allows`, holding `keys` (each {id, status, created, last_used}), or
+        whose keys were not collected (`keys_unknown`). Returns its id."""
         account = account or self.account
         arn = f"arn:aws:iam::{account}:user/{name}"
         statements = [{"Effect": "Allow", "Action": action, "Resource": resource} for action, resource in allows]
@@ -337,7 +339,8 @@ class EstateBuilder:
                         "kind": "access key", **key} for key in keys]
         self.graph.add_node(arn, "identity", name=name, tags=tags, identity_type="user", arn=arn,
                             managed_policies=[], inline_policies=policies if statements else [], boundary=None,
-                            access_keys=access_keys, **self._base(account))
+                            access_keys=access_keys, **self._base(account),
+                            **({"unknown": {"access_keys": NOT_COLLECTED}} if keys_unknown else {}))
         if self.graph.has(account):
             self.graph.add_edge(account, arn, "contains")
         return arn

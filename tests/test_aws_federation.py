@@ -359,3 +359,34 @@ def test_a_trust_known_only_after_apply_is_unknown_never_pinned(tmp_path):
     assert any(g["what"] == f"{role}.assume_role_policy" for g in document["coverage"]["gaps"])
     (identity,) = document["ci_identities"]
     assert identity["federations"][0]["level"] == "unknown"
+
+
+def test_a_denied_oidc_provider_read_is_a_gap_and_the_scan_goes_on(lean_moto_server, monkeypatch):
+    """The collector is refused GetOpenIDConnectProvider and ListAccessKeys (through a fault-injecting
+    proxy on loopback): each is a gap naming what was not read, the role is still judged from the
+    provider's ARN, and the user's keys are unknown rather than none."""
+    import boto3
+    from fault_proxy import FaultProxy, Rule
+
+    b = AwsBuilder(boto3.Session(region_name=REGION), endpoint_url=lean_moto_server)
+    provider = b.oidc_provider(GITHUB)
+    b.role("github-deploy", trust=trust_web_identity(provider, {"StringLike": {GITHUB_SUB: "repo:*"}}),
+           inline_policies={"all": policy_document(allow("*"))}, instance_profile=False)
+    b.user("ci-deployer", keys=1)
+    proxy = FaultProxy(lean_moto_server).start()
+    try:
+        proxy.rules = [Rule("deny", "iam", "GetOpenIDConnectProvider"), Rule("deny", "iam", "ListAccessKeys")]
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        snapshot = collect(boto3.Session(region_name=REGION))
+    finally:
+        proxy.stop()
+
+    gaps = {g["what"]: g["error"] for g in snapshot["gaps"]}
+    assert "AccessDenied" in gaps[f"iam.oidc_providers/{provider}"]
+    assert "AccessDenied" in gaps["iam.access_keys/ci-deployer"]
+    document = pipeline.scan_snapshots([snapshot], Config())
+    role = role_arn("github-deploy")
+    assert any(provider in g["what"] and role in g["what"] for g in document["coverage"]["gaps"])
+    assert ("ci-internet-to-admin-path", role) in fired(document)
+    (stored,) = [f for f in document["findings"] if f["check_id"] == "ci-stored-credential"]
+    assert stored["confidence"] == "unknown" and "not collected" in stored["message"]

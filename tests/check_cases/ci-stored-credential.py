@@ -8,9 +8,10 @@ RECENT = "2026-10-01T00:00:00Z"  # a month before the builder's now
 OLD = "2025-06-01T00:00:00Z"
 
 
-def ci_user(*keys, name="ci-deployer", allows=(("s3:PutObject", "arn:aws:s3:::site/*"),), tags=None):
+def ci_user(*keys, name="ci-deployer", allows=(("s3:PutObject", "arn:aws:s3:::site/*"),), tags=None,
+            keys_unknown=False):
     b = EstateBuilder()
-    b.user(name, allows=list(allows), keys=list(keys), tags=tags)
+    b.user(name, allows=list(allows), keys=list(keys), tags=tags, keys_unknown=keys_unknown)
     return b
 
 
@@ -28,4 +29,5 @@ CASES = [
     Case("an inactive key", lambda: ci_user(key(OLD, status="inactive"))),
     Case("a key of a user who is not CI", lambda: ci_user(key(OLD), name="alice")),
     Case("a CI user without keys", lambda: ci_user()),
+    Case("a CI user whose keys were not collected", lambda: ci_user(keys_unknown=True), fires={USER: "medium"}),
 ]
