@@ -20,6 +20,7 @@ def _assumption_text(assumptions: list[str]) -> str:
     id="ci-internet-exposed",
     title="CI node reachable from the internet",
     severity=Severity.CRITICAL,
+    severity_note="high for a runner",
     stride=("spoofing", "elevation_of_privilege", "information_disclosure"),
     owasp_cicd=("CICD-SEC-7",),
     remediation="Remove the node's public address and its internet gateway route, and publish the CI service "
@@ -57,6 +58,7 @@ def internet_exposed(estate: Estate) -> Iterator[Result]:
     id="ci-firewall-allows-internet",
     title="CI node's firewall admits the internet",
     severity=Severity.MEDIUM,
+    severity_note="raised to high when the node is also reachable from the internet",
     stride=("spoofing", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-7",),
     remediation="Replace ingress rules from 0.0.0.0/0 or ::/0 with the load balancer's security group or the "

@@ -16,6 +16,7 @@ from guardrails.secrets import decode_launch_data, find_secrets
     id="ci-imds-v1",
     title="CI node's metadata service accepts IMDSv1",
     severity=Severity.MEDIUM,
+    severity_note="raised to high when the node is reachable from the internet",
     stride=("information_disclosure", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-6",),
     remediation="Require IMDSv2 (HttpTokens=required) and, on runners that run containers, keep the response hop "
@@ -68,7 +69,8 @@ def secret_in_user_data(estate: Estate) -> Iterator[Result]:
         if not hits:
             continue
         kinds = sorted({h.kind for h in hits})
-        yield Result(node.id, f"{describe(node, verdict)} has {len(hits)} secret(s) in its user data: "
+        yield Result(node.id, f"{describe(node, verdict)} has {len(hits)} {'secret' if len(hits) == 1 else 'secrets'} in its user "
+                              "data: "
                               + "; ".join(h.describe() for h in hits[:5]) + ".",
                      path=(step(node, "user data"),),
                      details={"secrets": [{"kind": h.kind, "line": h.line, "masked": h.masked} for h in hits],

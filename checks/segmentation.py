@@ -45,7 +45,8 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
         if summary is None:
             summary = summaries[reach.answer] = _summarise(estate, reach)
         total = len(reach.targets)
-        yield Result(node.id, f"{describe(node, verdict)} can open connections to {total} production node(s): "
+        yield Result(node.id, f"{describe(node, verdict)} can open connections to {total} production "
+                              f"{'node' if total == 1 else 'nodes'}: "
                               f"{summary.names}.",
                      path=(step(node, ""), *summary.steps), ports=tuple(summary.listed[0]["ports"]),
                      details={"production_nodes": summary.listed, "production_nodes_total": total})

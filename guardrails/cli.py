@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -12,7 +13,7 @@ import typer
 
 from guardrails import __version__
 from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT,
-                                 WORKERS_OPT, FailOn, Format, exit_now, write)
+                                 VERBOSE_OPT, WORKERS_OPT, FailOn, Format, exit_now, write)
 from guardrails.errors import GuardrailsError, UserError
 from guardrails.provider import register_commands
 
@@ -31,7 +32,7 @@ def scan_snapshot(
     files: List[Path] = typer.Argument(..., help="Snapshot files; several are merged into one estate."),
     config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
     fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
-    allow_gaps: bool = ALLOW_GAPS_OPT,
+    allow_gaps: bool = ALLOW_GAPS_OPT, verbose: bool = VERBOSE_OPT,
 ) -> None:
     """Scan saved snapshots, with no cloud access."""
     from guardrails import commands as common
@@ -45,24 +46,21 @@ def scan_snapshot(
     sources = [{"provider": "snapshot", "scope": f"{s.get('scope', '')} ({f})",
                 "regions": sorted(s.get("regions") or {})} for f, s in zip(files, snapshots)]
     common.scan_and_finish(snapshots, config, fmt, output, quiet, fail_on, workers, started, allow_gaps,
-                           sources=sources, consume=True)
+                           sources=sources, consume=True, verbose=verbose)
 
 
 @app.command("checks")
 def list_checks() -> None:
-    """List the check catalogue: id, severity, title."""
+    """List the check catalogue: id, severity (and when a finding's differs), title, and the threat
+    model each check evidences (STRIDE, OWASP Top 10 CI/CD risks, CIS and NIST references)."""
     from rich.console import Console
     from rich.table import Table
 
     from guardrails.registry import all_checks
+    from guardrails.reports.table import print_catalogue
 
-    table = Table(box=None, header_style="bold")
-    for column in ("check", "severity", "title"):
-        table.add_column(column)
-    for chk in all_checks():
-        table.add_row(chk.id, chk.severity.value, chk.title)
     console = Console()
-    console.print(table)
+    print_catalogue(all_checks(), console)
     from guardrails.provider import check_notes
 
     known = {chk.id for chk in all_checks()}
@@ -76,27 +74,59 @@ def list_checks() -> None:
         console.print(notes_table)
 
 
+# The format a report file's name asks for, when --format does not say.
+SUFFIX_FORMATS = {".html": Format.html, ".htm": Format.html, ".md": Format.markdown, ".markdown": Format.markdown,
+                  ".sarif": Format.sarif, ".json": Format.json, ".txt": Format.table}
+
+
+def report_format(fmt: Optional[Format], output: Optional[Path]) -> Format:
+    """The format asked for, else the one the output file's suffix names (report.sarif.json is
+    SARIF), else the table on the terminal."""
+    if fmt is not None:
+        return fmt
+    if output is None:
+        return Format.table
+    name = output.name.lower()
+    if name.endswith(".sarif.json"):
+        return Format.sarif
+    inferred = SUFFIX_FORMATS.get(output.suffix.lower())
+    if inferred is None:
+        raise UserError(f"{output}: cannot tell the format from the name; pass --format "
+                        f"({', '.join(f.value for f in Format)})")
+    return inferred
+
+
 @app.command("report")
 def report(
     findings: Path = typer.Argument(..., help="A findings document written by `guardrails scan --format json`."),
-    fmt: Format = typer.Option(Format.html, "--format", "-f"),
-    output: Optional[Path] = OUTPUT_OPT,
+    fmt: Optional[Format] = typer.Option(None, "--format", "-f",
+                                         help="Output format (default: from the output file's suffix, .html .md "
+                                              ".sarif .json .txt; the table when there is no output file)."),
+    output: Optional[Path] = OUTPUT_OPT, verbose: bool = VERBOSE_OPT,
 ) -> None:
-    """Render a saved findings document as SARIF, Markdown, HTML, JSON or the table."""
+    """Render a saved findings document as HTML, Markdown, SARIF, JSON or the table."""
     from guardrails.commands import check_files
 
+    chosen = report_format(fmt, output)
+    if output is None and chosen == Format.html and sys.stdout.isatty():
+        raise UserError("an HTML report is not for the terminal: pass -o report.html (or pipe it to a file)")
     check_files({"--output": output}, {"findings document": findings})
     document = load_document(findings)
-    if fmt == Format.table:
+    if chosen == Format.table:
         from rich.console import Console
 
         from guardrails.reports.table import print_table
 
-        print_table(document, Console())
+        if output is None:
+            print_table(document, Console(), verbose=verbose)
+        else:
+            console = Console(record=True, width=100, color_system=None, file=io.StringIO())
+            print_table(document, console, verbose=verbose)
+            write(output, console.export_text())
         return
     from guardrails.reports import render
 
-    text = render(document, fmt.value)
+    text = render(document, chosen.value)
     if output is None:
         sys.stdout.write(text)
     else:

@@ -33,6 +33,8 @@ ALLOW_GAPS_OPT = typer.Option(False, "--allow-gaps", help="Exit 0 (not 4) when t
                                                           "no finding at or above --fail-on: accept an incomplete view.")
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="Do not show the table, nor progress lines when standard "
                                                       "error is not a terminal.")
+VERBOSE_OPT = typer.Option(False, "--verbose", "-v", help="Show every finding's message whole, with its evidence "
+                                                          "path and details, in the table.")
 WORKERS_OPT = typer.Option(0, "--workers", "-w", min=0, metavar="N",
                            help="Processes that scan a large estate (20,000 instances or more), each a part of its "
                                 "networks; 0 (the default) for one per usable CPU, 1 for this process alone. The "
@@ -101,7 +103,7 @@ def exit_code(document: dict, fail_on: FailOn, allow_gaps: bool = False) -> int:
     return EXIT_CLEAN
 
 
-def emit(document: dict, fmt: Format, output: Optional[Path], quiet: bool) -> None:
+def emit(document: dict, fmt: Format, output: Optional[Path], quiet: bool, verbose: bool = False) -> None:
     from guardrails.reports import render
 
     to_stdout = fmt != Format.table and output is None
@@ -118,7 +120,7 @@ def emit(document: dict, fmt: Format, output: Optional[Path], quiet: bool) -> No
 
         from guardrails.reports.table import print_table
 
-        print_table(document, Console())
+        print_table(document, Console(), verbose=verbose)
         if output is not None:
             Console(stderr=True).print(f"{fmt.value if fmt != Format.table else 'json'} written to {output}",
                                        markup=False, highlight=False)
@@ -197,7 +199,7 @@ def say_error(message: str) -> None:
 
 def scan_and_finish(snapshots: list[dict], config, fmt: Format, output: Optional[Path], quiet: bool,
                     fail_on: FailOn, workers_given: int, started_at: dt.datetime, allow_gaps: bool = False,
-                    failed: Optional[UserError] = None, **scan) -> NoReturn:
+                    failed: Optional[UserError] = None, verbose: bool = False, **scan) -> NoReturn:
     """Scan the snapshots, write and show the result, and end the command with its exit code:
     that of `failed` when something the command was asked for already failed (and was said)."""
     from guardrails import pipeline
@@ -205,5 +207,5 @@ def scan_and_finish(snapshots: list[dict], config, fmt: Format, output: Optional
     document = pipeline.scan_snapshots(snapshots, config, started_at=started_at, retain=KEPT,
                                        workers=workers(workers_given), **scan)
     KEPT.append(document)
-    emit(document, fmt, output, quiet)
+    emit(document, fmt, output, quiet, verbose)
     raise typer.Exit(failed.exit_code if failed is not None else exit_code(document, fail_on, allow_gaps))

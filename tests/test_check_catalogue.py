@@ -64,3 +64,12 @@ def test_guides_rows_and_cases_are_of_registered_checks():
     assert set(GUIDES) <= set(IDS)
     assert set(DOC_ROWS) <= set(IDS)
     assert set(CASES) <= set(IDS)
+
+
+@pytest.mark.parametrize("chk", CHECKS, ids=IDS)
+def test_a_severity_that_varies_is_said_where_the_catalogue_is_listed(chk):
+    """`guardrails checks` says when a finding's severity differs from the default: every check
+    whose documented severity names another one carries that note, and no other does."""
+    others = {s.value for s in Severity} - {chk.severity.value}
+    varies = any(re.search(rf"\b{other}\b", DOC_ROWS[chk.id]["severity"]) for other in others)
+    assert bool(chk.severity_note) == varies, (chk.id, DOC_ROWS[chk.id]["severity"], chk.severity_note)

@@ -403,13 +403,19 @@ def table_output(document: dict) -> tuple[str, str]:
 def test_table_groups_findings_and_summarises(sample):
     plain, _ = table_output(sample)
     assert plain.index("jenkins-master (server)") < plain.index("gitlab-runner-01 (runner)") < plain.index("runner (runner)")
-    assert "16 open findings: 3 critical, 9 high, 3 medium, 1 low (2 suppressed); 57 resources scanned, 4 CI nodes, 2 coverage gaps" in plain
+    lines = plain.splitlines()
+    # the summary comes first (after the INCOMPLETE banner), the verdict last
+    counts = lines.index("16 open findings: 3 critical, 9 high, 3 medium, 1 low (2 suppressed)")
+    assert lines[0].startswith("INCOMPLETE") and counts <= 2
+    assert lines[counts + 1].startswith("57 resources scanned, 4 CI nodes (2 exposed to the internet); coverage "
+                                        "incomplete (2 gaps")
+    assert counts < plain.index("Attack path (1)")
+    assert [line for line in lines if line.strip()][-2].startswith("Verdict: the internet reaches administrator")
     assert "aws/111122223333/us-east-1: codebuild_projects: AccessDeniedException" in plain
     # Messages wrap inside their column; read them with the wrapping undone.
     assert "(suppressed: Docker executor needs hop limit 2 until the migration to Fargate)" in " ".join(plain.split())
-    assert any(line.rstrip().endswith("tcp/22") for line in plain.splitlines())
-    assert any(line.rstrip().endswith("tcp/8080") for line in plain.splitlines())
-    assert plain.index("Attack paths (1)") < plain.index("jenkins-master (server)")
+    assert any(line.rstrip().endswith("tcp/22, tcp/8080") for line in plain.splitlines())
+    assert plain.index("Attack path (1)") < plain.index("jenkins-master (server)")
 
 
 def test_table_cannot_be_restyled_by_the_estate(hostile):
@@ -449,7 +455,8 @@ def test_a_minimal_document_renders_in_every_format():
     log = json.loads(render(document, "sarif"))
     assert log["runs"][0]["results"] == [] and log["runs"][0]["tool"]["driver"]["rules"] == []
     plain, _ = table_output(document)
-    assert "0 open findings; 0 resources scanned, 0 CI nodes, 0 coverage gaps" in plain
+    assert plain.splitlines() == ["0 open findings", "0 resources scanned, 0 CI nodes (0 exposed to the internet); "
+                                  "coverage complete", "", "Verdict: no open findings."]
 
 
 def test_table_of_a_large_result_shows_the_worst_and_says_what_it_leaves_out(sample):

@@ -12,7 +12,7 @@ import typer
 
 from guardrails import commands as common
 from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT,
-                                 WORKERS_OPT, FailOn, Format)
+                                 VERBOSE_OPT, WORKERS_OPT, FailOn, Format)
 from guardrails.errors import UserError
 
 
@@ -65,7 +65,7 @@ def scan_aws(
                                                       "answer in a region is not asked again there."),
     config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
     fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
-    allow_gaps: bool = ALLOW_GAPS_OPT,
+    allow_gaps: bool = ALLOW_GAPS_OPT, verbose: bool = VERBOSE_OPT,
 ) -> None:
     """Scan a live AWS account (read-only). AWS_ENDPOINT_URL is honoured."""
     import boto3
@@ -104,28 +104,45 @@ def scan_aws(
             unsaved = exc
             common.say_error(f"{exc}; scanning what was collected all the same")
     common.scan_and_finish([snap], config, fmt, output, quiet, fail_on, workers, started, allow_gaps,
-                           failed=unsaved)
+                           failed=unsaved, verbose=verbose)
+
+
+DEMO_EXTRA_MISSING = ("the demo builds its estate in the AWS emulator moto, which is not installed: "
+                      "pip install 'pipeline-guardrails[demo]'")
 
 
 def demo(
-    output: Path = typer.Option(Path("guardrails-demo-findings.json"), "--output", "-o",
+    output: Path = typer.Option(Path("findings.json"), "--output", "-o",
                                 help="Where to write the findings document."),
     fmt: Format = typer.Option(Format.json, "--format", "-f", help="Format of the written file."),
-    quiet: bool = QUIET_OPT,
+    save_snapshot: Optional[Path] = typer.Option(None, "--save-snapshot",
+                                                 help="Also save the demo estate as collected, to try "
+                                                      "`guardrails scan snapshot` on (gzip when the name ends in .gz)."),
+    quiet: bool = QUIET_OPT, verbose: bool = VERBOSE_OPT,
 ) -> None:
     """Build a realistic demo estate in an in-process AWS emulator (moto) and scan it: no account needed."""
-    common.check_files({"--output": output}, {})
-    document = demo_document(quiet)
+    try:
+        import moto  # noqa: F401 - only to know it is there, before anything is written
+    except ImportError:
+        raise UserError(DEMO_EXTRA_MISSING) from None
+    common.check_files({"--output": output, "--save-snapshot": save_snapshot}, {})
+    document, snap = demo_scan(quiet)
+    from guardrails import snapshot
     from guardrails.reports import render
 
+    if save_snapshot is not None:
+        snapshot.save(snap, save_snapshot)
     common.write(output, render(document, fmt.value))
     if not quiet:
         from rich.console import Console
 
         from guardrails.reports.table import print_table
 
-        print_table(document, Console())
-        Console(stderr=True).print(f"{fmt.value} written to {output}", markup=False, highlight=False)
+        print_table(document, Console(), verbose=verbose)
+        written = f"{fmt.value} written to {output}"
+        if save_snapshot is not None:
+            written += f", snapshot saved to {save_snapshot}"
+        Console(stderr=True).print(written, markup=False, highlight=False)
 
 
 def _set_environment(values: dict[str, str | None]) -> None:
@@ -153,6 +170,11 @@ def _demo_environment() -> Iterator[None]:
 
 def demo_document(quiet: bool = False) -> dict:
     """Findings document of the demo estate, scanned with the real AWS collector against moto."""
+    return demo_scan(quiet)[0]
+
+
+def demo_scan(quiet: bool = False) -> tuple[dict, dict]:
+    """The demo estate's findings document and the snapshot it was scanned from."""
     with _demo_environment():
         import boto3
         from moto import mock_aws
@@ -171,7 +193,7 @@ def demo_document(quiet: bool = False) -> dict:
                 build_demo_estate(session)
             snap = collect_aws(boto3.Session(region_name=REGION), [REGION], config, "Scanning the demo estate",
                                quiet=quiet)
-    return pipeline.scan_snapshots([snap], config, started_at=started)
+    return pipeline.scan_snapshots([snap], config, started_at=started), snap
 
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:

@@ -9,9 +9,8 @@ policies, so one bad inline policy does not hide an attached AdministratorAccess
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 import json
+import lzma
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -40,30 +39,21 @@ PRODUCTION_ACTIONS: dict[str, tuple[str, ...]] = {
 AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
 
 
+MANAGED_POLICIES = Path(__file__).parent / "data" / "aws-managed-policies.json.xz"
+
+
 @lru_cache(maxsize=1)
 def _aws_managed_documents() -> dict[str, dict]:
     """Default-version documents of AWS managed policies, for plans that name one by ARN only.
 
-    A live scan reads them from IAM. For Terraform the catalogue that the AWS emulator moto ships
-    (a dependency, for the demo) is the most complete offline copy; it is read as data, without
-    importing moto, so it costs a few milliseconds and only when a plan needs it.
+    A live scan reads them from IAM. For Terraform they come from a catalogue shipped with the
+    package (scripts/refresh_aws_managed_policies.py makes it from the copy the AWS emulator moto
+    carries), so a scan needs no emulator installed; it is read only when a plan needs it.
     """
-    spec = importlib.util.find_spec("moto")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    path = Path(list(spec.submodule_search_locations)[0]) / "iam" / "aws_managed_policies.py"
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError):
+        return json.loads(lzma.decompress(MANAGED_POLICIES.read_bytes()))
+    except (OSError, lzma.LZMAError, json.JSONDecodeError):
         return {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "aws_managed_policies_data" for t in node.targets):
-            try:
-                data = json.loads(ast.literal_eval(node.value))
-            except (ValueError, json.JSONDecodeError):
-                return {}
-            return {name: item["Document"] for name, item in data.items() if isinstance(item.get("Document"), dict)}
-    return {}
 
 
 def aws_managed_document(arn: str | None) -> dict | None:
@@ -312,7 +302,8 @@ class AwsIdentities:
                 others = len(resources) - 1
                 more = ""
                 if others and grant.resource_pattern == "*":
-                    more = f", and on the {others} other production {kind} node(s) of the account"
+                    more = (f", and on the {others} other production {kind} {'node' if others == 1 else 'nodes'} "
+                            "of the account")
                 found.append(ProductionAccess(
                     resource.id, f"{action} on production {resource.name} ({self._production[resource.id]}){more}: "
                                  f"{describe_grant(grant)}"))
