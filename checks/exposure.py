@@ -207,6 +207,11 @@ def not_behind_load_balancer(estate: Estate) -> Iterator[Result]:
             f"{describe(node, verdict)} has its own public address {what} instead of being reached only through "
             "a load balancer." + _assumption_text(assumed),
             path=(step(estate.graph.node(INTERNET)), step(node, f"public address {what}")),
-            details={"addresses": addresses, "assumptions": assumed},
+            details={"addresses": addresses, "assumptions": assumed,
+                     # which interface holds each address, and how: what a remediation changes
+                     "interfaces": [{"id": iface.get("id"), "public": list(iface.get("public") or []),
+                                     "public_kind": iface.get("public_kind"), "ipv6": list(iface.get("ipv6") or [])}
+                                    for iface in node.get("interfaces") or []
+                                    if iface.get("public") or iface.get("ipv6")]},
             unknowns=tuple(assumed),
         )

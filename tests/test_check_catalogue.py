@@ -11,7 +11,7 @@ import pytest
 from check_cases import cases_by_check
 
 from guardrails.registry import all_checks
-from guardrails.reports.remediation import GUIDES
+from guardrails.reports.remediation import GUIDES, CheckGuide
 from guardrails.severity import Severity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +24,7 @@ OWASP_CICD = {f"CICD-SEC-{n}" for n in range(1, 11)}
 DOC_ROW = re.compile(r"^\| `(?P<id>[a-z0-9-]+)` \| (?P<severity>[^|\n]+) \| (?P<meaning>.+) \|$", re.M)
 DOC_ROWS = {m["id"]: m for m in DOC_ROW.finditer((ROOT / "docs" / "checks.md").read_text(encoding="utf-8"))}
 CASES = cases_by_check()
+GUIDE_DEFAULTS = CheckGuide("", "")
 
 
 def test_ids_are_unique_stable_slugs():
@@ -43,6 +44,8 @@ def test_has_a_remediation_guide(chk):
     guide = GUIDES.get(chk.id)
     assert guide is not None, f"add a CheckGuide for {chk.id} to guardrails/reports/remediation.py"
     assert guide.summary and guide.terraform
+    # the exact changes of a finding: its resource, the rule or statement, and the commands to fix it
+    assert guide.changes is not GUIDE_DEFAULTS.changes, f"give the CheckGuide of {chk.id} its `changes`"
 
 
 @pytest.mark.parametrize("chk", CHECKS, ids=IDS)

@@ -13,7 +13,8 @@ import json
 from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
 from .paths import svg
-from .text import clean, one_line
+from .text import clean, html_inline_code, one_line
+from .view import flatten_details
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
@@ -35,7 +36,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         undefined=ChainableUndefined,
     )
-    env.filters.update(text=one_line, clean=clean, details_json=_details_json, svg=svg)
+    env.filters.update(text=one_line, clean=clean, details_json=_details_json, svg=svg, flatten_details=flatten_details,
+                       inline_code=html_inline_code)
     return env
 
 

@@ -24,6 +24,7 @@ from .view import (
     by_resource,
     ci_identities,
     count_by_severity,
+    flatten_details,
     gaps,
     incomplete,
     inventory,
@@ -284,27 +285,8 @@ def _print_finding(finding: dict, resource: dict, console: Console, verbose: boo
         steps = [s for s in evidence.get("path") or [] if isinstance(s, dict)]
         if steps:
             _print_steps(steps, console)
-        for key, value in _flatten(evidence.get("details")):
+        for key, value in flatten_details(evidence.get("details")):
             _print_indented(console, f"[dim]{safe(key)}:[/] {prose(value)}", MESSAGE_INDENT + 2, hanging=2)
-
-
-def _flatten(value: object, prefix: str = "") -> list[tuple[str, str]]:
-    """A finding's details as dotted key / one-line value pairs, for reading rather than parsing."""
-    if isinstance(value, dict):
-        out: list[tuple[str, str]] = []
-        for key, item in value.items():
-            out.extend(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(value, list):
-        if all(not isinstance(item, (dict, list)) for item in value):
-            return [(prefix, ", ".join(one_line(item) for item in value))] if value else []
-        out = []
-        for index, item in enumerate(value, 1):
-            out.extend(_flatten(item, f"{prefix}[{index}]"))
-        return out
-    if value is None or value == "":
-        return []
-    return [(prefix, one_line(value))]
 
 
 def _print_ci_identities(document: dict, console: Console) -> None:

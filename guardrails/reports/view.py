@@ -59,6 +59,28 @@ def by_resource(items: Iterable[dict]) -> list[tuple[dict, list[dict]]]:
     return sorted(groups.values(), key=order)
 
 
+def flatten_details(value: object, prefix: str = "") -> list[tuple[str, str]]:
+    """A finding's details as (dotted key, one-line value) pairs, for reading rather than parsing:
+    lists of plain values joined by commas, nested records numbered."""
+    from .text import one_line
+
+    if isinstance(value, dict):
+        out: list[tuple[str, str]] = []
+        for key, item in value.items():
+            out.extend(flatten_details(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list):
+        if all(not isinstance(item, (dict, list)) for item in value):
+            return [(prefix, ", ".join(one_line(item) for item in value))] if value else []
+        out = []
+        for index, item in enumerate(value, 1):
+            out.extend(flatten_details(item, f"{prefix}[{index}]"))
+        return out
+    if value is None or value == "":
+        return []
+    return [(prefix, one_line(value))]
+
+
 def attack_paths(document: dict) -> list[dict]:
     """The findings an assessor leads with: open internet-to-admin paths, then other open
     critical findings, each only when it carries an evidence path to draw."""
