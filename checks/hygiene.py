@@ -19,6 +19,8 @@ from guardrails.secrets import decode_launch_data, find_secrets
     severity_note="raised to high when the node is reachable from the internet",
     stride=("information_disclosure", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-6",),
+    cis=("AWS Foundations v3.0.0 5.6",),
+    nist=("SP 800-53 CM-7",),
     remediation="Require IMDSv2 (HttpTokens=required) and, on runners that run containers, keep the response hop "
                 "limit at 1 so build containers cannot reach the host's role credentials.",
 )
@@ -51,6 +53,7 @@ def imds_v1(estate: Estate) -> Iterator[Result]:
     severity=Severity.HIGH,
     stride=("information_disclosure", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-6",),
+    nist=("SP 800-53 IA-5(7)",),
     remediation="Remove the secret from user data and rotate it now; fetch it at boot from Secrets Manager or SSM "
                 "Parameter Store with the instance role, and register runners with short-lived tokens.",
     needs=("launch_data",),
@@ -93,6 +96,7 @@ def _parse_time(value) -> dt.datetime | None:
     severity=Severity.LOW,
     stride=("tampering", "repudiation"),
     owasp_cicd=("CICD-SEC-7",),
+    nist=("SP 800-53 SI-14",),
     remediation="Run builds on ephemeral runners: an autoscaling group that replaces instances after each job or "
                 "within a day (e.g. instance refresh or max instance lifetime), so footholds do not persist.",
 )

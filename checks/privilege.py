@@ -122,6 +122,8 @@ def _admin_of(estate: Estate, node: Node):
     severity=Severity.CRITICAL,
     stride=("elevation_of_privilege",),
     owasp_cicd=("CICD-SEC-2", "CICD-SEC-5"),
+    cis=("AWS Foundations v3.0.0 1.16",),
+    nist=("SP 800-53 AC-6",),
     remediation="Give the CI role only the permissions its jobs need (deploy roles scoped to their services), remove "
                 "AdministratorAccess / `*` grants and role chains to administrator roles, and add a permissions "
                 "boundary that denies IAM changes.",
@@ -168,6 +170,7 @@ def admin_identity(estate: Estate) -> Iterator[Result]:
     severity=Severity.HIGH,
     stride=("elevation_of_privilege",),
     owasp_cicd=("CICD-SEC-2", "CICD-SEC-5"),
+    nist=("SP 800-53 AC-6",),
     remediation="Remove the IAM permissions that let the role change policies, credentials or trust (iam:Put*, "
                 "iam:Attach*, iam:CreatePolicyVersion, iam:PassRole with compute-creating actions...), or scope "
                 "them to resources that cannot grant more power, and add a permissions boundary.",
@@ -259,6 +262,7 @@ def _production_of(estate: Estate, node: Node):
     severity=Severity.HIGH,
     stride=("tampering", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-2", "CICD-SEC-5"),
+    nist=("SP 800-53 AC-5", "SP 800-53 AC-6"),
     remediation="Deploy to production only from a dedicated, protected pipeline: remove sts:AssumeRole into "
                 "production roles and write access to production resources from this CI identity, or require "
                 "approval (and an external ID or session tags) in the production roles' trust policies.",
@@ -302,6 +306,8 @@ def production_access(estate: Estate) -> Iterator[Result]:
     severity=Severity.CRITICAL,
     stride=("spoofing", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-7", "CICD-SEC-2", "CICD-SEC-5"),
+    cis=("AWS Foundations v3.0.0 1.16", "AWS Foundations v3.0.0 5.2"),
+    nist=("SP 800-53 SC-7", "SP 800-53 AC-6"),
     remediation="Break the path at both ends: take the CI node off the internet (private subnet, load balancer with "
                 "authentication or VPN) and take administrator, escalation and production power away from its "
                 "identity and from every role it can assume.",

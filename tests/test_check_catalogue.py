@@ -37,6 +37,9 @@ def test_metadata_is_complete(chk):
     assert chk.title and chk.remediation and isinstance(chk.severity, Severity)
     assert chk.stride and set(chk.stride) <= STRIDE, chk.stride
     assert chk.owasp_cicd and set(chk.owasp_cicd) <= OWASP_CICD, chk.owasp_cicd
+    # CIS and NIST where a benchmark names the control; in one form, so reports can group by them
+    assert all(re.fullmatch(r"(AWS|GCP|Azure) Foundations v\d+\.\d+\.\d+ \d+(\.\d+)*", ref) for ref in chk.cis), chk.cis
+    assert chk.nist and all(re.fullmatch(r"SP 800-53 [A-Z]{2}-\d+(\(\d+\))?", ref) for ref in chk.nist), chk.nist
 
 
 @pytest.mark.parametrize("chk", CHECKS, ids=IDS)

@@ -482,3 +482,35 @@ def test_table_of_a_large_result_shows_the_worst_and_says_what_it_leaves_out(sam
     flat = " ".join(plain.split())
     assert f"... and {len(findings) - table.MAX_RESOURCES} more resources with findings, not shown here" in flat
     assert "holds every finding" in flat
+
+
+def test_sarif_maps_each_rule_to_its_threat_model_taxa(sample):
+    import jsonschema
+
+    from guardrails.registry import all_checks
+
+    catalogue = {chk.id: chk for chk in all_checks()}
+    for finding in sample["findings"]:  # the sample as the checks write it today
+        chk = catalogue[finding["check_id"]]
+        finding["references"] = {"stride": list(chk.stride), "owasp_cicd": list(chk.owasp_cicd),
+                                 "cis": list(chk.cis), "nist": list(chk.nist)}
+    log = json.loads(render(sample, "sarif"))
+    jsonschema.validate(log, json.loads(SARIF_SCHEMA.read_text()))
+    run = log["runs"][0]
+    taxonomies = {t["name"]: t for t in run["taxonomies"]}
+    assert set(taxonomies) == {"STRIDE", "OWASP Top 10 CI/CD Security Risks", "CIS Foundations Benchmarks",
+                               "NIST SP 800-53 Rev. 5"}
+    assert len(taxonomies["STRIDE"]["taxa"]) == 6 and len(taxonomies["OWASP Top 10 CI/CD Security Risks"]["taxa"]) == 10
+    assert [t["name"] for t in run["tool"]["driver"]["supportedTaxonomies"]] == [t["name"] for t in run["taxonomies"]]
+    for rule in run["tool"]["driver"]["rules"]:
+        chk = catalogue[rule["id"]]
+        named = {}
+        for relationship in rule["relationships"]:
+            target = relationship["target"]
+            taxonomy = run["taxonomies"][target["toolComponent"]["index"]]
+            assert taxonomy["name"] == target["toolComponent"]["name"]
+            assert taxonomy["taxa"][target["index"]]["id"] == target["id"]
+            named.setdefault(taxonomy["name"], set()).add(target["id"])
+        assert named["STRIDE"] == set(chk.stride) and named["OWASP Top 10 CI/CD Security Risks"] == set(chk.owasp_cicd)
+        assert named.get("CIS Foundations Benchmarks", set()) == set(chk.cis)
+        assert named["NIST SP 800-53 Rev. 5"] == set(chk.nist)
