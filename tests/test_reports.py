@@ -514,3 +514,22 @@ def test_sarif_maps_each_rule_to_its_threat_model_taxa(sample):
         assert named["STRIDE"] == set(chk.stride) and named["OWASP Top 10 CI/CD Security Risks"] == set(chk.owasp_cicd)
         assert named.get("CIS Foundations Benchmarks", set()) == set(chk.cis)
         assert named["NIST SP 800-53 Rev. 5"] == set(chk.nist)
+
+
+def test_html_groups_open_findings_by_stride_and_reads_details_as_key_values():
+    demo = load("demo")
+    html = render(demo, "html")
+    section = html[html.index('<section id="threat-model">'):html.index('<section id="all-findings">')]
+    for category in ("spoofing", "tampering", "repudiation", "information_disclosure", "denial_of_service",
+                     "elevation_of_privilege"):
+        assert f'id="stride-{category}"' in section
+        expected = sum(1 for f in demo["findings"] if f["status"] == "open" and category in f["references"]["stride"])
+        group = section[section.index(f'id="stride-{category}"'):]
+        group = group[:group.index("</div>")]
+        assert group.count('<span class="sev') == expected
+    # details as key/value lists, never as a JSON dump
+    assert '<dl class="kv details">' in html and "<dt>interfaces[1].public_kind</dt>" in html
+    assert '{\n  "' not in html
+    # every finding of the demo names its exact change, with its console path
+    assert html.count('<ol class="changes">') == len(demo["findings"])
+    assert "@media print" in html and "@page" in html

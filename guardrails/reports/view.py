@@ -156,6 +156,23 @@ def summary(document: dict) -> dict:
     return document.get("summary") or {}
 
 
+def stride_groups(numbered: list[dict]) -> list[dict]:
+    """The open findings under each STRIDE category their check evidences, in STRIDE's order."""
+    from .threat_model import STRIDE
+
+    groups = {category: [] for category in STRIDE}
+    for entry in numbered:
+        finding = entry["finding"]
+        if is_suppressed(finding):
+            continue
+        for category in (finding.get("references") or {}).get("stride") or []:
+            groups.setdefault(category, []).append(entry)
+    for entries in groups.values():
+        entries.sort(key=lambda e: severity_rank(e["finding"].get("severity", "info")))
+    return [{"category": c, "name": STRIDE.get(c, c.replace("_", " ").capitalize()), "entries": e}
+            for c, e in groups.items()]
+
+
 def report_context(document: dict) -> dict:
     """What the Markdown and HTML remediation reports show, in the order they show it. Every
     finding gets a positional anchor (never derived from estate text) and its remediation steps."""
@@ -199,6 +216,7 @@ def report_context(document: dict) -> dict:
         "not_seen": not_seen(document),
         "unknown_total": sum(1 for f in open_findings(document) if is_unknown(f)),
         "attack_paths": paths,
+        "stride_groups": stride_groups(numbered),
         "findings": numbered,
         "nodes": nodes,
     }
