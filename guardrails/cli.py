@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import io
 import json
 import os
@@ -131,6 +132,60 @@ def report(
         sys.stdout.write(text)
     else:
         write(output, text)
+
+
+class GraphFormat(str, enum.Enum):
+    graphml = "graphml"
+    json = "json"
+    dot = "dot"
+    cypher = "cypher"
+
+
+@app.command("graph")
+def graph(
+    source: Path = typer.Argument(..., help="A snapshot (--save-snapshot) or a findings document (--format json)."),
+    fmt: GraphFormat = typer.Option(GraphFormat.graphml, "--format", "-f",
+                                    help="graphml (Gephi, yEd, networkx), json (node-link), dot (Graphviz) or "
+                                         "cypher (Neo4j)."),
+    output: Optional[Path] = OUTPUT_OPT,
+    paths: bool = typer.Option(False, "--paths", help="Only the nodes and hops of the findings' evidence paths "
+                                                      "(always so for a findings document, which holds no more)."),
+    config_path: Optional[Path] = CONFIG_OPT,
+) -> None:
+    """Write the estate graph (or its attack paths) for Gephi, yEd, Graphviz or a Neo4j import, with each
+    node's kind, CI role, production and exposure as attributes."""
+    from guardrails import export
+    from guardrails.commands import check_files, load_config
+
+    config = load_config(config_path)
+    check_files({"--output": output}, {"snapshot or findings document": source}, config)
+    document = _findings_document_or_none(source)
+    if document is not None:
+        exported = export.paths_graph(document.get("findings") or [], document.get("inventory"))
+    else:
+        from guardrails import pipeline, snapshot
+
+        snap = snapshot.load(source, project=True)
+        estate = pipeline.analyse(pipeline.normalize([snap]), config, pipeline.collection_time([snap]))
+        findings = pipeline.run_checks(estate) if paths else None
+        exported = export.estate_graph(estate, findings, paths_only=paths)
+    text = export.render(exported, fmt.value)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write(output, text)
+
+
+def _findings_document_or_none(path: Path) -> Optional[dict]:
+    """The findings document at `path`, or None when the file is something else (a snapshot)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    if head[:2] == b"\x1f\x8b" or b'"schema_version"' not in head:
+        return None
+    return load_document(path)
 
 
 @app.command("inventory")
