@@ -21,8 +21,10 @@ LEVEL_SEVERITY = {"any_owner": Severity.CRITICAL, "any_repository": Severity.HIG
     id="ci-federation-unscoped",
     title="CI platform tokens can become the identity without the trust pinning which pipelines",
     severity=Severity.CRITICAL,
+    severity_note="high when any repository of one owner, medium when any branch of one repository",
     stride=("spoofing", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-2", "CICD-SEC-5"),
+    nist=("SP 800-53 IA-2", "SP 800-53 AC-3"),
     remediation="Add a condition on the issuer's `sub` claim that names the one repository (or project, "
                 "workspace, pipeline) and the branch or environment that deploys, with StringEquals where "
                 "possible: for GitHub Actions `repo:OWNER/REPO:ref:refs/heads/main` or "
@@ -87,8 +89,12 @@ def mask(key_id: str) -> str:
     id="ci-stored-credential",
     title="CI identity holds a long-lived secret key",
     severity=Severity.HIGH,
+    severity_note="medium when the key is within the rotation limit and the identity holds no admin, escalation "
+                  "or production power",
     stride=("spoofing", "information_disclosure"),
     owasp_cicd=("CICD-SEC-6", "CICD-SEC-2"),
+    cis=("AWS Foundations v3.0.0 1.14",),
+    nist=("SP 800-53 IA-5(1)",),
     remediation="Replace the stored key with federation (an OIDC trust pinned to the pipeline's repository and "
                 "branch); until then rotate it within the rotation limit, deactivate keys that are not used, and "
                 "keep the identity's power to what the pipeline deploys.",

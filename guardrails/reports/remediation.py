@@ -739,6 +739,45 @@ def _pin_trust(finding: dict) -> list[str]:
             for _, name in _roles(finding)[:1]]
 
 
+def _pin_trust_changes(finding: dict) -> list[Change]:
+    """The federated trust statement's `sub` condition, pinned to what the finding says to pin."""
+    role = _role_name((finding.get("resource") or {}).get("id"))
+    details = (finding.get("evidence") or {}).get("details") or {}
+    if not role or not isinstance(details, dict):
+        return []
+    pin, issuer = one_line(details.get("pin")), one_line(details.get("issuer_url") or details.get("issuer"))
+    document = f"{role}-trust.json"
+    return [Change(
+        resource=f"role {role}", what=f"trust statement {one_line(details.get('statement'))}: sub -> {pin}",
+        commands=(f"aws iam update-assume-role-policy --role-name {_q(role)} --policy-document file://{_q(document)}",),
+        console=f"IAM console > Roles > {role} > Trust relationships > Edit trust policy: a StringEquals condition "
+                f"on {issuer}:sub naming {pin}",
+        notes=(f"{document} is the current trust policy (aws iam get-role --role-name {role} --query "
+               f"Role.AssumeRolePolicyDocument) with that condition on {issuer}:sub",))]
+
+
+def _deactivate_key_changes(finding: dict) -> list[Change]:
+    """Deactivate each active long-lived key the finding names, by its id."""
+    match = re.match(r"^arn:aws[a-z-]*:iam::\d{12}:user/(?:.*/)?([\w+=,.@-]+)$",
+                     str((finding.get("resource") or {}).get("id", "")))
+    details = (finding.get("evidence") or {}).get("details") or {}
+    if not match or not isinstance(details, dict):
+        return []
+    user = match.group(1)
+    changes = []
+    for key in details.get("keys") or []:
+        key_id = str(key.get("key") if isinstance(key, dict) else key)
+        if not re.fullmatch(r"A[KS]IA[A-Z0-9]{12,20}", key_id):
+            continue
+        changes.append(Change(
+            resource=f"user {user}", what=f"access key {key_id}",
+            commands=(f"aws iam update-access-key --user-name {_q(user)} --access-key-id {_q(key_id)} --status Inactive",),
+            console=f"IAM console > Users > {user} > Security credentials > Access keys > {key_id} > Actions > Deactivate",
+            notes=(f"once the pipeline federates instead, delete it: aws iam delete-access-key --user-name {user} "
+                   f"--access-key-id {key_id}",)))
+    return changes
+
+
 GUIDES: dict[str, CheckGuide] = {
     "ci-internet-exposed": CheckGuide(
         "Traffic from any internet address can reach the CI node on at least one port today, directly or through an internet-facing load balancer.",
@@ -798,12 +837,14 @@ GUIDES: dict[str, CheckGuide] = {
         "anyone who can run a pipeline there (or another repository or branch) gets its power.",
         _TF_PINNED_FEDERATION,
         _pin_trust,
+        _pin_trust_changes,
     ),
     "ci-stored-credential": CheckGuide(
         "A CI identity holds a long-lived key stored in the CI system: whoever reads it acts as the pipeline, "
         "from anywhere, until it is rotated.",
         _TF_NO_STORED_KEY,
         _deactivate_keys,
+        _deactivate_key_changes,
     ),
     "ci-imds-v1": CheckGuide(
         "The instance metadata service accepts IMDSv1, or a runner's hop limit lets build containers reach the host's credentials.",
