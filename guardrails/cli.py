@@ -17,6 +17,9 @@ from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT
                                  VERBOSE_OPT, WORKERS_OPT, FailOn, Format, exit_now, write)
 from guardrails.errors import GuardrailsError, UserError
 from guardrails.provider import register_commands
+from guardrails.severity import SEVERITIES
+
+DiffFormat = enum.Enum("DiffFormat", {"text": "text", "json": "json"}, type=str)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Find where a cloud estate leaves its CI/CD pipeline open: exposed CI servers, "
@@ -24,6 +27,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 scan_app = typer.Typer(no_args_is_help=True, help="Scan an estate: a live cloud account, a Terraform plan or state, "
                                                   "or saved snapshots.")
 app.add_typer(scan_app, name="scan")
+
+audit_app = typer.Typer(no_args_is_help=True, help="Scan (any source, as `scan` does), record the run in the history "
+                                                   "database and show what changed since the previous run of the same "
+                                                   "scope: new, fixed, reopened, still open, suppressed, coverage.")
+app.add_typer(audit_app, name="audit")
 
 register_commands(app, scan_app)
 
@@ -249,11 +257,96 @@ def load_document(path: Path) -> dict:
     return document
 
 
+RegressionLevel = enum.Enum("RegressionLevel", {name: name for name in SEVERITIES}, type=str)
+
+
+@audit_app.callback()
+def audit_options(
+    ctx: typer.Context,
+    db: Optional[str] = typer.Option(None, "--db", metavar="PATH|URL",
+                                     help="History database: an SQLite file, or postgresql://user@host/db (default: "
+                                          "history.sqlite in the user's data directory)."),
+    scope: Optional[str] = typer.Option(None, "--scope", help="Name of the audited scope, whose previous run the "
+                                                              "changes are measured from (default: the providers and "
+                                                              "scopes (accounts, organization) scanned)."),
+    fail_on_new: Optional[RegressionLevel] = typer.Option(
+        None, "--fail-on-new", help="Exit 1 only for a new or reopened open finding at or above this severity (a gate "
+                                    "that blocks regressions); replaces --fail-on."),
+    diff_output: Optional[Path] = typer.Option(None, "--diff-output", help="Write the changes as JSON to this file."),
+    notify_webhook: Optional[str] = typer.Option(
+        None, "--notify-webhook", metavar="URL", help="POST the summary as JSON ({\"text\": ...}, as Slack takes it) "
+                                                     "when something is new; a failed post is reported, not fatal."),
+) -> None:
+    """The history options; the source to scan and its options follow (`guardrails audit --db history.sqlite aws
+    --organization`)."""
+    from guardrails import audit
+
+    if "--help" in ctx.args or ctx.resilient_parsing:
+        return
+    if notify_webhook is not None and not notify_webhook.startswith(("http://", "https://")):
+        raise UserError("--notify-webhook: give an http:// or https:// URL")
+    if diff_output is not None:
+        from guardrails.commands import check_files
+
+        check_files({"--diff-output": diff_output}, {})
+    request = audit.AuditRequest(db=db, scope=scope, fail_on_new=fail_on_new.value if fail_on_new else None,
+                                 diff_output=diff_output, webhook=notify_webhook)
+    request.start(ctx.invoked_subcommand or "scan")
+    audit.ACTIVE = request
+
+
+@app.command("diff")
+def diff_documents(
+    old: Path = typer.Argument(..., help="The earlier findings document."),
+    new: Path = typer.Argument(..., help="The later findings document of the same scope."),
+    fmt: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="text or json."),
+    output: Optional[Path] = OUTPUT_OPT,
+    fail_on_new: Optional[RegressionLevel] = typer.Option(None, "--fail-on-new",
+                                                          help="Exit 1 when a new finding is at or above this severity."),
+) -> None:
+    """What changed between two findings documents: new, fixed, still open, suppressed, expired
+    suppressions, coverage. (Ages and reopened findings need `guardrails audit`'s history.)"""
+    from guardrails import diff as diffs
+    from guardrails.commands import check_files
+
+    check_files({"--output": output}, {"findings document": [old, new]})
+    result = diffs.compare_documents(load_document(old), load_document(new))
+    text = json.dumps(result, indent=2) + "\n" if fmt == "json" else diffs.render_text(result)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write(output, text)
+    if fail_on_new is not None and diffs.has_regression(result, fail_on_new.value):
+        raise typer.Exit(1)
+
+
+@app.command("history")
+def history(
+    db: Optional[str] = typer.Option(None, "--db", metavar="PATH|URL", help="History database (as for `audit`)."),
+    scope: Optional[str] = typer.Option(None, "--scope", help="Only this scope; its trends are shown too "
+                                                              "(default: the scope of the latest run)."),
+    limit: int = typer.Option(10, "--limit", "-n", min=1, help="How many runs to show."),
+) -> None:
+    """The latest audits, and the open findings per check and per account over them."""
+    from rich.console import Console
+
+    from guardrails.history import open_store
+    from guardrails.reports.history import print_history
+
+    store = open_store(db)
+    print_history(store, scope, limit, Console())
+
+
 @app.callback(invoke_without_command=True)
 def _root(version: bool = typer.Option(False, "--version", help="Show the version and exit.")) -> None:
     if version:
         typer.echo(f"pipeline-guardrails {__version__}")
         raise typer.Exit(0)
+
+
+# The audit's sources are the scan commands themselves: whatever a provider adds to `scan` is
+# auditable too.
+audit_app.registered_commands.extend(scan_app.registered_commands)
 
 
 def main() -> None:
