@@ -81,6 +81,7 @@ class Suppression:
     resource: str
     reason: str
     expires: str | None = None
+    by: str | None = None  # who decided; the audit history records it with the decision
 
     def applies(self, check_id: str, resource_id: str, today: dt.date) -> bool:
         if self.expired(today):
@@ -237,9 +238,12 @@ def _suppressions(entries: Any, where: str) -> list[Suppression]:
         key = f"suppress[{n}]"
         if not isinstance(entry, dict):
             raise _fail(where, f"'{key}' must be a table")
-        unknown = set(entry) - {"check", "resource", "reason", "expires"}
+        unknown = set(entry) - {"check", "resource", "reason", "expires", "by"}
         if unknown:
-            raise _fail(where, f"unknown key '{key}.{sorted(unknown)[0]}' (expected check, resource, reason, expires)")
+            raise _fail(where, f"unknown key '{key}.{sorted(unknown)[0]}' (expected check, resource, reason, expires, "
+                               f"by)")
+        if "by" in entry and (not isinstance(entry["by"], str) or not entry["by"]):
+            raise _fail(where, f"'{key}.by' must be a non-empty string (who decided)")
         for required in ("check", "resource", "reason"):
             if not isinstance(entry.get(required), str) or not entry[required]:
                 raise _fail(where, f"'{key}.{required}' is required (a non-empty string)")
@@ -251,7 +255,8 @@ def _suppressions(entries: Any, where: str) -> list[Suppression]:
                 dt.date.fromisoformat(str(expires))
             except ValueError:
                 raise _fail(where, f"'{key}.expires' must be a date like 2027-01-31, not {expires!r}") from None
-        out.append(Suppression(entry["check"], entry["resource"], entry["reason"], str(expires) if expires else None))
+        out.append(Suppression(entry["check"], entry["resource"], entry["reason"], str(expires) if expires else None,
+                               entry.get("by")))
     return out
 
 

@@ -100,7 +100,8 @@ def test_a_vanished_finding_in_an_account_with_gaps_is_unseen_not_fixed():
 def test_history_keeps_each_findings_life(history_db):
     store = open_store(history_db)
     everything = {f["id"] for f in SAMPLE["findings"]}
-    decision = Suppression(check="ci-imds-v1", resource="i-0a1b*", reason="replaced in January", expires="2026-12-31")
+    decision = Suppression(check="ci-imds-v1", resource="i-0a1b*", reason="replaced in January", expires="2026-12-31",
+                           by="platform@example.com")
 
     store.begin_run("r1", "(running)", START)
     first = store.record("r1", SCOPE, scan(run_id="r1"), [], START)
@@ -129,10 +130,11 @@ def test_history_keeps_each_findings_life(history_db):
     fixed = {row["fingerprint"]: row for row in store.finding_states(SCOPE)}[ESCALATION]
     assert fixed["status"] == "fixed" and fixed["fixed_at"] == START + 4 * DAY
 
-    # The suppression is a decision: who (not said here), why, until when, from run r2, withdrawn at r3.
+    # The suppression is a decision: who, why, until when, from run r2, withdrawn at r3.
     (recorded,) = store.decisions(SCOPE)
     assert (recorded["check_id"], recorded["resource"], recorded["reason"], recorded["expires"]) == (
         "ci-imds-v1", "i-0a1b*", "replaced in January", "2026-12-31")
+    assert recorded["decided_by"] == "platform@example.com"
     assert recorded["first_run"] == "r2" and recorded["withdrawn_at"] is not None
 
     runs = store.runs(SCOPE)
