@@ -207,9 +207,15 @@ def collect(
     progress: Progress | None = None,
     timeout: float | None = None,
     call_timeout: float = CALL_TIMEOUT,
+    parts: tuple[str, ...] = ("global", "regions"),
+    listed_regions: list[str] | None = None,
 ) -> dict:
     """Collect the account behind `session` in `regions` (None: every region enabled in the
     account) into one snapshot dict.
+
+    `parts` says what to collect: "global" (the account's aliases and IAM) and "regions" (each
+    region's lists); an organization's collection makes one part of each as separate tasks
+    (organization.py). The regions listed for regions=None are appended to `listed_regions`.
 
     wants_user_data(instance, context) decides, per instance, whether its user data is fetched
     (one DescribeInstanceAttribute call each); context is {"images": {image_id: image},
@@ -219,7 +225,7 @@ def collect(
     ConfigurationError when the AWS configuration cannot work.
     """
     collector = _Collector(session, wants_user_data, progress or (lambda _message: None), timeout, call_timeout)
-    return collector.run(regions)
+    return collector.run(regions, parts, listed_regions)
 
 
 class _Collector:
@@ -312,7 +318,8 @@ class _Collector:
         self.collected_something = True
         return result
 
-    def run(self, regions: list[str] | None) -> dict:
+    def run(self, regions: list[str] | None, parts: tuple[str, ...] = ("global", "regions"),
+            listed_regions: list[str] | None = None) -> dict:
         if regions:
             home = regions[0]
         elif regions is None:  # every enabled region: they are listed through the configured one
@@ -327,19 +334,24 @@ class _Collector:
 
         if regions is None:
             regions = self.enabled_regions(home)
+            if listed_regions is not None:
+                listed_regions.extend(regions)
 
         account: dict[str, Any] = {"id": self.account_id}
-        iam_client = self.client("iam", home)
-        aliases = self.attempt(
-            None, "account_aliases", lambda: all_items(iam_client, "list_account_aliases", "AccountAliases")
-        )
-        if aliases is not None:
-            account["aliases"] = aliases
-        iam = self.collect_iam(home)
+        iam: dict[str, Any] = {}
+        if "global" in parts:
+            iam_client = self.client("iam", home)
+            aliases = self.attempt(
+                None, "account_aliases", lambda: all_items(iam_client, "list_account_aliases", "AccountAliases")
+            )
+            if aliases is not None:
+                account["aliases"] = aliases
+            iam = self.collect_iam(home)
         collected_regions = {}
-        for rank, region in enumerate(regions, 1):
-            self.region_rank = f"region {rank} of {len(regions)}"
-            collected_regions[region] = self.collect_region(region)
+        if "regions" in parts:
+            for rank, region in enumerate(regions, 1):
+                self.region_rank = f"region {rank} of {len(regions)}"
+                collected_regions[region] = self.collect_region(region)
 
         if not self.collected_something:
             first = self.gaps[0]["error"] if self.gaps else "no region was given"
