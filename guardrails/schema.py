@@ -254,6 +254,10 @@ class Account(NodeRecord):
     """An AWS account, GCP project or Azure subscription."""
 
     aliases: list[str] = attr("the account's aliases (a production alias makes it production)", [])
+    guardrail_policies: list[dict] | None = attr(
+        "the organization's policies that bound every identity of the account (AWS service control policies), "
+        "from the root down: each {\"name\", \"target\", \"level\", \"document\"}; None where the account's "
+        "were not collected (not in an organization, or unreadable)")
 
 
 @node_kind("network")
