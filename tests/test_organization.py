@@ -208,3 +208,21 @@ def test_an_account_whose_role_cannot_be_assumed_becomes_gaps_after_retries(org,
     scanned = {s["scope"] for s in document["scan"]["sources"]}
     assert {org.management, org.tooling} <= scanned
     assert {f["resource"]["name"] for f in document["findings"]} == {"gitlab-runner-a", "gitlab-runner-c"}
+
+
+def test_a_service_control_policy_deny_cuts_the_power_a_role_would_have(org, org_moto):
+    """deploy-admin allows * on *, but the production account's SCP denies iam:*: it is no
+    administrator there (it can still change production, so production access stays)."""
+    url, _ = org_moto
+    organizations = boto3.Session(region_name=REGION).client("organizations")
+    no_iam = organizations.create_policy(
+        Name="no-iam", Type="SERVICE_CONTROL_POLICY", Description="identities are managed centrally",
+        Content=json.dumps(policy_document({"Effect": "Deny", "Action": ["iam:*", "sts:*"], "Resource": "*"})))
+    organizations.attach_policy(PolicyId=no_iam["Policy"]["PolicySummary"]["Id"], TargetId=org.production)
+    run = guardrails("scan", "aws", "--organization", "--region", REGION, "--config", str(org.config),
+                     "--format", "json", endpoint=url)
+    assert run.returncode == 1, run.stderr
+    document = json.loads(run.stdout)
+    checks = {f["check_id"] for f in document["findings"] if f["resource"]["name"] == "gitlab-runner-c"}
+    assert "ci-production-access" in checks and "ci-admin-identity" not in checks
+    assert "ci-privilege-escalation" not in checks

@@ -168,6 +168,7 @@ class AwsIdentities:
                 unknown.append(f"inline policy {policy.get('name')} unknown")
                 continue
             docs.append((f"inline policy {policy.get('name')}", policy["document"]))
+        docs.extend(self._guardrail_denies(node))
         boundary = None
         if node.get("boundary"):
             b = node.get("boundary")
@@ -226,6 +227,23 @@ class AwsIdentities:
             how = describe_grant(grant) if grant else "the trust policy names it (same account)"
             hops.append(Hop(source.id, target.id, f"sts:AssumeRole: {how}; trust policy admits {trust.principal}"))
         return hops
+
+    def _guardrail_denies(self, node: Node) -> list[tuple[str, dict]]:
+        """The deny statements of the service control policies that bound the identity's account:
+        an action one of them denies is no power, whatever the identity's policies allow. Their
+        allows grant nothing (an SCP only bounds), so only the denies join the identity's own."""
+        account = node.get("account")
+        if not account or not self._graph.has(account):
+            return []
+        out = []
+        for scp in self._graph.node(account).get("guardrail_policies") or []:
+            statements = (scp.get("document") or {}).get("Statement") if isinstance(scp.get("document"), dict) else None
+            statements = [statements] if isinstance(statements, dict) else statements or []
+            denies = [st for st in statements if isinstance(st, dict) and st.get("Effect") == "Deny"]
+            if denies:
+                out.append((f"service control policy {scp.get('name')} ({scp.get('level')} {scp.get('target')})",
+                            {"Version": "2012-10-17", "Statement": denies}))
+        return out
 
     def _unreadable_trust_policy(self, role: Node, exc: PolicyDocumentError) -> None:
         if role.id in self._unreadable_trust:

@@ -295,9 +295,11 @@ def merge(outcomes: list[engine.Outcome], members: list[str], policies: dict[str
             merged["collected_at"] = max(merged.get("collected_at") or "", part.get("collected_at") or "")
         merged["gaps"].extend(account_gaps)
         if org is not None:
+            # SCPs never bound the management account itself.
+            bounding = [] if account == org.management_account else policies.get(account)
             merged["account"] = {**merged.get("account", {}), "organization": {
                 "id": org.id, "management_account": org.management_account,
-                "service_control_policies": policies.get(account)}}
+                "service_control_policies": bounding}}
         snapshots.append(merged)
     for gap in gaps:  # accounts named by --accounts that are not members
         if gap.get("scope") not in members:
