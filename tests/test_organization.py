@@ -155,15 +155,36 @@ def test_two_audits_of_an_organization_print_one_new_and_one_fixed_finding(org, 
     assert f"aws-organization:o-" in second.stdout
 
 
-def test_the_same_audits_with_collection_on_a_dask_cluster_of_two_workers(org, org_moto, tmp_path, monkeypatch):
-    from distributed import LocalCluster
+# A distributed.LocalCluster of two worker processes, run by a child process of its own so that
+# none of Dask's threads outlive the test in this one (a later test forks, which needs a process
+# with one thread). It prints the scheduler's address and runs until its standard input closes.
+LOCAL_CLUSTER = """
+import sys
+from distributed import LocalCluster
+with LocalCluster(n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1",
+                  dashboard_address=None) as cluster:
+    print(cluster.scheduler_address, flush=True)
+    sys.stdin.read()
+"""
 
+
+def test_the_same_audits_with_collection_on_a_dask_cluster_of_two_workers(org, org_moto, tmp_path):
     url, _ = org_moto
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)  # the workers read the cloud as the CLI would
-    with LocalCluster(n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        engine = ["--scheduler", cluster.scheduler_address, "--snapshot-dir", str(tmp_path / "parts")]
+    # The workers read the cloud as the CLI would: from their environment.
+    cluster = subprocess.Popen([sys.executable, "-c", LOCAL_CLUSTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, env={**os.environ, "AWS_ENDPOINT_URL": url})
+    try:
+        address = cluster.stdout.readline().strip()
+        assert address.startswith("tcp://127.0.0.1:"), address
+        engine = ["--scheduler", address, "--snapshot-dir", str(tmp_path / "parts")]
         first, second = two_audits(org, str(tmp_path / "history.sqlite"), url, tmp_path, *engine)
+    finally:
+        cluster.stdin.close()
+        try:
+            cluster.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            cluster.kill()
+            cluster.wait()
     assert first["coverage"]["gaps"] == []
     assert_one_new_one_fixed(second)
     # Each task wrote its part, and each account's merged snapshot is there to scan again.
