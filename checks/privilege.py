@@ -4,23 +4,48 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from guardrails.analysis.ci_identities import CiIdentity
+from guardrails.analysis.ci_identities import CiIdentity, describe_statement
 from guardrails.analysis.estate import Estate, ci_label as describe
-from guardrails.federation import LEVELS
 from guardrails.analysis.identity import IdentityFacts
+from guardrails.federation import LEVELS
+from guardrails.identity_facts import PowerAnswer
 from guardrails.analysis.reachability import Exposure, Step, step
-from guardrails.analysis.ci_identities import describe_statement
 from guardrails.graph import INTERNET, Node
 from guardrails.registry import Result, Severity, check
 
 
-def _identity_steps(estate: Estate, node: Node, identity: Node, edge: dict, facts: IdentityFacts,
-                    chain_upto: str | None = None) -> list[Step]:
+_PHRASES = {
+    "assume": "can assume {target}",
+    "pass_to_service": "can pass {target} to a service it launches ({actions})",
+    "credentials": "can create credentials of {target}",
+    "trust_update": "can rewrite the trust policy of {target} and assume it",
+    "take_over": "can take over {target} ({actions})",
+    "runs_as": "runs as {target}",
+}
+
+
+def chain_words(estate: Estate, chain) -> str:
+    """The chain in words: "can take over web-1 (ssm:SendCommand), which runs as web-admin"."""
+    parts = []
+    for hop in chain:
+        target = estate.graph.node(hop.target).name if estate.graph.has(hop.target) else hop.target
+        actions = " + ".join(dict.fromkeys(p.action for p in hop.proofs)) or hop.method
+        parts.append(_PHRASES.get(hop.method, "reaches {target}").format(target=target, actions=actions))
+    return ", which ".join(parts)
+
+
+def chain_details(chain) -> list[dict]:
+    """The chain as data: each hop with its method and the permissions (statement, resource) it rests on."""
+    return [{"from": h.source, "to": h.target, "method": h.method, "via": h.via, "confidence": h.confidence,
+             "proofs": [{"action": p.action, "resource": p.resource, "statement": p.statement,
+                         **({"condition": p.condition} if p.condition else {})} for p in h.proofs]}
+            for h in chain]
+
+
+def _identity_steps(estate: Estate, node: Node, identity: Node, edge: dict, answer: PowerAnswer | None) -> list[Step]:
     steps = [step(identity, edge.get("via", "runs as"))]
-    for hop in facts.chain if chain_upto else ():
+    for hop in answer.chain if answer else ():
         steps.append(step(estate.graph.node(hop.target), hop.via))
-        if hop.target == chain_upto:
-            break
     return steps
 
 
@@ -103,17 +128,17 @@ def ci_identity_power(estate: Estate, identity_id: str):
     return None
 
 
-def _admin_of(estate: Estate, node: Node):
-    """(identity, edge, facts, chain end) for the first identity of the node that is or becomes admin."""
+def _reach(estate: Estate, node: Node, level: str):
+    """(identity, edge, answer) for the first identity of the node that holds `level`."""
     for identity, edge in estate.identities_of(node.id):
-        facts = estate.identity.get(identity.id)
-        if not facts:
-            continue
-        if facts.power == "admin":
-            return identity, edge, facts, None
-        if facts.chain_power == "admin":
-            return identity, edge, facts, facts.chain_end
+        answer = estate.identities.reach(identity.id, level) if estate.identities else None
+        if answer is not None:
+            return identity, edge, answer
     return None
+
+
+def _admin_of(estate: Estate, node: Node):
+    return _reach(estate, node, "admin")
 
 
 @check(
@@ -135,17 +160,19 @@ def admin_identity(estate: Estate) -> Iterator[Result]:
         found = _admin_of(estate, node)
         if not found:
             continue
-        identity, edge, facts, chain_end = found
-        holder = estate.graph.node(chain_end) if chain_end else identity
-        how = estate.identity[holder.id].admin or "administrator"
-        chain_text = (" through " + " -> ".join(estate.graph.node(h.target).name for h in facts.chain)
-                      if chain_end else "")
-        steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, facts, chain_end)
+        identity, edge, answer = found
+        holder = estate.graph.node(answer.holder)
+        how = answer.proof or "administrator"
+        chain_text = (" through " + " -> ".join(estate.graph.node(h.target).name for h in answer.chain)
+                      if answer.chain else "")
+        steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, answer)
         steps.append(_target_step(estate, holder, how))
-        yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}{chain_text}, which holds "
-                              f"administrator power ({how}).",
+        yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}{chain_text}, which "
+                              + ("may hold" if answer.unknowns else "holds") + f" administrator power ({how}).",
                      path=tuple(steps), details={"identity": identity.id, "admin_identity": holder.id, "grant": how,
-                                                 "chain": [h.target for h in facts.chain] if chain_end else []})
+                                                 "chain": [h.target for h in answer.chain],
+                                                 "hops": chain_details(answer.chain)},
+                     unknowns=answer.unknowns)
     for identity, verdict in estate.hosted_ci_identities():
         facts = estate.identity.get(identity.id)
         chain_end = _admin_end(facts)
@@ -176,43 +203,26 @@ def admin_identity(estate: Estate) -> Iterator[Result]:
                 "them to resources that cannot grant more power, and add a permissions boundary.",
 )
 def privilege_escalation(estate: Estate) -> Iterator[Result]:
-    """Not administrator, but one API call away from it."""
+    """Not administrator, but one API call (or a chain of them) away from it."""
     for node, verdict in estate.ci_nodes():
         if _admin_of(estate, node):
             continue  # reported as ci-admin-identity
-        found = False
-        for identity, edge in estate.identities_of(node.id):
-            facts = estate.identity.get(identity.id)
-            if not facts:
-                continue
-            holder, chain_end = (identity, None)
-            escalations = facts.escalations
-            if not escalations and facts.chain_power == "escalate":
-                holder, chain_end = estate.graph.node(facts.chain_end), facts.chain_end
-                escalations = estate.identity[facts.chain_end].escalations
-            if not escalations:
-                continue
-            sets = [f"{e.name} ({', '.join(e.permissions)})" for e in escalations]
-            grants = sorted({proof for e in escalations for proof in e.proofs})
-            steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, facts, chain_end)
-            steps.append(_target_step(estate, holder, "; ".join(grants[:3])))
-            yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}"
-                                  + (f" which can assume {holder.name}" if chain_end else "")
-                                  + f", which can escalate to administrator through {'; '.join(sets[:3])}"
-                                  + (f" (+{len(sets) - 3} more)" if len(sets) > 3 else "") + ".",
-                         path=tuple(steps),
-                         details={"identity": identity.id, "escalating_identity": holder.id,
-                                  "escalations": [{"name": e.name, "permissions": list(e.permissions),
-                                                   "grants": list(e.proofs)} for e in escalations]})
-            found = True
-            break
+        found = _reach(estate, node, "escalate")
+        if found:
+            identity, edge, answer = found
+            yield _escalation_result(estate, node, verdict, identity, edge, answer)
+            continue
         # Neither administrator nor escalating on what was seen: said so only when all was seen.
-        unseen = [] if found else estate.coverage.unknowns(node, ("identity",))
+        unseen = estate.coverage.unknowns(node, ("identity",))
+        for identity, _ in estate.identities_of(node.id):
+            if estate.identities is not None:
+                unseen += [u for u in estate.identities.unknowns(identity.id) if u not in unseen]
         if unseen:
             yield Result(node.id, f"Unknown whether {describe(node, verdict)} can escalate to administrator: what its "
                                   f"identity holds was not all seen: {'; '.join(unseen[:3])}.",
                          path=(step(node, "not decided: " + unseen[0]),), details={"undecided": True},
                          unknowns=tuple(unseen))
+
     for identity, verdict in estate.hosted_ci_identities():
         facts = estate.identity.get(identity.id)
         if not facts or _admin_end(facts) is not False:
@@ -241,19 +251,37 @@ def privilege_escalation(estate: Estate) -> Iterator[Result]:
                               "escalations": [{"name": e.name, "permissions": list(e.permissions),
                                                "grants": list(e.proofs)} for e in escalations]})
 
+def _escalation_result(estate: Estate, node: Node, verdict, identity: Node, edge: dict, answer: PowerAnswer) -> Result:
+    holder = estate.graph.node(answer.holder)
+    steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, answer)
+    maybe = "may" if answer.unknowns else "can"
+    details = {"identity": identity.id, "escalating_identity": holder.id, "hops": chain_details(answer.chain)}
+    if answer.escalations:
+        escalations = answer.escalations
+        sets = [f"{e.name} ({', '.join(e.permissions)})" for e in escalations]
+        grants = sorted({proof for e in escalations for proof in e.proofs})
+        steps.append(_target_step(estate, holder, "; ".join(grants[:3])))
+        assume_only = all(h.method == "assume" for h in answer.chain)
+        if assume_only:
+            lead = f" which can assume {holder.name}" if answer.chain else ""
+        else:
+            lead = ", which " + chain_words(estate, answer.chain)
+        message = (f"{describe(node, verdict)} runs as {identity.name}{lead}, which {maybe} escalate to "
+                   f"administrator through {'; '.join(sets[:3])}" + (f" (+{len(sets) - 3} more)" if len(sets) > 3 else "")
+                   + ".")
+        details["escalations"] = [{"name": e.name, "permissions": list(e.permissions), "grants": list(e.proofs)}
+                                  for e in escalations]
+    else:  # an administrator reached by passing a role, taking over a resource or creating credentials
+        steps.append(_target_step(estate, holder, answer.proof))
+        message = (f"{describe(node, verdict)} runs as {identity.name}, which {chain_words(estate, answer.chain)}, "
+                   f"which holds administrator power ({answer.proof})"
+                   + (": possible, not certain" if answer.unknowns else "") + ".")
+        details["admin_identity"] = holder.id
+    return Result(node.id, message, path=tuple(steps), details=details, unknowns=answer.unknowns)
+
 
 def _production_of(estate: Estate, node: Node):
-    for identity, edge in estate.identities_of(node.id):
-        facts = estate.identity.get(identity.id)
-        if not facts:
-            continue
-        if facts.production:
-            return identity, edge, facts, facts.production, None
-        for hop in facts.chain:
-            reached = estate.identity[hop.target].production
-            if reached:
-                return identity, edge, facts, reached, hop.target
-    return None
+    return _reach(estate, node, "production")
 
 
 @check(
@@ -274,15 +302,20 @@ def production_access(estate: Estate) -> Iterator[Result]:
         found = _production_of(estate, node)
         if not found:
             continue
-        identity, edge, facts, accesses, chain_end = found
-        steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, facts, chain_end)
+        identity, edge, answer = found
+        accesses = answer.production
+        steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, answer)
         first = accesses[0]
         target = estate.graph.node(first.target) if estate.graph.has(first.target) else None
         steps.append(step(target, first.via) if target else Step(first.target, "account", first.target, first.via))
-        yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}, which can act on production: "
+        lead = (", which " + chain_words(estate, answer.chain)
+                if any(h.method != "assume" for h in answer.chain) else "")
+        yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}{lead}, which can act on production: "
                               + "; ".join(a.via for a in accesses[:3]) + (f" (+{len(accesses) - 3} more)" if len(accesses) > 3 else "") + ".",
                      path=tuple(steps),
-                     details={"identity": identity.id, "targets": [{"target": a.target, "via": a.via} for a in accesses]})
+                     details={"identity": identity.id, "targets": [{"target": a.target, "via": a.via} for a in accesses],
+                              "hops": chain_details(answer.chain)},
+                     unknowns=answer.unknowns)
     for identity, verdict in estate.hosted_ci_identities():
         facts = estate.identity.get(identity.id)
         found = _identity_production(estate, facts)
@@ -320,50 +353,40 @@ def internet_to_admin_path(estate: Estate) -> Iterator[Result]:
             continue
         ports = Exposure(node.id, paths).labels
         labels = ports or ["ports that are unknown"]
-        power = _admin_of(estate, node)
-        kind = "administrator"
-        if power:
-            identity, edge, facts, chain_end = power
-            holder = estate.graph.node(chain_end) if chain_end else identity
-            end_via = estate.identity[holder.id].admin or "administrator"
-        else:
-            escalating = next(((i, e, estate.identity[i.id]) for i, e in estate.identities_of(node.id)
-                               if i.id in estate.identity and (estate.identity[i.id].escalations
-                                                               or estate.identity[i.id].chain_power == "escalate")), None)
-            production = _production_of(estate, node)
-            if escalating:
-                identity, edge, facts = escalating
-                chain_end = None if facts.escalations else facts.chain_end
-                holder = estate.graph.node(chain_end) if chain_end else identity
-                kind = "privilege escalation"
-                end_via = "; ".join(e.name for e in estate.identity[holder.id].escalations)
-            elif production:
-                identity, edge, facts, accesses, chain_end = production
-                holder = estate.graph.node(chain_end) if chain_end else identity
-                kind = "production access"
-                end_via = accesses[0].via
-            else:
-                unseen = estate.coverage.unknowns(node, ("identity",))
-                if unseen:  # reachable, and what its identity can do was not seen
-                    yield Result(node.id, f"{describe(node, verdict)} is reachable from the internet on "
-                                          f"{', '.join(labels)}; whether its identity holds administrator, escalation "
-                                          f"or production power is unknown: {'; '.join(unseen[:3])}.",
-                                 path=tuple(paths[0].steps), ports=tuple(ports), details={"power": "unknown"},
-                                 unknowns=(*unknowns, *unseen))
-                continue
+        answer = None
+        for level, kind in (("admin", "administrator"), ("escalate", "privilege escalation"),
+                            ("production", "production access")):
+            found = _reach(estate, node, level)
+            if found:
+                identity, edge, answer = found
+                break
+        if answer is None:
+            unseen = estate.coverage.unknowns(node, ("identity",))
+            if unseen:  # reachable, and what its identity can do was not seen
+                yield Result(node.id, f"{describe(node, verdict)} is reachable from the internet on "
+                                      f"{', '.join(labels)}; whether its identity holds administrator, escalation "
+                                      f"or production power is unknown: {'; '.join(unseen[:3])}.",
+                             path=tuple(paths[0].steps), ports=tuple(ports), details={"power": "unknown"},
+                             unknowns=(*unknowns, *unseen))
+            continue
+        holder = estate.graph.node(answer.holder)
+        accesses = answer.production
+        end_via = accesses[0].via if kind == "production access" else answer.proof or "administrator"
         path = (Exposure(node.id, paths).direct() or paths)[0]
-        steps = list(path.steps) + _identity_steps(estate, node, identity, edge, facts, chain_end)
+        steps = list(path.steps) + _identity_steps(estate, node, identity, edge, answer)
         if kind == "production access" and estate.graph.has(accesses[0].target):
             steps.append(step(estate.graph.node(accesses[0].target), end_via))
         else:
             steps.append(_target_step(estate, holder, end_via))
         yield Result(node.id, f"{describe(node, verdict)} is reachable from the internet on {', '.join(labels)} "
                               f"and runs as {identity.name}"
-                              + (f", which can assume {holder.name}" if holder.id != identity.id else "")
+                              + ((f", which can assume {holder.name}" if all(h.method == "assume" for h in answer.chain)
+                                  else f", which {chain_words(estate, answer.chain)}") if answer.chain else "")
                               + f": an attacker who gets in holds {kind} ({end_via}).",
                      path=tuple(steps), ports=tuple(ports),
-                     details={"identity": identity.id, "power": kind, "power_holder": holder.id},
-                     unknowns=unknowns)
+                     details={"identity": identity.id, "power": kind, "power_holder": holder.id,
+                              "hops": chain_details(answer.chain)},
+                     unknowns=(*unknowns, *answer.unknowns))
     yield from _federated_paths(estate)
 
 

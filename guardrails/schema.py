@@ -216,9 +216,20 @@ class TrustClause:
     statement: str = attr("the statement as written, for evidence", "")
 
 
+@dataclass(frozen=True)
+class Proof:
+    """One permission an identity-graph edge rests on (guardrails/identity_facts.py Proof)."""
+
+    action: str = attr("the action or permission")
+    resource: str = attr("the resource (or pattern) it is allowed on")
+    statement: str = attr("the policy and statement, binding or assignment that allows it")
+    condition: str = attr("a condition that could not be evaluated, so that the permission is possible only; "
+                          "empty when none", "")
+
+
 NESTED: dict[str, type] = {cls.__name__: cls for cls in (Interface, Route, UnknownRoute, Listener, MetadataService,
                                                           TransitAttachment, TransitRoute, AccessKey,
-                                                          SubjectCondition, TrustClause)}
+                                                          SubjectCondition, TrustClause, Proof)}
 _NESTED_TYPES = frozenset(NESTED.values())
 
 
@@ -343,6 +354,8 @@ class Compute(NodeRecord):
     in_network: bool = attr("whether it runs inside the customer's network", True)
     identity_ref: str | None = attr("the provider's reference to what gives it an identity (an instance profile); "
                                     "the identities are its `runs_as` edges")
+    command_agent: bool | None = attr("whether the provider's remote command service can run commands on it (an "
+                                      "AWS Systems Manager managed instance); None when that was not collected")
 
 
 @node_kind("load_balancer")
@@ -393,6 +406,20 @@ class Issuer(NodeRecord):
     audiences: list[str] = attr("the audiences the cloud accepts from it", [])
     external: bool = attr("true when known only from a trust that names it: the issuer itself was not collected "
                           "or does not exist", False)
+
+
+@node_kind("workload")
+@dataclass(frozen=True)
+class Workload(NodeRecord):
+    """A resource that runs as an identity without being a host of the network: a function, a
+    stack, a dev endpoint, a notebook, a task definition, a launch template. Identity analysis
+    reads it as something an identity may take over (an `acts_as` edge) to act as its identity."""
+
+    workload_type: str = attr("`function`, `stack`, `dev_endpoint`, `notebook`, `task_definition`, "
+                              "`launch_template`, `build_project`...")
+    arn: str | None = attr("its provider-wide unique name, which policies' resource patterns match")
+    identity_ref: str | None = attr("the provider's reference to what gives it an identity (a role ARN, an "
+                                    "instance profile); the identities are its `runs_as` edges")
 
 
 # -- edges -------------------------------------------------------------------------------------
@@ -459,7 +486,7 @@ class Forwards(EdgeRecord):
 @edge_kind("runs_as")
 @dataclass(frozen=True)
 class RunsAs(EdgeRecord):
-    """compute -> identity it runs as."""
+    """compute or workload -> identity it runs as."""
 
     via: str = attr("what gives it the identity (an instance profile, a service role), for evidence", "")
 
@@ -467,9 +494,26 @@ class RunsAs(EdgeRecord):
 @edge_kind("can_assume")
 @dataclass(frozen=True)
 class CanAssume(EdgeRecord):
-    """identity -> identity it can become."""
+    """identity -> identity whose credentials it can obtain or as which it can act."""
 
     via: Any = attr("the statement, binding or assignment that proves it, for evidence")
+    method: str = attr("how: a key of guardrails/identity_facts.py METHODS (`assume`, `pass_to_service`, "
+                       "`credentials`, `trust_update`)", "assume")
+    proofs: list[Proof] = attr("the permissions it rests on, each with its statement and resource", [])
+    confidence: str = attr("`confirmed`, or `unknown` when a permission holds only under a condition the scan "
+                           "could not evaluate", "confirmed")
+
+
+@edge_kind("acts_as")
+@dataclass(frozen=True)
+class ActsAs(EdgeRecord):
+    """identity -> compute or workload node it can take over (and so act as what that runs as)."""
+
+    via: str = attr("the statement that proves it, in words", "")
+    method: str = attr("how: always `take_over` (guardrails/identity_facts.py METHODS)", "take_over")
+    proofs: list[Proof] = attr("the permissions it rests on, each with its statement and resource", [])
+    confidence: str = attr("`confirmed`, or `unknown` when a permission holds only under a condition the scan "
+                           "could not evaluate", "confirmed")
 
 
 @edge_kind("federates")

@@ -42,6 +42,8 @@ def aws_test_environment() -> Iterator[None]:
             patch.delenv(name, raising=False)
         for name, value in AWS_TEST_ENVIRONMENT.items():
             patch.setenv(name, value)
+        import moto_extensions  # noqa: F401  (what moto does not answer, for every in-process moto)
+
         yield
 
 
@@ -125,8 +127,10 @@ def running_moto_server(**environment: str | None) -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in {**os.environ, **environment}.items() if value is not None}
+    # The server runs with what moto does not answer added (tests/moto_extensions.py).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (os.path.dirname(__file__), env.get("PYTHONPATH"))))
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "moto_extensions", "-H", "127.0.0.1", "-p", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from guardrails.analysis.classify import CiVerdict, classify_ci, names_ci_word, production_reason
 from guardrails.analysis.coverage import Coverage, possible_exposure
@@ -28,6 +28,7 @@ class Estate:
     production: dict[str, str] = field(default_factory=dict)
     exposure: dict[str, Exposure] = field(default_factory=dict)  # of CI nodes: what every check asks about
     identity: dict = field(default_factory=dict)  # identity id -> IdentityFacts (analysis/identity.py)
+    identities: Any = None  # the IdentityGraph (analysis/identity.py): power of any principal, with its chain
     reach: Reachability | None = None
     coverage: Coverage | None = None  # what was not seen about each node (analysis.coverage)
     # of CI nodes that reach any: the production nodes they can open connections to (analysis.segmentation)
@@ -48,6 +49,14 @@ class Estate:
     def identities_of(self, node_id: str) -> list[tuple[Node, dict]]:
         return sorted(((n, e) for n, e in self.graph.out(node_id, "runs_as") if n.kind == "identity"),
                       key=lambda pair: pair[0].id)
+
+    def power_of(self, principal: str, level: str | None = None):
+        """The power of any principal (an identity node id): the strongest (PowerAnswer) when
+        `level` is None, else the shortest chain to `level` (admin, escalate, production) or None.
+        Identities outside the CI set are evaluated on demand."""
+        if level is None:
+            return self.identities.power(principal)
+        return self.identities.reach(principal, level)
 
     def exposed(self, node_id: str) -> bool | str:
         """True when the internet reaches the node for certain, "unknown" when only through a layer
@@ -147,8 +156,9 @@ def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime |
     from guardrails.analysis.ci_identities import classify_identities
 
     estate.ci_identities = classify_identities(graph, config, estate.ci)
-    estate.identity = analyse_identities(graph, config, estate.production, estate.ci,
-                                         identities=[i for i, v in estate.ci_identities.items() if v.hosted])
+    estate.identities = analyse_identities(graph, config, estate.production, estate.ci,
+                                           identities=[i for i, v in estate.ci_identities.items() if v.hosted])
+    estate.identity = estate.identities.evaluated()
     # Last: identity evaluation adds the gaps of the policies it could not read.
     estate.coverage = Coverage(graph, estate.reach)
     possible_exposure(graph, estate.reach, estate.coverage, estate.exposure, among=estate.ci)

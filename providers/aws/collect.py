@@ -557,6 +557,7 @@ class _Collector:
         self.store(
             data, "codebuild_projects", self.attempt(region, "codebuild_projects", lambda: self.codebuild(region))
         )
+        self.collect_workloads(region, data)
         listing("vpc_peering_connections", ec2, "describe_vpc_peering_connections", "VpcPeeringConnections")
         listing(
             "transit_gateway_attachments", ec2, "describe_transit_gateway_attachments", "TransitGatewayAttachments"
@@ -691,6 +692,61 @@ class _Collector:
         for batch in chunks(names, CODEBUILD_BATCH_SIZE):
             projects.extend(codebuild.batch_get_projects(names=batch).get("projects", []))
         return projects
+
+    def collect_workloads(self, region: str, data: dict) -> None:
+        """What runs as a role and can be taken over, for identity analysis: Systems Manager's
+        managed instances, Lambda functions, CloudFormation stacks, Glue dev endpoints, SageMaker
+        notebook instances, ECS task definitions and EC2 launch templates."""
+        ssm = self.client("ssm", region)
+        self.store(data, "ssm_managed_instances", self.attempt(
+            region, "ssm_managed_instances",
+            lambda: all_items(ssm, "describe_instance_information", "InstanceInformationList")))
+        functions = self.client("lambda", region)
+        self.store(data, "lambda_functions", self.attempt(
+            region, "lambda_functions", lambda: all_items(functions, "list_functions", "Functions")))
+        stacks = self.client("cloudformation", region)
+        self.store(data, "cloudformation_stacks", self.attempt(
+            region, "cloudformation_stacks", lambda: all_items(stacks, "describe_stacks", "Stacks")))
+        glue = self.client("glue", region)
+        self.store(data, "glue_dev_endpoints", self.attempt(
+            region, "glue_dev_endpoints", lambda: all_items(glue, "get_dev_endpoints", "DevEndpoints")))
+        self.store(data, "sagemaker_notebook_instances", self.attempt(
+            region, "sagemaker_notebook_instances", lambda: self.notebooks(region)))
+        self.store(data, "ecs_task_definitions", self.attempt(
+            region, "ecs_task_definitions", lambda: self.task_definitions(region)))
+        self.store(data, "launch_templates", self.attempt(
+            region, "launch_templates", lambda: self.launch_templates(self.client("ec2", region))))
+
+    def notebooks(self, region: str) -> list:
+        sagemaker = self.client("sagemaker", region)
+        names = [n["NotebookInstanceName"] for n in all_items(sagemaker, "list_notebook_instances", "NotebookInstances")]
+        found = []
+        for name in names:  # the listing has no role: one DescribeNotebookInstance each
+            reply = sagemaker.describe_notebook_instance(NotebookInstanceName=name)
+            reply.pop("ResponseMetadata", None)
+            found.append(reply)
+        return found
+
+    def task_definitions(self, region: str) -> list:
+        ecs = self.client("ecs", region)
+        arns = all_items(ecs, "list_task_definitions", "taskDefinitionArns", status="ACTIVE")
+        found = []
+        for arn in arns:  # the listing has ARNs only: one DescribeTaskDefinition each
+            definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+            found.append({key: definition.get(key) for key in
+                          ("taskDefinitionArn", "family", "revision", "taskRoleArn", "executionRoleArn", "status")
+                          if key in definition})
+        return found
+
+    @staticmethod
+    def launch_templates(ec2) -> list:
+        templates = all_items(ec2, "describe_launch_templates", "LaunchTemplates")
+        for template in templates:
+            # The default and latest versions are the ones a launch without a version number uses.
+            template["Versions"] = all_items(
+                ec2, "describe_launch_template_versions", "LaunchTemplateVersions",
+                LaunchTemplateId=template["LaunchTemplateId"], Versions=["$Default", "$Latest"])
+        return templates
 
     @staticmethod
     def transit_gateway_route_tables(ec2) -> list:

@@ -263,6 +263,9 @@ def demo_scan(quiet: bool = False) -> tuple[dict, dict]:
         from guardrails.config import Config
 
         from .demo_estate import PRODUCTION_ACCOUNT_ID, REGION, build_demo_estate
+        from .emulator import install
+
+        install()
 
         config = Config(production_accounts=frozenset({PRODUCTION_ACCOUNT_ID}))
         started = common.started()

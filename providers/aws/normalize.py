@@ -180,6 +180,7 @@ def normalize_all_but_instances(snapshots: Iterable[dict], graph: EstateGraph, c
             ctx.region = region
             _add_network_edges(ctx, data)
             _add_build_projects(ctx, data)
+            _add_workloads(ctx, data)
             _add_load_balancers(ctx, data)
         ctx.region = ""
         _add_role_edges(ctx, snap.get("iam") or {})
@@ -804,6 +805,8 @@ def _add_instances(ctx: _Context, data: dict) -> None:
     instance_by_ip = ctx.instance_by_ip
     region = ctx.region or None
     via_profile: dict[str, str] = {}  # one text per instance profile, shared by its instances' edges
+    managed = data.get("ssm_managed_instances")
+    agent_of = None if managed is None else {m.get("InstanceId") for m in managed if isinstance(m, dict)}
     if data.get("instances"):
         decode_in_place(data["instances"], f"regions.{ctx.region}.instances", "InstanceId")  # a projecting reader defers them
     for inst in _taken(data, "instances") if ctx.consume else data.get("instances") or []:
@@ -831,7 +834,8 @@ def _add_instances(ctx: _Context, data: dict) -> None:
                    image_name=image.get("Name"),
                    autoscaling_group=asg, launch_time=inst.get("LaunchTime"),
                    metadata_service=metadata, launch_data=inst.get("UserData"),
-                   managed_service=False, identity_ref=profile, **translated)
+                   managed_service=False, identity_ref=profile,
+                   command_agent=None if agent_of is None else iid in agent_of, **translated)
         for iface in interfaces:
             for ip in iface["private"]:
                 held = instance_by_ip.get(ip)  # most addresses have one holder; overlapping networks give more
@@ -875,6 +879,63 @@ def _add_build_projects(ctx: _Context, data: dict) -> None:
                 g.add_edge(arn, role_arn, "runs_as", via="CodeBuild service role")
             else:
                 ctx.gap(f"role of {arn}", f"service role {role} not collected")
+
+
+# -- what runs as a role without being a host of the network ------------------------------------
+
+
+def _add_workloads(ctx: _Context, data: dict) -> None:
+    """Functions, stacks, dev endpoints, notebooks, task definitions and launch templates: nodes
+    that identity analysis may find taken over, each with a `runs_as` edge to its role."""
+    region, account = ctx.region, ctx.account
+    for function in data.get("lambda_functions") or []:
+        _add_workload(ctx, function.get("FunctionArn"), "function", function.get("FunctionName"),
+                      function.get("Role"), "Lambda execution role")
+    for stack in data.get("cloudformation_stacks") or []:
+        _add_workload(ctx, stack.get("StackId"), "stack", stack.get("StackName"), stack.get("RoleARN"),
+                      "CloudFormation service role", tags=tags_of(stack))
+    for endpoint in data.get("glue_dev_endpoints") or []:
+        name = endpoint.get("EndpointName")
+        _add_workload(ctx, f"arn:aws:glue:{region}:{account}:devEndpoint/{name}", "dev_endpoint", name,
+                      endpoint.get("RoleArn"), "Glue dev endpoint role")
+    for notebook in data.get("sagemaker_notebook_instances") or []:
+        _add_workload(ctx, notebook.get("NotebookInstanceArn"), "notebook", notebook.get("NotebookInstanceName"),
+                      notebook.get("RoleArn"), "SageMaker notebook role")
+    for definition in data.get("ecs_task_definitions") or []:
+        arn = definition.get("taskDefinitionArn")
+        _add_workload(ctx, arn, "task_definition", f"{definition.get('family')}:{definition.get('revision')}",
+                      definition.get("taskRoleArn"), "ECS task role")
+    for template in data.get("launch_templates") or []:
+        template_id = template.get("LaunchTemplateId")
+        profiles = {((v.get("LaunchTemplateData") or {}).get("IamInstanceProfile") or {}).get("Arn")
+                    or ((v.get("LaunchTemplateData") or {}).get("IamInstanceProfile") or {}).get("Name")
+                    for v in template.get("Versions") or []} - {None}
+        arn = f"arn:aws:ec2:{region}:{account}:launch-template/{template_id}"
+        roles = sorted({role for profile in profiles
+                        for role in ctx.profiles.get(profile) or ctx.profiles.get(str(profile).rsplit("/", 1)[-1]) or []})
+        _add_workload(ctx, arn, "launch_template", template.get("LaunchTemplateName"), None, "",
+                      tags=tags_of(template), profile=sorted(profiles)[0] if profiles else None, roles=roles)
+
+
+def _add_workload(ctx: _Context, arn: str | None, workload_type: str, name: str | None, role: str | None, via: str,
+                  *, tags: dict | None = None, profile: str | None = None, roles: list[str] | None = None) -> None:
+    if not arn:
+        return
+    g = ctx.graph
+    g.add_node(arn, "workload", provider=PROVIDER, account=ctx.account, region=ctx.region or None,
+               name=name or arn, tags=tags or {}, workload_type=workload_type, arn=arn,
+               identity_ref=profile or role)
+    if profile:
+        via = f"instance profile {profile}"
+        if not roles:
+            ctx.gap(f"role of {arn}", f"instance profile {profile} not found among collected IAM instance profiles")
+    elif role:
+        roles = [role]
+    for role_arn in roles or []:
+        if g.has(role_arn):
+            g.add_edge(arn, role_arn, "runs_as", via=via)
+        else:
+            ctx.gap(f"role of {arn}", f"role {role_arn} not collected")
 
 
 def build_project_id(project: dict) -> str:
