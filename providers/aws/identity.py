@@ -67,11 +67,6 @@ _WORKLOAD_LISTS = {"function": "lambda_functions", "stack": "cloudformation_stac
                    "task_definition": "ecs_task_definitions", "launch_template": "launch_templates",
                    "build_project": "codebuild_projects"}
 
-# IAM self-service on another identity: the actions, the kind of identity, and the edge's method.
-_SELF_SERVICE = ((("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile"), "user", "credentials"),
-                 (("iam:UpdateAssumeRolePolicy",), "role", "trust_update"))
-SELF_SERVICE_TARGETS = 50
-
 # The service a role is passed to when a take-over's actions include iam:PassRole.
 _TAKE_OVER_PASSED_TO = {"task_definition": "ecs-tasks.amazonaws.com", "launch_template": "ec2.amazonaws.com"}
 
@@ -223,8 +218,7 @@ class AwsIdentities:
         escalations = () if admin else tuple(
             Escalation(e.name, e.permissions, tuple(describe_grant(g) for g in e.grants), _confidence(e.grants))
             for e in policy.escalations())
-        assumes = (self._assumptions(identity, policy) + self._passed_roles(identity, policy)
-                   + self._self_service(identity, policy))
+        assumes = self._assumptions(identity, policy) + self._passed_roles(identity, policy)
         takes_over = self._take_overs(identity, policy, unknown)  # may add to `unknown`
         return IdentityPower(power=power, admin=describe_grant(admin) if admin else None, escalations=escalations,
                              assumes=tuple(assumes),
@@ -362,43 +356,6 @@ class AwsIdentities:
                                     f"iam:PassRole of {role.name} to {service} with {launched}: {describe_grant(grant)}",
                                     "pass_to_service", proofs, _confidence([grant, *(g for _, g in launch)]))
         return list(hops.values())
-
-    # -- IAM self-service on another identity --
-
-    @cached_property
-    def _by_account_and_type(self) -> dict[tuple[str, str], list[Node]]:
-        found: dict[tuple[str, str], list[Node]] = {}
-        for node in sorted(self._by_id.values(), key=lambda n: n.id):
-            found.setdefault((node.get("account") or "", node.get("identity_type") or ""), []).append(node)
-        return found
-
-    def _self_service(self, source: Node, policy: IdentityPolicy) -> list[Hop]:
-        """Identities of its account whose credentials `source` can create (users: access keys,
-        console passwords) or whose trust it can rewrite to admit itself (roles). A grant on more
-        than SELF_SERVICE_TARGETS of them is left to the escalation set it makes, which already
-        says the identity can escalate: an edge to each would cost an evaluation each."""
-        hops: list[Hop] = []
-        account = source.get("account") or ""
-        for actions, identity_type, method in _SELF_SERVICE:
-            allowed = [a for a in actions if policy.allows(a, f"arn:*:iam::*:{identity_type}/*")]
-            if not allowed:
-                continue
-            matched = []
-            for target in self._by_account_and_type.get((account, identity_type), ()):
-                arn = target.get("arn") or target.id
-                if target.id == source.id:
-                    continue
-                hit = next(((a, g) for a in allowed for g in (policy.allows(a, arn),) if g), None)
-                if hit and not (method == "trust_update" and policy.denies("sts:AssumeRole", arn)):
-                    matched.append((target, arn, *hit))
-                    if len(matched) > SELF_SERVICE_TARGETS:
-                        break
-            if len(matched) > SELF_SERVICE_TARGETS:
-                continue
-            for target, arn, action, grant in matched:
-                hops.append(Hop(source.id, target.id, f"{action} on {target.name}: {describe_grant(grant)}", method,
-                                (proof(action, arn, grant),), _confidence([grant])))
-        return hops
 
     # -- taking over resources that run as a role --
 
