@@ -218,8 +218,10 @@ class AwsIdentities:
         escalations = () if admin else tuple(
             Escalation(e.name, e.permissions, tuple(describe_grant(g) for g in e.grants), _confidence(e.grants))
             for e in policy.escalations())
-        assumes = self._assumptions(identity, policy) + self._passed_roles(identity, policy)
-        takes_over = self._take_overs(identity, policy, unknown)  # may add to `unknown`
+        # An administrator holds every power already: what it could pass or take over adds nothing, and
+        # following it from every administrator would cost an evaluation of most of the estate.
+        assumes = self._assumptions(identity, policy) + ([] if admin else self._passed_roles(identity, policy))
+        takes_over = [] if admin else self._take_overs(identity, policy, unknown)  # may add to `unknown`
         return IdentityPower(power=power, admin=describe_grant(admin) if admin else None, escalations=escalations,
                              assumes=tuple(assumes),
                              production=tuple(self._production_access(identity, policy, power)),
