@@ -172,7 +172,10 @@ def test_the_same_audits_with_collection_on_a_dask_cluster_of_two_workers(org, o
     url, _ = org_moto
     # The workers read the cloud as the CLI would: from their environment.
     cluster = subprocess.Popen([sys.executable, "-c", LOCAL_CLUSTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True, env={**os.environ, "AWS_ENDPOINT_URL": url})
+                               stderr=subprocess.DEVNULL, text=True, env={**os.environ, "AWS_ENDPOINT_URL": url},
+                               # `-c` puts the working directory first on sys.path: from a checkout, its
+                               # source folder would shadow the installed package in the workers.
+                               cwd=tmp_path)
     try:
         address = cluster.stdout.readline().strip()
         assert address.startswith("tcp://127.0.0.1:"), address
