@@ -39,8 +39,15 @@ linearly with instances, about 1.14 resources per instance from 10,000 resources
 per three VPCs). `resource_count(instances)` gives the exact number without building the snapshot,
 and `instances_for(resources)` the smallest instance count that yields at least that many.
 
-Everything is a function of (instances, seed, account id, region): the same arguments give the same
-snapshot, byte for byte.
+Beside the estate, `extra_roles` more IAM roles (Lambda service roles with an inline policy) and
+`federated_roles` roles that hosted pipelines federate into (`--roles`, `--federated`): trusting
+the account's OIDC providers for GitHub Actions, GitLab, Terraform Cloud and CircleCI, in the trust
+shapes real accounts hold (no subject condition, `repo:*`, one owner's repositories, one
+repository's branches, one pinned branch or environment), every tenth with AdministratorAccess.
+Every estate has two IAM users (`terraform`, `auditor`).
+
+Everything is a function of (instances, seed, account id, region, extra and federated roles): the
+same arguments give the same snapshot, byte for byte.
 """
 
 from __future__ import annotations
@@ -205,12 +212,19 @@ def peer_pairs(vpcs: int) -> list[tuple[int, int]]:
     return [(i, i + 1) for i in range(0, vpcs - 1, 3)]
 
 
-def resource_count(instances: int) -> int:
-    """Nodes of the estate graph, the internet excluded, that generate(instances) normalizes to."""
+FEDERATION_ISSUERS = ("token.actions.githubusercontent.com", "gitlab.com", "app.terraform.io",
+                      "oidc.circleci.com/org/5e2a7c10-0000-4d3c-8b1a-0123456789ab")
+USERS = 2
+
+
+def resource_count(instances: int, extra_roles: int = 0, federated_roles: int = 0) -> int:
+    """Nodes of the estate graph, the internet excluded, that generate(instances, ...) normalizes to."""
     plans = layout(instances)
     service_roles = {service.role for plan in plans for service in plan.services}
-    # the account, the production deploy role
-    return 1 + sum(p.resources() for p in plans) + len(service_roles) + len(peer_pairs(len(plans))) + 1
+    issuers = min(federated_roles, len(FEDERATION_ISSUERS))
+    # the account, the production deploy role, the users
+    return (1 + sum(p.resources() for p in plans) + len(service_roles) + len(peer_pairs(len(plans))) + 1 + USERS
+            + extra_roles + federated_roles + issuers)
 
 
 def instances_for(resources: int) -> int:
@@ -232,8 +246,32 @@ def _tags(**tags: str) -> list[dict]:
     return [{"Key": k.replace("_", ":") if k.startswith("aws_") else k, "Value": v} for k, v in tags.items()]
 
 
+def _federated_trust(provider: str, url: str, n: int) -> dict:
+    """One of the trust shapes real accounts hold for a hosted pipeline, by `n`."""
+    subjects = {
+        "token.actions.githubusercontent.com": ["repo:*", "repo:acme/*", f"repo:acme/svc-{n}:*",
+                                                f"repo:acme/svc-{n}:ref:refs/heads/main",
+                                                f"repo:acme/svc-{n}:environment:production"],
+        "gitlab.com": ["project_path:*", "project_path:acme/*", f"project_path:acme/svc-{n}:*",
+                       f"project_path:acme/svc-{n}:ref_type:branch:ref:main", "project_path:acme/platform/*"],
+        "app.terraform.io": ["organization:*", "organization:acme:*",
+                             f"organization:acme:project:*:workspace:svc-{n}:run_phase:*",
+                             f"organization:acme:project:platform:workspace:svc-{n}:run_phase:apply",
+                             "organization:acme:project:platform:*"],
+    }.get(url, ["*", f"org/5e2a7c10-0000-4d3c-8b1a-0123456789ab/project/{n:08x}/user/*"])
+    pick = subjects[n % len(subjects)]
+    condition = {"StringEquals": {f"{url}:aud": "sts.amazonaws.com"}}
+    if n % 7:  # every seventh trusts the audience alone
+        condition["StringLike" if "*" in pick else "StringEquals"] = {f"{url}:sub": pick}
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": provider},
+                                                    "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition}]}
+
+
 class _Builder:
-    def __init__(self, instances: int, seed: int, account: str, region: str) -> None:
+    def __init__(self, instances: int, seed: int, account: str, region: str, extra_roles: int = 0,
+                 federated_roles: int = 0) -> None:
+        self.extra_roles = extra_roles
+        self.federated_roles = federated_roles
         self.rng = random.Random(f"{seed}:{account}:{region}")
         self.account = account
         self.region = region
@@ -281,6 +319,7 @@ class _Builder:
         self._iam_shared()
         networks = [self._vpc(plan) for plan in self.plans]
         self._peerings(networks)
+        self._extra_roles()
         return {
             "format": SNAPSHOT_FORMAT,
             "version": SNAPSHOT_VERSION,
@@ -372,6 +411,30 @@ class _Builder:
             "AttachedManagedPolicies": [{"PolicyName": n, "PolicyArn": a} for n, a in managed],
             "Tags": _tags(**(tags or {})), "RoleLastUsed": {"LastUsedDate": self.time(1), "Region": self.region}})
         return f"arn:aws:iam::{self.account}:instance-profile/{name}"
+
+    def _extra_roles(self) -> None:
+        lambda_trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        for n in range(self.extra_roles):
+            self._role(f"fn-{n:05d}", lambda_trust, profile=False, inline=[("logs", {
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*",
+                                                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"]}]})])
+        if not self.federated_roles:
+            return
+        providers = []
+        for url in FEDERATION_ISSUERS[:self.federated_roles]:
+            arn = f"arn:aws:iam::{self.account}:oidc-provider/{url}"
+            providers.append((arn, url))
+            self.iam.setdefault("oidc_providers", []).append({
+                "Arn": arn, "Url": url, "ClientIDList": ["sts.amazonaws.com"],
+                "ThumbprintList": ["6938fd4d98bab03faadb97b34396831e3780aea1"], "Tags": []})
+        for n in range(self.federated_roles):
+            arn, url = providers[n % len(providers)]
+            managed = [("AdministratorAccess", self.policies["admin"])] if n % 10 == 0 else []
+            inline = [] if managed else [("deploy", {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Resource": f"arn:aws:s3:::acme-svc-{n}/*", "Action": ["s3:PutObject"]}]})]
+            self._role(f"pipeline-{n:04d}", _federated_trust(arn, url, n), managed=managed, inline=inline,
+                       profile=False)
 
     # one VPC with everything in it
 
@@ -835,9 +898,10 @@ class _Builder:
 
 
 def generate(instances: int, seed: int = 0, *, account_id: str = DEFAULT_ACCOUNT,
-             region: str = DEFAULT_REGION) -> dict:
-    """A snapshot of one synthetic account and region with `instances` EC2 instances."""
-    return _Builder(instances, seed, account_id, region).build()
+             region: str = DEFAULT_REGION, extra_roles: int = 0, federated_roles: int = 0) -> dict:
+    """A snapshot of one synthetic account and region with `instances` EC2 instances, and
+    `extra_roles` and `federated_roles` more IAM roles (see the module docstring)."""
+    return _Builder(instances, seed, account_id, region, extra_roles, federated_roles).build()
 
 
 def main() -> None:
@@ -851,19 +915,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--account", default=DEFAULT_ACCOUNT)
     parser.add_argument("--region", default=DEFAULT_REGION)
+    parser.add_argument("--roles", type=int, default=0, help="IAM roles in all (more Lambda service roles are added)")
+    parser.add_argument("--federated", type=int, default=0, help="of those, roles hosted pipelines federate into")
     parser.add_argument("output", help="snapshot file to write (gzip when it ends in .gz), or - for stdout")
     args = parser.parse_args()
     if (args.resources is None) == (args.instances is None):
         parser.error("give exactly one of --resources and --instances")
     instances = args.instances if args.instances is not None else instances_for(args.resources)
-    snap = generate(instances, args.seed, account_id=args.account, region=args.region)
+    base = len(generate(instances, args.seed, account_id=args.account, region=args.region)["iam"]["roles"])
+    extra = max(0, args.roles - base - args.federated) if args.roles else 0
+    snap = generate(instances, args.seed, account_id=args.account, region=args.region, extra_roles=extra,
+                    federated_roles=args.federated)
     if args.output == "-":
         json.dump(snap, sys.stdout, separators=(",", ":"))
     else:
         from guardrails import snapshot
 
         snapshot.save(snap, args.output)
-    print(f"{instances} instances, {resource_count(instances)} resources", file=sys.stderr)
+    print(f"{instances} instances, {len(snap['iam']['roles'])} roles ({args.federated} federated), "
+          f"{resource_count(instances, extra, args.federated)} resources", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,11 @@ def _assumption_text(assumptions: list[str]) -> str:
     id="ci-internet-exposed",
     title="CI node reachable from the internet",
     severity=Severity.CRITICAL,
+    severity_note="high for a runner",
     stride=("spoofing", "elevation_of_privilege", "information_disclosure"),
     owasp_cicd=("CICD-SEC-7",),
+    cis=("AWS Foundations v3.0.0 5.2", "AWS Foundations v3.0.0 5.3"),
+    nist=("SP 800-53 SC-7",),
     remediation="Remove the node's public address and its internet gateway route, and publish the CI service "
                 "only through an authenticated, internal or allow-listed load balancer (or a VPN/zero-trust "
                 "proxy). Close every security group and network ACL rule that admits 0.0.0.0/0 or ::/0.",
@@ -57,8 +60,11 @@ def internet_exposed(estate: Estate) -> Iterator[Result]:
     id="ci-firewall-allows-internet",
     title="CI node's firewall admits the internet",
     severity=Severity.MEDIUM,
+    severity_note="raised to high when the node is also reachable from the internet",
     stride=("spoofing", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-7",),
+    cis=("AWS Foundations v3.0.0 5.2", "AWS Foundations v3.0.0 5.3"),
+    nist=("SP 800-53 SC-7",),
     remediation="Replace ingress rules from 0.0.0.0/0 or ::/0 with the load balancer's security group or the "
                 "specific CIDRs that need access; a CI node should never be one route change away from exposure.",
     needs=("firewalls",),
@@ -136,6 +142,7 @@ def _layers(graph, own: dict, firewalls: list[str]) -> list[tuple[str, ...]]:
     severity=Severity.MEDIUM,
     stride=("spoofing", "information_disclosure"),
     owasp_cicd=("CICD-SEC-7",),
+    nist=("SP 800-53 SC-7",),
     remediation="Move the node into a private subnet whose route table sends 0.0.0.0/0 and ::/0 to a NAT gateway "
                 "(or an inspection appliance), never straight to an internet gateway.",
     needs=("routes",),
@@ -182,6 +189,7 @@ def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
     severity=Severity.HIGH,
     stride=("spoofing", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-7",),
+    nist=("SP 800-53 SC-7",),
     remediation="Release the server's public IP / Elastic IP (and IPv6 address), disable auto-assigned public "
                 "IPs on its subnet, and reach it only through a load balancer.",
 )
@@ -205,6 +213,11 @@ def not_behind_load_balancer(estate: Estate) -> Iterator[Result]:
             f"{describe(node, verdict)} has its own public address {what} instead of being reached only through "
             "a load balancer." + _assumption_text(assumed),
             path=(step(estate.graph.node(INTERNET)), step(node, f"public address {what}")),
-            details={"addresses": addresses, "assumptions": assumed},
+            details={"addresses": addresses, "assumptions": assumed,
+                     # which interface holds each address, and how: what a remediation changes
+                     "interfaces": [{"id": iface.get("id"), "public": list(iface.get("public") or []),
+                                     "public_kind": iface.get("public_kind"), "ipv6": list(iface.get("ipv6") or [])}
+                                    for iface in node.get("interfaces") or []
+                                    if iface.get("public") or iface.get("ipv6")]},
             unknowns=tuple(assumed),
         )

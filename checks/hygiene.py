@@ -16,8 +16,11 @@ from guardrails.secrets import decode_launch_data, find_secrets
     id="ci-imds-v1",
     title="CI node's metadata service accepts IMDSv1",
     severity=Severity.MEDIUM,
+    severity_note="raised to high when the node is reachable from the internet",
     stride=("information_disclosure", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-6",),
+    cis=("AWS Foundations v3.0.0 5.6",),
+    nist=("SP 800-53 CM-7",),
     remediation="Require IMDSv2 (HttpTokens=required) and, on runners that run containers, keep the response hop "
                 "limit at 1 so build containers cannot reach the host's role credentials.",
 )
@@ -50,6 +53,7 @@ def imds_v1(estate: Estate) -> Iterator[Result]:
     severity=Severity.HIGH,
     stride=("information_disclosure", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-6",),
+    nist=("SP 800-53 IA-5(7)",),
     remediation="Remove the secret from user data and rotate it now; fetch it at boot from Secrets Manager or SSM "
                 "Parameter Store with the instance role, and register runners with short-lived tokens.",
     needs=("launch_data",),
@@ -68,7 +72,8 @@ def secret_in_user_data(estate: Estate) -> Iterator[Result]:
         if not hits:
             continue
         kinds = sorted({h.kind for h in hits})
-        yield Result(node.id, f"{describe(node, verdict)} has {len(hits)} secret(s) in its user data: "
+        yield Result(node.id, f"{describe(node, verdict)} has {len(hits)} {'secret' if len(hits) == 1 else 'secrets'} in its user "
+                              "data: "
                               + "; ".join(h.describe() for h in hits[:5]) + ".",
                      path=(step(node, "user data"),),
                      details={"secrets": [{"kind": h.kind, "line": h.line, "masked": h.masked} for h in hits],
@@ -91,6 +96,7 @@ def _parse_time(value) -> dt.datetime | None:
     severity=Severity.LOW,
     stride=("tampering", "repudiation"),
     owasp_cicd=("CICD-SEC-7",),
+    nist=("SP 800-53 SI-14",),
     remediation="Run builds on ephemeral runners: an autoscaling group that replaces instances after each job or "
                 "within a day (e.g. instance refresh or max instance lifetime), so footholds do not persist.",
 )

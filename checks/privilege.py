@@ -4,20 +4,48 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from guardrails.analysis.ci_identities import CiIdentity, describe_statement
 from guardrails.analysis.estate import Estate, ci_label as describe
 from guardrails.analysis.identity import IdentityFacts
+from guardrails.federation import LEVELS
+from guardrails.identity_facts import PowerAnswer
 from guardrails.analysis.reachability import Exposure, Step, step
-from guardrails.graph import Node
+from guardrails.graph import INTERNET, Node
 from guardrails.registry import Result, Severity, check
 
 
-def _identity_steps(estate: Estate, node: Node, identity: Node, edge: dict, facts: IdentityFacts,
-                    chain_upto: str | None = None) -> list[Step]:
+_PHRASES = {
+    "assume": "can assume {target}",
+    "pass_to_service": "can pass {target} to a service it launches ({actions})",
+    "credentials": "can create credentials of {target}",
+    "trust_update": "can rewrite the trust policy of {target} and assume it",
+    "take_over": "can take over {target} ({actions})",
+    "runs_as": "runs as {target}",
+}
+
+
+def chain_words(estate: Estate, chain) -> str:
+    """The chain in words: "can take over web-1 (ssm:SendCommand), which runs as web-admin"."""
+    parts = []
+    for hop in chain:
+        target = estate.graph.node(hop.target).name if estate.graph.has(hop.target) else hop.target
+        actions = " + ".join(dict.fromkeys(p.action for p in hop.proofs)) or hop.method
+        parts.append(_PHRASES.get(hop.method, "reaches {target}").format(target=target, actions=actions))
+    return ", which ".join(parts)
+
+
+def chain_details(chain) -> list[dict]:
+    """The chain as data: each hop with its method and the permissions (statement, resource) it rests on."""
+    return [{"from": h.source, "to": h.target, "method": h.method, "via": h.via, "confidence": h.confidence,
+             "proofs": [{"action": p.action, "resource": p.resource, "statement": p.statement,
+                         **({"condition": p.condition} if p.condition else {})} for p in h.proofs]}
+            for h in chain]
+
+
+def _identity_steps(estate: Estate, node: Node, identity: Node, edge: dict, answer: PowerAnswer | None) -> list[Step]:
     steps = [step(identity, edge.get("via", "runs as"))]
-    for hop in facts.chain if chain_upto else ():
+    for hop in answer.chain if answer else ():
         steps.append(step(estate.graph.node(hop.target), hop.via))
-        if hop.target == chain_upto:
-            break
     return steps
 
 
@@ -28,17 +56,89 @@ def _target_step(estate: Estate, identity: Node, via: str) -> Step:
     return Step(account or "account", "account", account or "account", via)
 
 
-def _admin_of(estate: Estate, node: Node):
-    """(identity, edge, facts, chain end) for the first identity of the node that is or becomes admin."""
-    for identity, edge in estate.identities_of(node.id):
-        facts = estate.identity.get(identity.id)
-        if not facts:
-            continue
-        if facts.power == "admin":
-            return identity, edge, facts, None
-        if facts.chain_power == "admin":
-            return identity, edge, facts, facts.chain_end
+def ci_identity_label(identity: Node, verdict: CiIdentity, how: bool = True) -> str:
+    """How a finding names a CI identity: its type, name, and (`how`) which pipelines become it."""
+    kind = identity.get("identity_type") or "identity"
+    label = f"CI {kind} {identity.name}" + (f" ({identity.id})" if identity.name != identity.id else "")
+    if how and verdict.federations:
+        platforms = sorted({f.platform for f in verdict.federations})
+        label += f", which {' and '.join(platforms)} pipelines can become,"
+    return label
+
+
+def _ci_identity_steps(estate: Estate, identity: Node, verdict: CiIdentity, facts: IdentityFacts | None,
+                       chain_upto: str | None) -> list[Step]:
+    """The evidence path of a CI identity: the issuer its pipelines come from (the widest one),
+    the identity, and the roles it assumes up to `chain_upto`."""
+    steps = []
+    if verdict.federations:
+        widest = min(verdict.federations, key=lambda f: LEVELS.index(f.assessment.level))
+        steps.append(step(estate.graph.node(widest.issuer), f"{widest.platform}: {widest.assessment.who}"))
+    steps.append(step(identity, "; ".join(verdict.reasons[:2])))
+    for hop in facts.chain if (facts and chain_upto) else ():
+        steps.append(step(estate.graph.node(hop.target), hop.via))
+        if hop.target == chain_upto:
+            break
+    return steps
+
+
+def _admin_end(facts: IdentityFacts | None):
+    """None when the identity is administrator itself, the end of its chain when it becomes one,
+    False when neither."""
+    if not facts:
+        return False
+    if facts.power == "admin":
+        return None
+    if facts.chain_power == "admin":
+        return facts.chain_end
+    return False
+
+
+def _identity_production(estate: Estate, facts: IdentityFacts | None):
+    """(the production it can act on, the chain end it acts as or None), or None."""
+    if not facts:
+        return None
+    if facts.production:
+        return facts.production, None
+    for hop in facts.chain:
+        reached = estate.identity[hop.target].production
+        if reached:
+            return reached, hop.target
     return None
+
+
+def ci_identity_power(estate: Estate, identity_id: str):
+    """The strongest power a CI identity holds, itself or through the roles it can assume:
+    (kind in words, holder id, chain end or None, what proves it, the production target or None),
+    or None when it holds no administrator, escalation or production power."""
+    facts = estate.identity.get(identity_id)
+    end = _admin_end(facts)
+    if end is not False:
+        holder = end or identity_id
+        return "administrator", holder, end, estate.identity[holder].admin or "administrator", None
+    if facts and (facts.escalations or facts.chain_power == "escalate"):
+        end = None if facts.escalations else facts.chain_end
+        holder = end or identity_id
+        return ("privilege escalation", holder, end,
+                "; ".join(e.name for e in estate.identity[holder].escalations), None)
+    found = _identity_production(estate, facts)
+    if found:
+        accesses, end = found
+        return "production access", end or identity_id, end, accesses[0].via, accesses[0].target
+    return None
+
+
+def _reach(estate: Estate, node: Node, level: str):
+    """(identity, edge, answer) for the first identity of the node that holds `level`."""
+    for identity, edge in estate.identities_of(node.id):
+        answer = estate.identities.reach(identity.id, level) if estate.identities else None
+        if answer is not None:
+            return identity, edge, answer
+    return None
+
+
+def _admin_of(estate: Estate, node: Node):
+    return _reach(estate, node, "admin")
 
 
 @check(
@@ -47,6 +147,8 @@ def _admin_of(estate: Estate, node: Node):
     severity=Severity.CRITICAL,
     stride=("elevation_of_privilege",),
     owasp_cicd=("CICD-SEC-2", "CICD-SEC-5"),
+    cis=("AWS Foundations v3.0.0 1.16",),
+    nist=("SP 800-53 AC-6",),
     remediation="Give the CI role only the permissions its jobs need (deploy roles scoped to their services), remove "
                 "AdministratorAccess / `*` grants and role chains to administrator roles, and add a permissions "
                 "boundary that denies IAM changes.",
@@ -58,17 +160,35 @@ def admin_identity(estate: Estate) -> Iterator[Result]:
         found = _admin_of(estate, node)
         if not found:
             continue
-        identity, edge, facts, chain_end = found
+        identity, edge, answer = found
+        holder = estate.graph.node(answer.holder)
+        how = answer.proof or "administrator"
+        chain_text = (" through " + " -> ".join(estate.graph.node(h.target).name for h in answer.chain)
+                      if answer.chain else "")
+        steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, answer)
+        steps.append(_target_step(estate, holder, how))
+        yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}{chain_text}, which "
+                              + ("may hold" if answer.unknowns else "holds") + f" administrator power ({how}).",
+                     path=tuple(steps), details={"identity": identity.id, "admin_identity": holder.id, "grant": how,
+                                                 "chain": [h.target for h in answer.chain],
+                                                 "hops": chain_details(answer.chain)},
+                     unknowns=answer.unknowns)
+    for identity, verdict in estate.hosted_ci_identities():
+        facts = estate.identity.get(identity.id)
+        chain_end = _admin_end(facts)
+        if chain_end is False:
+            continue
         holder = estate.graph.node(chain_end) if chain_end else identity
         how = estate.identity[holder.id].admin or "administrator"
         chain_text = (" through " + " -> ".join(estate.graph.node(h.target).name for h in facts.chain)
                       if chain_end else "")
-        steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, facts, chain_end)
+        steps = _ci_identity_steps(estate, identity, verdict, facts, chain_end)
         steps.append(_target_step(estate, holder, how))
-        yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}{chain_text}, which holds "
-                              f"administrator power ({how}).",
+        yield Result(identity.id, f"{ci_identity_label(identity, verdict)} holds administrator power{chain_text} "
+                                  f"({how}).",
                      path=tuple(steps), details={"identity": identity.id, "admin_identity": holder.id, "grant": how,
-                                                 "chain": [h.target for h in facts.chain] if chain_end else []})
+                                                 "chain": [h.target for h in facts.chain] if chain_end else [],
+                                                 "ci_reasons": list(verdict.reasons)})
 
 
 @check(
@@ -77,62 +197,91 @@ def admin_identity(estate: Estate) -> Iterator[Result]:
     severity=Severity.HIGH,
     stride=("elevation_of_privilege",),
     owasp_cicd=("CICD-SEC-2", "CICD-SEC-5"),
+    nist=("SP 800-53 AC-6",),
     remediation="Remove the IAM permissions that let the role change policies, credentials or trust (iam:Put*, "
                 "iam:Attach*, iam:CreatePolicyVersion, iam:PassRole with compute-creating actions...), or scope "
                 "them to resources that cannot grant more power, and add a permissions boundary.",
 )
 def privilege_escalation(estate: Estate) -> Iterator[Result]:
-    """Not administrator, but one API call away from it."""
+    """Not administrator, but one API call (or a chain of them) away from it."""
     for node, verdict in estate.ci_nodes():
         if _admin_of(estate, node):
             continue  # reported as ci-admin-identity
-        found = False
-        for identity, edge in estate.identities_of(node.id):
-            facts = estate.identity.get(identity.id)
-            if not facts:
-                continue
-            holder, chain_end = (identity, None)
-            escalations = facts.escalations
-            if not escalations and facts.chain_power == "escalate":
-                holder, chain_end = estate.graph.node(facts.chain_end), facts.chain_end
-                escalations = estate.identity[facts.chain_end].escalations
-            if not escalations:
-                continue
-            sets = [f"{e.name} ({', '.join(e.permissions)})" for e in escalations]
-            grants = sorted({proof for e in escalations for proof in e.proofs})
-            steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, facts, chain_end)
-            steps.append(_target_step(estate, holder, "; ".join(grants[:3])))
-            yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}"
-                                  + (f" which can assume {holder.name}" if chain_end else "")
-                                  + f", which can escalate to administrator through {'; '.join(sets[:3])}"
-                                  + (f" (+{len(sets) - 3} more)" if len(sets) > 3 else "") + ".",
-                         path=tuple(steps),
-                         details={"identity": identity.id, "escalating_identity": holder.id,
-                                  "escalations": [{"name": e.name, "permissions": list(e.permissions),
-                                                   "grants": list(e.proofs)} for e in escalations]})
-            found = True
-            break
+        found = _reach(estate, node, "escalate")
+        if found:
+            identity, edge, answer = found
+            yield _escalation_result(estate, node, verdict, identity, edge, answer)
+            continue
         # Neither administrator nor escalating on what was seen: said so only when all was seen.
-        unseen = [] if found else estate.coverage.unknowns(node, ("identity",))
+        unseen = estate.coverage.unknowns(node, ("identity",))
+        for identity, _ in estate.identities_of(node.id):
+            if estate.identities is not None:
+                unseen += [u for u in estate.identities.unknowns(identity.id) if u not in unseen]
         if unseen:
             yield Result(node.id, f"Unknown whether {describe(node, verdict)} can escalate to administrator: what its "
                                   f"identity holds was not all seen: {'; '.join(unseen[:3])}.",
                          path=(step(node, "not decided: " + unseen[0]),), details={"undecided": True},
                          unknowns=tuple(unseen))
 
+    for identity, verdict in estate.hosted_ci_identities():
+        facts = estate.identity.get(identity.id)
+        if not facts or _admin_end(facts) is not False:
+            continue  # reported as ci-admin-identity
+        holder, chain_end, escalations = identity, None, facts.escalations
+        if not escalations and facts.chain_power == "escalate":
+            holder, chain_end = estate.graph.node(facts.chain_end), facts.chain_end
+            escalations = estate.identity[facts.chain_end].escalations
+        if not escalations:
+            if facts.unknown:
+                yield Result(identity.id, f"Unknown whether {ci_identity_label(identity, verdict)} can escalate to "
+                                          f"administrator: {'; '.join(facts.unknown[:3])}.",
+                             path=(step(identity, "not decided: " + facts.unknown[0]),), details={"undecided": True},
+                             unknowns=tuple(facts.unknown))
+            continue
+        sets = [f"{e.name} ({', '.join(e.permissions)})" for e in escalations]
+        grants = sorted({proof for e in escalations for proof in e.proofs})
+        steps = _ci_identity_steps(estate, identity, verdict, facts, chain_end)
+        steps.append(_target_step(estate, holder, "; ".join(grants[:3])))
+        yield Result(identity.id, f"{ci_identity_label(identity, verdict)}"
+                                  + (f", which can assume {holder.name}," if chain_end else "")
+                                  + f" can escalate to administrator through {'; '.join(sets[:3])}"
+                                  + (f" (+{len(sets) - 3} more)" if len(sets) > 3 else "") + ".",
+                     path=tuple(steps),
+                     details={"identity": identity.id, "escalating_identity": holder.id,
+                              "escalations": [{"name": e.name, "permissions": list(e.permissions),
+                                               "grants": list(e.proofs)} for e in escalations]})
+
+def _escalation_result(estate: Estate, node: Node, verdict, identity: Node, edge: dict, answer: PowerAnswer) -> Result:
+    holder = estate.graph.node(answer.holder)
+    steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, answer)
+    maybe = "may" if answer.unknowns else "can"
+    details = {"identity": identity.id, "escalating_identity": holder.id, "hops": chain_details(answer.chain)}
+    if answer.escalations:
+        escalations = answer.escalations
+        sets = [f"{e.name} ({', '.join(e.permissions)})" for e in escalations]
+        grants = sorted({proof for e in escalations for proof in e.proofs})
+        steps.append(_target_step(estate, holder, "; ".join(grants[:3])))
+        assume_only = all(h.method == "assume" for h in answer.chain)
+        if assume_only:
+            lead = f" which can assume {holder.name}" if answer.chain else ""
+        else:
+            lead = ", which " + chain_words(estate, answer.chain)
+        message = (f"{describe(node, verdict)} runs as {identity.name}{lead}, which {maybe} escalate to "
+                   f"administrator through {'; '.join(sets[:3])}" + (f" (+{len(sets) - 3} more)" if len(sets) > 3 else "")
+                   + ".")
+        details["escalations"] = [{"name": e.name, "permissions": list(e.permissions), "grants": list(e.proofs)}
+                                  for e in escalations]
+    else:  # an administrator reached by passing a role, taking over a resource or creating credentials
+        steps.append(_target_step(estate, holder, answer.proof))
+        message = (f"{describe(node, verdict)} runs as {identity.name}, which {chain_words(estate, answer.chain)}, "
+                   f"which holds administrator power ({answer.proof})"
+                   + (": possible, not certain" if answer.unknowns else "") + ".")
+        details["admin_identity"] = holder.id
+    return Result(node.id, message, path=tuple(steps), details=details, unknowns=answer.unknowns)
+
 
 def _production_of(estate: Estate, node: Node):
-    for identity, edge in estate.identities_of(node.id):
-        facts = estate.identity.get(identity.id)
-        if not facts:
-            continue
-        if facts.production:
-            return identity, edge, facts, facts.production, None
-        for hop in facts.chain:
-            reached = estate.identity[hop.target].production
-            if reached:
-                return identity, edge, facts, reached, hop.target
-    return None
+    return _reach(estate, node, "production")
 
 
 @check(
@@ -141,6 +290,7 @@ def _production_of(estate: Estate, node: Node):
     severity=Severity.HIGH,
     stride=("tampering", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-2", "CICD-SEC-5"),
+    nist=("SP 800-53 AC-5", "SP 800-53 AC-6"),
     remediation="Deploy to production only from a dedicated, protected pipeline: remove sts:AssumeRole into "
                 "production roles and write access to production resources from this CI identity, or require "
                 "approval (and an external ID or session tags) in the production roles' trust policies.",
@@ -152,13 +302,33 @@ def production_access(estate: Estate) -> Iterator[Result]:
         found = _production_of(estate, node)
         if not found:
             continue
-        identity, edge, facts, accesses, chain_end = found
-        steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, facts, chain_end)
+        identity, edge, answer = found
+        accesses = answer.production
+        steps = [step(node, "")] + _identity_steps(estate, node, identity, edge, answer)
         first = accesses[0]
         target = estate.graph.node(first.target) if estate.graph.has(first.target) else None
         steps.append(step(target, first.via) if target else Step(first.target, "account", first.target, first.via))
-        yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}, which can act on production: "
+        lead = (", which " + chain_words(estate, answer.chain)
+                if any(h.method != "assume" for h in answer.chain) else "")
+        yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}{lead}, which can act on production: "
                               + "; ".join(a.via for a in accesses[:3]) + (f" (+{len(accesses) - 3} more)" if len(accesses) > 3 else "") + ".",
+                     path=tuple(steps),
+                     details={"identity": identity.id, "targets": [{"target": a.target, "via": a.via} for a in accesses],
+                              "hops": chain_details(answer.chain)},
+                     unknowns=answer.unknowns)
+    for identity, verdict in estate.hosted_ci_identities():
+        facts = estate.identity.get(identity.id)
+        found = _identity_production(estate, facts)
+        if not found:
+            continue
+        accesses, chain_end = found
+        steps = _ci_identity_steps(estate, identity, verdict, facts, chain_end)
+        first = accesses[0]
+        target = estate.graph.node(first.target) if estate.graph.has(first.target) else None
+        steps.append(step(target, first.via) if target else Step(first.target, "account", first.target, first.via))
+        yield Result(identity.id, f"{ci_identity_label(identity, verdict)} can act on production: "
+                                  + "; ".join(a.via for a in accesses[:3])
+                                  + (f" (+{len(accesses) - 3} more)" if len(accesses) > 3 else "") + ".",
                      path=tuple(steps),
                      details={"identity": identity.id, "targets": [{"target": a.target, "via": a.via} for a in accesses]})
 
@@ -169,6 +339,8 @@ def production_access(estate: Estate) -> Iterator[Result]:
     severity=Severity.CRITICAL,
     stride=("spoofing", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-7", "CICD-SEC-2", "CICD-SEC-5"),
+    cis=("AWS Foundations v3.0.0 1.16", "AWS Foundations v3.0.0 5.2"),
+    nist=("SP 800-53 SC-7", "SP 800-53 AC-6"),
     remediation="Break the path at both ends: take the CI node off the internet (private subnet, load balancer with "
                 "authentication or VPN) and take administrator, escalation and production power away from its "
                 "identity and from every role it can assume.",
@@ -181,47 +353,78 @@ def internet_to_admin_path(estate: Estate) -> Iterator[Result]:
             continue
         ports = Exposure(node.id, paths).labels
         labels = ports or ["ports that are unknown"]
-        power = _admin_of(estate, node)
-        kind = "administrator"
-        if power:
-            identity, edge, facts, chain_end = power
-            holder = estate.graph.node(chain_end) if chain_end else identity
-            end_via = estate.identity[holder.id].admin or "administrator"
-        else:
-            escalating = next(((i, e, estate.identity[i.id]) for i, e in estate.identities_of(node.id)
-                               if i.id in estate.identity and (estate.identity[i.id].escalations
-                                                               or estate.identity[i.id].chain_power == "escalate")), None)
-            production = _production_of(estate, node)
-            if escalating:
-                identity, edge, facts = escalating
-                chain_end = None if facts.escalations else facts.chain_end
-                holder = estate.graph.node(chain_end) if chain_end else identity
-                kind = "privilege escalation"
-                end_via = "; ".join(e.name for e in estate.identity[holder.id].escalations)
-            elif production:
-                identity, edge, facts, accesses, chain_end = production
-                holder = estate.graph.node(chain_end) if chain_end else identity
-                kind = "production access"
-                end_via = accesses[0].via
-            else:
-                unseen = estate.coverage.unknowns(node, ("identity",))
-                if unseen:  # reachable, and what its identity can do was not seen
-                    yield Result(node.id, f"{describe(node, verdict)} is reachable from the internet on "
-                                          f"{', '.join(labels)}; whether its identity holds administrator, escalation "
-                                          f"or production power is unknown: {'; '.join(unseen[:3])}.",
-                                 path=tuple(paths[0].steps), ports=tuple(ports), details={"power": "unknown"},
-                                 unknowns=(*unknowns, *unseen))
-                continue
+        answer = None
+        for level, kind in (("admin", "administrator"), ("escalate", "privilege escalation"),
+                            ("production", "production access")):
+            found = _reach(estate, node, level)
+            if found:
+                identity, edge, answer = found
+                break
+        if answer is None:
+            unseen = estate.coverage.unknowns(node, ("identity",))
+            if unseen:  # reachable, and what its identity can do was not seen
+                yield Result(node.id, f"{describe(node, verdict)} is reachable from the internet on "
+                                      f"{', '.join(labels)}; whether its identity holds administrator, escalation "
+                                      f"or production power is unknown: {'; '.join(unseen[:3])}.",
+                             path=tuple(paths[0].steps), ports=tuple(ports), details={"power": "unknown"},
+                             unknowns=(*unknowns, *unseen))
+            continue
+        holder = estate.graph.node(answer.holder)
+        accesses = answer.production
+        end_via = accesses[0].via if kind == "production access" else answer.proof or "administrator"
         path = (Exposure(node.id, paths).direct() or paths)[0]
-        steps = list(path.steps) + _identity_steps(estate, node, identity, edge, facts, chain_end)
+        steps = list(path.steps) + _identity_steps(estate, node, identity, edge, answer)
         if kind == "production access" and estate.graph.has(accesses[0].target):
             steps.append(step(estate.graph.node(accesses[0].target), end_via))
         else:
             steps.append(_target_step(estate, holder, end_via))
         yield Result(node.id, f"{describe(node, verdict)} is reachable from the internet on {', '.join(labels)} "
                               f"and runs as {identity.name}"
-                              + (f", which can assume {holder.name}" if holder.id != identity.id else "")
+                              + ((f", which can assume {holder.name}" if all(h.method == "assume" for h in answer.chain)
+                                  else f", which {chain_words(estate, answer.chain)}") if answer.chain else "")
                               + f": an attacker who gets in holds {kind} ({end_via}).",
                      path=tuple(steps), ports=tuple(ports),
-                     details={"identity": identity.id, "power": kind, "power_holder": holder.id},
-                     unknowns=unknowns)
+                     details={"identity": identity.id, "power": kind, "power_holder": holder.id,
+                              "hops": chain_details(answer.chain)},
+                     unknowns=(*unknowns, *answer.unknowns))
+    yield from _federated_paths(estate)
+
+
+def _federated_paths(estate: Estate) -> Iterator[Result]:
+    """The first step of a hosted pipeline's path: anyone who can run a pipeline on a platform whose
+    tokens any owner's pipelines can present becomes the identity, and its power."""
+    internet = estate.graph.node(INTERNET)
+    for identity, verdict in estate.hosted_ci_identities():
+        open_ = [f for f in verdict.federations if f.assessment.level == "any_owner"]
+        undecided = [f for f in verdict.federations if f.assessment.level == "unknown"]
+        federation = (open_ or undecided or [None])[0]
+        if federation is None:
+            continue
+        power = ci_identity_power(estate, identity.id)
+        if power is None:
+            continue
+        kind, holder_id, chain_end, end_via, target = power
+        facts = estate.identity[identity.id]
+        level = federation.assessment
+        steps = [step(internet, f"anyone can run a pipeline on {federation.platform}"),
+                 step(estate.graph.node(federation.issuer),
+                      f"{level.who}" + (f", e.g. a token with sub {level.example}" if level.example else "")),
+                 step(identity, f"{federation.via}: {describe_statement(federation.statement, 300)}")]
+        for hop in facts.chain if chain_end else ():
+            steps.append(step(estate.graph.node(hop.target), hop.via))
+            if hop.target == chain_end:
+                break
+        holder = estate.graph.node(holder_id)
+        if target is not None and estate.graph.has(target):
+            steps.append(step(estate.graph.node(target), end_via))
+        else:
+            steps.append(_target_step(estate, holder, end_via))
+        who = level.who if level.level == "any_owner" else f"possibly anyone ({level.who})"
+        yield Result(identity.id, f"{ci_identity_label(identity, verdict, how=False)} can be assumed by {who}"
+                                  + (f", which can assume {holder.name}," if chain_end else "")
+                                  + f" and holds {kind} ({end_via}): anyone who can run a pipeline on "
+                                  f"{federation.platform} holds it. Pin the trust's sub to {level.pin}.",
+                     path=tuple(steps),
+                     details={"identity": identity.id, "power": kind, "power_holder": holder_id,
+                              "issuer": federation.issuer, "level": level.level, "pin": level.pin},
+                     unknowns=tuple(level.unknown) if level.level == "unknown" or level.unknown else ())

@@ -29,6 +29,8 @@ class _Summary(NamedTuple):
     severity=Severity.HIGH,
     stride=("tampering", "information_disclosure", "elevation_of_privilege"),
     owasp_cicd=("CICD-SEC-7",),
+    cis=("AWS Foundations v3.0.0 5.5",),
+    nist=("SP 800-53 SC-7", "SP 800-53 AC-4"),
     remediation="Segment build runners from production: put them in their own network without peering or transit "
                 "routes to production, and remove production security-group rules that admit the runners' security "
                 "group or CIDR; deploy through a controlled deployment service instead.",
@@ -45,7 +47,8 @@ def reaches_production(estate: Estate) -> Iterator[Result]:
         if summary is None:
             summary = summaries[reach.answer] = _summarise(estate, reach)
         total = len(reach.targets)
-        yield Result(node.id, f"{describe(node, verdict)} can open connections to {total} production node(s): "
+        yield Result(node.id, f"{describe(node, verdict)} can open connections to {total} production "
+                              f"{'node' if total == 1 else 'nodes'}: "
                               f"{summary.names}.",
                      path=(step(node, ""), *summary.steps), ports=tuple(summary.listed[0]["ports"]),
                      details={"production_nodes": summary.listed, "production_nodes_total": total})

@@ -33,6 +33,8 @@ ALLOW_GAPS_OPT = typer.Option(False, "--allow-gaps", help="Exit 0 (not 4) when t
                                                           "no finding at or above --fail-on: accept an incomplete view.")
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="Do not show the table, nor progress lines when standard "
                                                       "error is not a terminal.")
+VERBOSE_OPT = typer.Option(False, "--verbose", "-v", help="Show every finding's message whole, with its evidence "
+                                                          "path and details, in the table.")
 WORKERS_OPT = typer.Option(0, "--workers", "-w", min=0, metavar="N",
                            help="Processes that scan a large estate (20,000 instances or more), each a part of its "
                                 "networks; 0 (the default) for one per usable CPU, 1 for this process alone. The "
@@ -101,7 +103,7 @@ def exit_code(document: dict, fail_on: FailOn, allow_gaps: bool = False) -> int:
     return EXIT_CLEAN
 
 
-def emit(document: dict, fmt: Format, output: Optional[Path], quiet: bool) -> None:
+def emit(document: dict, fmt: Format, output: Optional[Path], quiet: bool, verbose: bool = False) -> None:
     from guardrails.reports import render
 
     to_stdout = fmt != Format.table and output is None
@@ -118,7 +120,7 @@ def emit(document: dict, fmt: Format, output: Optional[Path], quiet: bool) -> No
 
         from guardrails.reports.table import print_table
 
-        print_table(document, Console())
+        print_table(document, Console(), verbose=verbose)
         if output is not None:
             Console(stderr=True).print(f"{fmt.value if fmt != Format.table else 'json'} written to {output}",
                                        markup=False, highlight=False)
@@ -197,13 +199,44 @@ def say_error(message: str) -> None:
 
 def scan_and_finish(snapshots: list[dict], config, fmt: Format, output: Optional[Path], quiet: bool,
                     fail_on: FailOn, workers_given: int, started_at: dt.datetime, allow_gaps: bool = False,
-                    failed: Optional[UserError] = None, **scan) -> NoReturn:
+                    failed: Optional[UserError] = None, verbose: bool = False,
+                    audit_scope: Optional[str] = None, **scan) -> NoReturn:
     """Scan the snapshots, write and show the result, and end the command with its exit code:
-    that of `failed` when something the command was asked for already failed (and was said)."""
-    from guardrails import pipeline
+    that of `failed` when something the command was asked for already failed (and was said).
 
+    Under `guardrails audit` the run is also recorded in the history database, and what changed
+    since the previous run of its scope (`audit_scope`, by default the snapshots' providers and
+    scopes) is shown instead of the table (audit.py)."""
+    from guardrails import audit, pipeline
+
+    request = audit.ACTIVE
+    if request is not None:
+        from guardrails.diff import scope_of
+
+        audit_scope = audit_scope or scope_of(pipeline.sources_of(snapshots))
+        scan["scan_id"] = request.run_id
     document = pipeline.scan_snapshots(snapshots, config, started_at=started_at, retain=KEPT,
                                        workers=workers(workers_given), **scan)
     KEPT.append(document)
-    emit(document, fmt, output, quiet)
-    raise typer.Exit(failed.exit_code if failed is not None else exit_code(document, fail_on, allow_gaps))
+    code = failed.exit_code if failed is not None else exit_code(document, fail_on, allow_gaps)
+    if request is None:
+        emit(document, fmt, output, quiet, verbose)
+        raise typer.Exit(code)
+    emit(document, fmt, output, True, verbose)
+    diff = audit.finish(request, document, config, audit_scope, quiet, to_stdout=fmt != Format.table and output is None)
+    if failed is None and request.fail_on_new is not None:
+        code = regression_exit_code(document, diff, request.fail_on_new, allow_gaps)
+    raise typer.Exit(code)
+
+
+def regression_exit_code(document: dict, diff: dict, fail_on_new: str, allow_gaps: bool) -> int:
+    """--fail-on-new: 1 for a new or reopened open finding at or above that severity (what was
+    already open does not fail the gate), else 4 for an incomplete view unless `allow_gaps`, else 0."""
+    from guardrails.diff import has_regression
+    from guardrails.reports.view import incomplete
+
+    if has_regression(diff, fail_on_new):
+        return EXIT_FINDINGS
+    if not allow_gaps and incomplete(document):
+        return EXIT_INCOMPLETE
+    return EXIT_CLEAN

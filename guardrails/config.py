@@ -10,6 +10,15 @@ one-line error.
 
     [ci]
     exclude = ["i-0abc"]         # ids or name globs that are never CI
+    key_max_age_days = 90        # a CI identity's stored key older than this is high severity
+
+    [[ci.issuers]]               # token issuers of CI platforms beyond the hosted ones
+    url = "gitlab.example.com"   # the issuer URL (a self-managed GitLab, a GitHub Enterprise Server)
+    platform = "gitlab"          # whose subjects its tokens carry: github, gitlab, terraform_cloud,
+                                 # buildkite, circleci, bitbucket, azure_devops
+
+    [[ci.identities]]            # identities that are a pipeline's, whatever their names say
+    name = "deploy-bot"          # one of: id, name (glob), tag ("key=value" or "key")
 
     [production]
     accounts = ["111122223333"]  # account, project or subscription ids
@@ -72,6 +81,7 @@ class Suppression:
     resource: str
     reason: str
     expires: str | None = None
+    by: str | None = None  # who decided; the audit history records it with the decision
 
     def applies(self, check_id: str, resource_id: str, today: dt.date) -> bool:
         if self.expired(today):
@@ -87,6 +97,9 @@ class Suppression:
 class Config:
     ci_nodes: tuple[CiSelector, ...] = ()
     ci_exclude: tuple[str, ...] = ()
+    ci_identities: tuple[CiSelector, ...] = ()
+    ci_issuers: tuple[tuple[str, str], ...] = ()  # (issuer URL, platform key)
+    key_max_age_days: float = 90
     production_accounts: frozenset[str] = frozenset()
     production_ids: frozenset[str] = frozenset()
     production_names: tuple[str, ...] = ()
@@ -100,7 +113,7 @@ class Config:
 
 
 _SCHEMA: dict[str, dict[str, Any]] = {
-    "ci": {"nodes": list, "exclude": list},
+    "ci": {"nodes": list, "exclude": list, "identities": list, "issuers": list, "key_max_age_days": (int, float)},
     "production": {"accounts": list, "ids": list, "names": list, "tags": list},
     "runners": {"max_age_days": (int, float)},
     "suppress": {},
@@ -146,6 +159,12 @@ def parse(data: dict, where: str = "configuration") -> Config:
             raise _fail(where, f"'{key}.{given[0]}' must be a non-empty string")
         selectors.append(CiSelector(given[0], value, role))
     kwargs["ci_nodes"] = tuple(selectors)
+    kwargs["ci_identities"] = tuple(_identity_selectors(ci.get("identities", []), where))
+    kwargs["ci_issuers"] = tuple(_issuers(ci.get("issuers", []), where))
+    key_age = ci.get("key_max_age_days", 90)
+    if key_age <= 0:
+        raise _fail(where, "'ci.key_max_age_days' must be positive")
+    kwargs["key_max_age_days"] = float(key_age)
     kwargs["ci_exclude"] = tuple(_strings(ci.get("exclude", []), where, "ci.exclude"))
     prod = data.get("production", {})
     kwargs["production_accounts"] = frozenset(_strings(prod.get("accounts", []), where, "production.accounts"))
@@ -166,6 +185,45 @@ def parse(data: dict, where: str = "configuration") -> Config:
     return Config(**kwargs)
 
 
+def _identity_selectors(entries: list, where: str) -> list[CiSelector]:
+    out = []
+    for n, entry in enumerate(entries):
+        key = f"ci.identities[{n}]"
+        if not isinstance(entry, dict):
+            raise _fail(where, f"'{key}' must be a table with id, name or tag")
+        unknown = set(entry) - {"id", "name", "tag"}
+        if unknown:
+            raise _fail(where, f"unknown key '{key}.{sorted(unknown)[0]}' (expected id, name, tag)")
+        given = [k for k in ("id", "name", "tag") if k in entry]
+        if len(given) != 1:
+            raise _fail(where, f"'{key}' needs exactly one of id, name, tag")
+        value = entry[given[0]]
+        if not isinstance(value, str) or not value:
+            raise _fail(where, f"'{key}.{given[0]}' must be a non-empty string")
+        out.append(CiSelector(given[0], value))
+    return out
+
+
+def _issuers(entries: list, where: str) -> list[tuple[str, str]]:
+    from guardrails.federation import PLATFORMS
+
+    out = []
+    for n, entry in enumerate(entries):
+        key = f"ci.issuers[{n}]"
+        if not isinstance(entry, dict):
+            raise _fail(where, f"'{key}' must be a table with url and platform")
+        unknown = set(entry) - {"url", "platform"}
+        if unknown:
+            raise _fail(where, f"unknown key '{key}.{sorted(unknown)[0]}' (expected url, platform)")
+        url, platform = entry.get("url"), entry.get("platform")
+        if not isinstance(url, str) or not url.strip():
+            raise _fail(where, f"'{key}.url' is required (a non-empty string)")
+        if platform not in PLATFORMS:
+            raise _fail(where, f"'{key}.platform' must be one of {', '.join(PLATFORMS)}, not {platform!r}")
+        out.append((url.strip(), platform))
+    return out
+
+
 def _strings(values: list, where: str, key: str) -> list[str]:
     if not all(isinstance(v, str) for v in values):
         raise _fail(where, f"'{key}' must be a list of strings")
@@ -180,9 +238,12 @@ def _suppressions(entries: Any, where: str) -> list[Suppression]:
         key = f"suppress[{n}]"
         if not isinstance(entry, dict):
             raise _fail(where, f"'{key}' must be a table")
-        unknown = set(entry) - {"check", "resource", "reason", "expires"}
+        unknown = set(entry) - {"check", "resource", "reason", "expires", "by"}
         if unknown:
-            raise _fail(where, f"unknown key '{key}.{sorted(unknown)[0]}' (expected check, resource, reason, expires)")
+            raise _fail(where, f"unknown key '{key}.{sorted(unknown)[0]}' (expected check, resource, reason, expires, "
+                               f"by)")
+        if "by" in entry and (not isinstance(entry["by"], str) or not entry["by"]):
+            raise _fail(where, f"'{key}.by' must be a non-empty string (who decided)")
         for required in ("check", "resource", "reason"):
             if not isinstance(entry.get(required), str) or not entry[required]:
                 raise _fail(where, f"'{key}.{required}' is required (a non-empty string)")
@@ -194,7 +255,8 @@ def _suppressions(entries: Any, where: str) -> list[Suppression]:
                 dt.date.fromisoformat(str(expires))
             except ValueError:
                 raise _fail(where, f"'{key}.expires' must be a date like 2027-01-31, not {expires!r}") from None
-        out.append(Suppression(entry["check"], entry["resource"], entry["reason"], str(expires) if expires else None))
+        out.append(Suppression(entry["check"], entry["resource"], entry["reason"], str(expires) if expires else None,
+                               entry.get("by")))
     return out
 
 

@@ -81,6 +81,12 @@ def write_text(path: str | Path, text: str, what: str = "file") -> None:
         fh.write(text.encode("utf-8"))
 
 
+def write_bytes(path: str | Path, data: bytes, what: str = "file") -> None:
+    """Write `data` as the whole of `path`, atomically (see `replaced`)."""
+    with replaced(path, what) as fh:
+        fh.write(data)
+
+
 def _mode_for(target: Path) -> int:
     """The permissions a file written in place would have had: the old file's, else those the
     process's umask gives a new file (mkstemp makes its file private to the owner)."""

@@ -81,7 +81,8 @@ def _finding(estate: Estate, chk: Check, result: Result, today: dt.date) -> dict
         "evidence": {"path": [s.as_dict() for s in result.path], "ports": list(result.ports),
                      "details": result.details},
         "remediation": chk.remediation,
-        "references": {"stride": list(chk.stride), "owasp_cicd": list(chk.owasp_cicd)},
+        "references": {"stride": list(chk.stride), "owasp_cicd": list(chk.owasp_cicd), "cis": list(chk.cis),
+                       "nist": list(chk.nist)},
         "status": "open",
         "suppression": None,
         "confidence": "unknown" if result.unknowns else "confirmed",
@@ -108,6 +109,28 @@ def inventory(estate: Estate) -> list[dict]:
     return out
 
 
+def ci_identity_inventory(estate: Estate) -> list[dict]:
+    """The CI identities and why each is one, with the trust of each federation, for reports and
+    `guardrails inventory --ci`."""
+    out = []
+    for identity_id, verdict in sorted(estate.ci_identities.items()):
+        node = estate.graph.node(identity_id)
+        facts = estate.identity.get(identity_id)
+        out.append({
+            "id": identity_id, "name": node.name, "provider": node.get("provider"), "account": node.get("account"),
+            "identity_type": node.get("identity_type"), "reasons": list(verdict.reasons),
+            "nodes": list(verdict.nodes),
+            "power": facts.effective_power if facts else None,
+            "active_keys": sum(1 for k in node.get("access_keys") or [] if k.get("status") == "active"),
+            "federations": [{
+                "issuer": f.issuer, "url": f.url, "platform": f.platform, "level": f.assessment.level,
+                "who": f.assessment.who, "admits": list(f.assessment.subjects), "pin": f.assessment.pin,
+                "example": f.assessment.example, "statement": f.statement, "unknown": list(f.assessment.unknown),
+            } for f in verdict.federations],
+        })
+    return out
+
+
 def build_document(estate: Estate, findings: list[dict], sources: list[dict], started_at: dt.datetime,
                    finished_at: dt.datetime, scan_id: str | None = None) -> dict:
     return assemble([document_parts(estate, findings)], sources, started_at, finished_at, scan_id)
@@ -118,7 +141,8 @@ def document_parts(estate: Estate, findings: list[dict]) -> dict:
     split between processes (shards.py), in plain JSON values."""
     graph = estate.graph
     return {"findings": findings, "resources": graph.count() - 1, "resources_by_kind": graph.counts_by_kind(),
-            "ci_nodes": len(estate.ci), "gaps": graph.gaps, "notes": graph.notes, "inventory": inventory(estate)}
+            "ci_nodes": len(estate.ci), "gaps": graph.gaps, "notes": graph.notes, "inventory": inventory(estate),
+            "ci_identities": ci_identity_inventory(estate)}
 
 
 def assemble(parts: list[dict], sources: list[dict], started_at: dt.datetime, finished_at: dt.datetime,
@@ -130,6 +154,13 @@ def assemble(parts: list[dict], sources: list[dict], started_at: dt.datetime, fi
     else:
         findings = sort_findings([f for part in parts for f in part["findings"]])
         inventory_ = sorted((item for part in parts for item in part["inventory"]), key=lambda item: item["id"])
+    # Every shard builds every identity: each CI identity is told once.
+    identities: dict[str, dict] = {}
+    for item in (item for part in parts for item in part.get("ci_identities") or ()):
+        known = identities.setdefault(item["id"], item)
+        if known is not item:  # a CI node's identity, seen by the shards of its nodes
+            known["nodes"] = sorted({*known["nodes"], *item["nodes"]})
+            known["reasons"] = list(dict.fromkeys([*known["reasons"], *item["reasons"]]))
     by_severity = {s: 0 for s in SEVERITIES}
     for f in findings:
         if f["status"] == "open":
@@ -155,6 +186,7 @@ def assemble(parts: list[dict], sources: list[dict], started_at: dt.datetime, fi
                      # Every gap is on something a check reads: the collector reads nothing else.
                      "complete": not gaps},
         "inventory": inventory_,
+        "ci_identities": [identities[key] for key in sorted(identities)],
     }
 
 

@@ -52,7 +52,7 @@ def collection_time(snapshots: Iterable[dict]) -> dt.datetime | None:
 def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sources: list[dict] | None = None,
                    now: dt.datetime | None = None, started_at: dt.datetime | None = None,
                    consume: bool = False, retain: list | None = None, workers: int = 1,
-                   timings: dict | None = None) -> dict:
+                   timings: dict | None = None, scan_id: str | None = None) -> dict:
     """The findings document of one or more snapshots, merged into one estate.
 
     With `consume`, the snapshots are taken apart as the estate graph is built and the given list
@@ -60,7 +60,8 @@ def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sour
     instead of living on beside them. With `retain`, the analysed estate is appended to that list
     instead of being freed on return, for a caller that exits without freeing it (cli.py). With
     several `workers`, a large estate is scanned in that many processes (shards.py), to the same
-    document. `timings` receives the seconds each phase took (bench/run.py)."""
+    document. `timings` receives the seconds each phase took (bench/run.py). `scan_id` names the scan
+    (an audit's run id); a new one is made otherwise."""
     given = snapshots
     snapshots = list(snapshots)
     started = started_at or dt.datetime.now(dt.timezone.utc)
@@ -75,7 +76,7 @@ def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sour
             if retain is not None:
                 retain.append(snapshots)
             lap.restart()
-            document = assemble(parts, sources, started, dt.datetime.now(dt.timezone.utc))
+            document = assemble(parts, sources, started, dt.datetime.now(dt.timezone.utc), scan_id)
             add_notes(document, expired_suppressions(config, now.date()))
             lap("document")
             return document
@@ -90,7 +91,7 @@ def scan_snapshots(snapshots: Iterable[dict], config: Config | None = None, sour
         lap("checks")
         if retain is not None:
             retain.append(estate)
-        document = build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc))
+        document = build_document(estate, findings, sources, started, dt.datetime.now(dt.timezone.utc), scan_id)
         add_notes(document, expired_suppressions(config, now.date()))
         lap("document")
         return document

@@ -39,6 +39,13 @@ class Check:
     # of them was not collected for a node the check is silent on, the finding is reported as
     # unknown instead of being left out. Checks that judge unknowns themselves name none.
     needs: tuple[str, ...] = ()
+    # When a finding's severity differs from the catalogue's (`Result.severity`): in words, for
+    # `guardrails checks` and the catalogue, e.g. "high when the node is reachable from the internet".
+    severity_note: str = ""
+    # Controls the check evidences where a benchmark names one: CIS Foundations Benchmark
+    # recommendations ("AWS Foundations v3.0.0 5.2") and NIST SP 800-53 controls ("SP 800-53 SC-7").
+    cis: tuple[str, ...] = ()
+    nist: tuple[str, ...] = ()
 
 
 CHECKS_PACKAGE = "guardrails.checks"
@@ -47,11 +54,13 @@ _REGISTRY: dict[str, Check] = {}
 
 
 def check(*, id: str, title: str, severity: Severity, stride: tuple[str, ...], owasp_cicd: tuple[str, ...],
-          remediation: str, needs: tuple[str, ...] = ()) -> Callable:
+          remediation: str, needs: tuple[str, ...] = (), severity_note: str = "", cis: tuple[str, ...] = (),
+          nist: tuple[str, ...] = ()) -> Callable:
     def register(func: Callable[..., Iterator[Result]]) -> Callable[..., Iterator[Result]]:
         if id in _REGISTRY and _REGISTRY[id].run is not func:
             raise ValueError(f"check id {id!r} registered twice")
-        _REGISTRY[id] = Check(id, title, severity, tuple(stride), tuple(owasp_cicd), remediation, func, tuple(needs))
+        _REGISTRY[id] = Check(id, title, severity, tuple(stride), tuple(owasp_cicd), remediation, func, tuple(needs),
+                              severity_note, tuple(cis), tuple(nist))
         return func
     return register
 

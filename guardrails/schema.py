@@ -57,6 +57,7 @@ UNKNOWN_FACTS: dict[str, str] = {
     "targets": "the targets a load balancer forwards to",
     "trust_policy": "who may assume an identity",
     "policies": "the policies granted to an identity",
+    "access_keys": "the long-lived keys of an identity (access keys, service account keys)",
     "settings": "another setting of the resource that no check reads",
 }
 
@@ -179,8 +180,56 @@ class TransitRoute:
     state: str = attr("`active`, or `blackhole`", "active")
 
 
+@dataclass(frozen=True)
+class AccessKey:
+    """A long-lived secret key of an identity: an AWS access key, a GCP service account key."""
+
+    id: str = attr("the key's id (never the secret)")
+    status: str = attr("`active` or `inactive`", "active")
+    created: str | None = attr("when it was created (ISO 8601), None when not known")
+    last_used: str | None = attr("when it was last used (ISO 8601), None when never or not known")
+    last_used_service: str | None = attr("the service it was last used with, when known")
+    kind: str = attr("what the provider calls it, for messages: `access key`, `service account key`", "access key")
+
+
+@dataclass(frozen=True)
+class SubjectCondition:
+    """One condition of a trust on the subject (`sub`) of a federated token: the subject must match
+    one of `values` (or, `negated`, none of them)."""
+
+    operator: str = attr("`like` (`*` and `?` wildcards) or `equals` (exact)", "equals")
+    negated: bool = attr("the subject must match none of the values", False)
+    ignore_case: bool = attr("values compare without regard to case", False)
+    values: list[str] = attr("the values, ORed", [])
+
+
+@dataclass(frozen=True)
+class TrustClause:
+    """One statement of a trust that lets an issuer's tokens become an identity (`allow`), or cuts
+    that back (`deny`): it holds for a subject when every one of its conditions does. Conditions on
+    claims the token's holder chooses (the audience) are left out: they never restrict who."""
+
+    effect: str = attr("`allow` or `deny`", "allow")
+    conditions: list[SubjectCondition] = attr("conditions on the subject, ANDed", [])
+    unknown: list[str] = attr("conditions that could not be evaluated (an unknown operator or claim): the clause "
+                              "may or may not hold, and a verdict resting on it is unknown", [])
+    statement: str = attr("the statement as written, for evidence", "")
+
+
+@dataclass(frozen=True)
+class Proof:
+    """One permission an identity-graph edge rests on (guardrails/identity_facts.py Proof)."""
+
+    action: str = attr("the action or permission")
+    resource: str = attr("the resource (or pattern) it is allowed on")
+    statement: str = attr("the policy and statement, binding or assignment that allows it")
+    condition: str = attr("a condition that could not be evaluated, so that the permission is possible only; "
+                          "empty when none", "")
+
+
 NESTED: dict[str, type] = {cls.__name__: cls for cls in (Interface, Route, UnknownRoute, Listener, MetadataService,
-                                                          TransitAttachment, TransitRoute)}
+                                                          TransitAttachment, TransitRoute, AccessKey,
+                                                          SubjectCondition, TrustClause, Proof)}
 _NESTED_TYPES = frozenset(NESTED.values())
 
 
@@ -216,6 +265,10 @@ class Account(NodeRecord):
     """An AWS account, GCP project or Azure subscription."""
 
     aliases: list[str] = attr("the account's aliases (a production alias makes it production)", [])
+    guardrail_policies: list[dict] | None = attr(
+        "the organization's policies that bound every identity of the account (AWS service control policies), "
+        "from the root down: each {\"name\", \"target\", \"level\", \"document\"}; None where the account's "
+        "were not collected (not in an organization, or unreadable)")
 
 
 @node_kind("network")
@@ -303,6 +356,8 @@ class Compute(NodeRecord):
     in_network: bool = attr("whether it runs inside the customer's network", True)
     identity_ref: str | None = attr("the provider's reference to what gives it an identity (an instance profile); "
                                     "the identities are its `runs_as` edges")
+    command_agent: bool | None = attr("whether the provider's remote command service can run commands on it (an "
+                                      "AWS Systems Manager managed instance); None when that was not collected")
 
 
 @node_kind("load_balancer")
@@ -336,6 +391,37 @@ class Identity(NodeRecord):
     managed_policies: list[dict] = attr("policies attached to it: {name, arn, document}", [])
     inline_policies: list[dict] = attr("policies embedded in it: {name, document}", [])
     boundary: dict | None = attr("the policy bounding its permissions: {name, arn, document}")
+    access_keys: list[AccessKey] = attr("its long-lived keys, active or not", [])
+    ci_reasons: list[str] = attr("why the provider itself knows the identity is a pipeline's (a CI system "
+                                 "configured to use it); analysis adds the other reasons (guardrails/analysis/"
+                                 "ci_identities.py)", [])
+
+
+@node_kind("issuer")
+@dataclass(frozen=True)
+class Issuer(NodeRecord):
+    """An issuer of federated tokens an identity trusts: an AWS OIDC provider, a GCP workload identity
+    pool provider, the issuer of an Azure federated identity credential. Its `federates` edges lead
+    to the identities its tokens can become."""
+
+    url: str = attr("the issuer URL without its scheme (token.actions.githubusercontent.com)")
+    audiences: list[str] = attr("the audiences the cloud accepts from it", [])
+    external: bool = attr("true when known only from a trust that names it: the issuer itself was not collected "
+                          "or does not exist", False)
+
+
+@node_kind("workload")
+@dataclass(frozen=True)
+class Workload(NodeRecord):
+    """A resource that runs as an identity without being a host of the network: a function, a
+    stack, a dev endpoint, a notebook, a task definition, a launch template. Identity analysis
+    reads it as something an identity may take over (an `acts_as` edge) to act as its identity."""
+
+    workload_type: str = attr("`function`, `stack`, `dev_endpoint`, `notebook`, `task_definition`, "
+                              "`launch_template`, `build_project`...")
+    arn: str | None = attr("its provider-wide unique name, which policies' resource patterns match")
+    identity_ref: str | None = attr("the provider's reference to what gives it an identity (a role ARN, an "
+                                    "instance profile); the identities are its `runs_as` edges")
 
 
 # -- edges -------------------------------------------------------------------------------------
@@ -402,7 +488,7 @@ class Forwards(EdgeRecord):
 @edge_kind("runs_as")
 @dataclass(frozen=True)
 class RunsAs(EdgeRecord):
-    """compute -> identity it runs as."""
+    """compute or workload -> identity it runs as."""
 
     via: str = attr("what gives it the identity (an instance profile, a service role), for evidence", "")
 
@@ -410,9 +496,38 @@ class RunsAs(EdgeRecord):
 @edge_kind("can_assume")
 @dataclass(frozen=True)
 class CanAssume(EdgeRecord):
-    """identity -> identity it can become."""
+    """identity -> identity whose credentials it can obtain or as which it can act."""
 
     via: Any = attr("the statement, binding or assignment that proves it, for evidence")
+    method: str = attr("how: a key of guardrails/identity_facts.py METHODS (`assume`, `pass_to_service`, "
+                       "`credentials`, `trust_update`)", "assume")
+    proofs: list[Proof] = attr("the permissions it rests on, each with its statement and resource", [])
+    confidence: str = attr("`confirmed`, or `unknown` when a permission holds only under a condition the scan "
+                           "could not evaluate", "confirmed")
+
+
+@edge_kind("acts_as")
+@dataclass(frozen=True)
+class ActsAs(EdgeRecord):
+    """identity -> compute or workload node it can take over (and so act as what that runs as)."""
+
+    via: str = attr("the statement that proves it, in words", "")
+    method: str = attr("how: always `take_over` (guardrails/identity_facts.py METHODS)", "take_over")
+    proofs: list[Proof] = attr("the permissions it rests on, each with its statement and resource", [])
+    confidence: str = attr("`confirmed`, or `unknown` when a permission holds only under a condition the scan "
+                           "could not evaluate", "confirmed")
+
+
+@edge_kind("federates")
+@dataclass(frozen=True)
+class Federates(EdgeRecord):
+    """issuer -> identity its tokens can become, with the trust that decides which tokens may."""
+
+    trust: list[TrustClause] = attr("the statements that admit or refuse the issuer's tokens, by subject", [])
+    unknown: str | None = attr("why the trust is not known (known only after apply, unreadable): who can "
+                               "become the identity is then unknown, never taken as pinned")
+    statement: str = attr("the trust statement or binding as written, for evidence", "")
+    via: str = attr("what joins them (the role's trust policy, a binding, a federated credential), for evidence", "")
 
 
 @edge_kind("grants")

@@ -678,6 +678,52 @@ class AwsBuilder:
         return Role(name=name, arn=arn, instance_profile_name=name, instance_profile_arn=profile["Arn"])
 
 
+    def oidc_provider(self, url: str, *, audiences: tuple[str, ...] = ("sts.amazonaws.com",)) -> str:
+        """An IAM OIDC provider for the issuer at `url` (with its scheme). Returns its ARN."""
+        return self.client("iam").create_open_id_connect_provider(
+            Url=url, ClientIDList=list(audiences), ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"],
+        )["OpenIDConnectProviderArn"]
+
+    def user(self, name: str, *, managed_policies: list[str] = (), inline_policies: dict[str, dict] | None = None,
+             groups: list[str] = (), keys: int = 0, inactive_keys: int = 0,
+             tags: dict[str, str] | None = None) -> str:
+        """An IAM user with `keys` active and `inactive_keys` inactive access keys. Returns its ARN."""
+        iam = self.client("iam")
+        arn = iam.create_user(UserName=name, Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()])["User"]["Arn"]
+        for policy_arn in managed_policies:
+            iam.attach_user_policy(UserName=name, PolicyArn=policy_arn)
+        for policy_name, document in (inline_policies or {}).items():
+            iam.put_user_policy(UserName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
+        for group in groups:
+            iam.add_user_to_group(GroupName=group, UserName=name)
+        for n in range(keys + inactive_keys):
+            key = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+            if n >= keys:
+                iam.update_access_key(UserName=name, AccessKeyId=key, Status="Inactive")
+        return arn
+
+    def group(self, name: str, *, managed_policies: list[str] = ()) -> str:
+        iam = self.client("iam")
+        arn = iam.create_group(GroupName=name)["Group"]["Arn"]
+        for policy_arn in managed_policies:
+            iam.attach_group_policy(GroupName=name, PolicyArn=policy_arn)
+        return arn
+
+
+def trust_web_identity(provider_arn: str, conditions: dict | None = None, *, deny: dict | None = None) -> dict:
+    """A trust policy letting tokens of the OIDC provider become the role under `conditions`
+    (an IAM Condition block), with a Deny under `deny` when given."""
+    allow_statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Federated": provider_arn},
+                                       "Action": "sts:AssumeRoleWithWebIdentity"}
+    if conditions:
+        allow_statement["Condition"] = conditions
+    statements = [allow_statement]
+    if deny:
+        statements.append({"Effect": "Deny", "Principal": {"Federated": provider_arn},
+                           "Action": "sts:AssumeRoleWithWebIdentity", "Condition": deny})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 READ_ONLY_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search")
 
 

@@ -42,6 +42,7 @@ class AzureEstate:
     names: dict[str, str] = field(default_factory=dict)
     tags: dict[str, dict] = field(default_factory=dict)
     vm_user_data: dict[str, str] = field(default_factory=dict)
+    power: dict[str, str] = field(default_factory=dict)
 
     def _add(self, sub: str, name: str, item: dict) -> dict:
         self.lists.setdefault(sub, {}).setdefault(name, []).append(item)
@@ -139,8 +140,10 @@ class AzureEstate:
 
     def vm(self, sub: str, group: str, name: str, nic: str, *, tags: dict | None = None,
            image: tuple[str, str, str] = ("Canonical", "ubuntu-24_04-lts", "server"),
-           identity: str | None = None, principal: str | None = None, user_data: str | None = None) -> str:
+           identity: str | None = None, principal: str | None = None, user_data: str | None = None,
+           power: str = "running") -> str:
         vid = self.rid(sub, group, "Microsoft.Compute/virtualMachines", name)
+        self.power[vid] = power
         vm = {"id": vid, "name": name, "location": "westeurope", "tags": tags or {},
               "type": "Microsoft.Compute/virtualMachines",
               "properties": {"vmId": name, "timeCreated": "2026-01-01T00:00:00Z",
@@ -252,6 +255,9 @@ class AzureEstate:
             out[f"/subscriptions/{sub}/resourcegroups"] = list(lists.get("resource_groups", []))
             for name, kind in kinds.items():
                 out[f"/subscriptions/{sub}/providers/{kind}"] = list(lists.get(name, []))
+            out[f"/subscriptions/{sub}/providers/Microsoft.Compute/virtualMachines?statusOnly=true"] = [
+                {"id": vm["id"], "name": vm["name"], "properties": {"instanceView": self._view(vm["id"])}}
+                for vm in lists.get("virtual_machines", [])]
             for vm in lists.get("virtual_machines", []):
                 full = dict(vm, properties=dict(vm["properties"]))
                 if vm["id"] in self.vm_user_data:
@@ -266,6 +272,10 @@ class AzureEstate:
                                                      if n["id"].startswith(prefix)]
         return out
 
+    def _view(self, vm: str) -> dict:
+        return {"statuses": [{"code": "ProvisioningState/succeeded"},
+                             {"code": f"PowerState/{self.power.get(vm, 'running')}"}]}
+
     def snapshot(self) -> dict:
         """The snapshot a live collection of this estate gives."""
         subs = {}
@@ -278,6 +288,7 @@ class AzureEstate:
             part["subscription"] = [{"id": f"/subscriptions/{sub}", "subscriptionId": sub,
                                      "displayName": self.names.get(sub, sub), "tags": self.tags.get(sub, {})}]
             for vm in part.get("virtual_machines", []):
+                vm["properties"] = dict(vm["properties"], instanceView=self._view(vm["id"]))
                 if vm["id"] in self.vm_user_data:
                     vm["properties"] = dict(vm["properties"], userData=self.vm_user_data[vm["id"]])
             subs[sub] = part

@@ -55,7 +55,10 @@ class FakeArm:
         if path in self.errors:
             status, body = self.errors[path]
             return Response(json.dumps(body), status=status, content_type="application/json")
-        reply = self.replies.get((request.method, path))
+        reply = None
+        if request.args.get("statusOnly"):  # a list's variant with instance views alone
+            reply = self.replies.get((request.method, f"{path}?statusonly={request.args['statusOnly'].lower()}"))
+        reply = reply if reply is not None else self.replies.get((request.method, path))
         if reply is None:
             body = {"error": {"code": "NotFound", "message": f"not recorded: {request.method} {request.path}"}}
             return Response(json.dumps(body), status=404, content_type="application/json")

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +42,8 @@ def aws_test_environment() -> Iterator[None]:
             patch.delenv(name, raising=False)
         for name, value in AWS_TEST_ENVIRONMENT.items():
             patch.setenv(name, value)
+        import moto_extensions  # noqa: F401  (what moto does not answer, for every in-process moto)
+
         yield
 
 
@@ -124,8 +127,10 @@ def running_moto_server(**environment: str | None) -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in {**os.environ, **environment}.items() if value is not None}
+    # The server runs with what moto does not answer added (tests/moto_extensions.py).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (os.path.dirname(__file__), env.get("PYTHONPATH"))))
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "moto_extensions", "-H", "127.0.0.1", "-p", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -178,3 +183,59 @@ def lean_moto_server(lean_moto_server_url) -> str:
     """The shared moto server without managed policies, emptied for this test."""
     reset_moto_server(lean_moto_server_url)
     return lean_moto_server_url
+
+
+# --- history databases: SQLite files and a throwaway PostgreSQL server on loopback -----------
+
+POSTGRES_BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), reverse=True)
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    """initdb refuses to run as root: as root, run the server's commands as the postgres user."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for this test session (Debian's binaries), trusting local connections
+    on a free loopback port; its URL without a database name. Stopped and removed at the end of the
+    session."""
+    import shutil
+    import tempfile
+
+    if not POSTGRES_BINARIES:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql): .ci/run installs it")
+    binaries = POSTGRES_BINARIES[0].parent
+    # Not under pytest's temporary folders: as root those are closed to the postgres user.
+    folder = Path(tempfile.mkdtemp(prefix="guardrails-postgres-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    data, port = folder / "data", _free_port()
+    subprocess.run(_as_postgres_user([str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "gr"]),
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(_as_postgres_user([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w",
+                                      "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+                                      "start"]), check=True, stdout=subprocess.DEVNULL)
+    try:
+        yield f"postgresql://gr@127.0.0.1:{port}"
+    finally:
+        subprocess.run(_as_postgres_user([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history_db(request, tmp_path) -> str:
+    """A new, empty history database for the test: an SQLite file, or a database of its own on
+    the session's PostgreSQL server. The same tests run on both."""
+    if request.param == "sqlite":
+        return str(tmp_path / "history.sqlite")
+    import uuid
+
+    import psycopg
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return f"{server}/{name}"

@@ -25,7 +25,7 @@ from guardrails.config import Config
 from guardrails.graph import EstateGraph
 from guardrails.netsets import AddressSet, port_range
 from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
-from guardrails.schema import AFTER_APPLY
+from guardrails.schema import AFTER_APPLY, NOT_COLLECTED
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -280,6 +280,67 @@ class EstateBuilder:
         self.graph.add_node(arn, "identity", name=name, tags=tags, identity_type="role", arn=arn,
                             trust_policy=trust, managed_policies=[], inline_policies=policies if statements else [],
                             boundary=None, **self._base(account))
+        if self.graph.has(account):
+            self.graph.add_edge(account, arn, "contains")
+        return arn
+
+    def issuer(self, url: str, *, account: str | None = None) -> str:
+        """A token issuer (an OIDC provider of the account) with this URL. Returns its id."""
+        account = account or self.account
+        issuer_id = f"arn:aws:iam::{account}:oidc-provider/{url}"
+        self.graph.add_node(issuer_id, "issuer", name=url, url=url, audiences=["sts.amazonaws.com"],
+                            **self._base(account))
+        return issuer_id
+
+    def federate(self, issuer: str, identity: str, *, like: Iterable[str] | None = None,
+                 equals: Iterable[str] | None = None, deny_unless_like: Iterable[str] | None = None,
+                 unknown: str | None = None, unevaluated: Iterable[str] = ()) -> None:
+        """Let the issuer's tokens become the identity when their subject matches one of `like`
+        (wildcards) or `equals` (exact); neither: any subject. `deny_unless_like` adds a deny of
+        every subject matching none of its patterns; `unknown` says the trust is not known;
+        `unevaluated` names conditions that could not be evaluated."""
+        conditions = []
+        if like is not None:
+            conditions.append({"operator": "like", "negated": False, "ignore_case": False, "values": list(like)})
+        if equals is not None:
+            conditions.append({"operator": "equals", "negated": False, "ignore_case": False, "values": list(equals)})
+        trust = [{"effect": "allow", "conditions": conditions, "unknown": list(unevaluated),
+                  "statement": f"allow sts:AssumeRoleWithWebIdentity from {issuer}"}]
+        if deny_unless_like is not None:
+            trust.append({"effect": "deny", "conditions": [{"operator": "like", "negated": True, "ignore_case": False,
+                                                            "values": list(deny_unless_like)}],
+                          "unknown": [], "statement": "deny unless the subject matches"})
+        attrs = {"unknown": unknown} if unknown else {"trust": trust}
+        self.graph.add_edge(issuer, identity, "federates", statement=f"trust of {identity}",
+                            via="trust policy", **attrs)
+
+    def federated_role(self, name: str, *, issuer: str = "token.actions.githubusercontent.com",
+                       allows: Iterable[tuple[str | list[str], str | list[str]]] = (), tags: dict | None = None,
+                       **trust) -> str:
+        """A role granted `allows` that tokens of the issuer at URL `issuer` can become, under the
+        trust `federate` makes of the keywords. Returns its id."""
+        issuer_id = f"arn:aws:iam::{self.account}:oidc-provider/{issuer}"
+        if not self.graph.has(issuer_id):
+            self.issuer(issuer)
+        role = self.identity(name, allows=allows, trusts=[], tags=tags)
+        self.federate(issuer_id, role, **trust)
+        return role
+
+    def user(self, name: str, *, allows: Iterable[tuple[str | list[str], str | list[str]]] = (),
+             keys: Iterable[dict] = (), tags: dict | None = None, account: str | None = None,
+             keys_unknown: bool = False) -> str:
+        """An IAM user granted `allows`, holding `keys` (each {id, status, created, last_used}), or
+        whose keys were not collected (`keys_unknown`). Returns its id."""
+        account = account or self.account
+        arn = f"arn:aws:iam::{account}:user/{name}"
+        statements = [{"Effect": "Allow", "Action": action, "Resource": resource} for action, resource in allows]
+        policies = [{"name": f"{name}-policy", "document": {"Version": "2012-10-17", "Statement": statements}}]
+        access_keys = [{"status": "active", "created": None, "last_used": None, "last_used_service": None,
+                        "kind": "access key", **key} for key in keys]
+        self.graph.add_node(arn, "identity", name=name, tags=tags, identity_type="user", arn=arn,
+                            managed_policies=[], inline_policies=policies if statements else [], boundary=None,
+                            access_keys=access_keys, **self._base(account),
+                            **({"unknown": {"access_keys": NOT_COLLECTED}} if keys_unknown else {}))
         if self.graph.has(account):
             self.graph.add_edge(account, arn, "contains")
         return arn

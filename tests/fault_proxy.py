@@ -51,10 +51,12 @@ class Rule:
     service: str = "*"
     operation: str = "*"
     region: str = "*"
+    body_contains: str = ""  # only requests whose body holds this text (a role ARN, say)
 
-    def matches(self, service: str, operation: str, region: str) -> bool:
+    def matches(self, service: str, operation: str, region: str, body: bytes = b"") -> bool:
         return all(want in ("*", have) for want, have in
-                   ((self.service, service), (self.operation, operation), (self.region, region)))
+                   ((self.service, service), (self.operation, operation), (self.region, region))) and (
+            self.body_contains.encode() in body)
 
 
 class FaultProxy:
@@ -80,8 +82,8 @@ class FaultProxy:
         self.server.server_close()
         self._thread.join(timeout=10)
 
-    def rule_for(self, service: str, operation: str, region: str) -> Rule | None:
-        return next((rule for rule in self.rules if rule.matches(service, operation, region)), None)
+    def rule_for(self, service: str, operation: str, region: str, body: bytes = b"") -> Rule | None:
+        return next((rule for rule in self.rules if rule.matches(service, operation, region, body)), None)
 
 
 def request_identity(headers, body: bytes) -> tuple[str, str, str]:
@@ -131,7 +133,7 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             service, operation, region = request_identity(self.headers, body)
             proxy.seen[(service, operation)] += 1
-            rule = proxy.rule_for(service, operation, region)
+            rule = proxy.rule_for(service, operation, region, body)
             fault = rule.fault if rule else "pass"
             if fault == "hang":
                 proxy.release.wait()

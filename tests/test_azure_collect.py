@@ -8,11 +8,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from azure_estates import (CONTRIBUTOR, G, SCENARIOS, SUB, AzureEstate, contributor_identity, rule,
-                           subnet_allows_nic_denies)
+from azure_estates import (CONTRIBUTOR, G, SCENARIOS, SUB, AzureEstate, basic_public_ip_no_nsg,
+                           contributor_identity, rule, subnet_allows_nic_denies)
 from azure_fake import fake_arm
 
 pytest.importorskip("azure.mgmt.network")
@@ -132,10 +133,13 @@ def test_subscriptions_under_a_management_group(fake):
     assert snapshot["scope"] == "managementGroups/platform"
 
 
+# The installed command, as users run it (`python -m` would import the checkout's sources first).
+GUARDRAILS = [str(Path(sys.executable).with_name("guardrails"))]
+
 def _cli(fake, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = dict(os.environ) | {"REQUESTS_CA_BUNDLE": fake.ca_path, "GUARDRAILS_AZURE_ARM_ENDPOINT": fake.endpoint,
                                       "GUARDRAILS_AZURE_ACCESS_TOKEN": "test-token"} | (env or {})
-    return subprocess.run([sys.executable, "-m", "guardrails.cli", "scan", "azure", *args], capture_output=True,
+    return subprocess.run([*GUARDRAILS, "scan", "azure", *args], capture_output=True,
                           text=True, env=environment, timeout=120)
 
 
@@ -148,7 +152,7 @@ def test_scan_azure_command_against_the_fake(fake, tmp_path):
     document = json.loads(result.stdout)
     assert {(f["check_id"], f["resource"]["id"]) for f in document["findings"]} == expected
     assert document["coverage"]["complete"]
-    again = subprocess.run([sys.executable, "-m", "guardrails.cli", "scan", "snapshot", str(tmp_path / "estate.json.gz"),
+    again = subprocess.run([*GUARDRAILS, "scan", "snapshot", str(tmp_path / "estate.json.gz"),
                             "--format", "json", "--quiet"], capture_output=True, text=True, timeout=120)
     assert {(f["check_id"], f["resource"]["id"]) for f in json.loads(again.stdout)["findings"]} == expected
 
@@ -166,10 +170,11 @@ def test_nothing_collected_exits_3(fake):
     assert result.stderr.count("\n") == 1
 
 
-def test_the_cli_imports_no_azure_library_until_an_azure_scan_runs():
+def test_the_cli_imports_no_azure_library_until_an_azure_scan_runs(tmp_path):
     code = ("import sys; from guardrails.cli import main; import guardrails.providers.azure; "
             "print(sorted(m for m in sys.modules if m.startswith('azure')))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    # Run outside the checkout: `-c` puts the working directory first on sys.path.
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.stdout.strip() == "[]", result.stderr
 
 
@@ -209,3 +214,14 @@ def test_every_call_is_a_read_action_the_reader_role_allows(fake):
             "Microsoft.Compute/virtualMachineScaleSets/networkInterfaces/read",
             "Microsoft.Authorization/roleAssignments/read", "Microsoft.Compute/virtualMachines/read"} <= actions
     assert [a for a in sorted(actions) if not allows(reader, a)] == []
+
+
+def test_a_deallocated_vm_is_not_exposed(fake):
+    """Whether each VM runs comes from the VM list with instance views (statusOnly=true)."""
+    estate, expected = basic_public_ip_no_nsg()
+    (vm,) = estate.lists[SUB]["virtual_machines"]
+    estate.power[vm["id"]] = "deallocated"
+    fake.load(estate.paths())
+    snapshot = collect(fake)
+    assert ("ci-internet-exposed", vm["id"]) in expected
+    assert findings(snapshot) == expected - {("ci-internet-exposed", vm["id"])}

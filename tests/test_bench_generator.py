@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -90,3 +91,13 @@ def test_exposure_of_ci_nodes_alone_is_their_share_of_every_node_s_exposure(esta
     assert set(estate.exposure) == set(every) & set(estate.ci)
     for node_id, exposure in estate.exposure.items():
         assert exposure == every[node_id]
+
+
+def test_federated_roles_are_counted_and_classified():
+    estate = generator.generate(30, extra_roles=5, federated_roles=12)
+    graph = pipeline.normalize([copy.deepcopy(estate)])
+    assert generator.resource_count(30, 5, 12) == graph.count() - 1
+    document = pipeline.scan_snapshots([estate])
+    federated = [i for i in document["ci_identities"] if i["federations"]]
+    assert len(federated) == 12
+    assert {f["federations"][0]["level"] for f in federated} >= {"any_owner", "any_repository", "pinned"}

@@ -11,7 +11,7 @@ import pytest
 from check_cases import cases_by_check
 
 from guardrails.registry import all_checks
-from guardrails.reports.remediation import GUIDES
+from guardrails.reports.remediation import GUIDES, CheckGuide
 from guardrails.severity import Severity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +24,7 @@ OWASP_CICD = {f"CICD-SEC-{n}" for n in range(1, 11)}
 DOC_ROW = re.compile(r"^\| `(?P<id>[a-z0-9-]+)` \| (?P<severity>[^|\n]+) \| (?P<meaning>.+) \|$", re.M)
 DOC_ROWS = {m["id"]: m for m in DOC_ROW.finditer((ROOT / "docs" / "checks.md").read_text(encoding="utf-8"))}
 CASES = cases_by_check()
+GUIDE_DEFAULTS = CheckGuide("", "")
 
 
 def test_ids_are_unique_stable_slugs():
@@ -36,6 +37,9 @@ def test_metadata_is_complete(chk):
     assert chk.title and chk.remediation and isinstance(chk.severity, Severity)
     assert chk.stride and set(chk.stride) <= STRIDE, chk.stride
     assert chk.owasp_cicd and set(chk.owasp_cicd) <= OWASP_CICD, chk.owasp_cicd
+    # CIS and NIST where a benchmark names the control; in one form, so reports can group by them
+    assert all(re.fullmatch(r"(AWS|GCP|Azure) Foundations v\d+\.\d+\.\d+ \d+(\.\d+)*", ref) for ref in chk.cis), chk.cis
+    assert chk.nist and all(re.fullmatch(r"SP 800-53 [A-Z]{2}-\d+(\(\d+\))?", ref) for ref in chk.nist), chk.nist
 
 
 @pytest.mark.parametrize("chk", CHECKS, ids=IDS)
@@ -43,6 +47,8 @@ def test_has_a_remediation_guide(chk):
     guide = GUIDES.get(chk.id)
     assert guide is not None, f"add a CheckGuide for {chk.id} to guardrails/reports/remediation.py"
     assert guide.summary and guide.terraform
+    # the exact changes of a finding: its resource, the rule or statement, and the commands to fix it
+    assert guide.changes is not GUIDE_DEFAULTS.changes, f"give the CheckGuide of {chk.id} its `changes`"
 
 
 @pytest.mark.parametrize("chk", CHECKS, ids=IDS)
@@ -64,3 +70,12 @@ def test_guides_rows_and_cases_are_of_registered_checks():
     assert set(GUIDES) <= set(IDS)
     assert set(DOC_ROWS) <= set(IDS)
     assert set(CASES) <= set(IDS)
+
+
+@pytest.mark.parametrize("chk", CHECKS, ids=IDS)
+def test_a_severity_that_varies_is_said_where_the_catalogue_is_listed(chk):
+    """`guardrails checks` says when a finding's severity differs from the default: every check
+    whose documented severity names another one carries that note, and no other does."""
+    others = {s.value for s in Severity} - {chk.severity.value}
+    varies = any(re.search(rf"\b{other}\b", DOC_ROWS[chk.id]["severity"]) for other in others)
+    assert bool(chk.severity_note) == varies, (chk.id, DOC_ROWS[chk.id]["severity"], chk.severity_note)

@@ -30,6 +30,8 @@ def _estate(b: AwsBuilder) -> None:
     b.autoscaling_group("runners", subnets=[private])
     b.codebuild_project("build-app", role=role, subnets=[private], security_groups=[jenkins_group])
     b.prefix_list("office", ["203.0.113.0/24"])
+    b.oidc_provider("https://token.actions.githubusercontent.com")  # the hosted pipelines' issuers
+    b.user("ci-deployer", keys=1)  # and a CI user's stored key
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ CHECK_IDS = {
     "ci-internet-exposed", "ci-firewall-allows-internet", "ci-internet-gateway-segment",
     "ci-not-behind-load-balancer", "ci-reaches-production", "ci-admin-identity",
     "ci-privilege-escalation", "ci-production-access", "ci-internet-to-admin-path", "ci-imds-v1",
-    "ci-secret-in-user-data", "ci-long-lived-runner",
+    "ci-secret-in-user-data", "ci-long-lived-runner", "ci-federation-unscoped", "ci-stored-credential",
 }
 HOSTILE_MARKERS = ("<script>alert(1)</script>", "\x1b[31m", "\x1b]8;;")
 
@@ -303,7 +303,11 @@ def test_markdown_draws_attack_paths_as_mermaid(name):
 def test_markdown_report_contents(sample):
     text = render(sample, "markdown")
     assert text.index("## Executive summary") < text.index("## Attack paths") < text.index("## Findings by CI node")
-    assert "| Medium | 2 | 1 |" in text
+    assert "| Medium | 3 | 1 |" in text
+    # the CI identities, with the trust statement and the sub the remediation pins
+    assert "### CI identities" in text and "`repo:acme/<repository>:ref:refs/heads/main`" in text
+    assert '"token.actions.githubusercontent.com:sub":"repo:acme/*"' in text
+    assert '<table id="ci-identities">' in render(sample, "html")
     assert "CodeBuild project in a VPC" in text and "codebuild\\_projects" in text
     assert "aws ec2 modify-instance-metadata-options --instance-id i-0a1b2c3d4e5f60718 --http-tokens required" in text
     assert "> Suppressed: Docker executor needs hop limit 2 until the migration to Fargate (until 2027-03-31)" in text
@@ -399,13 +403,19 @@ def table_output(document: dict) -> tuple[str, str]:
 def test_table_groups_findings_and_summarises(sample):
     plain, _ = table_output(sample)
     assert plain.index("jenkins-master (server)") < plain.index("gitlab-runner-01 (runner)") < plain.index("runner (runner)")
-    assert "14 open findings: 3 critical, 8 high, 2 medium, 1 low (2 suppressed); 57 resources scanned, 4 CI nodes, 2 coverage gaps" in plain
+    lines = plain.splitlines()
+    # the summary comes first (after the INCOMPLETE banner), the verdict last
+    counts = lines.index("16 open findings: 3 critical, 9 high, 3 medium, 1 low (2 suppressed)")
+    assert lines[0].startswith("INCOMPLETE") and counts <= 2
+    assert lines[counts + 1].startswith("57 resources scanned, 4 CI nodes (2 exposed to the internet); coverage "
+                                        "incomplete (2 gaps")
+    assert counts < plain.index("Attack path (1)")
+    assert [line for line in lines if line.strip()][-2].startswith("Verdict: the internet reaches administrator")
     assert "aws/111122223333/us-east-1: codebuild_projects: AccessDeniedException" in plain
     # Messages wrap inside their column; read them with the wrapping undone.
     assert "(suppressed: Docker executor needs hop limit 2 until the migration to Fargate)" in " ".join(plain.split())
-    assert any(line.rstrip().endswith("tcp/22") for line in plain.splitlines())
-    assert any(line.rstrip().endswith("tcp/8080") for line in plain.splitlines())
-    assert plain.index("Attack paths (1)") < plain.index("jenkins-master (server)")
+    assert any(line.rstrip().endswith("tcp/22, tcp/8080") for line in plain.splitlines())
+    assert plain.index("Attack path (1)") < plain.index("jenkins-master (server)")
 
 
 def test_table_cannot_be_restyled_by_the_estate(hostile):
@@ -445,7 +455,8 @@ def test_a_minimal_document_renders_in_every_format():
     log = json.loads(render(document, "sarif"))
     assert log["runs"][0]["results"] == [] and log["runs"][0]["tool"]["driver"]["rules"] == []
     plain, _ = table_output(document)
-    assert "0 open findings; 0 resources scanned, 0 CI nodes, 0 coverage gaps" in plain
+    assert plain.splitlines() == ["0 open findings", "0 resources scanned, 0 CI nodes (0 exposed to the internet); "
+                                  "coverage complete", "", "Verdict: no open findings."]
 
 
 def test_table_of_a_large_result_shows_the_worst_and_says_what_it_leaves_out(sample):
@@ -471,3 +482,54 @@ def test_table_of_a_large_result_shows_the_worst_and_says_what_it_leaves_out(sam
     flat = " ".join(plain.split())
     assert f"... and {len(findings) - table.MAX_RESOURCES} more resources with findings, not shown here" in flat
     assert "holds every finding" in flat
+
+
+def test_sarif_maps_each_rule_to_its_threat_model_taxa(sample):
+    import jsonschema
+
+    from guardrails.registry import all_checks
+
+    catalogue = {chk.id: chk for chk in all_checks()}
+    for finding in sample["findings"]:  # the sample as the checks write it today
+        chk = catalogue[finding["check_id"]]
+        finding["references"] = {"stride": list(chk.stride), "owasp_cicd": list(chk.owasp_cicd),
+                                 "cis": list(chk.cis), "nist": list(chk.nist)}
+    log = json.loads(render(sample, "sarif"))
+    jsonschema.validate(log, json.loads(SARIF_SCHEMA.read_text()))
+    run = log["runs"][0]
+    taxonomies = {t["name"]: t for t in run["taxonomies"]}
+    assert set(taxonomies) == {"STRIDE", "OWASP Top 10 CI/CD Security Risks", "CIS Foundations Benchmarks",
+                               "NIST SP 800-53 Rev. 5"}
+    assert len(taxonomies["STRIDE"]["taxa"]) == 6 and len(taxonomies["OWASP Top 10 CI/CD Security Risks"]["taxa"]) == 10
+    assert [t["name"] for t in run["tool"]["driver"]["supportedTaxonomies"]] == [t["name"] for t in run["taxonomies"]]
+    for rule in run["tool"]["driver"]["rules"]:
+        chk = catalogue[rule["id"]]
+        named = {}
+        for relationship in rule["relationships"]:
+            target = relationship["target"]
+            taxonomy = run["taxonomies"][target["toolComponent"]["index"]]
+            assert taxonomy["name"] == target["toolComponent"]["name"]
+            assert taxonomy["taxa"][target["index"]]["id"] == target["id"]
+            named.setdefault(taxonomy["name"], set()).add(target["id"])
+        assert named["STRIDE"] == set(chk.stride) and named["OWASP Top 10 CI/CD Security Risks"] == set(chk.owasp_cicd)
+        assert named.get("CIS Foundations Benchmarks", set()) == set(chk.cis)
+        assert named["NIST SP 800-53 Rev. 5"] == set(chk.nist)
+
+
+def test_html_groups_open_findings_by_stride_and_reads_details_as_key_values():
+    demo = load("demo")
+    html = render(demo, "html")
+    section = html[html.index('<section id="threat-model">'):html.index('<section id="all-findings">')]
+    for category in ("spoofing", "tampering", "repudiation", "information_disclosure", "denial_of_service",
+                     "elevation_of_privilege"):
+        assert f'id="stride-{category}"' in section
+        expected = sum(1 for f in demo["findings"] if f["status"] == "open" and category in f["references"]["stride"])
+        group = section[section.index(f'id="stride-{category}"'):]
+        group = group[:group.index("</div>")]
+        assert group.count('<span class="sev') == expected
+    # details as key/value lists, never as a JSON dump
+    assert '<dl class="kv details">' in html and "<dt>interfaces[1].public_kind</dt>" in html
+    assert '{\n  "' not in html
+    # every finding of the demo names its exact change, with its console path
+    assert html.count('<ol class="changes">') == len(demo["findings"])
+    assert "@media print" in html and "@page" in html

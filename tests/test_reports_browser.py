@@ -122,3 +122,78 @@ def test_sample_report_in_a_browser(tmp_path):
 def test_hostile_report_in_a_browser(tmp_path):
     dom = check_html_in_browser(load("hostile"), tmp_path)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+
+
+# --- layout, measured in the browser ----------------------------------------------------------
+
+# Appended to a copy of the report (the report's CSP allows inline scripts): it measures, after
+# layout, every attack-path drawing and every table against the box that holds it, and the page
+# against the window, and leaves the numbers on <body> for --dump-dom to carry out.
+MEASURE = """<script>
+(function () {
+  function right(el) { return el.getBoundingClientRect().right; }
+  var out = {window: document.documentElement.clientWidth, page: document.documentElement.scrollWidth,
+             paths: [], tables: []};
+  document.querySelectorAll("svg.attack-path").forEach(function (svg) {
+    var box = svg.parentElement, most = 0;
+    svg.querySelectorAll("rect, text, line").forEach(function (el) { most = Math.max(most, right(el)); });
+    out.paths.push({steps: svg.querySelectorAll("rect").length, drawn: most, svg: right(svg), box: right(box),
+                    scroll: box.scrollWidth, client: box.clientWidth});
+  });
+  document.querySelectorAll(".table-box").forEach(function (box) {
+    out.tables.push({id: box.querySelector("table").id, scroll: box.scrollWidth, client: box.clientWidth});
+  });
+  document.body.setAttribute("data-measured", JSON.stringify(out));
+})();
+</script>"""
+
+
+def measure_in_browser(document: dict, width: int, workdir: Path, screenshot: Path | None = None) -> dict:
+    """The report laid out in headless Chromium at `width` px: MEASURE's numbers (and a screenshot)."""
+    import json
+    import re
+
+    browser = chromium_binary()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; CI must install it for the browser tests")
+        pytest.skip("chromium is not installed (apt-get install chromium); set CI=1 to make this a failure")
+    page = workdir / f"report-{width}.html"
+    page.write_text(render(document, "html").replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--no-proxy-server", "--disable-extensions", f"--user-data-dir={workdir / f'profile-{width}'}",
+              "--host-resolver-rules=MAP * 127.0.0.1:9", "--virtual-time-budget=5000"]
+    completed = subprocess.run([*common, f"--window-size={width},1000", "--dump-dom", page.as_uri()],
+                               capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    found = re.search(r'data-measured="([^"]*)"', completed.stdout)
+    assert found, "the measuring script did not run"
+    import html as html_module
+
+    measured = json.loads(html_module.unescape(found.group(1)))
+    if screenshot is not None:
+        subprocess.run([*common, f"--window-size={width},2400", f"--screenshot={screenshot}", page.as_uri()],
+                       capture_output=True, timeout=120, check=True)
+    return measured
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+@pytest.mark.parametrize("name", ["sample", "demo"])
+def test_every_attack_path_fits_the_page_with_every_step(tmp_path, width, name):
+    document = load(name)
+    measured = measure_in_browser(document, width, tmp_path, screenshot=tmp_path / f"report-{width}.png")
+    from guardrails.reports.view import attack_paths
+
+    paths = attack_paths(document)
+    assert [p["steps"] for p in measured["paths"]] == [len(f["evidence"]["path"]) for f in paths]
+    for drawn in measured["paths"]:
+        # every box, arrow and label inside the drawing (an SVG clips what passes its edge), and the
+        # drawing inside its box
+        assert drawn["drawn"] <= drawn["svg"] + 0.5 and drawn["svg"] <= drawn["box"] + 0.5, drawn
+        assert drawn["scroll"] <= drawn["client"], drawn  # and no scrollbar to find the end behind
+    assert measured["page"] <= measured["window"], measured  # the page itself never scrolls sideways
+    for table in measured["tables"]:
+        assert table["scroll"] <= table["client"], table
+    if os.environ.get("GUARDRAILS_SCREENSHOTS"):
+        shutil.copy(tmp_path / f"report-{width}.png", Path(os.environ["GUARDRAILS_SCREENSHOTS"]) / f"{name}-{width}.png")

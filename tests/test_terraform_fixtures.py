@@ -44,9 +44,13 @@ def test_scenario_findings_match_expected(folder):
 @pytest.mark.parametrize("folder", _scenarios(), ids=lambda p: p.name)
 def test_scenario_elements_point_at_their_hcl(folder):
     (snapshot,) = load_terraform(_input_of(folder))
-    # An AWS part keeps its elements per region, a GCP part per compute list.
-    lists = next(iter(snapshot["regions"].values())) if snapshot["provider"] == "aws" else snapshot["compute"]
-    located = [el for elements in lists.values() for el in elements if "_source_location" in el]
+    # An AWS part keeps its elements per region and in its IAM lists, a GCP part per compute list.
+    if snapshot["provider"] == "aws":
+        lists = [elements for region in snapshot["regions"].values() for elements in region.values()]
+        lists += list((snapshot.get("iam") or {}).values())
+    else:
+        lists = list(snapshot["compute"].values())
+    located = [el for elements in lists for el in elements if "_source_location" in el]
     assert located, "no element was located in the scenario's .tf files"
     for el in located:
         loc = el["_source_location"]

@@ -49,6 +49,7 @@ from aws_builders import (
     policy_document,
     read_only_session,
     tcp,
+    trust_web_identity,
 )
 
 from guardrails.providers.aws.commands import user_data_wanted as _user_data_wanted
@@ -376,6 +377,16 @@ def module_for_each_runners(b: AwsBuilder) -> None:
         instance(b, f"actions-runner-{key}", private, [runner], imds="optional")
 
 
+def github_oidc_admin(b: AwsBuilder) -> None:
+    """The account's only pipeline: a role GitHub Actions tokens of any repository can become
+    (`repo:*`), with AdministratorAccess; the OIDC provider exists already."""
+    provider = b.oidc_provider("https://token.actions.githubusercontent.com")
+    b.role("github-deploy", trust=trust_web_identity(provider, {
+        "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+        "StringLike": {"token.actions.githubusercontent.com:sub": "repo:*"}}),
+        managed_policies=[ADMINISTRATOR_ACCESS], instance_profile=False)
+
+
 TWINS = [
     Twin("public-jenkins", public_jenkins),
     Twin("runner-behind-nat", runner_behind_nat),
@@ -384,6 +395,7 @@ TWINS = [
     Twin("alb-private-jenkins", jenkins_behind_alb("10.23.0.0/16", scheme="internet-facing")),
     Twin("internal-alb", jenkins_behind_alb("10.24.0.0/16", scheme="internal")),
     Twin("iam-admin-escalation", iam_admin_escalation, managed_policies=True),
+    Twin("github-oidc-admin", github_oidc_admin, managed_policies=True),
     Twin("imdsv1-user-data-secrets", imdsv1_user_data_secrets),
     Twin("sg-rule-shapes", sg_rule_shapes),
     Twin("ipv6-egress-only", ipv6_egress_only),

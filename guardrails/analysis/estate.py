@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from guardrails.analysis.classify import CiVerdict, classify_ci, names_ci_word, production_reason
 from guardrails.analysis.coverage import Coverage, possible_exposure
@@ -13,6 +13,9 @@ from guardrails.analysis.segmentation import ProductionReach, production_reach
 from guardrails.config import Config
 from guardrails.graph import EstateGraph, Node
 
+if TYPE_CHECKING:
+    from guardrails.analysis.ci_identities import CiIdentity
+
 
 @dataclass
 class Estate:
@@ -20,9 +23,12 @@ class Estate:
     config: Config
     now: dt.datetime
     ci: dict[str, CiVerdict] = field(default_factory=dict)
+    # CI identities and why (analysis.ci_identities): federated roles, CI users, CI nodes' identities
+    ci_identities: dict = field(default_factory=dict)
     production: dict[str, str] = field(default_factory=dict)
     exposure: dict[str, Exposure] = field(default_factory=dict)  # of CI nodes: what every check asks about
     identity: dict = field(default_factory=dict)  # identity id -> IdentityFacts (analysis/identity.py)
+    identities: Any = None  # the IdentityGraph (analysis/identity.py): power of any principal, with its chain
     reach: Reachability | None = None
     coverage: Coverage | None = None  # what was not seen about each node (analysis.coverage)
     # of CI nodes that reach any: the production nodes they can open connections to (analysis.segmentation)
@@ -32,9 +38,25 @@ class Estate:
         for node_id in sorted(self.ci):
             yield self.graph.node(node_id), self.ci[node_id]
 
+    def hosted_ci_identities(self) -> Iterator[tuple[Node, "CiIdentity"]]:
+        """The CI identities that are a pipeline's by themselves (federated, CI users, configured),
+        not only as a CI node's: the identity checks report on these with the identity as resource."""
+        for identity_id in sorted(self.ci_identities):
+            verdict = self.ci_identities[identity_id]
+            if verdict.hosted:
+                yield self.graph.node(identity_id), verdict
+
     def identities_of(self, node_id: str) -> list[tuple[Node, dict]]:
         return sorted(((n, e) for n, e in self.graph.out(node_id, "runs_as") if n.kind == "identity"),
                       key=lambda pair: pair[0].id)
+
+    def power_of(self, principal: str, level: str | None = None):
+        """The power of any principal (an identity node id): the strongest (PowerAnswer) when
+        `level` is None, else the shortest chain to `level` (admin, escalate, production) or None.
+        Identities outside the CI set are evaluated on demand."""
+        if level is None:
+            return self.identities.power(principal)
+        return self.identities.reach(principal, level)
 
     def exposed(self, node_id: str) -> bool | str:
         """True when the internet reaches the node for certain, "unknown" when only through a layer
@@ -131,7 +153,12 @@ def analyse(graph: EstateGraph, config: Config | None = None, now: dt.datetime |
     estate.production_reach = production_reach(graph, estate.reach, estate.ci, estate.production)
     from guardrails.analysis.identity import analyse_identities
 
-    estate.identity = analyse_identities(graph, config, estate.production, estate.ci)
+    from guardrails.analysis.ci_identities import classify_identities
+
+    estate.ci_identities = classify_identities(graph, config, estate.ci)
+    estate.identities = analyse_identities(graph, config, estate.production, estate.ci,
+                                           identities=[i for i, v in estate.ci_identities.items() if v.hosted])
+    estate.identity = estate.identities.evaluated()
     # Last: identity evaluation adds the gaps of the policies it could not read.
     estate.coverage = Coverage(graph, estate.reach)
     possible_exposure(graph, estate.reach, estate.coverage, estate.exposure, among=estate.ci)

@@ -1,9 +1,17 @@
-"""Identity power: what each identity can do, directly and through the roles it can assume.
+"""Identity power as a graph of principals and resources.
 
 Each identity is evaluated once, by its provider (`Provider.identity_power`, which answers in the
-neutral records of guardrails/identity_facts.py). The `can_assume` and `grants` edges of the
-answers are added to the graph, and power is followed along role assumption so that a build role
-that may assume an administrator role is reported with the whole chain as evidence.
+neutral records of guardrails/identity_facts.py). The answers' hops become the identity graph's
+edges in the estate graph: `can_assume` (identity -> identity: assume, pass to a service, create
+credentials, rewrite a trust), `acts_as` (identity -> a resource it can take over) and the
+`runs_as` edges normalization wrote (resource -> identity). Power flows along them: a principal is
+administrator when it, or an identity it can assume without changing anything, is; it can escalate
+when any identity it reaches along any edge is administrator or can escalate; it is
+production-capable when any identity it reaches can change production. `IdentityGraph.reach`
+answers with the shortest chain, each hop with the statements and resources that allow it.
+
+Only the CI identities (those CI nodes run as, and those the analysis is given) and what they
+reach are evaluated: the many other identities of an estate cost nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +22,23 @@ from typing import Iterable
 
 from guardrails.config import Config
 from guardrails.graph import EstateGraph, Node
-from guardrails.identity_facts import POWER_RANK, Escalation, Hop, IdentityEvaluator, IdentityPower, ProductionAccess
+from guardrails.identity_facts import (
+    CONFIRMED,
+    LEVELS,
+    POWER_RANK,
+    UNKNOWN,
+    Escalation,
+    Hop,
+    IdentityEvaluator,
+    IdentityPower,
+    PowerAnswer,
+    ProductionAccess,
+    Proof,
+)
 from guardrails.provider import snapshot_provider
 
-__all__ = ["POWER_RANK", "Escalation", "Hop", "IdentityFacts", "ProductionAccess", "analyse_identities"]
+__all__ = ["LEVELS", "POWER_RANK", "Escalation", "Hop", "IdentityFacts", "IdentityGraph", "PowerAnswer",
+           "ProductionAccess", "Proof", "analyse_identities"]
 
 
 @dataclass
@@ -31,7 +52,9 @@ class IdentityFacts:
     production: list[ProductionAccess] = field(default_factory=list)
     assumes: list[Hop] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
-    # The strongest power reachable through role assumption, with the chain that reaches it.
+    takes_over: list[Hop] = field(default_factory=list)
+    admin_confidence: str = CONFIRMED
+    # The strongest power reachable by assuming roles (method `assume`), with the chain that reaches it.
     chain_power: str = "none"
     chain: tuple[Hop, ...] = ()
     chain_end: str = ""
@@ -42,43 +65,182 @@ class IdentityFacts:
         return self.chain_power if POWER_RANK[self.chain_power] > POWER_RANK[self.power] else self.power
 
 
-def analyse_identities(graph: EstateGraph, config: Config, production: dict[str, str],
-                       ci_nodes: Iterable[str] = ()) -> dict[str, IdentityFacts]:
-    """Facts for every identity a CI node runs as, and every role reachable from those by
-    assumption. Other identities are not a pipeline's, and evaluating them would only cost time."""
-    evaluators: dict[str, IdentityEvaluator | None] = {}
+class IdentityGraph:
+    """The identity graph of one estate, evaluated lazily and cached: `facts(id)` evaluates one
+    identity (and adds its edges to the estate graph), `reach(principal, level)` follows power."""
 
-    def power_of(node: Node) -> IdentityPower:
+    def __init__(self, graph: EstateGraph, config: Config, production: dict[str, str]) -> None:
+        self.graph = graph
+        self.config = config
+        self.production = production
+        self._evaluators: dict[str, IdentityEvaluator | None] = {}
+        self._facts: dict[str, IdentityFacts] = {}
+        self._answers: dict[tuple[str, str], PowerAnswer | None] = {}
+
+    # -- evaluation --
+
+    def facts(self, identity_id: str) -> IdentityFacts:
+        """The facts of one identity node, evaluated by its provider when first asked."""
+        found = self._facts.get(identity_id)
+        if found is None:
+            node = self.graph.node(identity_id)
+            power = self._evaluate(node)
+            # Production reached by assuming a production role comes first, then the identity's own.
+            reached = [ProductionAccess(hop.target, f"can assume {self.graph.node(hop.target).name}: "
+                                                    f"{self.production[hop.target]}; {hop.via}", (hop,))
+                       for hop in power.assumes if hop.target in self.production and hop.method == "assume"]
+            found = self._facts[identity_id] = IdentityFacts(
+                identity_id, power.power, power.admin, list(power.escalations), reached + list(power.production),
+                list(power.assumes), list(power.unknown), list(power.takes_over), power.admin_confidence)
+            _add_edges(self.graph, node, power)
+        return found
+
+    def evaluated(self) -> dict[str, IdentityFacts]:
+        """Every identity evaluated so far."""
+        return self._facts
+
+    def _evaluate(self, node: Node) -> IdentityPower:
         name = node.get("provider")
-        if name not in evaluators:
-            evaluators[name] = snapshot_provider(name).identity_power(graph, production, config)
-        evaluator = evaluators[name]
+        if name not in self._evaluators:
+            self._evaluators[name] = snapshot_provider(name).identity_power(self.graph, self.production, self.config)
+        evaluator = self._evaluators[name]
         return evaluator.evaluate(node) if evaluator is not None else IdentityPower()
 
-    facts: dict[str, IdentityFacts] = {}
-    queue = deque(sorted({n.id for node in ci_nodes for n, _ in graph.out(node, "runs_as") if n.get("kind") == "identity"}))
+    def hops(self, node_id: str) -> list[Hop]:
+        """The identity graph's edges out of one node: an identity's hops (evaluating it), or the
+        identities a resource runs as."""
+        node = self.graph.node(node_id)
+        if node.kind == "identity":
+            facts = self.facts(node_id)
+            return facts.assumes + facts.takes_over
+        return [Hop(node_id, identity.id, edge.get("via") or "runs as", "runs_as")
+                for identity, edge in sorted(self.graph.out(node_id, "runs_as"), key=lambda pair: pair[0].id)
+                if identity.kind == "identity"]
+
+    # -- power along the graph --
+
+    def power(self, principal: str) -> PowerAnswer:
+        """The strongest power the principal holds or reaches (LEVELS), with its shortest chain."""
+        for level in ("admin", "escalate", "production"):
+            answer = self.reach(principal, level)
+            if answer is not None:
+                return answer
+        unknowns = self.unknowns(principal)
+        return PowerAnswer(principal, UNKNOWN if unknowns else "none", principal, unknowns=unknowns,
+                           confidence=UNKNOWN if unknowns else CONFIRMED)
+
+    def reach(self, principal: str, level: str) -> PowerAnswer | None:
+        """The shortest chain by which `principal` holds `level` (`admin`, `escalate` or
+        `production`), certain chains before possible ones; None when it does not.
+
+        `admin` follows only `assume` hops (becoming the identity changes nothing); `escalate`
+        and `production` follow every hop. For `escalate` an administrator reached by another
+        method counts, and the principal's own escalation sets."""
+        key = (principal, level)
+        if key not in self._answers:
+            self._answers[key] = self._search(principal, level)
+        return self._answers[key]
+
+    def _search(self, principal: str, level: str) -> PowerAnswer | None:
+        """Breadth first, so the first holder met is the nearest. For `escalate` an administrator
+        at the end of a chain is the stronger evidence, so an escalation set only answers when no
+        administrator is reached."""
+        possible: PowerAnswer | None = None
+        by_set: PowerAnswer | None = None
+        # Node -> whether it was reached by a certain chain: a node first reached through a possible
+        # hop is visited again when a certain chain reaches it.
+        seen = {principal: True}
+        queue: deque[tuple[str, tuple[Hop, ...]]] = deque([(principal, ())])
+        while queue:
+            current, chain = queue.popleft()
+            certain = all(h.confidence == CONFIRMED for h in chain)
+            node = self.graph.node(current)
+            if node.kind == "identity":
+                answer = self._holds(principal, current, chain, level)
+                if answer is not None and answer.escalations:
+                    if by_set is None or (by_set.confidence != CONFIRMED and answer.confidence == CONFIRMED):
+                        by_set = answer
+                elif answer is not None:
+                    if answer.confidence == CONFIRMED:
+                        return answer
+                    possible = possible or answer
+            for hop in self.hops(current):
+                if level == "admin" and hop.method != "assume":
+                    continue
+                surely = certain and hop.confidence == CONFIRMED
+                if (hop.target not in seen or (surely and not seen[hop.target])) and self.graph.has(hop.target):
+                    seen[hop.target] = surely
+                    queue.append((hop.target, chain + (hop,)))
+        if by_set is not None and (possible is None or by_set.confidence == CONFIRMED):
+            return by_set
+        return possible
+
+    def _holds(self, principal: str, holder: str, chain: tuple[Hop, ...], level: str) -> PowerAnswer | None:
+        """The answer when `holder`, reached by `chain`, holds `level` itself."""
+        facts = self.facts(holder)
+        chain_confidence = UNKNOWN if any(h.confidence != CONFIRMED for h in chain) else CONFIRMED
+        unknowns = tuple(f"{h.via} (a condition could not be evaluated)" for h in chain if h.confidence != CONFIRMED)
+        if level in ("admin", "escalate") and facts.admin and (level == "admin" or chain):
+            confidence = UNKNOWN if UNKNOWN in (chain_confidence, facts.admin_confidence) else CONFIRMED
+            if facts.admin_confidence != CONFIRMED:
+                unknowns += (f"{facts.admin} (a condition could not be evaluated)",)
+            return PowerAnswer(principal, level, holder, chain, facts.admin, confidence, unknowns)
+        if level == "escalate" and facts.escalations and not facts.admin:
+            certain = [e for e in facts.escalations if e.confidence == CONFIRMED]
+            escalations = tuple(certain or facts.escalations)
+            confidence = CONFIRMED if certain and chain_confidence == CONFIRMED else UNKNOWN
+            if not certain:
+                unknowns += tuple(f"{e.name}: granted only under a condition that could not be evaluated"
+                                  for e in escalations)
+            return PowerAnswer(principal, level, holder, chain, "; ".join(e.name for e in escalations), confidence,
+                               unknowns, escalations=escalations)
+        if level == "production" and facts.production:
+            return PowerAnswer(principal, level, holder, chain, facts.production[0].via, chain_confidence, unknowns,
+                               production=tuple(facts.production))
+        return None
+
+    def unknowns(self, principal: str) -> tuple[str, ...]:
+        """What about the principal, and every identity it reaches, was not known."""
+        found: list[str] = []
+        seen = {principal}
+        queue = deque([principal])
+        while queue:
+            current = queue.popleft()
+            if self.graph.node(current).kind == "identity":
+                found.extend(self.facts(current).unknown)
+            for hop in self.hops(current):
+                if hop.target not in seen and self.graph.has(hop.target):
+                    seen.add(hop.target)
+                    queue.append(hop.target)
+        return tuple(dict.fromkeys(found))
+
+
+def analyse_identities(graph: EstateGraph, config: Config, production: dict[str, str],
+                       ci_nodes: Iterable[str] = (), identities: Iterable[str] = ()) -> IdentityGraph:
+    """The identity graph, with every identity a CI node runs as, every CI identity of its own
+    (`identities`: federated roles, CI users), and everything those reach evaluated. Other
+    identities are not a pipeline's, and evaluating them would only cost time."""
+    ci_identities = list(identities)
+    identities = IdentityGraph(graph, config, production)
+    starts = {n.id for node in ci_nodes for n, _ in graph.out(node, "runs_as") if n.get("kind") == "identity"}
+    starts |= {i for i in ci_identities if graph.has(i)}
+    queue = deque(sorted(starts))
+    seen = set(starts)
     while queue:
-        current = queue.popleft()
-        if current in facts:
-            continue
-        node = graph.node(current)
-        power = power_of(node)
-        # Production reached by assuming a production role comes first, then the identity's own.
-        reached = [ProductionAccess(hop.target, f"can assume {graph.node(hop.target).name}: "
-                                                f"{production[hop.target]}; {hop.via}", (hop,))
-                   for hop in power.assumes if hop.target in production]
-        facts[current] = IdentityFacts(current, power.power, power.admin, list(power.escalations),
-                                       reached + list(power.production), list(power.assumes), list(power.unknown))
-        _add_edges(graph, node, power)
-        queue.extend(hop.target for hop in power.assumes)
-    _chains(facts)
-    return facts
+        for hop in identities.hops(queue.popleft()):
+            if hop.target not in seen and graph.has(hop.target):
+                seen.add(hop.target)
+                queue.append(hop.target)
+    _chains(identities.evaluated())
+    return identities
 
 
 def _add_edges(graph: EstateGraph, node: Node, power: IdentityPower) -> None:
-    """The answer's role assumptions and powers as edges of the estate graph."""
-    for hop in power.assumes:
-        graph.add_edge(hop.source, hop.target, "can_assume", via=hop.via)
+    """The answer's hops and powers as edges of the estate graph."""
+    for hop in (*power.assumes, *power.takes_over):
+        if graph.has(hop.target):
+            graph.add_edge(hop.source, hop.target, hop.edge, key=hop.method, via=hop.via, method=hop.method,
+                           proofs=[_proof_record(p) for p in hop.proofs], confidence=hop.confidence)
     account = node.get("account")
     if account and graph.has(account):
         if power.admin:
@@ -89,6 +251,11 @@ def _add_edges(graph: EstateGraph, node: Node, power: IdentityPower) -> None:
     for access in power.production:
         if graph.has(access.target):
             graph.add_edge(node.id, access.target, "grants", key="write", power="write", via=access.via)
+
+
+def _proof_record(proof: Proof) -> dict:
+    return {"action": proof.action, "resource": proof.resource, "statement": proof.statement,
+            "condition": proof.condition}
 
 
 def _chains(facts: dict[str, IdentityFacts]) -> None:
@@ -106,7 +273,7 @@ def _chains(facts: dict[str, IdentityFacts]) -> None:
                 if rank > best_rank:
                     best_rank, best_chain, best_end = rank, chain, current
             for hop in facts[current].assumes:
-                if hop.target not in seen:
+                if hop.method == "assume" and hop.target in facts and hop.target not in seen:
                     seen.add(hop.target)
                     queue.append((hop.target, chain + (hop,)))
         if best_chain:

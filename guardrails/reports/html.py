@@ -9,11 +9,16 @@ filter and opens every section before printing.
 from __future__ import annotations
 
 import json
+import re
 
 from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
+from markupsafe import Markup, escape
+
 from .paths import svg
-from .text import clean, one_line
+from .threat_model import owasp_name, stride_name
+from .text import clean, html_inline_code, one_line
+from .view import flatten_details
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
@@ -27,6 +32,13 @@ def _details_json(details: object) -> str:
     return clean(json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True))
 
 
+def id_breaks(value: object) -> Markup:
+    """An id (an ARN, a Terraform address) that may wrap only between its parts: after each colon or
+    slash, where a <wbr> says so, never inside a part."""
+    parts = re.split(r"(?<=[:/])", one_line(value))
+    return Markup("<wbr>".join(str(escape(part)) for part in parts))
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("guardrails.reports", "templates"),
@@ -35,7 +47,9 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         undefined=ChainableUndefined,
     )
-    env.filters.update(text=one_line, clean=clean, details_json=_details_json, svg=svg)
+    env.filters.update(text=one_line, clean=clean, details_json=_details_json, svg=svg, flatten_details=flatten_details,
+                       inline_code=html_inline_code, stride_name=stride_name,
+                       owasp_name=owasp_name, id_breaks=id_breaks)
     return env
 
 

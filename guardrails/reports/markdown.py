@@ -8,7 +8,8 @@ import re
 from jinja2 import Environment, PackageLoader, ChainableUndefined
 
 from .paths import mermaid
-from .text import clean, md_cell, md_code, md_text, one_line
+from .text import clean, md_cell, md_code, md_inline_code, md_text, one_line
+from .view import flatten_details
 
 
 def fenced(body: str, info: str = "") -> str:
@@ -33,7 +34,8 @@ def _environment() -> Environment:
         undefined=ChainableUndefined,
     )
     env.filters.update(md=md_text, cell=md_cell, code=md_code, one_line=one_line, fenced=fenced,
-                       details_json=details_json, mermaid=mermaid)
+                       details_json=details_json, mermaid=mermaid,
+                       flatten_details=flatten_details, md_inline_code=md_inline_code)
     env.filters["tcode"] = lambda value: md_code(value, in_table=True)
     return env
 

@@ -35,10 +35,18 @@ def mermaid(finding: dict) -> str:
     return "\n".join(lines)
 
 
-_BOX_WIDTH = 170
-_BOX_HEIGHT = 58
-_GAP = 120
-_MARGIN = 10
+# The path is drawn top to bottom, one box per step and the hop's label beside its arrow, in a
+# fixed-width viewBox that the page scales to its column: however many steps, the whole path fits
+# the width (a left-to-right chain of 8 steps needed 2,200 px and hid the administrator end behind a
+# scrollbar). Labels are shortened to fit; the full texts are in <title> tooltips and in the step
+# list under the drawing.
+_VIEW_WIDTH = 720
+_BOX_WIDTH = 300
+_BOX_HEIGHT = 46
+_GAP = 34
+_MARGIN = 8
+_LABEL_X = _MARGIN + _BOX_WIDTH + 18
+_LABEL_CHARS = 56  # what fits between the label's start and the viewBox's right edge at 11 px
 _KIND_COLOURS = {
     "internet": "#fde2e1",
     "gateway": "#fff1cc",
@@ -53,45 +61,44 @@ _KIND_COLOURS = {
 }
 
 
-def svg(finding: dict, uid: str = "0", max_label: int = 24) -> Markup:
-    """An inline SVG drawing one box per step (kind and name) and an arrow per hop labelled with
-    its `via`. Full texts are in <title> tooltips; the boxes show them shortened."""
+def svg(finding: dict, uid: str = "0", max_label: int = 34) -> Markup:
+    """An inline SVG drawing one box per step (kind and name), top to bottom, and an arrow per hop
+    labelled with its `via`. Full texts are in <title> tooltips; the drawing shows them shortened."""
     steps = path_steps(finding)
     if not steps:
         return Markup("")
     marker = "arrow-" + "".join(ch for ch in uid if ch.isascii() and (ch.isalnum() or ch == "-"))
-    width = _MARGIN * 2 + len(steps) * _BOX_WIDTH + (len(steps) - 1) * _GAP
-    height = _MARGIN * 2 + _BOX_HEIGHT + 34
-    top = _MARGIN + 30
+    height = _MARGIN * 2 + len(steps) * _BOX_HEIGHT + (len(steps) - 1) * _GAP
     parts = [
-        f'<svg class="attack-path" role="img" width="{width}" height="{height}"'
-        f' viewBox="0 0 {width} {height}" aria-label="{escape(_describe(steps))}">',
+        f'<svg class="attack-path" role="img" viewBox="0 0 {_VIEW_WIDTH} {height}" width="{_VIEW_WIDTH}"'
+        f' height="{height}" preserveAspectRatio="xMinYMin meet" aria-label="{escape(_describe(steps))}">',
         f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8"'
         ' orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#444"/></marker></defs>',
     ]
+    centre = _MARGIN + _BOX_WIDTH / 2
     for index, step in enumerate(steps):
-        x = _MARGIN + index * (_BOX_WIDTH + _GAP)
+        y = _MARGIN + index * (_BOX_HEIGHT + _GAP)
         kind = one_line(step.get("kind"))
         name = _label(step)
         fill = _KIND_COLOURS.get(kind, "#f1f3f4")
-        parts.append(
-            f'<g class="step"><title>{escape(kind)}: {escape(name)}\n{escape(one_line(step.get("id")))}</title>'
-            f'<rect x="{x}" y="{top}" width="{_BOX_WIDTH}" height="{_BOX_HEIGHT}" rx="6" fill="{fill}" stroke="#555"/>'
-            f'<text x="{x + _BOX_WIDTH / 2}" y="{top + 22}" text-anchor="middle" class="kind">{escape(kind)}</text>'
-            f'<text x="{x + _BOX_WIDTH / 2}" y="{top + 42}" text-anchor="middle" class="name">'
-            f"{escape(shorten(name, max_label))}</text></g>"
-        )
         if index:
-            start = x - _GAP
-            y = top + _BOX_HEIGHT / 2
+            top = y - _GAP
             via = one_line(step.get("via"))
             parts.append(
                 f'<g class="hop"><title>{escape(via)}</title>'
-                f'<line x1="{start}" y1="{y}" x2="{x - 2}" y2="{y}" stroke="#444" stroke-width="1.5"'
+                f'<line x1="{centre}" y1="{top}" x2="{centre}" y2="{y - 2}" stroke="#444" stroke-width="1.5"'
                 f' marker-end="url(#{marker})"/>'
-                f'<text x="{start + _GAP / 2}" y="{top - 8}" text-anchor="middle" class="via">'
-                f"{escape(shorten(via, 20))}</text></g>"
+                f'<text x="{_LABEL_X - 12}" y="{top + _GAP / 2 + 4}" class="via">'
+                f"{escape(shorten(via, _LABEL_CHARS))}</text></g>"
             )
+        parts.append(
+            f'<g class="step"><title>{escape(kind)}: {escape(name)}\n{escape(one_line(step.get("id")))}</title>'
+            f'<rect x="{_MARGIN}" y="{y}" width="{_BOX_WIDTH}" height="{_BOX_HEIGHT}" rx="6" fill="{fill}" stroke="#555"/>'
+            f'<text x="{_MARGIN + 10}" y="{y + 18}" class="kind">{escape(kind)}</text>'
+            f'<text x="{_MARGIN + 10}" y="{y + 36}" class="name">{escape(shorten(name, max_label))}</text>'
+            f'<text x="{_LABEL_X - 12}" y="{y + _BOX_HEIGHT / 2 + 4}" class="step-id">'
+            f"{escape(shorten(one_line(step.get('id')), _LABEL_CHARS))}</text></g>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -25,6 +25,7 @@ from guardrails.config import CONFIGURATION_NOTE
 
 from .remediation import steps_for, summary_for
 from .text import one_line
+from .threat_model import sarif_relationships, sarif_taxonomies
 from .view import SEVERITIES, findings, gaps, incomplete, is_unknown, not_seen, notes, severity_rank, sources
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -44,9 +45,12 @@ def render_sarif(document: dict, base_dir: Path | None = None) -> str:
     base = (base_dir or Path.cwd()).resolve()
     items = findings(document)
     tool_version = str((document.get("tool") or {}).get("version", ""))
-    rules, rule_index = _rules(items)
+    rules, rule_index, taxonomies = _rules(items)
+    driver = {"name": "pipeline-guardrails", "version": tool_version, "rules": rules}
+    if taxonomies:
+        driver["supportedTaxonomies"] = [{"name": t["name"], "index": i} for i, t in enumerate(taxonomies)]
     run = {
-        "tool": {"driver": {"name": "pipeline-guardrails", "version": tool_version, "rules": rules}},
+        "tool": {"driver": driver},
         "originalUriBaseIds": {
             ESTATE_BASE: {
                 "description": {"text": "Cloud resources, as <provider>/<account>/<region>/<resource id>; not files."}
@@ -55,14 +59,19 @@ def render_sarif(document: dict, base_dir: Path | None = None) -> str:
         "invocations": [_invocation(document)],
         "results": [_result(f, rule_index, document, base) for f in items],
     }
+    if taxonomies:
+        # The threat models each rule evidences: STRIDE, OWASP CI/CD, CIS and NIST, as taxa that
+        # every rule's relationships point at.
+        run["taxonomies"] = taxonomies
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
 
 
-def _rules(items: list[dict]) -> tuple[list[dict], dict[str, int]]:
+def _rules(items: list[dict]) -> tuple[list[dict], dict[str, int], list[dict]]:
     by_check: dict[str, list[dict]] = {}
     for finding in items:
         by_check.setdefault(str(finding.get("check_id")), []).append(finding)
+    taxonomies, where = sarif_taxonomies([group[0].get("references") or {} for group in by_check.values()])
     rules = []
     for check_id in sorted(by_check):
         group = by_check[check_id]
@@ -78,7 +87,7 @@ def _rules(items: list[dict]) -> tuple[list[dict], dict[str, int]]:
         help_markdown = help_text
         if steps.terraform:
             help_markdown += f"\n\nTerraform:\n\n```hcl\n{steps.terraform}```\n"
-        rules.append({
+        rule = {
             "id": check_id,
             "name": "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", check_id) if part),
             "shortDescription": {"text": title},
@@ -90,8 +99,12 @@ def _rules(items: list[dict]) -> tuple[list[dict], dict[str, int]]:
                 "tags": list(dict.fromkeys(tags)),
                 "precision": "high",
             },
-        })
-    return rules, {rule["id"]: index for index, rule in enumerate(rules)}
+        }
+        relationships = sarif_relationships(references, where, taxonomies)
+        if relationships:
+            rule["relationships"] = relationships
+        rules.append(rule)
+    return rules, {rule["id"]: index for index, rule in enumerate(rules)}, taxonomies
 
 
 def _result(finding: dict, rule_index: dict[str, int], document: dict, base: Path) -> dict:
@@ -110,6 +123,13 @@ def _result(finding: dict, rule_index: dict[str, int], document: dict, base: Pat
         unknowns = [one_line(u) for u in finding.get("unknowns") or []]
         result["message"]["text"] = f"[unknown] {result['message']['text']}"
         result["properties"].update(confidence="unknown", unknowns=unknowns, tags=[severity, "unknown"])
+    steps = steps_for(finding)
+    if steps.changes or steps.terraform_changes:
+        # The exact change, for a reader of the alert: never run by anything.
+        result["properties"]["remediation"] = {
+            "changes": [{"resource": c.resource, "what": c.what, "commands": list(c.commands), "console": c.console}
+                        for c in steps.changes],
+            "terraform": steps.terraform_changes}
     result.update(_locations(finding, document, base))
     if finding.get("status") == "suppressed":
         suppression = finding.get("suppression") or {}

@@ -80,3 +80,22 @@ _MERMAID_SAFE = re.compile(r"[\w ./:,=@+-]")
 def mermaid_label(value: object) -> str:
     text = one_line(value)
     return "".join(ch if _MERMAID_SAFE.fullmatch(ch) and ch != "#" else f"#{ord(ch)};" for ch in text)
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def md_inline_code(value: object) -> str:
+    """Prose whose `backticked` words become code spans and everything else literal text."""
+    text = one_line(value)
+    parts = _CODE_SPAN.split(text)
+    return "".join(md_code(part) if index % 2 else md_text(part) for index, part in enumerate(parts))
+
+
+def html_inline_code(value: object) -> str:
+    """Prose for HTML whose `backticked` words become <code> and everything else escaped text."""
+    from markupsafe import Markup, escape
+
+    parts = _CODE_SPAN.split(one_line(value))
+    return Markup("".join(f"<code>{escape(part)}</code>" if index % 2 else str(escape(part))
+                          for index, part in enumerate(parts)))

@@ -59,6 +59,28 @@ def by_resource(items: Iterable[dict]) -> list[tuple[dict, list[dict]]]:
     return sorted(groups.values(), key=order)
 
 
+def flatten_details(value: object, prefix: str = "") -> list[tuple[str, str]]:
+    """A finding's details as (dotted key, one-line value) pairs, for reading rather than parsing:
+    lists of plain values joined by commas, nested records numbered."""
+    from .text import one_line
+
+    if isinstance(value, dict):
+        out: list[tuple[str, str]] = []
+        for key, item in value.items():
+            out.extend(flatten_details(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list):
+        if all(not isinstance(item, (dict, list)) for item in value):
+            return [(prefix, ", ".join(one_line(item) for item in value))] if value else []
+        out = []
+        for index, item in enumerate(value, 1):
+            out.extend(flatten_details(item, f"{prefix}[{index}]"))
+        return out
+    if value is None or value == "":
+        return []
+    return [(prefix, one_line(value))]
+
+
 def attack_paths(document: dict) -> list[dict]:
     """The findings an assessor leads with: open internet-to-admin paths, then other open
     critical findings, each only when it carries an evidence path to draw."""
@@ -80,6 +102,14 @@ def inventory(document: dict) -> list[dict]:
         if resource.get("ci_role") and resource.get("id") not in seen:
             seen[resource["id"]] = {**resource, "reason": None, "production": None}
     return sorted(seen.values(), key=lambda r: str(r.get("id")))
+
+
+def ci_identities(document: dict) -> list[dict]:
+    """The CI identities (federated roles, CI users) and why each is one, with each federation's
+    trust statement and the subject the remediation proposes to pin; empty for a document written
+    before they were listed."""
+    listed = document.get("ci_identities")
+    return [item for item in listed if isinstance(item, dict)] if isinstance(listed, list) else []
 
 
 def gaps(document: dict) -> list[dict]:
@@ -126,6 +156,23 @@ def summary(document: dict) -> dict:
     return document.get("summary") or {}
 
 
+def stride_groups(numbered: list[dict]) -> list[dict]:
+    """The open findings under each STRIDE category their check evidences, in STRIDE's order."""
+    from .threat_model import STRIDE
+
+    groups = {category: [] for category in STRIDE}
+    for entry in numbered:
+        finding = entry["finding"]
+        if is_suppressed(finding):
+            continue
+        for category in (finding.get("references") or {}).get("stride") or []:
+            groups.setdefault(category, []).append(entry)
+    for entries in groups.values():
+        entries.sort(key=lambda e: severity_rank(e["finding"].get("severity", "info")))
+    return [{"category": c, "name": STRIDE.get(c, c.replace("_", " ").capitalize()), "entries": e}
+            for c, e in groups.items()]
+
+
 def report_context(document: dict) -> dict:
     """What the Markdown and HTML remediation reports show, in the order they show it. Every
     finding gets a positional anchor (never derived from estate text) and its remediation steps."""
@@ -162,12 +209,14 @@ def report_context(document: dict) -> dict:
         "sources": sources(document),
         "inventory": inventory(document),
         "inventory_listed": isinstance(document.get("inventory"), list),
+        "ci_identities": ci_identities(document),
         "gaps": gaps(document),
         "notes": notes(document),
         "incomplete": incomplete(document),
         "not_seen": not_seen(document),
         "unknown_total": sum(1 for f in open_findings(document) if is_unknown(f)),
         "attack_paths": paths,
+        "stride_groups": stride_groups(numbered),
         "findings": numbered,
         "nodes": nodes,
     }

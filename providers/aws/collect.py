@@ -207,9 +207,15 @@ def collect(
     progress: Progress | None = None,
     timeout: float | None = None,
     call_timeout: float = CALL_TIMEOUT,
+    parts: tuple[str, ...] = ("global", "regions"),
+    listed_regions: list[str] | None = None,
 ) -> dict:
     """Collect the account behind `session` in `regions` (None: every region enabled in the
     account) into one snapshot dict.
+
+    `parts` says what to collect: "global" (the account's aliases and IAM) and "regions" (each
+    region's lists); an organization's collection makes one part of each as separate tasks
+    (organization.py). The regions listed for regions=None are appended to `listed_regions`.
 
     wants_user_data(instance, context) decides, per instance, whether its user data is fetched
     (one DescribeInstanceAttribute call each); context is {"images": {image_id: image},
@@ -219,7 +225,7 @@ def collect(
     ConfigurationError when the AWS configuration cannot work.
     """
     collector = _Collector(session, wants_user_data, progress or (lambda _message: None), timeout, call_timeout)
-    return collector.run(regions)
+    return collector.run(regions, parts, listed_regions)
 
 
 class _Collector:
@@ -312,7 +318,8 @@ class _Collector:
         self.collected_something = True
         return result
 
-    def run(self, regions: list[str] | None) -> dict:
+    def run(self, regions: list[str] | None, parts: tuple[str, ...] = ("global", "regions"),
+            listed_regions: list[str] | None = None) -> dict:
         if regions:
             home = regions[0]
         elif regions is None:  # every enabled region: they are listed through the configured one
@@ -327,19 +334,24 @@ class _Collector:
 
         if regions is None:
             regions = self.enabled_regions(home)
+            if listed_regions is not None:
+                listed_regions.extend(regions)
 
         account: dict[str, Any] = {"id": self.account_id}
-        iam_client = self.client("iam", home)
-        aliases = self.attempt(
-            None, "account_aliases", lambda: all_items(iam_client, "list_account_aliases", "AccountAliases")
-        )
-        if aliases is not None:
-            account["aliases"] = aliases
-        iam = self.collect_iam(home)
+        iam: dict[str, Any] = {}
+        if "global" in parts:
+            iam_client = self.client("iam", home)
+            aliases = self.attempt(
+                None, "account_aliases", lambda: all_items(iam_client, "list_account_aliases", "AccountAliases")
+            )
+            if aliases is not None:
+                account["aliases"] = aliases
+            iam = self.collect_iam(home)
         collected_regions = {}
-        for rank, region in enumerate(regions, 1):
-            self.region_rank = f"region {rank} of {len(regions)}"
-            collected_regions[region] = self.collect_region(region)
+        if "regions" in parts:
+            for rank, region in enumerate(regions, 1):
+                self.region_rank = f"region {rank} of {len(regions)}"
+                collected_regions[region] = self.collect_region(region)
 
         if not self.collected_something:
             first = self.gaps[0]["error"] if self.gaps else "no region was given"
@@ -379,17 +391,18 @@ class _Collector:
         self.current_call = self.current_endpoint = None
         try:
             self.check_time()
-            roles, users, local_policies = self.authorization_details(iam_client)
+            roles, users, groups, local_policies = self.authorization_details(iam_client)
         except (*CLOUD_ERRORS, CallSkipped) as error:
-            # one denied call hides all three: name each, so that none of them reads as "none"
-            for what in ("iam.roles", "iam.users", "iam.policies"):
+            # one denied call hides them all: name each, so that none of them reads as "none"
+            for what in ("iam.roles", "iam.users", "iam.groups", "iam.policies"):
                 self.gap(None, what, error)
         else:
             iam["roles"] = json_safe(decode_policy_documents(roles))
             iam["users"] = json_safe(decode_policy_documents(users))
+            iam["groups"] = json_safe(decode_policy_documents(groups))
             self.collected_something = True
             policies = self.attempt(
-                None, "iam.policies", lambda: self.used_policies(iam_client, roles + users, local_policies)
+                None, "iam.policies", lambda: self.used_policies(iam_client, roles + users + groups, local_policies)
             )
             if policies is not None:
                 iam["policies"] = json_safe(decode_policy_documents(policies))
@@ -398,7 +411,52 @@ class _Collector:
         )
         if profiles is not None:
             iam["instance_profiles"] = json_safe(decode_policy_documents(profiles))
+        providers = self.attempt(None, "iam.oidc_providers", lambda: self.oidc_providers(iam_client))
+        if providers is not None:
+            iam["oidc_providers"] = json_safe(providers)
+        if "users" in iam:
+            iam["access_keys"] = json_safe(self.access_keys(iam_client, iam["users"]))
         return iam
+
+    def oidc_providers(self, iam_client) -> list[dict]:
+        """The account's OIDC providers: the issuers whose tokens its roles may trust. One that
+        cannot be read is kept by its ARN (its URL is in it), with a gap naming it."""
+        found = []
+        for ref in iam_client.list_open_id_connect_providers().get("OpenIDConnectProviderList", []):
+            arn = ref.get("Arn")
+            if not arn:
+                continue
+            reply = self.attempt(None, f"iam.oidc_providers/{arn}",
+                                 lambda: iam_client.get_open_id_connect_provider(OpenIDConnectProviderArn=arn))
+            item = {"Arn": arn}
+            if reply is not None:
+                item.update({k: reply[k] for k in ("Url", "ClientIDList", "ThumbprintList", "Tags") if k in reply})
+            found.append(item)
+        return found
+
+    def access_keys(self, iam_client, users: list[dict]) -> list[dict]:
+        """Every user's access keys (ListAccessKeys), with the last use of each active one
+        (GetAccessKeyLastUsed). A user whose keys cannot be listed is marked and named in a gap."""
+        keys: list[dict] = []
+        for user in users:
+            name = user.get("UserName")
+            if not name:
+                continue
+            listed = self.attempt(None, f"iam.access_keys/{name}",
+                                  lambda: all_items(iam_client, "list_access_keys", "AccessKeyMetadata", UserName=name))
+            if listed is None:
+                user["_keys_unknown"] = True
+                continue
+            for key in listed:
+                item = {k: key.get(k) for k in ("UserName", "AccessKeyId", "Status", "CreateDate")}
+                item["UserName"] = item["UserName"] or name
+                if key.get("Status") == "Active":
+                    used = self.attempt(None, f"iam.access_keys/{name}/{str(key.get('AccessKeyId'))[:4]}/last_used",
+                                        lambda: iam_client.get_access_key_last_used(AccessKeyId=key["AccessKeyId"]))
+                    last = (used or {}).get("AccessKeyLastUsed") or {}
+                    item.update({"LastUsedDate": last.get("LastUsedDate"), "ServiceName": last.get("ServiceName")})
+                keys.append(item)
+        return keys
 
     @staticmethod
     def authorization_details(iam_client) -> tuple[list, list, list]:
@@ -411,11 +469,13 @@ class _Collector:
         users: list[dict] = []
         policies: list[dict] = []
         paginator = iam_client.get_paginator("get_account_authorization_details")
-        for page in paginator.paginate(Filter=["Role", "User", "LocalManagedPolicy"]):
+        groups: list[dict] = []
+        for page in paginator.paginate(Filter=["Role", "User", "Group", "LocalManagedPolicy"]):
             roles.extend(page.get("RoleDetailList", []))
             users.extend(page.get("UserDetailList", []))
+            groups.extend(page.get("GroupDetailList", []))
             policies.extend(page.get("Policies", []))
-        return roles, users, policies
+        return roles, users, groups, policies
 
     @staticmethod
     def used_policies(iam_client, principals: list[dict], local_policies: list[dict]) -> list:
@@ -497,6 +557,7 @@ class _Collector:
         self.store(
             data, "codebuild_projects", self.attempt(region, "codebuild_projects", lambda: self.codebuild(region))
         )
+        self.collect_workloads(region, data)
         listing("vpc_peering_connections", ec2, "describe_vpc_peering_connections", "VpcPeeringConnections")
         listing(
             "transit_gateway_attachments", ec2, "describe_transit_gateway_attachments", "TransitGatewayAttachments"
@@ -631,6 +692,61 @@ class _Collector:
         for batch in chunks(names, CODEBUILD_BATCH_SIZE):
             projects.extend(codebuild.batch_get_projects(names=batch).get("projects", []))
         return projects
+
+    def collect_workloads(self, region: str, data: dict) -> None:
+        """What runs as a role and can be taken over, for identity analysis: Systems Manager's
+        managed instances, Lambda functions, CloudFormation stacks, Glue dev endpoints, SageMaker
+        notebook instances, ECS task definitions and EC2 launch templates."""
+        ssm = self.client("ssm", region)
+        self.store(data, "ssm_managed_instances", self.attempt(
+            region, "ssm_managed_instances",
+            lambda: all_items(ssm, "describe_instance_information", "InstanceInformationList")))
+        functions = self.client("lambda", region)
+        self.store(data, "lambda_functions", self.attempt(
+            region, "lambda_functions", lambda: all_items(functions, "list_functions", "Functions")))
+        stacks = self.client("cloudformation", region)
+        self.store(data, "cloudformation_stacks", self.attempt(
+            region, "cloudformation_stacks", lambda: all_items(stacks, "describe_stacks", "Stacks")))
+        glue = self.client("glue", region)
+        self.store(data, "glue_dev_endpoints", self.attempt(
+            region, "glue_dev_endpoints", lambda: all_items(glue, "get_dev_endpoints", "DevEndpoints")))
+        self.store(data, "sagemaker_notebook_instances", self.attempt(
+            region, "sagemaker_notebook_instances", lambda: self.notebooks(region)))
+        self.store(data, "ecs_task_definitions", self.attempt(
+            region, "ecs_task_definitions", lambda: self.task_definitions(region)))
+        self.store(data, "launch_templates", self.attempt(
+            region, "launch_templates", lambda: self.launch_templates(self.client("ec2", region))))
+
+    def notebooks(self, region: str) -> list:
+        sagemaker = self.client("sagemaker", region)
+        names = [n["NotebookInstanceName"] for n in all_items(sagemaker, "list_notebook_instances", "NotebookInstances")]
+        found = []
+        for name in names:  # the listing has no role: one DescribeNotebookInstance each
+            reply = sagemaker.describe_notebook_instance(NotebookInstanceName=name)
+            reply.pop("ResponseMetadata", None)
+            found.append(reply)
+        return found
+
+    def task_definitions(self, region: str) -> list:
+        ecs = self.client("ecs", region)
+        arns = all_items(ecs, "list_task_definitions", "taskDefinitionArns", status="ACTIVE")
+        found = []
+        for arn in arns:  # the listing has ARNs only: one DescribeTaskDefinition each
+            definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+            found.append({key: definition.get(key) for key in
+                          ("taskDefinitionArn", "family", "revision", "taskRoleArn", "executionRoleArn", "status")
+                          if key in definition})
+        return found
+
+    @staticmethod
+    def launch_templates(ec2) -> list:
+        templates = all_items(ec2, "describe_launch_templates", "LaunchTemplates")
+        for template in templates:
+            # The default and latest versions are the ones a launch without a version number uses.
+            template["Versions"] = all_items(
+                ec2, "describe_launch_template_versions", "LaunchTemplateVersions",
+                LaunchTemplateId=template["LaunchTemplateId"], Versions=["$Default", "$Latest"])
+        return templates
 
     @staticmethod
     def transit_gateway_route_tables(ec2) -> list:

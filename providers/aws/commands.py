@@ -12,7 +12,7 @@ import typer
 
 from guardrails import commands as common
 from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT,
-                                 WORKERS_OPT, FailOn, Format)
+                                 VERBOSE_OPT, WORKERS_OPT, FailOn, Format)
 from guardrails.errors import UserError
 
 
@@ -63,11 +63,32 @@ def scan_aws(
                                                       "at most). Each call is tried 3 times at most "
                                                       "(AWS_MAX_ATTEMPTS changes it); a service that does not "
                                                       "answer in a region is not asked again there."),
+    organization: bool = typer.Option(False, "--organization", help="Scan every account of the AWS organization "
+                                                                     "(listed from the management or a delegated "
+                                                                     "administrator account), assuming --role-name in "
+                                                                     "each."),
+    role_name: str = typer.Option("OrganizationAccountAccessRole", "--role-name",
+                                  help="The role assumed in each member account (with --organization)."),
+    external_id: Optional[str] = typer.Option(None, "--external-id", help="External id the role's trust requires."),
+    accounts: Optional[List[str]] = typer.Option(None, "--accounts", metavar="ID[,ID...]",
+                                                 help="Only these accounts of the organization (repeat or separate "
+                                                      "with commas)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:8786",
+                                            help="Run the collection as tasks on this Dask scheduler's workers "
+                                                 "(default: a pool of threads in this process)."),
+    snapshot_dir: Optional[str] = typer.Option(None, "--snapshot-dir", metavar="PATH|URL",
+                                               help="Where each task writes its snapshot part, and each account's "
+                                                    "merged snapshot: a folder or an fsspec URL (s3://bucket/prefix "
+                                                    "with s3fs installed). Needed with --scheduler."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Collection tasks at once, in all."),
+    account_concurrency: int = typer.Option(2, "--account-concurrency", min=1,
+                                            help="Collection tasks at once in one account (API limits are per "
+                                                 "account)."),
     config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
     fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
-    allow_gaps: bool = ALLOW_GAPS_OPT,
+    allow_gaps: bool = ALLOW_GAPS_OPT, verbose: bool = VERBOSE_OPT,
 ) -> None:
-    """Scan a live AWS account (read-only). AWS_ENDPOINT_URL is honoured."""
+    """Scan a live AWS account, or every account of an organization (read-only). AWS_ENDPOINT_URL is honoured."""
     import boto3
     import botocore.exceptions
 
@@ -91,6 +112,19 @@ def scan_aws(
             regions = list(dict.fromkeys(region or [])) or [collect.default_region(session)]
         except collect.ConfigurationError as exc:
             raise UserError(str(exc)) from None
+    if organization or scheduler or snapshot_dir:
+        if save_snapshot:
+            raise UserError("--save-snapshot takes one account: with --organization, --scheduler or --snapshot-dir, "
+                            "each account's snapshot is written to --snapshot-dir")
+        request = organization_request(profile, session, regions, organization, role_name, external_id, accounts,
+                                       scheduler, snapshot_dir, concurrency, account_concurrency, timeout,
+                                       call_timeout)
+        snapshots, scope = collect_organization(session, request, config, quiet)
+        common.no_more_collections()
+        common.scan_and_finish(snapshots, config, fmt, output, quiet, fail_on, workers, started, allow_gaps,
+                               audit_scope=scope)
+    elif accounts or external_id:
+        raise UserError("--accounts and --external-id go with --organization")
     snap = collect_aws(session, regions, config, quiet=quiet, timeout=timeout, call_timeout=call_timeout)
     common.no_more_collections()  # not before: boto3 clients leave reference cycles behind
     unsaved = None
@@ -104,28 +138,91 @@ def scan_aws(
             unsaved = exc
             common.say_error(f"{exc}; scanning what was collected all the same")
     common.scan_and_finish([snap], config, fmt, output, quiet, fail_on, workers, started, allow_gaps,
-                           failed=unsaved)
+                           failed=unsaved, verbose=verbose)
+
+
+DEMO_EXTRA_MISSING = ("the demo builds its estate in the AWS emulator moto, which is not installed: "
+                      "pip install 'pipeline-guardrails[demo]'")
+
+
+def organization_request(profile, session, regions, organization, role_name, external_id, accounts, scheduler,
+                         snapshot_dir, concurrency, account_concurrency, timeout, call_timeout):
+    from guardrails.engine import Bounds
+
+    from .organization import Request, require_options
+
+    wanted = sorted({a.strip() for given in accounts or [] for a in given.split(",") if a.strip()}) or None
+    for account in wanted or []:
+        if not (account.isdigit() and len(account) == 12):
+            raise UserError(f"--accounts: {account!r} is not an AWS account id (12 digits)")
+    request = Request(profile=profile, home_region=(regions or [None])[0] or session.region_name or "us-east-1",
+                      regions=regions, role_name=role_name, external_id=external_id, accounts=wanted,
+                      organization=organization, scheduler=scheduler, snapshot_dir=snapshot_dir or "",
+                      bounds=Bounds(concurrency=concurrency, per_group=account_concurrency), timeout=timeout,
+                      call_timeout=call_timeout)
+    require_options(request)
+    return request
+
+
+def collect_organization(session, request, config, quiet: bool) -> tuple[list[dict], str]:
+    """Collect as tasks (organization.py); each account's merged snapshot is kept in --snapshot-dir
+    when one is given, and the parts go to a temporary folder otherwise."""
+    import tempfile
+
+    from guardrails import engine
+    from guardrails.errors import CollectionError
+
+    from . import collect, organization
+
+    kept = request.snapshot_dir
+    with tempfile.TemporaryDirectory(prefix="guardrails-parts-") as scratch:
+        request.snapshot_dir = kept or scratch
+        with common.progress("Collecting AWS accounts", quiet) as progress:
+            try:
+                snapshots, scope = organization.collect_accounts(session, request, config, progress)
+            except collect.ConfigurationError as exc:
+                raise UserError(str(exc)) from None
+    if not any(snap.get("regions") or snap.get("iam") for snap in snapshots):
+        first = next((g["error"] for snap in snapshots for g in snap.get("gaps") or []), "no account")
+        raise CollectionError(f"nothing could be collected: {first}")
+    if kept:
+        for snap in snapshots:
+            engine.write_part(engine.join(kept, f"account-{snap['scope']}.json.gz"), snap)
+    return snapshots, scope
 
 
 def demo(
-    output: Path = typer.Option(Path("guardrails-demo-findings.json"), "--output", "-o",
+    output: Path = typer.Option(Path("findings.json"), "--output", "-o",
                                 help="Where to write the findings document."),
     fmt: Format = typer.Option(Format.json, "--format", "-f", help="Format of the written file."),
-    quiet: bool = QUIET_OPT,
+    save_snapshot: Optional[Path] = typer.Option(None, "--save-snapshot",
+                                                 help="Also save the demo estate as collected, to try "
+                                                      "`guardrails scan snapshot` on (gzip when the name ends in .gz)."),
+    quiet: bool = QUIET_OPT, verbose: bool = VERBOSE_OPT,
 ) -> None:
     """Build a realistic demo estate in an in-process AWS emulator (moto) and scan it: no account needed."""
-    common.check_files({"--output": output}, {})
-    document = demo_document(quiet)
+    try:
+        import moto  # noqa: F401 - only to know it is there, before anything is written
+    except ImportError:
+        raise UserError(DEMO_EXTRA_MISSING) from None
+    common.check_files({"--output": output, "--save-snapshot": save_snapshot}, {})
+    document, snap = demo_scan(quiet)
+    from guardrails import snapshot
     from guardrails.reports import render
 
+    if save_snapshot is not None:
+        snapshot.save(snap, save_snapshot)
     common.write(output, render(document, fmt.value))
     if not quiet:
         from rich.console import Console
 
         from guardrails.reports.table import print_table
 
-        print_table(document, Console())
-        Console(stderr=True).print(f"{fmt.value} written to {output}", markup=False, highlight=False)
+        print_table(document, Console(), verbose=verbose)
+        written = f"{fmt.value} written to {output}"
+        if save_snapshot is not None:
+            written += f", snapshot saved to {save_snapshot}"
+        Console(stderr=True).print(written, markup=False, highlight=False)
 
 
 def _set_environment(values: dict[str, str | None]) -> None:
@@ -153,6 +250,11 @@ def _demo_environment() -> Iterator[None]:
 
 def demo_document(quiet: bool = False) -> dict:
     """Findings document of the demo estate, scanned with the real AWS collector against moto."""
+    return demo_scan(quiet)[0]
+
+
+def demo_scan(quiet: bool = False) -> tuple[dict, dict]:
+    """The demo estate's findings document and the snapshot it was scanned from."""
     with _demo_environment():
         import boto3
         from moto import mock_aws
@@ -161,6 +263,9 @@ def demo_document(quiet: bool = False) -> dict:
         from guardrails.config import Config
 
         from .demo_estate import PRODUCTION_ACCOUNT_ID, REGION, build_demo_estate
+        from .emulator import install
+
+        install()
 
         config = Config(production_accounts=frozenset({PRODUCTION_ACCOUNT_ID}))
         started = common.started()
@@ -171,7 +276,7 @@ def demo_document(quiet: bool = False) -> dict:
                 build_demo_estate(session)
             snap = collect_aws(boto3.Session(region_name=REGION), [REGION], config, "Scanning the demo estate",
                                quiet=quiet)
-    return pipeline.scan_snapshots([snap], config, started_at=started)
+    return pipeline.scan_snapshots([snap], config, started_at=started), snap
 
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:

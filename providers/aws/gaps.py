@@ -31,8 +31,20 @@ GAP_LISTS: dict[str, tuple[str, ...]] = {
     "vpc_peering_connections": ("joins",),
     "transit_gateway_attachments": ("joins",),
     "transit_gateway_route_tables": ("joins",),
+    # What runs as a role: identity evaluation names what an unread list leaves unknown, for the
+    # identities allowed to take such resources over, so these count in the exit code alone.
+    "ssm_managed_instances": (),
+    "lambda_functions": (),
+    "cloudformation_stacks": (),
+    "glue_dev_endpoints": (),
+    "sagemaker_notebook_instances": (),
+    "ecs_task_definitions": (),
+    "launch_templates": (),
     "iam.roles": ("identity",),
     "iam.users": (),  # no node runs as a user
+    "iam.groups": (),  # only users hold what their groups hold
+    "iam.oidc_providers": (),  # issuers of hosted pipelines' tokens: no node's facet
+    "iam.access_keys": (),
     "iam.policies": ("identity",),
     "iam.instance_profiles": ("profiles",),  # only nodes launched with an instance profile
 }

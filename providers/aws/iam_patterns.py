@@ -190,7 +190,40 @@ def intersects(first: Pattern, second: Pattern) -> bool:
     text = concrete(first)
     if text is not None:
         return matches(second, text)
+    if _arn_segments_differ(first, second):
+        return False  # another service, region or account: no search needed
     return witness(first, second) is not None
+
+
+def _arn_head(pattern: Pattern) -> list[str | None] | None:
+    """The first five segments of an ARN pattern, each as text, or None for a segment holding a
+    wildcard; None when the pattern does not start as an ARN with bounded segments."""
+    segments: list[str | None] = []
+    current: list[str] = []
+    wild = False
+    for token in pattern:
+        if len(segments) == 5:
+            break
+        if token in (STAR, ONE):
+            return None  # a wildcard that crosses segments
+        if token == ":":
+            segments.append(None if wild else "".join(current))
+            current, wild = [], False
+        elif token in (SEGMENT_STAR, SEGMENT_ONE) or len(token) != 1:
+            wild = True
+        else:
+            current.append(token)
+    if len(segments) < 5 or segments[0] != "arn":
+        return None
+    return segments
+
+
+def _arn_segments_differ(first: Pattern, second: Pattern) -> bool:
+    """Whether two ARN patterns name different literal partitions, services, regions or accounts."""
+    a, b = _arn_head(first), _arn_head(second)
+    if a is None or b is None:
+        return False
+    return any(x is not None and y is not None and x != y for x, y in zip(a, b))
 
 
 def witness(*patterns: Pattern) -> str | None:

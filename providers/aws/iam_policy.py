@@ -63,6 +63,7 @@ from functools import cached_property, lru_cache
 from urllib.parse import unquote
 
 from .iam_actions import READ_VERBS, WRITE_VERBS, is_read_only, pattern_is_read_only
+from .iam_conditions import Context, evaluate
 from .iam_patterns import (
     Pattern,
     any_regex,
@@ -139,11 +140,48 @@ def _in(service: str) -> str:
     return f"arn:*:{service}:*"
 
 
+# Customer-managed policies only: an AWS-managed policy (`arn:aws:iam::aws:policy/...`) cannot be
+# changed by any customer, so a grant on one is no power. An account id is twelve characters.
+_CUSTOMER_POLICY = "arn:*:iam::????????????:policy/*"
+
+# Services that run a role passed to them, and what else launching them takes: the service
+# principal the role must trust (and that `iam:PassedToService` names), and the requirements, each
+# satisfied by any one of its alternatives.
+PASS_ROLE_SETS: tuple[tuple[str, str, tuple[tuple[str, ...], ...]], ...] = (
+    ("ec2:RunInstances", "ec2.amazonaws.com", (("ec2:RunInstances",),)),
+    ("lambda:CreateFunction+lambda:InvokeFunction/CreateEventSourceMapping", "lambda.amazonaws.com",
+     (("lambda:CreateFunction",), ("lambda:InvokeFunction", "lambda:CreateEventSourceMapping"))),
+    ("cloudformation:CreateStack", "cloudformation.amazonaws.com", (("cloudformation:CreateStack",),)),
+    ("glue:CreateDevEndpoint", "glue.amazonaws.com", (("glue:CreateDevEndpoint",),)),
+    ("codebuild:CreateProject/StartBuild", "codebuild.amazonaws.com",
+     (("codebuild:CreateProject", "codebuild:StartBuild"),)),
+    ("ecs:RunTask/RegisterTaskDefinition", "ecs-tasks.amazonaws.com",
+     (("ecs:RunTask", "ecs:RegisterTaskDefinition"),)),
+    ("sagemaker:CreateNotebookInstance", "sagemaker.amazonaws.com", (("sagemaker:CreateNotebookInstance",),)),
+    ("sagemaker:CreateTrainingJob", "sagemaker.amazonaws.com", (("sagemaker:CreateTrainingJob",),)),
+    ("sagemaker:CreateProcessingJob", "sagemaker.amazonaws.com", (("sagemaker:CreateProcessingJob",),)),
+    ("datapipeline:CreatePipeline+datapipeline:PutPipelineDefinition", "datapipeline.amazonaws.com",
+     (("datapipeline:CreatePipeline",), ("datapipeline:PutPipelineDefinition",))),
+    ("autoscaling:CreateLaunchConfiguration+autoscaling:CreateAutoScalingGroup/UpdateAutoScalingGroup",
+     "ec2.amazonaws.com",
+     (("autoscaling:CreateLaunchConfiguration",),
+      ("autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup"))),
+    ("ec2:CreateLaunchTemplate/CreateLaunchTemplateVersion+autoscaling:CreateAutoScalingGroup/UpdateAutoScalingGroup",
+     "ec2.amazonaws.com",
+     (("ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion"),
+      ("autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup"))),
+)
+
+
+def _service_resource(action: str) -> str:
+    return _in(action.partition(":")[0])
+
+
 # Each set is a name and its requirements; a requirement is satisfied by any one of its
 # alternatives, each an action and the kind of resource it must be allowed on.
 ESCALATION_SETS: tuple[tuple[str, tuple[tuple[tuple[str, str], ...], ...]], ...] = (
-    ("iam:CreatePolicyVersion", ((("iam:CreatePolicyVersion", _POLICY),),)),
-    ("iam:SetDefaultPolicyVersion", ((("iam:SetDefaultPolicyVersion", _POLICY),),)),
+    ("iam:CreatePolicyVersion", ((("iam:CreatePolicyVersion", _CUSTOMER_POLICY),),)),
+    ("iam:SetDefaultPolicyVersion", ((("iam:SetDefaultPolicyVersion", _CUSTOMER_POLICY),),)),
     ("iam:AttachUserPolicy", ((("iam:AttachUserPolicy", _USER),),)),
     ("iam:AttachGroupPolicy", ((("iam:AttachGroupPolicy", _GROUP),),)),
     ("iam:AttachRolePolicy", ((("iam:AttachRolePolicy", _ROLE),),)),
@@ -158,61 +196,20 @@ ESCALATION_SETS: tuple[tuple[str, tuple[tuple[tuple[str, str], ...], ...]], ...]
         "iam:UpdateAssumeRolePolicy+sts:AssumeRole",
         ((("iam:UpdateAssumeRolePolicy", _ROLE),), (("sts:AssumeRole", _ROLE),)),
     ),
-    (
-        "iam:PassRole+ec2:RunInstances",
-        ((("iam:PassRole", _ROLE),), (("ec2:RunInstances", _in("ec2")),)),
-    ),
-    (
-        "iam:PassRole+lambda:CreateFunction+lambda:InvokeFunction/CreateEventSourceMapping",
-        (
-            (("iam:PassRole", _ROLE),),
-            (("lambda:CreateFunction", _in("lambda")),),
-            (
-                ("lambda:InvokeFunction", _in("lambda")),
-                ("lambda:CreateEventSourceMapping", _in("lambda")),
-            ),
-        ),
-    ),
-    (
-        "iam:PassRole+cloudformation:CreateStack",
-        ((("iam:PassRole", _ROLE),), (("cloudformation:CreateStack", _in("cloudformation")),)),
-    ),
-    (
-        "iam:PassRole+glue:CreateDevEndpoint",
-        ((("iam:PassRole", _ROLE),), (("glue:CreateDevEndpoint", _in("glue")),)),
-    ),
-    (
-        "iam:PassRole+codebuild:CreateProject/StartBuild",
-        (
-            (("iam:PassRole", _ROLE),),
-            (("codebuild:CreateProject", _in("codebuild")), ("codebuild:StartBuild", _in("codebuild"))),
-        ),
-    ),
-    (
-        "iam:PassRole+ecs:RunTask/RegisterTaskDefinition",
-        (
-            (("iam:PassRole", _ROLE),),
-            (("ecs:RunTask", _in("ecs")), ("ecs:RegisterTaskDefinition", _in("ecs"))),
-        ),
-    ),
-    (
-        "iam:PassRole+sagemaker:CreateNotebookInstance",
-        ((("iam:PassRole", _ROLE),), (("sagemaker:CreateNotebookInstance", _in("sagemaker")),)),
-    ),
+) + tuple(
+    (f"iam:PassRole+{name}",
+     ((("iam:PassRole", _ROLE),),
+      *(tuple((action, _service_resource(action)) for action in alternatives) for alternatives in requirements)))
+    for name, _, requirements in PASS_ROLE_SETS
 )
 
 # The service principal a role is passed to by each action of the PassRole sets.
-PASSED_TO_SERVICE = {
-    "ec2:RunInstances": "ec2.amazonaws.com",
-    "lambda:CreateFunction": "lambda.amazonaws.com",
-    "cloudformation:CreateStack": "cloudformation.amazonaws.com",
-    "glue:CreateDevEndpoint": "glue.amazonaws.com",
-    "codebuild:CreateProject": "codebuild.amazonaws.com",
-    "codebuild:StartBuild": "codebuild.amazonaws.com",
-    "ecs:RunTask": "ecs-tasks.amazonaws.com",
-    "ecs:RegisterTaskDefinition": "ecs-tasks.amazonaws.com",
-    "sagemaker:CreateNotebookInstance": "sagemaker.amazonaws.com",
-}
+PASSED_TO_SERVICE = {action: service for _, service, requirements in PASS_ROLE_SETS
+                     for alternatives in requirements for action in alternatives
+                     if not action.startswith("autoscaling:")}
+PASSED_TO_SERVICE.update({"autoscaling:CreateLaunchConfiguration": "ec2.amazonaws.com",
+                          "ec2:CreateLaunchTemplate": "ec2.amazonaws.com",
+                          "ec2:CreateLaunchTemplateVersion": "ec2.amazonaws.com"})
 
 # Services probed when a grant names no service (`*`, NotAction): the ones a CI identity touches.
 _COMMON_SERVICES = (
@@ -425,16 +422,40 @@ def _describe(texts, negated, label) -> str:
     return f"{label}: {joined}" if negated else joined
 
 
-def _parse_policies(policies: Iterable[tuple[str, dict | str]]) -> list[_Statement]:
+def _parse_policies(policies: Iterable[tuple[str, dict | str]], context: Context | None = None) -> list[_Statement]:
+    """The statements of the documents. With a request `context`, each condition is evaluated:
+    a statement whose condition cannot hold is left out, one whose condition holds is
+    unconditional, and the rest stay conditional (possible). `iam:PassedToService` is left to the
+    question that passes a role (`_Statement.may_pass_to`)."""
     parsed = []
     for name, document in policies:
         document = _as_document(document, name)
         version = document.get("Version")
         for raw in _statements(document, name):
             statement = _Statement.parse(raw, name, version)
-            if statement is not None:
-                parsed.append(statement)
+            if statement is None:
+                continue
+            if context is not None and statement.conditional:
+                holds = evaluate(_without_passed_to(raw.get("Condition")), context)
+                if holds is False:
+                    continue
+                if holds:
+                    statement = replace(statement, conditional=False)
+            parsed.append(statement)
     return parsed
+
+
+def _without_passed_to(condition):
+    if not isinstance(condition, dict):
+        return condition
+    kept = {}
+    for operator, block in condition.items():
+        if isinstance(block, dict):
+            block = {k: v for k, v in block.items() if str(k).lower() != "iam:passedtoservice"}
+            if not block:
+                continue
+        kept[operator] = block
+    return kept
 
 
 def check_document(name: str, document: dict | str) -> None:
@@ -453,16 +474,24 @@ class IdentityPolicy:
         self,
         policies: Sequence[tuple[str, dict | str]],
         boundary: tuple[str, dict | str] | None = None,
+        *,
+        context: Context | None = None,
+        service_control_policies: Sequence[tuple[str, dict | str]] = (),
     ) -> None:
-        statements = _parse_policies(policies)
-        boundary_statements = _parse_policies([boundary]) if boundary is not None else None
+        """`context`: the request keys known for the identity's session (iam_conditions.py), by
+        which conditions are evaluated; without it every condition stays possible.
+        `service_control_policies`: the organization's policies in effect for the account; their
+        explicit denies cut power (their allows grant nothing)."""
+        statements = _parse_policies(policies, context)
+        boundary_statements = _parse_policies([boundary], context) if boundary is not None else None
+        scp_denies = [s for s in _parse_policies(service_control_policies, context) if not s.allow]
         self._allows = [s for s in statements if s.allow]
         self._boundary = (
             [s for s in boundary_statements if s.allow] if boundary_statements is not None else None
         )
         # Only an unconditional deny is sure to apply.
         self._denies = [
-            s for s in statements + (boundary_statements or []) if not s.allow and not s.conditional
+            s for s in statements + (boundary_statements or []) + scp_denies if not s.allow and not s.conditional
         ]
         self._answers: dict[tuple[str, str], Grant | None] = {}
 
@@ -630,6 +659,16 @@ class IdentityPolicy:
         return tuple(found)
 
     # -- roles and resources --
+
+    def passes(self, role_arn: str, service: str | None) -> Grant | None:
+        """The grant allowing `iam:PassRole` of that role to the service principal `service`
+        (None: to any), or None."""
+        key = ("iam:PassRole>" + (service or ""), role_arn)
+        if key not in self._answers:
+            self._answers[key] = self._allowing(
+                compile_pattern("iam:PassRole", fold_case=True), compile_pattern(role_arn, arn=True), service
+            )
+        return self._answers[key]
 
     def assumable(self, role_arn: str) -> Grant | None:
         """The grant allowing `sts:AssumeRole` on that role ARN (or ARN pattern), or None."""

@@ -9,18 +9,20 @@ policies, so one bad inline policy does not hide an attached AdministratorAccess
 
 from __future__ import annotations
 
-import ast
-import importlib.util
+import datetime as dt
 import json
+import lzma
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from guardrails.config import Config
 from guardrails.graph import EstateGraph, Node
-from guardrails.identity_facts import POWER_RANK, Escalation, Hop, IdentityPower, ProductionAccess
+from guardrails.identity_facts import CONFIRMED, UNKNOWN, Escalation, Hop, IdentityPower, ProductionAccess, Proof
+from guardrails.identity_facts import POWER_RANK
 
-from .iam_policy import Grant, IdentityPolicy, PolicyDocumentError, check_document, trust_admits
+from .iam_conditions import session_context
+from .iam_policy import PASS_ROLE_SETS, Grant, IdentityPolicy, PolicyDocumentError, check_document, trust_admits
 
 PROVIDER = "aws"
 
@@ -39,31 +41,51 @@ PRODUCTION_ACTIONS: dict[str, tuple[str, ...]] = {
 
 AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
 
+# Taking over an existing resource that runs as a role: by node kind and type, each way to do it
+# as the sets of actions it takes on the resource (all of one set). A way marked `agent` works only
+# on an instance the Systems Manager agent manages.
+TAKE_OVERS: dict[tuple[str, str], tuple[tuple[tuple[str, ...], bool], ...]] = {
+    ("compute", "instance"): ((("ssm:SendCommand",), True), (("ssm:StartSession",), True),
+                              (("ec2-instance-connect:SendSSHPublicKey",), False)),
+    # StartBuild may override the project's buildspec: the build runs any command as its role.
+    ("compute", "build_project"): ((("codebuild:StartBuild",), False), (("codebuild:StartBuildBatch",), False)),
+    ("workload", "build_project"): ((("codebuild:StartBuild",), False), (("codebuild:StartBuildBatch",), False)),
+    ("workload", "function"): ((("lambda:UpdateFunctionCode",), False), (("lambda:UpdateFunctionConfiguration",), False)),
+    ("workload", "stack"): ((("cloudformation:UpdateStack",), False),
+                            (("cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet"), False)),
+    ("workload", "dev_endpoint"): ((("glue:UpdateDevEndpoint",), False),),
+    ("workload", "notebook"): ((("sagemaker:CreatePresignedNotebookInstanceUrl",), False),),
+    # Running an existing task definition or launch template also passes its role.
+    ("workload", "task_definition"): ((("ecs:RunTask", "iam:PassRole"), False),),
+    ("workload", "launch_template"): ((("ec2:RunInstances", "iam:PassRole"), False),),
+}
+
+# The snapshot list that holds the resources of each workload type: when it could not be read, the
+# take-overs it would carry are unknown, never absent.
+_WORKLOAD_LISTS = {"function": "lambda_functions", "stack": "cloudformation_stacks",
+                   "dev_endpoint": "glue_dev_endpoints", "notebook": "sagemaker_notebook_instances",
+                   "task_definition": "ecs_task_definitions", "launch_template": "launch_templates",
+                   "build_project": "codebuild_projects"}
+
+# The service a role is passed to when a take-over's actions include iam:PassRole.
+_TAKE_OVER_PASSED_TO = {"task_definition": "ecs-tasks.amazonaws.com", "launch_template": "ec2.amazonaws.com"}
+
+
+MANAGED_POLICIES = Path(__file__).parent / "data" / "aws-managed-policies.json.xz"
+
 
 @lru_cache(maxsize=1)
 def _aws_managed_documents() -> dict[str, dict]:
     """Default-version documents of AWS managed policies, for plans that name one by ARN only.
 
-    A live scan reads them from IAM. For Terraform the catalogue that the AWS emulator moto ships
-    (a dependency, for the demo) is the most complete offline copy; it is read as data, without
-    importing moto, so it costs a few milliseconds and only when a plan needs it.
+    A live scan reads them from IAM. For Terraform they come from a catalogue shipped with the
+    package (scripts/refresh_aws_managed_policies.py makes it from the copy the AWS emulator moto
+    carries), so a scan needs no emulator installed; it is read only when a plan needs it.
     """
-    spec = importlib.util.find_spec("moto")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    path = Path(list(spec.submodule_search_locations)[0]) / "iam" / "aws_managed_policies.py"
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError):
+        return json.loads(lzma.decompress(MANAGED_POLICIES.read_bytes()))
+    except (OSError, lzma.LZMAError, json.JSONDecodeError):
         return {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "aws_managed_policies_data" for t in node.targets):
-            try:
-                data = json.loads(ast.literal_eval(node.value))
-            except (ValueError, json.JSONDecodeError):
-                return {}
-            return {name: item["Document"] for name, item in data.items() if isinstance(item.get("Document"), dict)}
-    return {}
 
 
 def aws_managed_document(arn: str | None) -> dict | None:
@@ -86,11 +108,23 @@ def describe_grant(grant: Grant) -> str:
 
 def resource_arn(node: Node) -> str:
     """The ARN IAM matches a node's resource patterns against (instances are known by id)."""
+    if node.get("arn"):
+        return node.get("arn")
     if node.id.startswith("arn:"):
         return node.id
     if node.kind == "compute":
         return f"arn:aws:ec2:{node.get('region') or '*'}:{node.get('account') or '*'}:instance/{node.id}"
     return node.id
+
+
+def proof(action: str, resource: str, grant: Grant) -> Proof:
+    """One permission of a hop, as evidence."""
+    return Proof(action, resource, describe_grant(grant),
+                 "a condition that could not be evaluated" if grant.conditional else "")
+
+
+def _confidence(grants: Iterable[Grant]) -> str:
+    return UNKNOWN if any(g.conditional for g in grants) else CONFIRMED
 
 
 def _account_of_arn(arn: str) -> str:
@@ -125,6 +159,30 @@ def _trust_principals(document) -> set[str]:
     return names
 
 
+def _trusted_services(document) -> set[str]:
+    """The service principals (lower-cased) a trust policy lets assume the role."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except json.JSONDecodeError:
+            return set()
+    if not isinstance(document, dict):
+        return set()
+    statements = document.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    services: set[str] = set()
+    for statement in statements:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        values = principal.get("Service", []) if isinstance(principal, dict) else []
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, str):
+                services.add(value.lower())
+    return services
+
+
 def _trust_index(identities: Iterable[Node]) -> dict[str, set[str]]:
     """Principal (ARN, account id, root ARN or "*") -> the roles whose trust policy names it."""
     index: dict[str, set[str]] = {}
@@ -148,6 +206,9 @@ class AwsIdentities:
         self._by_id = {n.id: n for n in graph.nodes("identity") if n.get("provider") == PROVIDER}
         self._trusted = _trust_index(self._by_id.values())
         self._unreadable_trust: set[str] = set()
+        self._service_roles: dict[str, list[Node]] | None = None
+        self._now = dt.datetime.now(dt.timezone.utc)
+        self._takeable: dict[tuple[str, str], list[Node]] | None = None
 
     def evaluate(self, identity: Node) -> IdentityPower:
         """The power of one IAM identity: see IdentityPower."""
@@ -155,11 +216,17 @@ class AwsIdentities:
         admin = policy.admin()
         power = policy.power()
         escalations = () if admin else tuple(
-            Escalation(e.name, e.permissions, tuple(describe_grant(g) for g in e.grants)) for e in policy.escalations())
+            Escalation(e.name, e.permissions, tuple(describe_grant(g) for g in e.grants), _confidence(e.grants))
+            for e in policy.escalations())
+        # An administrator holds every power already: what it could pass or take over adds nothing, and
+        # following it from every administrator would cost an evaluation of most of the estate.
+        assumes = self._assumptions(identity, policy) + ([] if admin else self._passed_roles(identity, policy))
+        takes_over = [] if admin else self._take_overs(identity, policy, unknown)  # may add to `unknown`
         return IdentityPower(power=power, admin=describe_grant(admin) if admin else None, escalations=escalations,
-                             assumes=tuple(self._assumptions(identity, policy)),
+                             assumes=tuple(assumes),
                              production=tuple(self._production_access(identity, policy, power)),
-                             unknown=tuple(unknown))
+                             unknown=tuple(unknown), takes_over=tuple(takes_over),
+                             admin_confidence=_confidence([admin]) if admin else CONFIRMED)
 
     # -- policies --
 
@@ -178,6 +245,7 @@ class AwsIdentities:
                 unknown.append(f"inline policy {policy.get('name')} unknown")
                 continue
             docs.append((f"inline policy {policy.get('name')}", policy["document"]))
+        docs.extend(self._guardrail_denies(node))
         boundary = None
         if node.get("boundary"):
             b = node.get("boundary")
@@ -186,8 +254,10 @@ class AwsIdentities:
                 unknown.append(f"permissions boundary {b.get('arn')} not collected; evaluated without it")
             else:
                 boundary = (f"permissions boundary {b.get('name')}", doc)
+        context = session_context(node.get("arn") or node.id, node.get("account") or "",
+                                  "User" if node.get("identity_type") == "user" else "AssumedRole", self._now)
         try:
-            return IdentityPolicy(docs, boundary), unknown
+            return IdentityPolicy(docs, boundary, context=context), unknown
         except PolicyDocumentError:
             pass
         # Which document is unreadable is asked only now: reading each apart costs a second parse.
@@ -196,7 +266,7 @@ class AwsIdentities:
         readable = [(name, doc) for name, doc in docs if self._readable(node, name, doc, unknown)]
         if boundary is not None and not self._readable(node, boundary[0], boundary[1], unknown):
             boundary = None
-        return IdentityPolicy(readable, boundary), unknown
+        return IdentityPolicy(readable, boundary, context=context), unknown
 
     def _readable(self, node: Node, name: str, document: dict | str, unknown: list[str]) -> bool:
         try:
@@ -236,6 +306,154 @@ class AwsIdentities:
             how = describe_grant(grant) if grant else "the trust policy names it (same account)"
             hops.append(Hop(source.id, target.id, f"sts:AssumeRole: {how}; trust policy admits {trust.principal}"))
         return hops
+
+    def _guardrail_denies(self, node: Node) -> list[tuple[str, dict]]:
+        """The deny statements of the service control policies that bound the identity's account:
+        an action one of them denies is no power, whatever the identity's policies allow. Their
+        allows grant nothing (an SCP only bounds), so only the denies join the identity's own."""
+        account = node.get("account")
+        if not account or not self._graph.has(account):
+            return []
+        out = []
+        for scp in self._graph.node(account).get("guardrail_policies") or []:
+            statements = (scp.get("document") or {}).get("Statement") if isinstance(scp.get("document"), dict) else None
+            statements = [statements] if isinstance(statements, dict) else statements or []
+            denies = [st for st in statements if isinstance(st, dict) and st.get("Effect") == "Deny"]
+            if denies:
+                out.append((f"service control policy {scp.get('name')} ({scp.get('level')} {scp.get('target')})",
+                            {"Version": "2012-10-17", "Statement": denies}))
+        return out
+    # -- passing a role to a service --
+
+    def _roles_trusting(self, service: str) -> list[Node]:
+        if self._service_roles is None:
+            self._service_roles = {}
+            for node in sorted(self._by_id.values(), key=lambda n: n.id):
+                if node.get("identity_type") == "role" and node.get("trust_policy"):
+                    for name in _trusted_services(node.get("trust_policy")):
+                        self._service_roles.setdefault(name, []).append(node)
+        return self._service_roles.get(service, [])
+
+    def _passed_roles(self, source: Node, policy: IdentityPolicy) -> list[Hop]:
+        """The roles `source` can pass to a service it can launch, one hop per role (the first
+        service that takes it). Only existing roles that trust the service are candidates."""
+        hops: dict[str, Hop] = {}
+        by_name = {e.name: e for e in policy.escalations()}
+        for name, service, _ in PASS_ROLE_SETS:
+            escalation = by_name.get(f"iam:PassRole+{name}")
+            if escalation is None:
+                continue
+            launch = [(a, g) for a, g in zip(escalation.permissions, escalation.grants) if a != "iam:PassRole"]
+            for role in self._roles_trusting(service):
+                if role.id == source.id or role.id in hops:
+                    continue
+                arn = role.get("arn") or role.id
+                grant = policy.passes(arn, service)
+                if grant is None:
+                    continue
+                proofs = (proof("iam:PassRole", arn, grant),
+                          *(proof(action, "*", g) for action, g in launch))
+                launched = " + ".join(action for action, _ in launch)
+                hops[role.id] = Hop(source.id, role.id,
+                                    f"iam:PassRole of {role.name} to {service} with {launched}: {describe_grant(grant)}",
+                                    "pass_to_service", proofs, _confidence([grant, *(g for _, g in launch)]))
+        return list(hops.values())
+
+    # -- taking over resources that run as a role --
+
+    def _takeable_resources(self) -> dict[tuple[str, str], list[Node]]:
+        """(kind, type) -> the resources of this provider that run as an identity, by id."""
+        if self._takeable is None:
+            self._takeable = {}
+            for kind, type_field in (("compute", "compute_type"), ("workload", "workload_type")):
+                for node in self._graph.nodes(kind):
+                    if node.get("provider") != PROVIDER:
+                        continue
+                    key = (kind, node.get(type_field) or "")
+                    if key in TAKE_OVERS and next(self._graph.out(node.id, "runs_as"), None) is not None:
+                        self._takeable.setdefault(key, []).append(node)
+            for nodes in self._takeable.values():
+                nodes.sort(key=lambda n: n.id)
+        return self._takeable
+
+    def _take_overs(self, source: Node, policy: IdentityPolicy, unknown: list[str]) -> list[Hop]:
+        """The resources running as an identity that `source` can take over: for each identity
+        they run as, the first such resource by id (enough for the shortest chain)."""
+        hops: list[Hop] = []
+        reached: set[str] = set()
+        self._unread_take_overs(source, policy, unknown)
+        for key, resources in sorted(self._takeable_resources().items()):
+            ways = [(actions, agent) for actions, agent in TAKE_OVERS[key]
+                    if all(policy.allows(a, "*") for a in actions)]
+            if not ways:
+                continue
+            for resource in resources:
+                if resource.id == source.id:
+                    continue
+                roles = [i.id for i, _ in self._graph.out(resource.id, "runs_as")]
+                if all(r in reached or r == source.id for r in roles):
+                    continue
+                hop = self._take_over(source, policy, resource, ways)
+                if hop is not None:
+                    hops.append(hop)
+                    reached.update(roles)
+        return hops
+
+    @cached_property
+    def _unread_lists(self) -> dict[str, list[dict]]:
+        """Snapshot list name -> the gaps saying it could not be read."""
+        wanted = set(_WORKLOAD_LISTS.values())
+        found: dict[str, list[dict]] = {}
+        for gap in self._graph.gaps:
+            if gap.get("provider") == PROVIDER and gap.get("what") in wanted:
+                found.setdefault(gap["what"], []).append(gap)
+        return found
+
+    def _unread_take_overs(self, source: Node, policy: IdentityPolicy, unknown: list[str]) -> None:
+        """What the identity may take over among resources that could not be listed."""
+        if not self._unread_lists:
+            return
+        account = source.get("account")
+        for (kind, kind_type), ways in sorted(TAKE_OVERS.items()):
+            gaps = [g for g in self._unread_lists.get(_WORKLOAD_LISTS.get(kind_type, ""), [])
+                    if not g.get("scope") or g.get("scope") == account]
+            if kind != "workload" or not gaps:
+                continue
+            allowed = [" + ".join(actions) for actions, _ in ways if all(policy.allows(a, "*") for a in actions)]
+            if allowed:
+                where = ", ".join(sorted({g.get("region") or "global" for g in gaps}))
+                text = (f"{gaps[0]['what']} not collected in {where}: whether {allowed[0]} takes over one that runs "
+                        f"as a more powerful role is unknown")
+                if text not in unknown:
+                    unknown.append(text)
+
+    def _take_over(self, source: Node, policy: IdentityPolicy, resource: Node,
+                   ways: list[tuple[tuple[str, ...], bool]]) -> Hop | None:
+        arn = resource_arn(resource)
+        role_arns = [i.get("arn") or i.id for i, _ in self._graph.out(resource.id, "runs_as")]
+        passed_to = _TAKE_OVER_PASSED_TO.get(resource.get("workload_type") or "")
+        for actions, agent in ways:
+            if agent and resource.get("command_agent") is False:
+                continue
+            grants = []
+            for action in actions:
+                if action == "iam:PassRole":
+                    grant = next((g for g in (policy.passes(r, passed_to) for r in role_arns) if g), None)
+                    where = role_arns[0] if role_arns else "*"
+                else:
+                    grant, where = policy.allows(action, arn), arn
+                if grant is None:
+                    break
+                grants.append((action, where, grant))
+            else:
+                proofs = tuple(proof(a, w, g) for a, w, g in grants)
+                confidence = _confidence(g for _, _, g in grants)
+                via = f"{' + '.join(actions)} on {resource.name}: {describe_grant(grants[0][2])}"
+                if agent and resource.get("command_agent") is None:
+                    confidence = UNKNOWN
+                    via += " (whether the Systems Manager agent manages it was not collected)"
+                return Hop(source.id, resource.id, via, "take_over", proofs, confidence)
+        return None
 
     def _unreadable_trust_policy(self, role: Node, exc: PolicyDocumentError) -> None:
         if role.id in self._unreadable_trust:
@@ -312,7 +530,8 @@ class AwsIdentities:
                 others = len(resources) - 1
                 more = ""
                 if others and grant.resource_pattern == "*":
-                    more = f", and on the {others} other production {kind} node(s) of the account"
+                    more = (f", and on the {others} other production {kind} {'node' if others == 1 else 'nodes'} "
+                            "of the account")
                 found.append(ProductionAccess(
                     resource.id, f"{action} on production {resource.name} ({self._production[resource.id]}){more}: "
                                  f"{describe_grant(grant)}"))

@@ -12,6 +12,7 @@ attributes guardrails/schema.py declares, "unknown until apply" included.
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -22,7 +23,9 @@ from guardrails.graph import EstateGraph
 from guardrails.providers.aws.gaps import GAP_LISTS, GAP_WORDS
 from guardrails.netsets import AddressSet, is_valid_cidr, port_range
 from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
-from guardrails.schema import AFTER_APPLY, SchemaError
+from guardrails.federation import issuer_url
+from guardrails.providers.aws.federation import TrustDocumentError, federations, mentioned_providers, oidc_url
+from guardrails.schema import AFTER_APPLY, NOT_COLLECTED, SchemaError
 from guardrails.snapshot import decode_in_place, decoded
 
 PROVIDER = "aws"
@@ -177,6 +180,7 @@ def normalize_all_but_instances(snapshots: Iterable[dict], graph: EstateGraph, c
             ctx.region = region
             _add_network_edges(ctx, data)
             _add_build_projects(ctx, data)
+            _add_workloads(ctx, data)
             _add_load_balancers(ctx, data)
         ctx.region = ""
         _add_role_edges(ctx, snap.get("iam") or {})
@@ -200,7 +204,18 @@ def _add_account(ctx: _Context, snap: dict) -> None:
     aliases = list(account.get("aliases") or [])
     if ctx.account and not ctx.graph.has(ctx.account):
         ctx.graph.add_node(ctx.account, "account", provider=PROVIDER, name=aliases[0] if aliases else ctx.account,
-                           account=ctx.account, raw={"aliases": aliases}, aliases=aliases)
+                           account=ctx.account, raw={"aliases": aliases}, aliases=aliases,
+                           guardrail_policies=_service_control_policies(account))
+
+
+def _service_control_policies(account: dict) -> list[dict] | None:
+    """The SCPs an organization applies to the account, root first, flattened level by level."""
+    levels = (account.get("organization") or {}).get("service_control_policies")
+    if levels is None:
+        return None
+    return [{"name": policy.get("name") or policy.get("id"), "target": level.get("target"),
+             "level": level.get("type"), "document": policy.get("document")}
+            for level in levels for policy in level.get("policies") or []]
 
 
 def _index_iam(ctx: _Context, iam: dict) -> None:
@@ -238,6 +253,135 @@ def _add_identities(ctx: _Context, iam: dict) -> None:
                            identity_type="role", arn=arn, trust_policy=role.get("AssumeRolePolicyDocument"),
                            managed_policies=attached, inline_policies=inline, boundary=boundary,
                            **ctx.base(role))
+    _add_users(ctx, iam, policies)
+    _add_issuers(ctx, iam)
+
+
+def _attached(refs: Iterable[dict], policies: dict[str, dict], owner: str = "") -> list[dict]:
+    out = []
+    for ref in refs or []:
+        policy_arn = ref.get("PolicyArn")
+        name = ref.get("PolicyName") or policy_arn
+        out.append({"name": f"{owner}{name}", "arn": policy_arn, "document": _default_document(policies.get(policy_arn))})
+    return out
+
+
+def _add_users(ctx: _Context, iam: dict, policies: dict[str, dict]) -> None:
+    """IAM users, with their groups' policies as their own (a user holds what its groups hold) and
+    their access keys, when the snapshot has them."""
+    if not iam.get("users"):
+        return
+    groups = {g.get("GroupName"): g for g in iam.get("groups") or [] if g.get("GroupName")}
+    keys_listed = "access_keys" in iam
+    keys: dict[str, list[dict]] = {}
+    for key in iam.get("access_keys") or []:
+        keys.setdefault(key.get("UserName"), []).append({
+            "id": str(key.get("AccessKeyId") or ""), "status": str(key.get("Status") or "").lower() or "active",
+            "created": _iso(key.get("CreateDate")), "last_used": _iso(key.get("LastUsedDate")),
+            "last_used_service": key.get("ServiceName") if key.get("ServiceName") not in (None, "N/A") else None,
+            "kind": "access key"})
+    for user in iam.get("users") or []:
+        arn = user.get("Arn")
+        if not arn:
+            continue
+        name = user.get("UserName") or arn
+        attached = _attached(user.get("AttachedManagedPolicies"), policies)
+        inline = [{"name": p.get("PolicyName"), "document": p.get("PolicyDocument")}
+                  for p in user.get("UserPolicyList") or []]
+        for group_name in user.get("GroupList") or []:
+            group = groups.get(group_name)
+            if group is None:
+                continue  # a user's groups not collected: its gap (iam.groups) says so
+            attached += _attached(group.get("AttachedManagedPolicies"), policies, f"group {group_name}: ")
+            inline += [{"name": f"group {group_name}: {p.get('PolicyName')}", "document": p.get("PolicyDocument")}
+                       for p in group.get("GroupPolicyList") or []]
+        boundary_arn = (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        boundary = None
+        if boundary_arn:
+            boundary = {"name": boundary_arn, "arn": boundary_arn, "document": _default_document(policies.get(boundary_arn))}
+        attrs = ctx.base(user)
+        unknown = dict(attrs.pop("unknown", {}))
+        if not keys_listed or user.get("_keys_unknown"):
+            unknown["access_keys"] = unknown.get("access_keys", NOT_COLLECTED)
+        ctx.graph.add_node(arn, "identity", name=name, tags=tags_of(user),
+                           raw={"UserId": user.get("UserId"), "Path": user.get("Path")},
+                           identity_type="user", arn=arn, managed_policies=attached, inline_policies=inline,
+                           boundary=boundary, access_keys=keys.get(name, []), unknown=unknown, **attrs)
+        if ctx.account and ctx.graph.has(ctx.account):
+            ctx.graph.add_edge(ctx.account, arn, "contains")
+
+
+def _iso(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _add_issuers(ctx: _Context, iam: dict) -> None:
+    """The account's OIDC providers, and a `federates` edge to every role whose trust policy lets
+    one's tokens become it, with the trust as neutral clauses (providers/aws/federation.py)."""
+    graph = ctx.graph
+    collected, unread = [], set()
+    for provider in iam.get("oidc_providers") or []:
+        arn = provider.get("Arn")
+        if not arn:
+            continue
+        if not provider.get("Url"):
+            unread.add(arn)  # listed, but its details could not be read: the collector's gap names it
+        url = issuer_url(provider.get("Url") or oidc_url(arn) or arn)
+        graph.add_node(arn, "issuer", name=url, tags=tags_of(provider), url=url,
+                       audiences=[str(a) for a in provider.get("ClientIDList") or []], **ctx.base(provider))
+        collected.append(arn)
+    listed = "oidc_providers" in iam
+    for role in iam.get("roles") or []:
+        arn = role.get("Arn")
+        trust = role.get("AssumeRolePolicyDocument")
+        if arn and trust is None and graph.has(arn):
+            # A trust known only after apply that refers to OIDC providers: who may become the
+            # role through them is unknown, never taken as pinned.
+            for provider_arn in role.get("_trusted_providers") or []:
+                _ensure_issuer(ctx, provider_arn, listed, arn)
+                graph.add_edge(provider_arn, arn, "federates", unknown="the trust policy is known only after apply",
+                               via="trust policy")
+        if not arn or trust is None or not graph.has(arn):
+            continue
+        try:
+            found = federations(trust, collected)
+        except TrustDocumentError as exc:
+            text = trust if isinstance(trust, str) else json.dumps(trust, default=str)
+            mentioned = mentioned_providers(text)
+            if mentioned:  # otherwise no token can become it; identity analysis says what it costs
+                ctx.gap(f"trust policy of role {arn}", f"the trust policy could not be read: {exc}; who can "
+                        f"become the role through {', '.join(mentioned)} is unknown")
+            for provider_arn in mentioned:
+                _ensure_issuer(ctx, provider_arn, listed, arn)
+                graph.add_edge(provider_arn, arn, "federates", unknown=f"the trust policy could not be read: {exc}",
+                               statement=text[:2000], via="trust policy")
+            continue
+        for fed in found:
+            _ensure_issuer(ctx, fed.provider_arn, listed, arn)
+            if fed.provider_arn in unread:
+                ctx.gap(f"OIDC provider {fed.provider_arn} trusted by role {arn}",
+                        "the OIDC provider could not be read; its issuer is taken from its ARN")
+            if fed.unknown:
+                ctx.gap(f"trust policy of role {arn}",
+                        f"a condition for tokens of {fed.url} could not be evaluated: {'; '.join(fed.unknown)}; "
+                        "who can become the role is unknown")
+            graph.add_edge(fed.provider_arn, arn, "federates", trust=fed.clauses,
+                           statement=json.dumps({"Statement": fed.statements}, separators=(",", ":"), sort_keys=True),
+                           via="trust policy: sts:AssumeRoleWithWebIdentity")
+
+
+def _ensure_issuer(ctx: _Context, provider_arn: str, listed: bool, role: str) -> None:
+    """An OIDC provider a trust names that the snapshot does not hold: known by its ARN."""
+    if ctx.graph.has(provider_arn) and ctx.graph.node(provider_arn).get("kind") == "issuer":
+        return
+    url = issuer_url(oidc_url(provider_arn) or provider_arn)
+    ctx.graph.add_node(provider_arn, "issuer", name=url, url=url, external=True, provider=PROVIDER,
+                       account=(provider_arn.split(":")[4] or None), region=None)
+    if not listed:
+        ctx.gap(f"OIDC provider {provider_arn} trusted by role {role}",
+                "the account's OIDC providers were not collected; the issuer is known from the role's trust policy")
 
 
 def _default_document(policy: dict | None) -> dict | None:
@@ -661,6 +805,8 @@ def _add_instances(ctx: _Context, data: dict) -> None:
     instance_by_ip = ctx.instance_by_ip
     region = ctx.region or None
     via_profile: dict[str, str] = {}  # one text per instance profile, shared by its instances' edges
+    managed = data.get("ssm_managed_instances")
+    agent_of = None if managed is None else {m.get("InstanceId") for m in managed if isinstance(m, dict)}
     if data.get("instances"):
         decode_in_place(data["instances"], f"regions.{ctx.region}.instances", "InstanceId")  # a projecting reader defers them
     for inst in _taken(data, "instances") if ctx.consume else data.get("instances") or []:
@@ -688,7 +834,8 @@ def _add_instances(ctx: _Context, data: dict) -> None:
                    image_name=image.get("Name"),
                    autoscaling_group=asg, launch_time=inst.get("LaunchTime"),
                    metadata_service=metadata, launch_data=inst.get("UserData"),
-                   managed_service=False, identity_ref=profile, **translated)
+                   managed_service=False, identity_ref=profile,
+                   command_agent=None if agent_of is None else iid in agent_of, **translated)
         for iface in interfaces:
             for ip in iface["private"]:
                 held = instance_by_ip.get(ip)  # most addresses have one holder; overlapping networks give more
@@ -732,6 +879,63 @@ def _add_build_projects(ctx: _Context, data: dict) -> None:
                 g.add_edge(arn, role_arn, "runs_as", via="CodeBuild service role")
             else:
                 ctx.gap(f"role of {arn}", f"service role {role} not collected")
+
+
+# -- what runs as a role without being a host of the network ------------------------------------
+
+
+def _add_workloads(ctx: _Context, data: dict) -> None:
+    """Functions, stacks, dev endpoints, notebooks, task definitions and launch templates: nodes
+    that identity analysis may find taken over, each with a `runs_as` edge to its role."""
+    region, account = ctx.region, ctx.account
+    for function in data.get("lambda_functions") or []:
+        _add_workload(ctx, function.get("FunctionArn"), "function", function.get("FunctionName"),
+                      function.get("Role"), "Lambda execution role")
+    for stack in data.get("cloudformation_stacks") or []:
+        _add_workload(ctx, stack.get("StackId"), "stack", stack.get("StackName"), stack.get("RoleARN"),
+                      "CloudFormation service role", tags=tags_of(stack))
+    for endpoint in data.get("glue_dev_endpoints") or []:
+        name = endpoint.get("EndpointName")
+        _add_workload(ctx, f"arn:aws:glue:{region}:{account}:devEndpoint/{name}", "dev_endpoint", name,
+                      endpoint.get("RoleArn"), "Glue dev endpoint role")
+    for notebook in data.get("sagemaker_notebook_instances") or []:
+        _add_workload(ctx, notebook.get("NotebookInstanceArn"), "notebook", notebook.get("NotebookInstanceName"),
+                      notebook.get("RoleArn"), "SageMaker notebook role")
+    for definition in data.get("ecs_task_definitions") or []:
+        arn = definition.get("taskDefinitionArn")
+        _add_workload(ctx, arn, "task_definition", f"{definition.get('family')}:{definition.get('revision')}",
+                      definition.get("taskRoleArn"), "ECS task role")
+    for template in data.get("launch_templates") or []:
+        template_id = template.get("LaunchTemplateId")
+        profiles = {((v.get("LaunchTemplateData") or {}).get("IamInstanceProfile") or {}).get("Arn")
+                    or ((v.get("LaunchTemplateData") or {}).get("IamInstanceProfile") or {}).get("Name")
+                    for v in template.get("Versions") or []} - {None}
+        arn = f"arn:aws:ec2:{region}:{account}:launch-template/{template_id}"
+        roles = sorted({role for profile in profiles
+                        for role in ctx.profiles.get(profile) or ctx.profiles.get(str(profile).rsplit("/", 1)[-1]) or []})
+        _add_workload(ctx, arn, "launch_template", template.get("LaunchTemplateName"), None, "",
+                      tags=tags_of(template), profile=sorted(profiles)[0] if profiles else None, roles=roles)
+
+
+def _add_workload(ctx: _Context, arn: str | None, workload_type: str, name: str | None, role: str | None, via: str,
+                  *, tags: dict | None = None, profile: str | None = None, roles: list[str] | None = None) -> None:
+    if not arn:
+        return
+    g = ctx.graph
+    g.add_node(arn, "workload", provider=PROVIDER, account=ctx.account, region=ctx.region or None,
+               name=name or arn, tags=tags or {}, workload_type=workload_type, arn=arn,
+               identity_ref=profile or role)
+    if profile:
+        via = f"instance profile {profile}"
+        if not roles:
+            ctx.gap(f"role of {arn}", f"instance profile {profile} not found among collected IAM instance profiles")
+    elif role:
+        roles = [role]
+    for role_arn in roles or []:
+        if g.has(role_arn):
+            g.add_edge(arn, role_arn, "runs_as", via=via)
+        else:
+            ctx.gap(f"role of {arn}", f"role {role_arn} not collected")
 
 
 def build_project_id(project: dict) -> str:

@@ -169,6 +169,14 @@ class _Collector:
         put("application_gateways", c.network.application_gateways.list_all)
         put("nat_gateways", c.network.nat_gateways.list_all)
         vms = put("virtual_machines", c.compute.virtual_machines.list_all)
+        if vms:  # whether each VM runs: the same list with their instance views' statuses alone
+            statuses = self.take(subscription, "virtual_machine_statuses",
+                                 lambda: c.compute.virtual_machines.list_all(status_only="true")) or []
+            by_id = {str(s.get("id", "")).lower(): arm.props(s).get("instanceView") for s in statuses}
+            for vm in vms:
+                view = by_id.get(vm["id"].lower())
+                if view:
+                    vm.setdefault("properties", {})["instanceView"] = view
         scale_sets = put("virtual_machine_scale_sets", c.compute.virtual_machine_scale_sets.list_all)
         if "virtual_machine_scale_sets" in lists:
             members: list[dict] = []
@@ -216,6 +224,7 @@ def collect(credential, subscriptions: list[str] | None, *, management_group: st
                                                "every readable subscription")
     if subscriptions is None:
         try:
+            # The clients want a subscription; the tenant-wide lists asked for here use none.
             subscriptions = list_subscriptions(Clients(credential, "00000000-0000-0000-0000-000000000000", endpoint,
                                                        options), management_group)
         except WriteRefused:

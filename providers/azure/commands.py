@@ -56,10 +56,10 @@ def user_data_wanted(config):
     """Which VMs' user data to fetch: one call per VM, so only for CI nodes."""
     from guardrails.analysis.classify import classify_ci
 
-    from .normalize import _image, tags_of
+    from .normalize import image_name, tags_of
 
     def wanted(vm: dict) -> bool:
-        return classify_ci(vm.get("id", ""), vm.get("name", ""), tags_of(vm), image=_image(vm), config=config) is not None
+        return classify_ci(vm.get("id", ""), vm.get("name", ""), tags_of(vm), image=image_name(vm), config=config) is not None
     return wanted
 
 

@@ -17,6 +17,7 @@ GAP_LISTS: dict[str, tuple[str, ...]] = {
     "application_gateways": ("load_balancers",),
     "nat_gateways": (),  # outbound only: no verdict rests on them
     "virtual_machines": ("compute", "production"),
+    "virtual_machine_statuses": (),  # a VM whose state is unknown is taken to run
     "virtual_machine_scale_sets": ("compute",),
     "scale_set_vms": ("compute",),
     "role_definitions": ("identity",),

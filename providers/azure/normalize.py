@@ -183,7 +183,7 @@ def _add_subscriptions(est: _Estate) -> None:
         est.graph.add_node(sid, "account", name=name, raw={"state": item.get("state")},
                            aliases=[name] if name != sid else [], **base(item, sid) | {"region": None})
         seen.add(sid)
-    for subscription, _ in (pair for name in LISTS for pair in est.lists.get(name, [])):
+    for subscription in {sub for name in LISTS for sub, _ in est.lists.get(name, [])}:  # collected, yet unnamed
         if subscription not in seen:
             seen.add(subscription)
             est.graph.add_node(subscription, "account", name=subscription, provider=PROVIDER, account=subscription)
@@ -593,7 +593,8 @@ def _no_nsg_firewall(est: _Estate, subscription: str, nic: dict, subnet: str, sk
     return fid
 
 
-def _image(vm: dict) -> str | None:
+def image_name(vm: dict) -> str | None:
+    """The VM's image as the CI classification reads it: publisher:offer:sku:version, or the image's name."""
     reference = props(vm).get("storageProfile", {}).get("imageReference") or {}
     parts = [reference.get(k) for k in ("publisher", "offer", "sku", "version") if reference.get(k)]
     if parts:
@@ -701,7 +702,7 @@ def _add_compute(est: _Estate) -> None:
                          "deallocated": "stopped", "deallocating": "stopping", "stopping": "stopping"}.get(
                     code.split("/", 1)[1], "running")
         attrs = base(vm, subscription) | {"tags": tags}
-        image = _image(vm) or (_image({"properties": (props(fleet).get("virtualMachineProfile") or {})})
+        image = image_name(vm) or (image_name({"properties": (props(fleet).get("virtualMachineProfile") or {})})
                                if fleet else None)
         g.add_node(vid, "compute", name=vm.get("name") or vid, compute_type="instance", state=state,
                    interfaces=interfaces, image_name=image,

@@ -47,6 +47,9 @@ T_ELB = ("aws_elb",)
 T_ROLE = ("aws_iam_role",)
 T_POLICY = ("aws_iam_policy",)
 T_PROFILE = ("aws_iam_instance_profile",)
+T_USER = ("aws_iam_user",)
+T_OIDC = ("aws_iam_openid_connect_provider",)
+T_POLICY_DOC = ("aws_iam_policy_document",)
 T_PREFIX_LIST = ("aws_ec2_managed_prefix_list",)
 T_LT = ("aws_launch_template",)
 T_LC = ("aws_launch_configuration",)
@@ -129,7 +132,8 @@ class AwsTranslator:
         self.source = source
         self.sources = sources  # the .tf files, when they are beside the plan
         self.lists: dict[str, list[dict]] = {k: [] for k in REGION_KEYS}
-        self.iam: dict[str, list[dict]] = {"roles": [], "policies": [], "instance_profiles": [], "users": []}
+        self.iam: dict[str, list[dict]] = {"roles": [], "policies": [], "instance_profiles": [], "users": [],
+                                           "oidc_providers": [], "access_keys": []}
         self.gaps: list[dict] = []
         self.notes: list[str] = []
         self.ignored: Counter = Counter()
@@ -1431,6 +1435,8 @@ class AwsTranslator:
         el["AssumeRolePolicyDocument"] = doc
         if doc is None and get_value(res, ("assume_role_policy",))[1]:
             self.unknown(el, "AssumeRolePolicyDocument", res, "assume_role_policy", "trust policy known only after apply")
+            # Who may assume it is unknown; which OIDC providers it names may still be traced.
+            el["_trusted_providers"] = self._trusted_providers(res)
         inline, unknown = get_value(res, ("inline_policy",))
         if unknown and self.linker.has_expression(res, "inline_policy"):
             self.unknown(el, "RolePolicyList", res, "inline_policy", "inline policies known only after apply")
@@ -1447,6 +1453,86 @@ class AwsTranslator:
                 el["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": pb}
 
     d_aws_iam_role = t_aws_iam_role
+
+    def _trusted_providers(self, res: TfResource) -> list[str]:
+        """The OIDC providers an unknown trust policy refers to, directly or through the
+        `aws_iam_policy_document` it is rendered from."""
+        targets, _ = self.linker.link(res, ("assume_role_policy",), T_OIDC + T_POLICY_DOC)
+        found = []
+        for target in targets:
+            if isinstance(target, TfResource) and target.type in T_POLICY_DOC:
+                for i, statement in enumerate(target.values.get("statement") or []):
+                    for j, _ in enumerate((statement or {}).get("principals") or []):
+                        inner, _ = self.linker.link(target, ("statement", i, "principals", j, "identifiers"), T_OIDC)
+                        found.extend(inner)
+            elif isinstance(target, TfResource) or (isinstance(target, str) and ":oidc-provider/" in target):
+                found.append(target)
+        return list(dict.fromkeys(self._oidc_id(t) for t in found))
+
+    def _oidc_id(self, target: Any) -> str:
+        if isinstance(target, TfResource):
+            arn = target.values.get("arn")
+            return arn if isinstance(arn, str) and arn and not get_value(target, ("arn",))[1] else target.address
+        return str(target)
+
+    def t_aws_iam_openid_connect_provider(self, res: TfResource) -> None:
+        v = res.values
+        url = v.get("url") if isinstance(v.get("url"), str) else None
+        el = self.base(res, "iam.oidc_providers", Arn=self._oidc_id(res), Url=url,
+                       ClientIDList=[str(a) for a in v.get("client_id_list") or [] if isinstance(a, str)],
+                       Tags=_tags(v))
+        if url is None:
+            self.unknown(el, "Url", res, "url", "issuer URL known only after apply")
+
+    d_aws_iam_openid_connect_provider = t_aws_iam_openid_connect_provider
+
+    def t_aws_iam_user(self, res: TfResource) -> None:
+        v = res.values
+        self.base(res, "iam.users", UserName=v.get("name") if isinstance(v.get("name"), str) else res.address,
+                  UserId=res.address, Arn=res.address, Path=v.get("path") or "/", Tags=_tags(v),
+                  UserPolicyList=[], AttachedManagedPolicies=[], GroupList=[])
+
+    d_aws_iam_user = t_aws_iam_user
+
+    def _user_of(self, res: TfResource) -> dict | None:
+        _, el = self._parent(res, "user", T_USER, "UserName", "the user is not in the plan or state")
+        return el
+
+    def t_aws_iam_user_policy(self, res: TfResource) -> None:
+        el = self._user_of(res)
+        if el is None:
+            return
+        doc = _json_doc(res.values.get("policy"))
+        name = res.values.get("name") or res.address
+        if doc is None:
+            self.unknown(el, "UserPolicyList", res, "policy", f"policy {name!r} known only after apply")
+            return
+        el["UserPolicyList"].append({"PolicyName": name, "PolicyDocument": doc})
+
+    t_aws_iam_user_policy.secondary = True
+
+    def t_aws_iam_user_policy_attachment(self, res: TfResource) -> None:
+        el = self._user_of(res)
+        if el is None:
+            return
+        arn = self.ref_one(res, ("policy_arn",), T_POLICY, el, "AttachedManagedPolicies")
+        self._attach(el, arn)
+
+    t_aws_iam_user_policy_attachment.secondary = True
+
+    def t_aws_iam_access_key(self, res: TfResource) -> None:
+        v = res.values
+        user = self._user_of(res)
+        if user is None:
+            return
+        key_id, unknown = get_value(res, ("id",))
+        created, _ = get_value(res, ("create_date",))
+        self.base(res, "iam.access_keys", UserName=user["UserName"],
+                  AccessKeyId=key_id if isinstance(key_id, str) and not unknown else ASSIGNED_AT_APPLY,
+                  Status=v.get("status") if isinstance(v.get("status"), str) else "Active",
+                  CreateDate=created if isinstance(created, str) else None)
+
+    t_aws_iam_access_key.secondary = True
 
     def _add_inline(self, role: dict, name: str, policy: Any, res: TfResource, attr: str) -> None:
         doc = _json_doc(policy)
@@ -1504,9 +1590,10 @@ class AwsTranslator:
         arn = self.ref_one(res, ("policy_arn",), T_POLICY, probe, "PolicyArn")
         if probe.get("_unknown"):
             self.notes.append(f"{res.address}: some roles or the policy of this attachment could not be resolved")
-        for role in roles:
-            el = self.el.get(role)
-            if el is not None and "RoleId" in el:
+        users = self.ref_many(res, ("users",), T_USER, probe, "Users") if self.present(res, ("users",)) else []
+        for holder in roles + users:
+            el = self.el.get(holder)
+            if el is not None and ("RoleId" in el or "UserId" in el):
                 self._attach(el, arn)
 
     t_aws_iam_policy_attachment.secondary = True

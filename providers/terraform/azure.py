@@ -14,6 +14,8 @@ import re
 from collections import Counter
 from typing import Any
 
+from guardrails.providers.azure.arm import BUILT_IN_BY_NAME
+
 from .links import Linker, get_value
 from .load import TfDocument, TfResource
 
@@ -33,9 +35,6 @@ T_VMSS = ("azurerm_linux_virtual_machine_scale_set", "azurerm_windows_virtual_ma
 T_UAI = ("azurerm_user_assigned_identity",)
 T_ROLE_DEF = ("azurerm_role_definition",)
 T_SUBSCRIPTION = ("azurerm_subscription",)
-
-# Built-in role names a plan assigns by name, by the GUID every tenant gives them.
-from guardrails.providers.azure.arm import BUILT_IN_BY_NAME  # noqa: E402
 
 
 def _list(value: Any) -> list:
@@ -465,7 +464,6 @@ class AzureTranslator:
             self.lists.setdefault("role_assignments", []).append({
                 "id": res.address, "name": res.name, "_address": res.address,
                 "properties": {"principalId": principal_id, "scope": scope, "roleDefinitionId": role}})
-        self.translated[res.type] += 0
 
     def snapshot_part(self) -> dict[str, list[dict]]:
         part = {name: items for name, items in self.lists.items()}

@@ -9,7 +9,7 @@ import typer
 
 from guardrails import commands as common
 from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT,
-                                 WORKERS_OPT, FailOn, Format)
+                                 VERBOSE_OPT, WORKERS_OPT, FailOn, Format)
 
 
 def scan_terraform(
@@ -17,7 +17,7 @@ def scan_terraform(
                                           "holding one."),
     config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
     fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
-    allow_gaps: bool = ALLOW_GAPS_OPT,
+    allow_gaps: bool = ALLOW_GAPS_OPT, verbose: bool = VERBOSE_OPT,
 ) -> None:
     """Scan a Terraform plan or state before (or after) it is applied."""
     from . import load_terraform
@@ -28,7 +28,8 @@ def scan_terraform(
     started = common.started()
     common.no_more_collections()
     snapshots = load_terraform(path)  # bad input raises a UserError naming the file
-    common.scan_and_finish(snapshots, config, fmt, output, quiet, fail_on, workers, started, allow_gaps)
+    common.scan_and_finish(snapshots, config, fmt, output, quiet, fail_on, workers, started, allow_gaps,
+                           verbose=verbose)
 
 
 def register(app: typer.Typer, scan_app: typer.Typer) -> None:

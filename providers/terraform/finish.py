@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 from .aws import ASSIGNED_AT_APPLY
 
-KEPT_PRIVATE = {"_unknown", "_address", "_source", "_launched_by", "_arn", "_source_location"}
+KEPT_PRIVATE = {"_unknown", "_address", "_source", "_launched_by", "_arn", "_source_location", "_trusted_providers"}
 
 
 def finish(tr: "AwsTranslator") -> None:

@@ -31,3 +31,25 @@ CASES = [
     Case("the administrator role's trust does not admit it",
          lambda: runner_as(*READ_ONLY, chain_to=[("*", "*")], trusted=False)),
 ]
+
+
+def hosted(*allows, **trust):
+    """A role a GitHub Actions workflow of acme/infra's main branch can become."""
+    b = EstateBuilder()
+    b.federated_role("deploy", allows=list(allows), equals=["repo:acme/infra:ref:refs/heads/main"], **trust)
+    return b
+
+
+HOSTED = "arn:aws:iam::111122223333:role/deploy"
+CASES += [
+    Case("a federated role that is administrator", lambda: hosted(("*", "*")), fires={HOSTED: "critical"}),
+    Case("a federated role with read access only", lambda: hosted(*READ_ONLY)),
+    Case("a CI user that is administrator", lambda: _user(("*", "*")),
+         fires={"arn:aws:iam::111122223333:user/ci-deployer": "critical"}),
+]
+
+
+def _user(*allows):
+    b = EstateBuilder()
+    b.user("ci-deployer", allows=list(allows))
+    return b

@@ -24,3 +24,25 @@ CASES = [
     Case("an administrator that the internet does not reach", lambda: node_as(("*", "*"), exposed=False)),
     Case("an exposed server with read access only", lambda: node_as(("s3:GetObject", "*"))),
 ]
+
+
+def federated(*allows, **trust):
+    """A role that GitHub Actions tokens can become under `trust`, granted `allows`: the only pipeline
+    of the account."""
+    b = EstateBuilder()
+    b.federated_role("github-deploy", allows=list(allows), **trust)
+    return b
+
+
+HOSTED = "arn:aws:iam::111122223333:role/github-deploy"
+CASES += [
+    Case("any GitHub repository can become an administrator role", lambda: federated(("*", "*"), like=["repo:*"]),
+         fires={HOSTED: "critical"}),
+    Case("any GitHub repository can become a role that can escalate",
+         lambda: federated(("iam:AttachRolePolicy", "*"), like=["repo:*"]), fires={HOSTED: "critical"}),
+    Case("any repository of acme can become an administrator role: not the internet",
+         lambda: federated(("*", "*"), like=["repo:acme/*"])),
+    Case("any GitHub repository can become a read-only role", lambda: federated(("s3:GetObject", "*"))),
+    Case("a pinned branch on an administrator role",
+         lambda: federated(("*", "*"), equals=["repo:acme/infra:ref:refs/heads/main"])),
+]

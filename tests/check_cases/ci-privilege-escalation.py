@@ -20,3 +20,18 @@ CASES = [
     Case("read access only", lambda: runner_as(("s3:GetObject", "*"), ("iam:Get*", "*"))),
     Case("an administrator is reported as such, not as escalation", lambda: runner_as(("*", "*"))),
 ]
+
+
+def hosted(*allows):
+    """A role a GitHub Actions workflow of acme/infra's main branch can become."""
+    b = EstateBuilder()
+    b.federated_role("deploy", allows=list(allows), equals=["repo:acme/infra:ref:refs/heads/main"])
+    return b
+
+
+HOSTED = "arn:aws:iam::111122223333:role/deploy"
+CASES += [
+    Case("a federated role that can create policy versions", lambda: hosted(("iam:CreatePolicyVersion", "*")),
+         fires={HOSTED: "high"}),
+    Case("a federated role that can only read", lambda: hosted(("s3:GetObject", "*"))),
+]

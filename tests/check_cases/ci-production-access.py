@@ -37,3 +37,21 @@ CASES = [
          fires={"i-runner": "high"}),
     Case("it can only describe instances", lambda: runner_commanding("ec2:DescribeInstances")),
 ]
+
+
+def hosted_in_production(tags=PRODUCTION):
+    """A role GitLab pipelines of acme/app's main branch can become, that may run commands on a production
+    instance when it is one."""
+    b = EstateBuilder()
+    net = b.private_network()
+    b.federated_role("deploy", issuer="gitlab.com", allows=[("ssm:SendCommand", "*")],
+                     equals=["project_path:acme/app:ref_type:branch:ref:main"])
+    b.compute("i-orders", name="orders-api", subnet=net.subnet, private="10.1.1.91", tags=tags)
+    return b
+
+
+CASES += [
+    Case("a federated role that can run commands on a production instance", hosted_in_production,
+         fires={"arn:aws:iam::111122223333:role/deploy": "high"}),
+    Case("a federated role beside an instance that is not production", lambda: hosted_in_production(tags={})),
+]

@@ -1,0 +1,581 @@
+"""Hosted CI platforms as token issuers: who a federated trust lets become an identity.
+
+A hosted pipeline (GitHub Actions, GitLab, Terraform Cloud, CircleCI, Bitbucket Pipelines, Buildkite,
+Azure DevOps) reaches a cloud by exchanging an OIDC token for a cloud identity. The token's issuer
+says which platform signed it, and its subject (`sub`) says which pipeline: `repo:acme/app:ref:
+refs/heads/main`. A provider tells, in the neutral records of guardrails/schema.py (`TrustClause`,
+`SubjectCondition`), which subjects its trust admits or refuses; this module knows the platforms
+and their subject grammar, and answers in plain words who can become the identity:
+
+- `any_owner`: anyone who can run a pipeline on the platform (no condition on the subject, or one
+  whose owner part may be anything: `repo:*`, `repo:*/*:ref:refs/heads/main`, `repo:acme*/*`: an
+  owner pattern with a wildcard admits names anyone can register);
+- `any_repository`: any repository or project of one owner (`repo:acme/*`), or of the owner an
+  issuer URL already names (CircleCI, Bitbucket, Azure DevOps, a GitHub enterprise);
+- `any_branch`: one repository, but any branch, pull request or environment (`repo:acme/app:*`,
+  `repo:acme/app:pull_request`); Terraform Cloud's analogue is any run phase (speculative plans of
+  pull requests run the plan phase), Buildkite's any ref;
+- `pinned`: one repository and one branch or environment, or, on platforms whose subject names no
+  branch (CircleCI, Bitbucket, Azure DevOps), one project;
+- `none`: the trust admits no token of the issuer; `unknown`: the trust could not be read or rests
+  on a condition that could not be evaluated.
+
+The levels are decided the way the cloud decides: by asking whether the trust admits a concrete
+subject of each kind, built from the trust's own patterns (so a `Deny` that pins the owner cuts
+what an `Allow` on `repo:*` admits), never by reading patterns alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import deque
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Mapping
+
+# -- the platforms ------------------------------------------------------------------------------
+
+# A region is a pattern of subjects: `*` any run of characters, `?` any one, `%` a run of
+# characters that crosses no `/`, `:`, `{` or `}` (one name in a subject), `+` one such character,
+# `&` a run that crosses no `:` (a field such as a ref, `refs/heads/main`). PROBE
+# stands for a name nobody uses: the owner, repository or branch an outsider would choose.
+PROBE = "zq9probe"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A CI platform's issuer and subject grammar (spec/CHECKS.md, "Who is a CI identity")."""
+
+    key: str
+    title: str
+    issuer: str  # regex over the issuer URL without scheme; group `owner` when the URL names the owner
+    subject: str  # regex over a subject: groups `owner` (absent when the URL names it), `repository`, `ref`
+    owner_region: str | None  # subjects of an outsider's owner; None when the issuer URL names the owner
+    repository_region: str  # subjects of a new repository of `{owner}`
+    ref_regions: tuple[str, ...]  # subjects of any branch of `{owner}/{repository}`; () when the subject names none
+    pin: str  # the subject to pin, from {owner} and {repository}
+    any_owner: str  # who can become the identity, in plain words
+    any_repository: str
+    any_branch: str
+    pinned: str
+    owner_word: str = "owner"
+    repository_word: str = "repository"
+
+
+PLATFORMS: dict[str, Platform] = {p.key: p for p in (
+    Platform(
+        key="github", title="GitHub Actions",
+        issuer=r"token\.actions\.githubusercontent\.com(?:/(?P<owner>[^/]+))?",
+        subject=r"repo:(?P<owner>[^/:]+)/(?P<repository>[^:]+):(?P<ref>.+)",
+        owner_region=f"repo:%{PROBE}%/+%:+*",
+        repository_region=f"repo:{{owner}}/%{PROBE}%:+*",
+        ref_regions=(f"repo:{{owner}}/{{repository}}:*{PROBE}*", "repo:{owner}/{repository}:pull_request"),
+        pin="repo:{owner}/{repository}:ref:refs/heads/main",
+        any_owner="any workflow in any repository on GitHub",
+        any_repository="any workflow of any repository under {owner}",
+        any_branch="any branch, pull request or environment of {owner}/{repository}",
+        pinned="{subjects}",
+        owner_word="organization"),
+    Platform(
+        key="gitlab", title="GitLab",
+        issuer=r"gitlab\.com",
+        subject=r"project_path:(?P<owner>[^/:]+)/(?P<repository>[^:]+):(?P<ref>.+)",
+        owner_region=f"project_path:%{PROBE}%/+&:+*",
+        repository_region=f"project_path:{{owner}}/&{PROBE}%:+*",
+        ref_regions=(f"project_path:{{owner}}/{{repository}}:*{PROBE}*",),
+        pin="project_path:{owner}/{repository}:ref_type:branch:ref:main",
+        any_owner="any pipeline of any project on GitLab",
+        any_repository="any pipeline of any project under {owner}",
+        any_branch="any branch or tag of {owner}/{repository}",
+        pinned="{subjects}",
+        owner_word="group", repository_word="project"),
+    Platform(
+        key="terraform_cloud", title="Terraform Cloud",
+        issuer=r"app\.terraform\.io",
+        subject=r"organization:(?P<owner>[^:]+):project:(?P<project>[^:]+):workspace:(?P<repository>[^:]+):"
+                r"run_phase:(?P<ref>.+)",
+        owner_region=f"organization:%{PROBE}%:project:+&:workspace:+%:run_phase:+%",
+        repository_region=f"organization:{{owner}}:project:+&:workspace:%{PROBE}%:run_phase:+%",
+        ref_regions=(f"organization:{{owner}}:project:+&:workspace:{{repository}}:run_phase:%{PROBE}%",
+                     "organization:{owner}:project:+&:workspace:{repository}:run_phase:plan"),
+        pin="organization:{owner}:project:{project}:workspace:{repository}:run_phase:apply",
+        any_owner="any run of any workspace of any organization on Terraform Cloud",
+        any_repository="any run of any workspace of organization {owner}",
+        any_branch="any run of workspace {repository} of {owner}, plans of pull requests included",
+        pinned="{subjects}",
+        owner_word="organization", repository_word="workspace"),
+    Platform(
+        key="buildkite", title="Buildkite",
+        issuer=r"agent\.buildkite\.com",
+        subject=r"organization:(?P<owner>[^:]+):pipeline:(?P<repository>[^:]+):ref:(?P<ref>[^:]+)(?::.*)?",
+        owner_region=f"organization:%{PROBE}%:pipeline:+%:ref:+&:commit:+&:step:+&",
+        repository_region=f"organization:{{owner}}:pipeline:%{PROBE}%:ref:+&:commit:+&:step:+&",
+        ref_regions=(f"organization:{{owner}}:pipeline:{{repository}}:ref:&{PROBE}&:commit:+&:step:+&",),
+        pin="organization:{owner}:pipeline:{repository}:ref:refs/heads/main:*",
+        any_owner="any pipeline of any organization on Buildkite",
+        any_repository="any pipeline of organization {owner}",
+        any_branch="any branch of pipeline {owner}/{repository}",
+        pinned="{subjects}",
+        owner_word="organization", repository_word="pipeline"),
+    Platform(
+        key="circleci", title="CircleCI",
+        issuer=r"oidc\.circleci\.com/org/(?P<owner>[^/]+)",
+        subject=r"org/(?P<org>[^/]+)/project/(?P<repository>[^/]+)(?:/.*)?",
+        owner_region=None,
+        repository_region=f"org/+%/project/%{PROBE}%/user/+%",
+        ref_regions=(),
+        pin="org/{owner}/project/{repository}/user/*",
+        any_owner="any project of any organization on CircleCI",
+        any_repository="any project of CircleCI organization {owner}",
+        any_branch="any branch of CircleCI project {repository}",
+        pinned="{subjects}",
+        owner_word="organization", repository_word="project"),
+    Platform(
+        key="bitbucket", title="Bitbucket Pipelines",
+        issuer=r"api\.bitbucket\.org/2\.0/workspaces/(?P<owner>[^/]+)/pipelines-config/identity/oidc",
+        subject=r"(?P<repository>\{[^}]*\})(?P<ref>(?:\{[^}]*\})?):.*",
+        owner_region=None,
+        repository_region="{%" + PROBE + "%}&:+&",
+        ref_regions=(),
+        pin="{repository}*",
+        any_owner="any pipeline of any workspace on Bitbucket",
+        any_repository="any pipeline of any repository of Bitbucket workspace {owner}",
+        any_branch="any step of repository {repository}",
+        pinned="{subjects}",
+        owner_word="workspace"),
+    Platform(
+        key="azure_devops", title="Azure DevOps",
+        issuer=r"vstoken\.dev\.azure\.com/(?P<owner>[^/]+)",
+        subject=r"sc://(?P<org>[^/]+)/(?P<repository>[^/]+/[^/]+)",
+        owner_region=None,
+        repository_region=f"sc://+%/%{PROBE}%/+&",
+        ref_regions=(),
+        pin="sc://{org}/{repository}",
+        any_owner="any pipeline of any organization on Azure DevOps",
+        any_repository="any service connection of any project of Azure DevOps organization {owner}",
+        any_branch="any pipeline using service connection {repository}",
+        pinned="{subjects}",
+        owner_word="organization", repository_word="service connection"),
+)}
+
+LEVELS = ("any_owner", "any_repository", "any_branch", "pinned", "none", "unknown")
+LEVEL_WORDS = {"any_owner": "any owner", "any_repository": "any repository of one owner",
+               "any_branch": "any branch", "pinned": "pinned", "none": "no token", "unknown": "unknown"}
+
+
+@dataclass(frozen=True)
+class IssuerPlatform:
+    """The CI platform of an issuer, and the owner its URL names (a CircleCI organization, a
+    Bitbucket workspace, an Azure DevOps organization, a GitHub enterprise), if any."""
+
+    platform: Platform
+    url_owner: str | None
+    configured: bool = False  # the configuration names the issuer (a self-managed GitLab, say)
+
+
+def issuer_url(text: str) -> str:
+    """An issuer URL as clouds compare them: no scheme, no trailing slash, host in lower case."""
+    text = text.strip()
+    text = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", "", text).rstrip("/")
+    host, slash, path = text.partition("/")
+    return host.lower() + slash + path
+
+
+@lru_cache(maxsize=4096)
+def _issuer_match(url: str) -> tuple[str, str | None] | None:
+    for platform in PLATFORMS.values():
+        match = re.fullmatch(platform.issuer, url)
+        if match:
+            return platform.key, match.groupdict().get("owner")
+    return None
+
+
+def platform_of(url: str, configured: Mapping[str, str] | None = None) -> IssuerPlatform | None:
+    """The CI platform whose tokens an issuer signs, or None when it is no CI platform's.
+    `configured` maps issuer URLs the configuration adds (self-managed GitLab, GitHub Enterprise
+    Server) to the platform whose subject grammar their tokens follow."""
+    url = issuer_url(url)
+    for added, key in (configured or {}).items():
+        if issuer_url(added) == url:
+            return IssuerPlatform(PLATFORMS[key], None, configured=True)
+    found = _issuer_match(url)
+    if found is None:
+        return None
+    return IssuerPlatform(PLATFORMS[found[0]], found[1])
+
+
+# -- subject patterns ---------------------------------------------------------------------------
+
+_ANY, _ONE, _SEG, _SEG_ONE, _FIELD = "\x00*", "\x00?", "\x00%", "\x00+", "\x00&"
+_STARS = (_ANY, _SEG, _FIELD)
+_WILD = (_ANY, _ONE, _SEG, _SEG_ONE, _FIELD)
+_SEPARATORS = frozenset("/:{}")
+_FILL = "\x01"  # a character any wildcard stood for in a witness
+
+
+@lru_cache(maxsize=65536)
+def _tokens(text: str, region: bool) -> tuple[str, ...]:
+    """A pattern's tokens: policy patterns know `*` and `?`; regions also `%` and `+`."""
+    wild = {"*": _ANY, "?": _ONE}
+    if region:
+        wild.update({"%": _SEG, "+": _SEG_ONE, "&": _FIELD})
+    out: list[str] = []
+    for char in text:
+        token = wild.get(char, char)
+        if token in _STARS and out and out[-1] == token:
+            continue
+        out.append(token)
+    return tuple(out)
+
+
+def _allows(token: str, char: str) -> bool:
+    if token in (_ANY, _ONE):
+        return True
+    if token in (_SEG, _SEG_ONE):
+        return char not in _SEPARATORS
+    if token == _FIELD:
+        return char != ":"
+    return token == char
+
+
+_TOKEN_REGEX = {_ANY: ".*", _ONE: ".", _SEG: "[^/:{}]*", _SEG_ONE: "[^/:{}]", _FIELD: "[^:]*"}
+
+
+@lru_cache(maxsize=65536)
+def _token_regex(pattern: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("".join(_TOKEN_REGEX.get(t) or re.escape(t) for t in pattern), re.DOTALL)
+
+
+@lru_cache(maxsize=65536)
+def _witness(*patterns: tuple[str, ...]) -> str | None:
+    """A shortest string every pattern matches (characters a wildcard stood for are _FILL), or None."""
+    for pattern in patterns:
+        if not any(token in _WILD for token in pattern):  # one is a plain string: does it match the others?
+            text = "".join(pattern)
+            return text if all(_token_regex(p).fullmatch(text) for p in patterns if p is not pattern) else None
+    if len(patterns) == 2:
+        return _witness_of_two(*patterns)
+    count = len(patterns)
+    start = (0,) * count
+    parents: dict[tuple[int, ...], tuple[tuple[int, ...], str] | None] = {start: None}
+    queue: deque[tuple[int, ...]] = deque([start])
+    while queue:
+        state = queue.popleft()
+        if all(state[k] == len(patterns[k]) for k in range(count)):
+            return _spell(parents, state)
+        for k in range(count):  # a star may stand for nothing: free moves first
+            if state[k] < len(patterns[k]) and patterns[k][state[k]] in _STARS:
+                following = state[:k] + (state[k] + 1,) + state[k + 1:]
+                if following not in parents:
+                    parents[following] = (state, "")
+                    queue.appendleft(following)
+        if any(state[k] == len(patterns[k]) for k in range(count)):
+            continue
+        current = [patterns[k][state[k]] for k in range(count)]
+        literals = {token for token in current if token not in _WILD}
+        if len(literals) > 1:
+            continue
+        char = literals.pop() if literals else _FILL
+        if char != _FILL and not all(_allows(token, char) for token in current):
+            continue
+        following = tuple(state[k] if current[k] in _STARS else state[k] + 1 for k in range(count))
+        if following not in parents:
+            parents[following] = (state, char)
+            queue.append(following)
+    return None
+
+
+def _spell(parents: dict, state) -> str:
+    chars = []
+    while parents[state] is not None:
+        state, char = parents[state]
+        chars.append(char)
+    return "".join(reversed(chars))
+
+
+def _witness_of_two(first: tuple[str, ...], second: tuple[str, ...]) -> str | None:
+    """_witness for two patterns, the usual question, with the state as one integer."""
+    n, m = len(first), len(second)
+    width = m + 1
+    star_a = [t in _STARS for t in first] + [False]
+    star_b = [t in _STARS for t in second] + [False]
+    wild_a = [t in _WILD for t in first]
+    wild_b = [t in _WILD for t in second]
+    end = n * width + m
+    parents: dict[int, tuple[int, str] | None] = {0: None}
+    queue: deque[int] = deque([0])
+    while queue:
+        state = queue.popleft()
+        if state == end:
+            chars = []
+            while parents[state] is not None:
+                state, char = parents[state]
+                chars.append(char)
+            return "".join(reversed(chars))
+        i, j = divmod(state, width)
+        if star_a[i] and state + width not in parents:
+            parents[state + width] = (state, "")
+            queue.appendleft(state + width)
+        if star_b[j] and state + 1 not in parents:
+            parents[state + 1] = (state, "")
+            queue.appendleft(state + 1)
+        if i == n or j == m:
+            continue
+        a, b = first[i], second[j]
+        if wild_a[i]:
+            if wild_b[j]:
+                char = _FILL  # a character no wildcard excludes
+            else:
+                char = b
+                if not _allows(a, char):
+                    continue
+        elif wild_b[j]:
+            char = a
+            if not _allows(b, char):
+                continue
+        elif a == b:
+            char = a
+        else:
+            continue
+        following = state + (0 if star_a[i] else width) + (0 if star_b[j] else 1)
+        if following not in parents:
+            parents[following] = (state, char)
+            queue.append(following)
+    return None
+
+
+@lru_cache(maxsize=65536)
+def _regex(value: str, like: bool, ignore_case: bool) -> re.Pattern[str]:
+    if not like:
+        return re.compile(re.escape(value), re.IGNORECASE if ignore_case else 0)
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in value)
+    return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _value_matches(value: str, subject: str, like: bool, ignore_case: bool) -> bool:
+    if like and ("*" in value or "?" in value):
+        return _regex(value, like, ignore_case).fullmatch(subject) is not None
+    return value.lower() == subject.lower() if ignore_case else value == subject
+
+
+def condition_holds(condition: Mapping, subject: str) -> bool:
+    """Whether a SubjectCondition holds for a concrete subject (values ORed; negated: none matches)."""
+    like = condition.get("operator") == "like"
+    ignore_case = bool(condition.get("ignore_case"))
+    hit = any(_value_matches(v, subject, like, ignore_case) for v in condition.get("values") or ())
+    return not hit if condition.get("negated") else hit
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Whether a trust admits one subject, and what that rests on that could not be evaluated."""
+
+    admitted: bool
+    unknown: tuple[str, ...] = ()
+    clause: Mapping | None = None  # the allow clause that admits it
+
+
+def admits(trust: Iterable[Mapping], subject: str) -> Admission:
+    """Whether the trust's clauses let a token with this subject become the identity, as the cloud
+    decides: some allow clause holds and no deny clause does. A clause resting on a condition that
+    could not be evaluated is taken to hold when it allows (the doubt falls towards reporting) and
+    not to when it denies; either way the answer says it is unknown."""
+    allowed, unknown = None, []
+    for clause in trust:
+        if not all(condition_holds(c, subject) for c in clause.get("conditions") or ()):
+            continue
+        if clause.get("effect") == "deny":
+            if clause.get("unknown"):
+                unknown.extend(clause["unknown"])
+                continue
+            return Admission(False)
+        if allowed is None or (allowed.get("unknown") and not clause.get("unknown")):
+            allowed = clause
+    if allowed is None:
+        return Admission(False)
+    return Admission(True, tuple(dict.fromkeys([*(allowed.get("unknown") or ()), *unknown])), allowed)
+
+
+def subject_patterns(trust: Iterable[Mapping]) -> list[tuple[str, bool]]:
+    """The subject values the trust's clauses name (allowing or refusing), each with whether it is
+    a pattern (`like`) or an exact value, and `*` for an allow clause with no positive condition on
+    the subject: the places to look for subjects it admits."""
+    found: list[tuple[str, bool]] = []
+    for clause in trust:
+        positive = False
+        for condition in clause.get("conditions") or ():
+            like = condition.get("operator") == "like"
+            found.extend((value, like) for value in condition.get("values") or ())
+            positive = positive or not condition.get("negated")
+        if clause.get("effect") != "deny" and not positive:
+            found.append(("*", True))
+    return list(dict.fromkeys(found))
+
+
+def admitted_patterns(trust: Iterable[Mapping]) -> list[str]:
+    """The subject patterns the allow clauses admit (positive values; `*` for a clause with none)."""
+    found: list[str] = []
+    for clause in trust:
+        if clause.get("effect") == "deny":
+            continue
+        values = [v for c in clause.get("conditions") or () if not c.get("negated") for v in c.get("values") or ()]
+        found.extend(values or ["*"])
+    return list(dict.fromkeys(found))
+
+
+# -- the level ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Who can become an identity through one issuer's tokens."""
+
+    level: str  # one of LEVELS
+    who: str  # in plain words
+    owner: str | None = None
+    repository: str | None = None
+    example: str | None = None  # a subject an outsider (or another branch) could present, admitted
+    pin: str | None = None  # the subject to pin instead
+    subjects: tuple[str, ...] = ()  # the subject patterns the trust admits
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def words(self) -> str:
+        return LEVEL_WORDS[self.level]
+
+
+def _fields(platform: Platform, subject: str) -> dict[str, str]:
+    match = re.fullmatch(platform.subject, subject, re.DOTALL)
+    return {k: v for k, v in match.groupdict().items() if v is not None} if match else {}
+
+
+def _fixed(value: str | None) -> str | None:
+    return value if value and _FILL not in value else None
+
+
+Group = tuple[tuple[str, ...], ...]  # patterns, as tokens, that one subject must match together
+
+
+def _value_tokens(value: str, like: bool) -> tuple[str, ...]:
+    return _tokens(value, False) if like else tuple(value)  # an exact value's `*` is a plain character
+
+
+def _groups(trust: list[Mapping]) -> list[Group]:
+    """The patterns to build subjects from: each value the trust names, and for an allow clause
+    with several conditions on the subject, one value of each together (they are ANDed)."""
+    groups: list[Group] = [(_value_tokens(value, like),) for value, like in subject_patterns(trust)]
+    for clause in trust:
+        if clause.get("effect") == "deny":
+            continue
+        positive = [[_value_tokens(v, c.get("operator") == "like") for v in c.get("values") or ()]
+                    for c in clause.get("conditions") or () if not c.get("negated")]
+        if len(positive) > 1:
+            groups.extend(itertools.islice(itertools.product(*positive), 16))
+    return list(dict.fromkeys(groups))
+
+
+def _probe(trust: list[Mapping], groups: list[Group], region: str | None) -> tuple[str, Admission] | None:
+    """A subject of `region` (any subject when None) that the trust admits, built from one group of
+    its patterns, or None."""
+    region_tokens = (_tokens(region, True),) if region else ()
+    for group in groups:
+        text = _witness(*group, *region_tokens)
+        if text is None:
+            continue
+        subject = text.replace(_FILL, "x")
+        admission = admits(trust, subject)
+        if admission.admitted:
+            return subject, admission
+    return None
+
+
+def _known_parts(platform: Platform, groups: list[Group],
+                 url_owner: str | None) -> list[tuple[str, str | None, dict]]:
+    """The owners and repositories the patterns name literally, each with the subject's other fields."""
+    shape = platform.repository_region.replace("{owner}", "+%").replace(PROBE, "+")
+    shape_tokens = _tokens(shape, True)
+    seen: dict[tuple[str, str | None], dict] = {}
+    for group in groups:
+        text = _witness(*group, shape_tokens)
+        if text is None:
+            continue
+        parts = _fields(platform, text)
+        owner = _fixed(parts.get("owner")) or url_owner
+        if owner is None:
+            continue
+        key = (owner, _fixed(parts.get("repository")))
+        seen.setdefault(key, parts)
+    return [(owner, repository, parts) for (owner, repository), parts in seen.items()]
+
+
+def assess(issuer: IssuerPlatform, trust: list[Mapping], unknown: str | None = None) -> Assessment:
+    """The level of a trust for one CI issuer (see the module docstring)."""
+    platform, url_owner = issuer.platform, issuer.url_owner
+    patterns = admitted_patterns(trust)
+    if unknown:
+        return Assessment("unknown", f"unknown ({unknown})", subjects=tuple(patterns), unknown=(unknown,),
+                          owner=url_owner)
+    allowing = [c for c in trust if c.get("effect") != "deny"]
+    if not allowing:
+        return Assessment("none", "no token of the issuer", subjects=tuple(patterns))
+    every = _groups(trust)
+    fmt = {"owner": url_owner or "<owner>", "repository": "<repository>", "project": "<project>",
+           "org": "<organization>"}
+
+    def done(level: str, found: tuple[str, Admission] | None, owner=None, repository=None, parts=None) -> Assessment:
+        values = {**fmt, **{k: v for k, v in (parts or {}).items() if _fixed(v)}}
+        values.update({k: v for k, v in (("owner", owner), ("repository", repository)) if v})
+        who = getattr(platform, level).format(**values, subjects=", ".join(patterns))
+        pin = platform.pin.format(**values)
+        example = found[0].replace(PROBE, "outsider") if found else None
+        return Assessment(level, who, owner, repository, example, pin, tuple(patterns),
+                          found[1].unknown if found else ())
+
+    if platform.owner_region is not None:
+        found = _probe(trust, every, platform.owner_region)
+        if found:  # an issuer URL naming the owner (a GitHub enterprise) keeps outsiders out
+            return done("any_repository", found, url_owner) if url_owner else done("any_owner", found)
+    parts_known = _known_parts(platform, every, url_owner)
+    owners = list(dict.fromkeys(owner for owner, _, _ in parts_known)) or ([url_owner] if url_owner else [])
+    for owner in owners:
+        region = platform.repository_region.replace("{owner}", _region_literal(owner))
+        found = _probe(trust, every, region)
+        if found:
+            return done("any_repository", found, owner)
+    for owner, repository, parts in parts_known:
+        if repository is None:
+            continue
+        for template in platform.ref_regions:
+            region = template.replace("{owner}", _region_literal(owner)).replace("{repository}",
+                                                                                 _region_literal(repository))
+            found = _probe(trust, every, region)
+            if found:
+                return done("any_branch", found, owner, repository, parts)
+    # Nothing of a kind an outsider or another branch could present is admitted: what is, is pinned.
+    found = _probe(trust, every, None)
+    if found:
+        parts = _fields(platform, found[0])
+        owner = parts.get("owner") or url_owner
+        return done("pinned", found, owner, parts.get("repository"), parts)
+    if any(c.get("unknown") for c in allowing):
+        return Assessment("unknown", "unknown: the trust rests on conditions that could not be evaluated",
+                          subjects=tuple(patterns), unknown=tuple(u for c in allowing for u in c.get("unknown") or ()))
+    return Assessment("none", "no token of the issuer", subjects=tuple(patterns))
+
+
+def _region_literal(text: str) -> str:
+    # Region wildcards are `*?%+`; an owner or repository name never holds them.
+    return re.sub(r"[*?%+&]", "x", text)
+
+
+@dataclass(frozen=True)
+class FederationVerdict:
+    """One issuer's federation into a CI identity: the issuer, its platform and the level."""
+
+    issuer: str  # the issuer node's id
+    url: str
+    platform: str  # the platform's title
+    assessment: Assessment
+    statement: str = ""
+    via: str = ""
