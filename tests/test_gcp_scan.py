@@ -222,7 +222,9 @@ SCENARIOS = {
     "load balancer the firewall does not admit": (load_balancer_not_admitted, set()),
     "no external IP, open rule": (no_external_ip_open_rule, {("ci-firewall-allows-internet", "gitlab-runner-1")}),
     "editor service account": (editor_service_account, {("ci-admin-identity", "gitlab-runner-1")}),
-    "token creator on an owner": (token_creator, {("ci-admin-identity", "gitlab-runner-1")}),
+    # The owner it impersonates is named a deployer: a CI identity by name (CHECKS.md), on its own.
+    "token creator on an owner": (token_creator, {("ci-admin-identity", "gitlab-runner-1"),
+                                                  ("ci-admin-identity", "deployer@acme-ci.iam.gserviceaccount.com")}),
     "project IAM admin from the folder": (project_iam_admin_from_folder,
                                           {("ci-privilege-escalation", "gitlab-runner-1")}),
     "default service account, cloud-platform scope": (default_service_account_cloud_platform,

@@ -42,8 +42,10 @@ class CiIdentity:
     @property
     def hosted(self) -> bool:
         """Whether it is a pipeline's identity by itself, not only as a CI node's (whose checks
-        report on the node)."""
-        return len(self.reasons) > len(self.nodes)
+        report on the node). A CI platform that can become it makes it one; so does being CI by
+        name, tags or configuration while no CI node runs as it. A service account named for the
+        runner that runs as it is that runner's identity, reported once, on the runner."""
+        return bool(self.federations) or not self.nodes
 
 
 @dataclass
