@@ -132,6 +132,9 @@ def running_moto_server(**environment: str | None) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "moto_extensions", "-H", "127.0.0.1", "-p", str(port)],
         env=env,
+        # `-m` puts the working directory first on sys.path: from the checkout's root, its source
+        # folder would shadow the installed package that the extensions import.
+        cwd=os.path.dirname(__file__),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
