@@ -394,7 +394,15 @@ def _escalation_changes(finding: dict) -> list[Change]:
     if not isinstance(details, dict):
         return []
     texts = [g for e in details.get("escalations") or [] if isinstance(e, dict) for g in e.get("grants") or []]
-    return _inline_policy_changes(_role_name(details.get("escalating_identity")), [str(t) for t in texts],
+    identity = details.get("escalating_identity")
+    hops = [h for h in details.get("hops") or [] if isinstance(h, dict)]
+    if not texts and hops:
+        # A chain to an administrator: the first step is the CI identity's own grant, the one to take out.
+        first = hops[0]
+        texts = [p.get("statement") for p in first.get("proofs") or [] if isinstance(p, dict) and p.get("statement")]
+        texts = texts or [first.get("via")]
+        identity = first.get("from")
+    return _inline_policy_changes(_role_name(identity), [str(t) for t in texts],
                                   "one of the permissions that together let it make itself administrator")
 
 
