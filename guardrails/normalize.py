@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator
 
+from guardrails.errors import UserError
 from guardrails.graph import EstateGraph
 from guardrails.provider import snapshot_provider
+from guardrails.schema import SchemaError
 
 
 def normalize(snapshots: Iterable[dict], consume: bool = False) -> EstateGraph:
@@ -32,3 +35,16 @@ def normalize_all_but_deferred(snapshots: Iterable[dict], consume: bool = False)
             finish()
 
     return graph, add_rest
+
+
+@contextmanager
+def reply_shape_errors(api: str) -> Iterator[None]:
+    """A field of the wrong type deep inside a snapshot of `api`'s replies is told as such, in one
+    line; a provider normalizes its snapshots within it."""
+    try:
+        yield
+    except SchemaError:
+        raise  # not the reply's shape: a node the provider built does not match the schema
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"the snapshot does not have the shape of {api} replies "
+                        f"({type(exc).__name__}: {exc})") from None

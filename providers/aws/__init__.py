@@ -24,13 +24,15 @@ class AwsProvider:
         return decoders()
 
     def normalize(self, snapshots: list[dict], graph: Any, consume: bool) -> Callable[[], None]:
-        from .normalize import normalize_all_but_instances, reply_shape_errors
+        from guardrails.normalize import reply_shape_errors
 
-        with reply_shape_errors():
+        from .normalize import normalize_all_but_instances
+
+        with reply_shape_errors("AWS API"):
             add = normalize_all_but_instances(snapshots, graph, consume=consume)
 
         def add_instances() -> None:
-            with reply_shape_errors():
+            with reply_shape_errors("AWS API"):
                 add()
 
         return add_instances

@@ -13,19 +13,17 @@ attributes guardrails/schema.py declares, "unknown until apply" included.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, Callable, Iterable, Iterator
 
-from guardrails.errors import UserError
 from guardrails.graph import EstateGraph
 from guardrails.providers.aws.gaps import GAP_LISTS, GAP_WORDS
 from guardrails.netsets import AddressSet, is_valid_cidr, port_range
 from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
 from guardrails.federation import issuer_url
 from guardrails.providers.aws.federation import TrustDocumentError, federations, mentioned_providers, oidc_url
-from guardrails.schema import AFTER_APPLY, NOT_COLLECTED, SchemaError
+from guardrails.schema import AFTER_APPLY, NOT_COLLECTED
 from guardrails.snapshot import decode_in_place, decoded
 
 PROVIDER = "aws"
@@ -128,17 +126,6 @@ def unknown_facts(fields: Iterable[str]) -> dict[str, str]:
         facts.setdefault(UNKNOWN_FACTS.get(base, "settings"), AFTER_APPLY)
     return facts
 
-
-@contextmanager
-def reply_shape_errors() -> Iterator[None]:
-    """A field of the wrong type deep inside a reply is told as such, in one line."""
-    try:
-        yield
-    except SchemaError:
-        raise  # not the reply's shape: a node this module built does not match the schema
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise UserError(f"the snapshot does not have the shape of AWS API replies "
-                        f"({type(exc).__name__}: {exc})") from None
 
 
 def normalize(snapshots: Iterable[dict], graph: EstateGraph | None = None, consume: bool = False) -> EstateGraph:

@@ -15,7 +15,8 @@ from typing import Iterator
 
 import orjson
 
-from guardrails.providers.aws.normalize import build_project_id, reply_shape_errors
+from guardrails.normalize import reply_shape_errors
+from guardrails.providers.aws.normalize import build_project_id
 from guardrails.providers.aws.replies import InstancePlace, InterfacePlace, place_of
 from guardrails.snapshot import Deferred
 
@@ -99,7 +100,7 @@ def size(snapshots: list[dict]) -> int:
 def plan(snapshots: list[dict], shards: int) -> Plan | None:
     """A split of the instances into `shards` shards of joined networks, or None when the estate
     is one network group (or nearly): then one process does it all."""
-    with reply_shape_errors():
+    with reply_shape_errors("AWS API"):
         return _plan(snapshots, shards)
 
 

@@ -25,15 +25,14 @@ are matched case-insensitively, as ARM does.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
-from guardrails.errors import UserError
 from guardrails.graph import EstateGraph
 from guardrails.netsets import AddressSet, RangeSet, is_valid_cidr, port_range
+from guardrails.normalize import reply_shape_errors
 from guardrails.rules import FIRST_MATCH, Peer, Rule
-from guardrails.schema import AFTER_APPLY, SchemaError
+from guardrails.schema import AFTER_APPLY
 
 from . import arm
 from .arm import key, props, ref
@@ -58,17 +57,6 @@ def unknown_facts(fields: Iterable[str]) -> dict[str, str]:
         facts.setdefault(UNKNOWN_FACTS.get(str(name).split(".")[-1], "settings"), AFTER_APPLY)
     return facts
 
-
-@contextmanager
-def reply_shape_errors() -> Iterator[None]:
-    """A field of the wrong type deep inside a reply is told as such, in one line."""
-    try:
-        yield
-    except SchemaError:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise UserError(f"the snapshot does not have the shape of Azure Resource Manager replies "
-                        f"({type(exc).__name__}: {exc})") from None
 
 
 def tags_of(item: dict) -> dict[str, str]:
@@ -132,7 +120,7 @@ LISTS = ("subscription", "resource_groups", "virtual_networks", "network_securit
 
 def normalize(snapshots: list[dict], graph: EstateGraph) -> Callable[[], None]:
     """Add every Azure part's estate to the graph; nothing is deferred (the finisher does nothing)."""
-    with reply_shape_errors():
+    with reply_shape_errors("Azure Resource Manager"):
         _normalize(snapshots, graph)
     return lambda: None
 
@@ -390,7 +378,7 @@ def _add_routes(est: _Estate) -> None:
                 vnets_of_table.setdefault(key(rt), set()).add(key(vnet["id"]))
     made: dict[tuple[str, str], str] = {}
     for subscription, vnet in est.lists.get("virtual_networks", []):
-        vid, vkey = vnet["id"], key(vnet["id"])
+        vkey = key(vnet["id"])
         for subnet in props(vnet).get("subnets") or []:
             if not subnet.get("id"):
                 continue

@@ -22,9 +22,11 @@ class GcpProvider:
         return {}
 
     def normalize(self, snapshots: list[dict], graph: Any, consume: bool) -> Callable[[], None]:
-        from .normalize import normalize_all, reply_shape_errors
+        from guardrails.normalize import reply_shape_errors
 
-        with reply_shape_errors():
+        from .normalize import normalize_all
+
+        with reply_shape_errors("Google Cloud API"):
             return normalize_all(snapshots, graph)
 
     def identity_power(self, graph: Any, production: Mapping[str, str], config: Any):

@@ -20,14 +20,12 @@ API's address, so a collection through an emulator and a Terraform plan give the
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
-from guardrails.errors import UserError
 from guardrails.graph import EstateGraph
 from guardrails.netsets import AddressSet, is_valid_cidr, port_range
 from guardrails.rules import FIRST_MATCH, Peer, Rule
-from guardrails.schema import AFTER_APPLY, SchemaError
+from guardrails.schema import AFTER_APPLY
 
 from .gaps import GAP_LISTS, GAP_WORDS
 
@@ -77,17 +75,6 @@ def firewall_id(network: str) -> str:
 def routes_id(network: str) -> str:
     return f"{network}/routes"
 
-
-@contextmanager
-def reply_shape_errors() -> Iterator[None]:
-    """A field of the wrong type deep inside a reply is told as such, in one line."""
-    try:
-        yield
-    except SchemaError:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise UserError(f"the snapshot does not have the shape of Google Cloud API replies "
-                        f"({type(exc).__name__}: {exc})") from None
 
 
 class _Context:
