@@ -35,6 +35,11 @@ QUIET_OPT = typer.Option(False, "--quiet", "-q", help="Do not show the table, no
                                                       "error is not a terminal.")
 VERBOSE_OPT = typer.Option(False, "--verbose", "-v", help="Show every finding's message whole, with its evidence "
                                                           "path and details, in the table.")
+SAVE_SNAPSHOT_OPT = typer.Option(None, "--save-snapshot", help="Also save what was collected "
+                                                                 "(gzip when the name ends in .gz).")
+TIMEOUT_OPT = typer.Option(None, "--timeout", min=0.1, metavar="SECONDS",
+                           help="Stop collecting after this long: what was collected is scanned, "
+                                "the rest is reported as coverage gaps (default: no limit).")
 WORKERS_OPT = typer.Option(0, "--workers", "-w", min=0, metavar="N",
                            help="Processes that scan a large estate (20,000 instances or more), each a part of its "
                                 "networks; 0 (the default) for one per usable CPU, 1 for this process alone. The "

@@ -12,7 +12,7 @@ import typer
 
 from guardrails import commands as common
 from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT,
-                                 VERBOSE_OPT, WORKERS_OPT, FailOn, Format)
+                                 SAVE_SNAPSHOT_OPT, TIMEOUT_OPT, VERBOSE_OPT, WORKERS_OPT, FailOn, Format)
 from guardrails.errors import UserError
 
 
@@ -53,11 +53,7 @@ def scan_aws(
     profile: Optional[str] = typer.Option(None, "--profile", help="AWS profile (default: the standard credential chain)."),
     region: Optional[List[str]] = typer.Option(None, "--region", "-r", help="Region to scan; repeat for several."),
     all_regions: bool = typer.Option(False, "--all-regions", help="Scan every region enabled in the account."),
-    save_snapshot: Optional[Path] = typer.Option(None, "--save-snapshot", help="Also save what was collected "
-                                                                                 "(gzip when the name ends in .gz)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, metavar="SECONDS",
-                                            help="Stop collecting after this long: what was collected is scanned, "
-                                                 "the rest is reported as coverage gaps (default: no limit)."),
+    save_snapshot: Optional[Path] = SAVE_SNAPSHOT_OPT, timeout: Optional[float] = TIMEOUT_OPT,
     call_timeout: Optional[float] = typer.Option(None, "--call-timeout", min=0.1, metavar="SECONDS",
                                                  help="Longest wait for one AWS reply (default: 10; connections: 5 "
                                                       "at most). Each call is tried 3 times at most "

@@ -12,7 +12,7 @@ import typer
 
 from guardrails import commands as common
 from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT,
-                                 WORKERS_OPT, FailOn, Format)
+                                 SAVE_SNAPSHOT_OPT, TIMEOUT_OPT, WORKERS_OPT, FailOn, Format)
 from guardrails.errors import UserError
 
 TOKEN_ENV = "GUARDRAILS_AZURE_ACCESS_TOKEN"
@@ -70,11 +70,7 @@ def scan_azure(
                                            help="Scan every subscription the credential can read."),
     management_group: Optional[str] = typer.Option(None, "--management-group",
                                                    help="Scan every subscription under this management group."),
-    save_snapshot: Optional[Path] = typer.Option(None, "--save-snapshot", help="Also save what was collected "
-                                                                                 "(gzip when the name ends in .gz)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, metavar="SECONDS",
-                                            help="Stop collecting after this long: what was collected is scanned, "
-                                                 "the rest is reported as coverage gaps (default: no limit)."),
+    save_snapshot: Optional[Path] = SAVE_SNAPSHOT_OPT, timeout: Optional[float] = TIMEOUT_OPT,
     call_timeout: Optional[float] = typer.Option(None, "--call-timeout", min=0.1, metavar="SECONDS",
                                                  help="Longest wait for one Azure reply (default: 20; connections: "
                                                       "5 at most). Each call is tried 4 times at most."),
