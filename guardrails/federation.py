@@ -58,7 +58,7 @@ class Platform:
     any_owner: str  # who can become the identity, in plain words
     any_repository: str
     any_branch: str
-    pinned: str
+    pinned: str = "{subjects}"  # a pinned trust: who can become it is the subjects it names
     owner_word: str = "owner"
     repository_word: str = "repository"
 
@@ -75,7 +75,6 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         any_owner="any workflow in any repository on GitHub",
         any_repository="any workflow of any repository under {owner}",
         any_branch="any branch, pull request or environment of {owner}/{repository}",
-        pinned="{subjects}",
         owner_word="organization"),
     Platform(
         key="gitlab", title="GitLab",
@@ -88,7 +87,6 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         any_owner="any pipeline of any project on GitLab",
         any_repository="any pipeline of any project under {owner}",
         any_branch="any branch or tag of {owner}/{repository}",
-        pinned="{subjects}",
         owner_word="group", repository_word="project"),
     Platform(
         key="terraform_cloud", title="Terraform Cloud",
@@ -103,7 +101,6 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         any_owner="any run of any workspace of any organization on Terraform Cloud",
         any_repository="any run of any workspace of organization {owner}",
         any_branch="any run of workspace {repository} of {owner}, plans of pull requests included",
-        pinned="{subjects}",
         owner_word="organization", repository_word="workspace"),
     Platform(
         key="buildkite", title="Buildkite",
@@ -116,7 +113,6 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         any_owner="any pipeline of any organization on Buildkite",
         any_repository="any pipeline of organization {owner}",
         any_branch="any branch of pipeline {owner}/{repository}",
-        pinned="{subjects}",
         owner_word="organization", repository_word="pipeline"),
     Platform(
         key="circleci", title="CircleCI",
@@ -129,7 +125,6 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         any_owner="any project of any organization on CircleCI",
         any_repository="any project of CircleCI organization {owner}",
         any_branch="any branch of CircleCI project {repository}",
-        pinned="{subjects}",
         owner_word="organization", repository_word="project"),
     Platform(
         key="bitbucket", title="Bitbucket Pipelines",
@@ -142,7 +137,6 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         any_owner="any pipeline of any workspace on Bitbucket",
         any_repository="any pipeline of any repository of Bitbucket workspace {owner}",
         any_branch="any step of repository {repository}",
-        pinned="{subjects}",
         owner_word="workspace"),
     Platform(
         key="azure_devops", title="Azure DevOps",
@@ -155,7 +149,6 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         any_owner="any pipeline of any organization on Azure DevOps",
         any_repository="any service connection of any project of Azure DevOps organization {owner}",
         any_branch="any pipeline using service connection {repository}",
-        pinned="{subjects}",
         owner_word="organization", repository_word="service connection"),
 )}
 
