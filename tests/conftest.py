@@ -242,3 +242,20 @@ def history_db(request, tmp_path) -> str:
     with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
         connection.execute(f"CREATE DATABASE {name}")
     return f"{server}/{name}"
+
+
+# The shared Terraform samples, read in place beside the clone (they are not the project's to copy).
+TERRAFORM_SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "terraform-samples"
+
+
+@pytest.fixture
+def samples_dir() -> Path:
+    """The samples beside the clone. CI lays them there, so there a missing folder is a failure, and
+    a standalone clone skips these tests saying why."""
+    if not TERRAFORM_SAMPLES.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"the shared Terraform samples are missing at {TERRAFORM_SAMPLES}; "
+                        "CI lays shared/ beside the clone")
+        pytest.skip(f"the shared Terraform samples are read in place from {TERRAFORM_SAMPLES}, which is absent "
+                    "(a clone without shared/ beside it); set CI=1 to make this a failure")
+    return TERRAFORM_SAMPLES

@@ -5,7 +5,6 @@ Azure sample plans parse into the graphs their configuration describes."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,7 @@ from guardrails.pipeline import scan_snapshots
 from guardrails.providers.terraform import load_terraform
 
 # Read in place beside the clone, as tests/test_terraform_load.py reads them.
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "terraform-samples"
 
-
-@pytest.fixture
-def samples() -> Path:
-    if not SAMPLES.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"the shared Terraform samples are missing at {SAMPLES}; CI lays shared/ beside the clone")
-        pytest.skip(f"the shared Terraform samples are read in place from {SAMPLES}, which is absent")
-    return SAMPLES
 
 
 def _plan(tmp_path, estate: TerraformAzureEstate) -> Path:
@@ -46,10 +36,10 @@ def test_scenario_as_a_plan_has_the_findings_of_its_live_collection(tmp_path, na
     assert {(f["check_id"], f["resource"]["id"]) for f in document["findings"]} == expected
 
 
-def test_sample_nsg_nic_public_ip_vm_modules_plan(samples):
+def test_sample_nsg_nic_public_ip_vm_modules_plan(samples_dir):
     """Terraform 0.12 plan of two modules: a Linux VM (NSG on its NIC admitting tcp/22 from `*`, no
     public IP) and a Windows VM (Basic public IP, NSG admitting tcp/3389 from `*`)."""
-    snapshots = load_terraform(samples / "05_tfcompliance_azure_nsg_nic_pip_vm_modules_tf0.12" / "plan.out.json")
+    snapshots = load_terraform(samples_dir / "05_tfcompliance_azure_nsg_nic_pip_vm_modules_tf0.12" / "plan.out.json")
     (snapshot,) = snapshots
     assert snapshot["provider"] == "azure" and snapshot["source"] == "terraform"
     graph = normalize(snapshots)
@@ -72,14 +62,14 @@ def test_sample_nsg_nic_public_ip_vm_modules_plan(samples):
     assert exposure[windows.id].labels == ["tcp/3389"]
 
 
-def test_sample_labelled_nsgs_plan(samples):
+def test_sample_labelled_nsgs_plan(samples_dir):
     """Terraform 0.13 plan of four NSGs with inline and separate rules (service tags, prefixes,
     port ranges and lists; `*` among a rule's prefixes admits everyone): each admits the internet
     exactly where its rules say."""
     from guardrails.analysis.reachability import layer_of
     from guardrails.rules import admits_internet, format_portmap
 
-    snapshots = load_terraform(samples / "08_regula_azure_nsg_labeled_tf0.13" / "security_group_no_inbound_22_infra.json")
+    snapshots = load_terraform(samples_dir / "08_regula_azure_nsg_labeled_tf0.13" / "security_group_no_inbound_22_infra.json")
     graph = normalize(snapshots)
     admitted = {fw.name: format_portmap(admits_internet(layer_of([fw]), "ingress", 4).services().ports)
                 for fw in graph.nodes("firewall")}
