@@ -36,9 +36,10 @@ def estate() -> dict:
     from moto import mock_aws
 
     from guardrails.providers.aws import commands
-    from guardrails.providers.aws.demo_estate import REGION, build_demo_estate
+    from guardrails.providers.aws.demo_estate import MANAGED_POLICIES, REGION, build_demo_estate
+    from guardrails.providers.aws.emulator import managed_policies_limited_to
 
-    with commands._demo_environment(), mock_aws():
+    with commands._demo_environment(), managed_policies_limited_to(MANAGED_POLICIES), mock_aws():
         build_demo_estate(boto3.Session(region_name=REGION))
         snap = commands.collect_aws(boto3.Session(region_name=REGION), [REGION], CONFIG)
     assert snap["gaps"] == []

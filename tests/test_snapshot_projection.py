@@ -18,7 +18,8 @@ from moto import mock_aws
 
 from guardrails import pipeline, snapshot
 from guardrails.errors import UserError
-from guardrails.providers.aws.demo_estate import build_demo_estate
+from guardrails.providers.aws.demo_estate import MANAGED_POLICIES, build_demo_estate
+from guardrails.providers.aws.emulator import managed_policies_limited_to
 from guardrails.providers.aws import collect as aws_collect, replies as aws_replies
 from guardrails.providers.terraform import load_terraform
 
@@ -35,7 +36,7 @@ def _bench_generator():
 
 
 def _collected_demo_estate() -> dict:
-    with mock_aws():
+    with managed_policies_limited_to(MANAGED_POLICIES), mock_aws():
         session = boto3.Session(region_name="eu-west-1")
         build_demo_estate(session)
         return aws_collect.collect(session, ["eu-west-1"], wants_user_data=lambda instance, context: True)

@@ -258,14 +258,14 @@ def demo_scan(quiet: bool = False) -> tuple[dict, dict]:
         from guardrails import pipeline
         from guardrails.config import Config
 
-        from .demo_estate import PRODUCTION_ACCOUNT_ID, REGION, build_demo_estate
-        from .emulator import install
+        from .demo_estate import MANAGED_POLICIES, PRODUCTION_ACCOUNT_ID, REGION, build_demo_estate
+        from .emulator import install, managed_policies_limited_to
 
         install()
 
         config = Config(production_accounts=frozenset({PRODUCTION_ACCOUNT_ID}))
         started = common.started()
-        with mock_aws():
+        with managed_policies_limited_to(MANAGED_POLICIES), mock_aws():
             session = boto3.Session(region_name=REGION)
             with common.progress("Building the demo estate", quiet) as progress:
                 progress("creating VPCs, instances, load balancers and roles")

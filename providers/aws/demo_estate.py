@@ -17,6 +17,7 @@ PRODUCTION_ACCOUNT_ID = "210987654321"
 UBUNTU_AMI = "ami-785db401"  # present in moto in every region
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 READ_ONLY_ACCESS = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+MANAGED_POLICIES = (ADMINISTRATOR_ACCESS, READ_ONLY_ACCESS)  # every AWS managed policy the estate attaches
 ANYWHERE = "0.0.0.0/0"
 # Fake, but shaped like a GitLab runner authentication token.
 RUNNER_TOKEN = "glrt-t3Xq9ZkL2vRm8PbW4nYc"

@@ -9,6 +9,9 @@ test suite installs the same answer into its in-process moto and its moto server
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 AGENT_TAG = "ssm-agent"
 
 
@@ -32,3 +35,25 @@ def install() -> None:
     from moto.ssm.responses import SimpleSystemManagerResponse
 
     SimpleSystemManagerResponse.describe_instance_information = describe_instance_information
+
+
+@contextmanager
+def managed_policies_limited_to(arns: tuple[str, ...]) -> Iterator[None]:
+    """moto with only these AWS managed policies in its catalogue, restored after.
+
+    moto parses its whole catalogue (about 1,300 documents) again for every IAM backend it creates,
+    which is most of the demo's run time; the estate attaches a handful, and the scan reads only
+    what is attached.
+    """
+    import json
+
+    import moto.iam.models
+
+    names = {arn.rsplit("/", 1)[-1] for arn in arns}
+    whole = moto.iam.models.aws_managed_policies_data
+    moto.iam.models.aws_managed_policies_data = json.dumps(
+        {name: document for name, document in json.loads(whole).items() if name in names})
+    try:
+        yield
+    finally:
+        moto.iam.models.aws_managed_policies_data = whole
