@@ -58,7 +58,7 @@ def _target_step(estate: Estate, identity: Node, via: str) -> Step:
 
 def ci_identity_label(identity: Node, verdict: CiIdentity, how: bool = True) -> str:
     """How a finding names a CI identity: its type, name, and (`how`) which pipelines become it."""
-    kind = identity.get("identity_type") or "identity"
+    kind = (identity.get("identity_type") or "identity").replace("_", " ")  # a service account, a managed identity
     label = f"CI {kind} {identity.name}" + (f" ({identity.id})" if identity.name != identity.id else "")
     if how and verdict.federations:
         platforms = sorted({f.platform for f in verdict.federations})

@@ -150,6 +150,21 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         any_repository="any service connection of any project of Azure DevOps organization {owner}",
         any_branch="any pipeline using service connection {repository}",
         owner_word="organization", repository_word="service connection"),
+    # Azure DevOps's first issuer, which names no organization: service connections made before the
+    # organization's own issuer (above) came, and trusts still written for it. The subject's first
+    # part is the organization's name, which the trust must pin.
+    Platform(
+        key="azure_devops_app", title="Azure DevOps",
+        issuer=r"app\.vstoken\.visualstudio\.com",
+        subject=r"sc://(?P<owner>[^/]+)/(?P<repository>[^/]+/[^/]+)",
+        owner_region=f"sc://%{PROBE}%/+%/+&",
+        repository_region=f"sc://{{owner}}/%{PROBE}%/+&",
+        ref_regions=(),
+        pin="sc://{owner}/{repository}",
+        any_owner="any service connection of any organization on Azure DevOps",
+        any_repository="any service connection of Azure DevOps organization {owner}",
+        any_branch="any pipeline using service connection {repository}",
+        owner_word="organization", repository_word="service connection"),
 )}
 
 LEVELS = ("any_owner", "any_repository", "any_branch", "pinned", "none", "unknown")

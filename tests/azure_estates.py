@@ -229,6 +229,22 @@ class AzureEstate:
                            "roleDefinitionId": f"/subscriptions/{sub}/providers/Microsoft.Authorization/"
                                                f"roleDefinitions/{role_guid}"}})
 
+    def user_identity(self, sub: str, group: str, name: str, principal: str,
+                      credentials: list[tuple[str, str, str | dict]] = ()) -> str:
+        """A user-assigned managed identity and its federated credentials: (name, issuer, subject),
+        or (name, issuer, claimsMatchingExpression) for a flexible one."""
+        uid = self.rid(sub, group, "Microsoft.ManagedIdentity/userAssignedIdentities", name)
+        self._add(sub, "user_assigned_identities", {
+            "id": uid, "name": name, "location": "westeurope", "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+            "properties": {"principalId": principal, "clientId": f"client-{principal}", "tenantId": "t"}})
+        for credential, issuer, subject in credentials:
+            matching = {"subject": subject} if isinstance(subject, str) else {"claimsMatchingExpression": subject}
+            self._add(sub, "federated_identity_credentials", {
+                "id": f"{uid}/federatedIdentityCredentials/{credential}", "name": credential,
+                "type": "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
+                "properties": {"issuer": issuer, "audiences": ["api://AzureADTokenExchange"], **matching}})
+        return uid
+
     # -- as the fake server serves it, and as a snapshot ---------------------------------------------
 
     def paths(self) -> dict[str, object]:
@@ -247,7 +263,8 @@ class AzureEstate:
                  "virtual_machines": "Microsoft.Compute/virtualMachines",
                  "virtual_machine_scale_sets": "Microsoft.Compute/virtualMachineScaleSets",
                  "role_assignments": "Microsoft.Authorization/roleAssignments",
-                 "role_definitions": "Microsoft.Authorization/roleDefinitions"}
+                 "role_definitions": "Microsoft.Authorization/roleDefinitions",
+                 "user_assigned_identities": "Microsoft.ManagedIdentity/userAssignedIdentities"}
         for sub, lists in self.lists.items():
             out[f"/subscriptions/{sub}"] = {"id": f"/subscriptions/{sub}", "subscriptionId": sub,
                                             "displayName": self.names.get(sub, sub), "state": "Enabled",
@@ -265,6 +282,15 @@ class AzureEstate:
                 out[vm["id"]] = full
             for definition in lists.get("role_definitions", []):
                 out[definition["id"]] = definition
+            for identity in lists.get("user_assigned_identities", []):
+                # The stable API version shows a flexible credential without its expression; the
+                # credential itself, read with the preview version, shows it.
+                mine = [c for c in lists.get("federated_identity_credentials", [])
+                        if c["id"].startswith(identity["id"] + "/")]
+                out[f"{identity['id']}/federatedIdentityCredentials"] = [
+                    dict(c, properties={k: v for k, v in c["properties"].items() if k != "claimsMatchingExpression"})
+                    for c in mine]
+                out.update({c["id"]: c for c in mine})
             for scale_set in lists.get("virtual_machine_scale_sets", []):
                 prefix = f"{scale_set['id']}/"
                 out[f"{prefix}virtualMachines"] = [v for v in lists.get("scale_set_vms", []) if v["id"].startswith(prefix)]
@@ -448,7 +474,44 @@ def runner_fleet_in_a_scale_set(est=None) -> tuple[AzureEstate, set]:
     return est, {("ci-admin-identity", vm) for vm in members}
 
 
-SCENARIOS = {f.__name__: f for f in (runner_fleet_in_a_scale_set,
+GITHUB = "https://token.actions.githubusercontent.com"
+AZURE_DEVOPS = "https://vstoken.dev.azure.com/f0e1d2c3-0000-4000-8000-000000000001"
+
+
+def federated_github_deployer(est=None) -> tuple[AzureEstate, set]:
+    """GitHub Actions on one branch deploys as a Contributor identity: a CI identity with
+    administrator power, its trust pinned (a classic credential's subject is exact). Beside it an
+    AKS workload federated into an Owner identity is no pipeline's."""
+    est = est or AzureEstate()
+    est.subscription(SUB, "ci-platform")
+    est.group(SUB, G)
+    deployer = est.user_identity(SUB, G, "gh-deployer", "p-gh",
+                                 [("main", GITHUB, "repo:acme/infra:ref:refs/heads/main")])
+    est.assign(SUB, "p-gh", CONTRIBUTOR)
+    est.user_identity(SUB, G, "aks-workload", "p-aks", [
+        ("pods", "https://westeurope.oic.prod-aks.azure.com/tenant/cluster/", "system:serviceaccount:default:app")])
+    est.assign(SUB, "p-aks", OWNER)
+    return est, {("ci-admin-identity", deployer)}
+
+
+def federated_azure_devops_deployer(est=None) -> tuple[AzureEstate, set]:
+    """An Azure DevOps service connection's identity can write role assignments on its resource
+    group and holds Contributor on a production one."""
+    est = est or AzureEstate()
+    est.subscription(SUB, "ci-platform")
+    est.group(SUB, G)
+    est.group(SUB, "prod", tags={"environment": "production"})
+    uid = est.user_identity(SUB, G, "azdo-deployer", "p-azdo", [("prod-deploy", AZURE_DEVOPS, "sc://acme/platform/prod")])
+    role = "44444444-4444-4444-4444-444444444444"
+    est.role_definition(SUB, role, "assigner", [{"actions": ["Microsoft.Authorization/roleAssignments/write"],
+                                                  "notActions": [], "dataActions": [], "notDataActions": []}])
+    est.assign(SUB, "p-azdo", role, scope=f"/subscriptions/{SUB}/resourceGroups/{G}")
+    est.assign(SUB, "p-azdo", CONTRIBUTOR, scope=f"/subscriptions/{SUB}/resourceGroups/prod")
+    return est, {("ci-privilege-escalation", uid), ("ci-production-access", uid)}
+
+
+SCENARIOS = {f.__name__: f for f in (runner_fleet_in_a_scale_set, federated_github_deployer,
+    federated_azure_devops_deployer,
     subnet_allows_nic_denies, basic_public_ip_no_nsg, standard_public_ip_no_nsg, jenkins_behind_public_lb,
     nat_rule_to_agent, contributor_identity, custom_role_assignments_write, secret_in_user_data,
     agents_reach_production_over_peering, route_to_appliance, public_web_not_ci)}

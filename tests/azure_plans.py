@@ -226,6 +226,19 @@ class TerraformAzureEstate:
             values["scope"] = scope or f"/subscriptions/{sub}"
         self._add("azurerm_role_assignment", f"{principal.replace('-', '_')}_{len(self.resources)}", values, refs)
 
+    def user_identity(self, sub: str, group: str, name: str, principal: str,
+                      credentials: list[tuple[str, str, str]] = ()) -> str:
+        uai = self._add("azurerm_user_assigned_identity", name.replace("-", "_"), {"name": name, **self._rg(group)},
+                        unknown=("id", "principal_id", "client_id"))
+        self.principals[principal] = uai
+        for credential, issuer, subject in credentials:
+            if not isinstance(subject, str):
+                raise ValueError("azurerm_federated_identity_credential has no claims matching expression")
+            self._add("azurerm_federated_identity_credential", credential.replace("-", "_"), {
+                "name": credential, "resource_group_name": group, "issuer": issuer, "subject": subject,
+                "audience": ["api://AzureADTokenExchange"]}, {"parent_id": uai})
+        return uai
+
     # -- the plan -------------------------------------------------------------------------------------
 
     def plan(self) -> dict:

@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from azure_estates import (CONTRIBUTOR, G, SCENARIOS, SUB, AzureEstate, basic_public_ip_no_nsg,
+from azure_estates import (CONTRIBUTOR, G, GITHUB, READER, SCENARIOS, SUB, AzureEstate, basic_public_ip_no_nsg,
                            contributor_identity, rule, subnet_allows_nic_denies)
 from azure_fake import fake_arm
-
-pytest.importorskip("azure.mgmt.network")
 
 
 @pytest.fixture(scope="module")
@@ -191,15 +189,21 @@ def _action(path: str) -> str:
     return f"{namespace}/{'/'.join(types)}/read"
 
 
+READER_DEFINITION = Path(__file__).parent / "fixtures" / "azure" / "reader-role-definition.json"
+
+
 def test_every_call_is_a_read_action_the_reader_role_allows(fake):
-    """Reader (`*/read`) is all the collector needs: every request it makes, over an estate with
-    every kind it reads (scale sets, user data, role definitions read by id), is a GET of a read
-    action."""
-    from guardrails.providers.azure.arm import BUILT_IN_ROLES, READER_ROLE
+    """Reader is all the collector needs: every request it makes, over an estate with every kind
+    it reads (scale sets, user data, role definitions read by id, user-assigned identities and
+    their federated credentials, a flexible one read again with the preview API version), is a GET
+    of a read action that the Reader role definition, as Resource Manager returns it, allows."""
     from guardrails.providers.azure.identity import allows
 
     estate, _ = SCENARIOS["runner_fleet_in_a_scale_set"]()
-    for name in ("secret_in_user_data", "jenkins_behind_public_lb", "custom_role_assignments_write"):
+    estate.user_identity(SUB, G, "flexible", "p-flexible", [
+        ("branches", GITHUB, {"value": "claims['sub'] matches 'repo:acme/app:*'", "languageVersion": 1})])
+    for name in ("secret_in_user_data", "jenkins_behind_public_lb", "custom_role_assignments_write",
+                 "federated_github_deployer"):
         other, _ = SCENARIOS[name]()
         for part, lists in other.lists.items():
             for kind, items in lists.items():
@@ -207,12 +211,29 @@ def test_every_call_is_a_read_action_the_reader_role_allows(fake):
         estate.vm_user_data.update(other.vm_user_data)
     fake.load(estate.paths())
     collect(fake, subscriptions=None)
-    reader = BUILT_IN_ROLES[READER_ROLE]["permissions"]
+    fake.load({"/providers/Microsoft.Management/managementGroups/platform/descendants": [
+        {"id": f"/providers/Microsoft.Management/managementGroups/platform/subscriptions/{SUB}",
+         "type": "Microsoft.Management/managementGroups/subscriptions", "name": SUB}]})
+    collect(fake, subscriptions=None, management_group="platform")
+    reader = json.loads(READER_DEFINITION.read_text())
+    assert reader["properties"]["roleName"] == "Reader"
+    reader = reader["properties"]["permissions"]
     actions = {_action(path) for method, path in fake.requests if method == "GET"}
     assert {method for method, _ in fake.requests} == {"GET"}
-    assert {"Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read",
-            "Microsoft.Compute/virtualMachineScaleSets/networkInterfaces/read",
-            "Microsoft.Authorization/roleAssignments/read", "Microsoft.Compute/virtualMachines/read"} <= actions
+    # Every operation the collector calls (README, "The role it needs", lists the same).
+    assert actions == {
+        "Microsoft.Authorization/roleAssignments/read", "Microsoft.Authorization/roleDefinitions/read",
+        "Microsoft.Compute/virtualMachineScaleSets/networkInterfaces/read",
+        "Microsoft.Compute/virtualMachineScaleSets/read", "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read",
+        "Microsoft.Compute/virtualMachines/read",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/read",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/read",
+        "Microsoft.Management/managementGroups/descendants/read",
+        "Microsoft.Network/applicationGateways/read", "Microsoft.Network/loadBalancers/read",
+        "Microsoft.Network/natGateways/read", "Microsoft.Network/networkInterfaces/read",
+        "Microsoft.Network/networkSecurityGroups/read", "Microsoft.Network/publicIPAddresses/read",
+        "Microsoft.Network/routeTables/read", "Microsoft.Network/virtualNetworks/read",
+        "Microsoft.Resources/subscriptions/read", "Microsoft.Resources/subscriptions/resourceGroups/read"}
     assert [a for a in sorted(actions) if not allows(reader, a)] == []
 
 
@@ -225,3 +246,44 @@ def test_a_deallocated_vm_is_not_exposed(fake):
     snapshot = collect(fake)
     assert ("ci-internet-exposed", vm["id"]) in expected
     assert findings(snapshot) == expected - {("ci-internet-exposed", vm["id"])}
+
+
+def _flexible(value: str) -> dict:
+    return {"value": value, "languageVersion": 1}
+
+
+def test_flexible_federated_credentials_are_judged_by_their_expression(fake):
+    """A flexible credential (claimsMatchingExpression, read with the preview API version when the
+    stable one shows no subject) admits subjects by pattern: any owner, one owner's repositories,
+    one repository's branches, each judged as CHECKS.md says; an expression that cannot be read is
+    unknown, never pinned."""
+    estate = AzureEstate()
+    estate.subscription(SUB, "ci-platform")
+    estate.group(SUB, G)
+    ids = {}
+    for name, expression, role in (
+            ("anyone", "claims['sub'] matches 'repo:*'", CONTRIBUTOR),
+            ("acme-repos", "claims['sub'] matches 'repo:acme/*'", READER),
+            ("app-branches", "claims['sub'] matches 'repo:acme/app:ref:refs/heads/*'", READER),
+            ("tfc-workspaces", "claims['sub'] matches 'organization:acme:project:*:workspace:*:run_phase:*'", READER),
+            ("unreadable", "claims['sub'] startswith 'repo:acme/'", READER)):
+        issuer = "https://app.terraform.io" if name.startswith("tfc") else GITHUB
+        ids[name] = estate.user_identity(SUB, G, name, f"p-{name}", [(name, issuer, _flexible(expression))])
+        estate.assign(SUB, f"p-{name}", role)
+    fake.load(estate.paths())
+    snapshot = collect(fake)
+    from guardrails.pipeline import scan_snapshots
+
+    document = scan_snapshots([snapshot])
+    unscoped = {f["resource"]["id"]: f for f in document["findings"] if f["check_id"] == "ci-federation-unscoped"}
+    assert {name: (unscoped[i]["severity"], unscoped[i]["evidence"]["details"]["level"]) for name, i in ids.items()
+            if i in unscoped} == {"anyone": ("critical", "any_owner"), "acme-repos": ("high", "any_repository"),
+                                  "tfc-workspaces": ("high", "any_repository"), "unreadable": ("critical", "unknown")}
+    assert unscoped[ids["unreadable"]]["confidence"] == "unknown"
+    assert {(f["check_id"], f["resource"]["id"]) for f in document["findings"] if f["resource"]["id"] == ids["anyone"]} \
+        >= {("ci-admin-identity", ids["anyone"]), ("ci-internet-to-admin-path", ids["anyone"])}
+    assert snapshot["gaps"] == []  # everything was read; the expression it could not judge is normalization's gap
+    assert any("unreadable" in gap["what"] and "startswith" in gap["error"] for gap in document["coverage"]["gaps"])
+    levels = {c["id"]: c["federations"][0]["level"] for c in document["ci_identities"]}
+    assert levels[ids["app-branches"]] == "any_branch"
+    assert sum("2025-01-31-preview" in path for _, path in fake.requests) == len(ids)

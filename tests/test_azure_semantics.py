@@ -203,3 +203,32 @@ def test_an_application_gateway_reaches_its_backends_from_its_own_subnet():
             "backendHttpSettings": {"id": f"{gw}/backendHttpSettingsCollection/s"}}}]}})
     assert _exposed_ports(est) == {"jenkins": ["tcp/443"]}
     assert vm.endswith("/jenkins")
+
+
+@pytest.mark.parametrize("expression, conditions, unknown", [
+    ("claims['sub'] matches 'repo:acme/app:ref:refs/heads/*'",
+     [{"operator": "like", "values": ["repo:acme/app:ref:refs/heads/*"]}], 0),
+    ("claims['sub'] eq 'repo:acme/app:environment:prod'",
+     [{"operator": "equals", "values": ["repo:acme/app:environment:prod"]}], 0),
+    # A condition on another claim restricts something other than who: named, not evaluated.
+    ("claims['sub'] matches 'repo:acme/*' and claims['job_workflow_ref'] matches 'acme/ci/.github/workflows/*@refs/heads/main'",
+     [{"operator": "like", "values": ["repo:acme/*"]}], 1),
+])
+def test_a_flexible_credential_expression_as_entra_reads_it(expression, conditions, unknown):
+    from guardrails.providers.azure.federation import expression_clause
+
+    clause = expression_clause({"value": expression, "languageVersion": 1})
+    assert clause["effect"] == "allow" and clause["conditions"] == conditions and len(clause["unknown"]) == unknown
+
+
+@pytest.mark.parametrize("expression", [
+    {"value": "claims['sub'] startswith 'repo:acme/'", "languageVersion": 1},
+    {"value": "claims['sub'] matches 'repo:acme/*' or claims['sub'] matches 'repo:evil/*'", "languageVersion": 1},
+    {"value": "claims['sub'] matches 'repo:acme/*'", "languageVersion": 2},
+    {"value": "", "languageVersion": 1},
+])
+def test_a_flexible_credential_expression_that_cannot_be_read_is_refused(expression):
+    from guardrails.providers.azure.federation import ExpressionError, expression_clause
+
+    with pytest.raises(ExpressionError):
+        expression_clause(expression)

@@ -76,3 +76,23 @@ def test_sample_labelled_nsgs_plan(samples_dir):
     assert admitted == {"invalidnsg1": ["tcp/0-65535"], "invalidnsg2": ["tcp/22"],
                         "testnsg": ["tcp/18-30", "tcp/34", "tcp/88"], "validnsg1": ["tcp/20"]}
     assert snapshots[0]["gaps"] == []
+
+
+def test_a_federated_credential_whose_subject_is_known_after_apply_is_unknown_never_pinned(tmp_path):
+    from azure_estates import CONTRIBUTOR, G, GITHUB, SUB
+
+    plan = TerraformAzureEstate()
+    plan.subscription(SUB, "ci-platform")
+    plan.group(SUB, G)
+    identity = plan.user_identity(SUB, G, "deployer", "p-deployer")
+    plan.assign(SUB, "p-deployer", CONTRIBUTOR)
+    repository = plan._add("github_repository", "infra", {"name": "infra"}, unknown=("full_name",))
+    plan._add("azurerm_federated_identity_credential", "main", {
+        "name": "main", "resource_group_name": G, "issuer": GITHUB, "audience": ["api://AzureADTokenExchange"]},
+        {"parent_id": identity, "subject": (repository, "full_name")})
+    snapshots = load_terraform(_plan(tmp_path, plan))
+    assert any(g["what"].endswith("azurerm_federated_identity_credential.main.subject") for g in snapshots[0]["gaps"])
+    document = scan_snapshots(snapshots)
+    (finding,) = [f for f in document["findings"] if f["check_id"] == "ci-federation-unscoped"]
+    assert finding["resource"]["id"] == identity and finding["confidence"] == "unknown"
+    assert ("ci-admin-identity", identity) in {(f["check_id"], f["resource"]["id"]) for f in document["findings"]}

@@ -23,6 +23,7 @@ CIRCLECI = "oidc.circleci.com/org/6a1e2f34-0000-4b5c-9d8e-1234567890ab"
 BITBUCKET = "api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc"
 BUILDKITE = "agent.buildkite.com"
 AZURE_DEVOPS = "vstoken.dev.azure.com/f6a8c4a2-0000-4d4d-9e9e-0123456789ab"
+AZURE_DEVOPS_APP = "app.vstoken.visualstudio.com"
 GITHUB_ENTERPRISE = "token.actions.githubusercontent.com/acme-corp"
 
 
@@ -193,6 +194,13 @@ ROWS = [
     Row("Azure DevOps one service connection", trust(statement(AZURE_DEVOPS, on(
         AZURE_DEVOPS, "StringEquals", "sub", "sc://acme/infra/aws-deploy"))),
         AZURE_DEVOPS, "pinned", "f6a8c4a2-0000-4d4d-9e9e-0123456789ab"),
+    # Azure DevOps's first issuer names no organization: the subject's must be pinned.
+    Row("Azure DevOps app issuer, any organization", trust(statement(AZURE_DEVOPS_APP, on(
+        AZURE_DEVOPS_APP, "StringLike", "sub", "sc://*"))), AZURE_DEVOPS_APP, "any_owner"),
+    Row("Azure DevOps app issuer, one organization's connections", trust(statement(AZURE_DEVOPS_APP, on(
+        AZURE_DEVOPS_APP, "StringLike", "sub", "sc://acme/*"))), AZURE_DEVOPS_APP, "any_repository", "acme"),
+    Row("Azure DevOps app issuer, one service connection", trust(statement(AZURE_DEVOPS_APP, on(
+        AZURE_DEVOPS_APP, "StringEquals", "sub", "sc://acme/infra/aws-deploy"))), AZURE_DEVOPS_APP, "pinned", "acme"),
 ]
 
 

@@ -48,7 +48,8 @@ class AzureProvider:
         "ci-not-behind-load-balancer": "a public IP on a CI server's NIC",
         "ci-reaches-production": "same VNet, or VNets peered with both peerings connected; the production NSGs "
                                  "admit the CI node's address",
-        "ci-admin-identity": "the VM's system- or user-assigned managed identity holds Owner, Contributor or User "
+        "ci-admin-identity": "the VM's system- or user-assigned managed identity, or a user-assigned identity a CI "
+                             "platform can become through a federated credential, holds Owner, Contributor or User "
                              "Access Administrator (or a role allowing every action) at subscription or management "
                              "group scope",
         "ci-privilege-escalation": "Microsoft.Authorization/roleAssignments/write or roleDefinitions/write through "
@@ -63,10 +64,13 @@ class AzureProvider:
                                   "customData; Resource Manager never returns a live VM's customData",
         "ci-long-lived-runner": "a runner VM that is in no scale set, or was created (timeCreated) longer ago than "
                                 "the limit",
-        "ci-stored-credential": "does not apply: Azure application secrets and certificates live in Microsoft "
-                                "Graph, outside Resource Manager, which this provider reads",
-        "ci-federation-unscoped": "not read yet: federated identity credentials of user-assigned managed identities "
-                                  "are not collected",
+        "ci-stored-credential": "does not apply: application (service principal) secrets and certificates live in "
+                                "Microsoft Graph app registrations, outside Resource Manager, which this scan does "
+                                "not read; a managed identity has no secret of its own",
+        "ci-federation-unscoped": "federated identity credentials of user-assigned managed identities: a classic "
+                                  "credential's subject is matched exactly, so it always pins one subject; a flexible "
+                                  "one (claimsMatchingExpression, preview) matches by pattern and is judged like an "
+                                  "AWS StringLike; an expression that cannot be read is unknown, never pinned",
     }
 
 

@@ -24,6 +24,10 @@ from . import arm
 DEFAULT_ENDPOINT = "https://management.azure.com"
 SUBSCRIPTIONS_API = "2022-12-01"
 MANAGEMENT_GROUPS_API = "2020-05-01"
+MANAGED_IDENTITY_API = "2023-01-31"
+# The version that shows a flexible federated credential's `claimsMatchingExpression` (in preview):
+# asked for only of a credential the stable version shows without a subject.
+FLEXIBLE_CREDENTIAL_API = "2025-01-31-preview"
 
 
 class CollectionError(Exception):
@@ -197,6 +201,7 @@ class _Collector:
                                   lambda: [c.compute.virtual_machines.get(group, vm["name"], expand="userData")])
                 if found and arm.props(found[0]).get("userData"):
                     vm.setdefault("properties", {})["userData"] = arm.props(found[0])["userData"]
+        self._federated_credentials(subscription, c, put)
         scope = arm.subscription_scope(subscription)
         put("role_assignments", lambda: c.authorization.role_assignments.list_for_subscription())
         definitions = put("role_definitions", lambda: c.authorization.role_definitions.list(scope))
@@ -209,6 +214,27 @@ class _Collector:
                     definitions += self.take(subscription, f"role definition {wanted}",
                                              lambda: [c.authorization.role_definitions.get_by_id(wanted)]) or []
         return lists
+
+    def _federated_credentials(self, subscription: str, c: Clients, put: Callable) -> None:
+        """User-assigned managed identities and the federated identity credentials of each: the
+        issuers (GitHub Actions, Azure DevOps...) whose tokens can become them."""
+        identities = put("user_assigned_identities", lambda: c.pages(
+            f"/subscriptions/{subscription}/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+            f"?api-version={MANAGED_IDENTITY_API}"))
+        if not identities:
+            return
+        credentials: list[dict] = []
+        for identity in identities:
+            found = self.take(subscription, f"federated identity credentials of {identity['id']}", lambda: c.pages(
+                f"{identity['id']}/federatedIdentityCredentials?api-version={MANAGED_IDENTITY_API}"))
+            for credential in found or []:
+                if not arm.props(credential).get("subject") and credential.get("id"):
+                    # A flexible credential matches by an expression the stable version does not show.
+                    again = self.take(subscription, f"federated identity credential {credential['id']}", lambda: [
+                        c.get(f"{credential['id']}?api-version={FLEXIBLE_CREDENTIAL_API}")])
+                    credential = again[0] if again else credential
+                credentials.append(credential)
+        put("federated_identity_credentials", lambda: credentials)
 
 
 def collect(credential, subscriptions: list[str] | None, *, management_group: str | None = None,

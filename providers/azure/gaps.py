@@ -22,9 +22,11 @@ GAP_LISTS: dict[str, tuple[str, ...]] = {
     "scale_set_vms": ("compute",),
     "role_definitions": ("identity",),
     "role_assignments": ("identity",),
+    "user_assigned_identities": ("identity",),
+    "federated_identity_credentials": ("identity",),
 }
 
 # A gap naming one resource: the facet by the words of what it names, first match.
-GAP_WORDS = (("user data", "launch_data"), ("userdata", "launch_data"), ("custom data", "launch_data"),
+GAP_WORDS = (("federated identity credential", "identity"), ("user data", "launch_data"), ("userdata", "launch_data"), ("custom data", "launch_data"),
              ("network security group", "firewalls"), ("network interface", "interfaces"),
              ("subnet", "routes"), ("route", "routes"), ("role", "identity"), ("identity", "identity"))

@@ -25,9 +25,11 @@ are matched case-insensitively, as ARM does.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from guardrails.federation import issuer_url
 from guardrails.graph import EstateGraph
 from guardrails.netsets import AddressSet, RangeSet, is_valid_cidr, port_range
 from guardrails.normalize import reply_shape_errors
@@ -36,6 +38,7 @@ from guardrails.schema import AFTER_APPLY
 
 from . import arm
 from .arm import key, props, ref
+from .federation import ExpressionError, credential_clause
 from .gaps import GAP_LISTS, GAP_WORDS
 
 PROVIDER = "azure"
@@ -115,7 +118,8 @@ def base(item: dict, subscription: str | None) -> dict[str, Any]:
 
 LISTS = ("subscription", "resource_groups", "virtual_networks", "network_security_groups", "route_tables",
          "public_ip_addresses", "network_interfaces", "load_balancers", "application_gateways", "nat_gateways",
-         "virtual_machines", "virtual_machine_scale_sets", "scale_set_vms", "role_definitions", "role_assignments")
+         "virtual_machines", "virtual_machine_scale_sets", "scale_set_vms", "role_definitions", "role_assignments",
+         "user_assigned_identities", "federated_identity_credentials")
 
 
 def normalize(snapshots: list[dict], graph: EstateGraph) -> Callable[[], None]:
@@ -155,6 +159,7 @@ def _normalize(snapshots: list[dict], graph: EstateGraph) -> None:
     _add_firewalls(est)
     _add_routes(est)
     _index_interfaces(est)
+    _add_managed_identities(est)
     _add_compute(est)
     _add_load_balancers(est)
     _add_application_gateways(est)
@@ -611,7 +616,10 @@ def _identities(est: _Estate, subscription: str, vm: dict, owner: str) -> list[t
     return found
 
 
-def _identity_node(est: _Estate, subscription: str, iid: str, name: str, principal: Any, vm: dict) -> None:
+def _identity_node(est: _Estate, subscription: str, iid: str, name: str, principal: Any, vm: dict,
+                   own: dict | None = None) -> None:
+    """The identity node of a managed identity, with its role assignments; `own` is the
+    user-assigned identity's own element when it was collected (its tags, its plan address)."""
     if est.graph.has(iid):
         return
     granted: list[dict] = []
@@ -627,12 +635,70 @@ def _identity_node(est: _Estate, subscription: str, iid: str, name: str, princip
     elif vm.get("_unknown") and "identity" in unknown_facts(vm["_unknown"]):
         unknown["identity"] = AFTER_APPLY
     attrs = {"provider": PROVIDER, "account": arm.subscription_of(iid) or subscription, "region": vm.get("location")}
+    if own is not None:
+        attrs.update({k: v for k, v in base(own, subscription).items() if k in ("tags", "address", "source_location")})
     if unknown:
         attrs["unknown"] = unknown
     est.graph.add_node(iid, "identity", name=name, identity_type="managed_identity", arn=str(principal or ""),
                        raw={"principalId": principal}, managed_policies=granted, **attrs)
     if est.graph.has(attrs["account"]):
         est.graph.add_edge(attrs["account"], iid, "contains")
+
+
+def _add_managed_identities(est: _Estate) -> None:
+    """Every user-assigned managed identity collected, whether or not a VM runs as it: a pipeline
+    elsewhere may become it through a federated credential (_add_federations)."""
+    for subscription, item in est.lists.get("user_assigned_identities", []):
+        _identity_node(est, subscription, item["id"], item.get("name") or item["id"].rsplit("/", 1)[-1],
+                       props(item).get("principalId"), item, own=item)
+    _add_federations(est)
+
+
+def _add_federations(est: _Estate) -> None:
+    """An issuer node per issuer a federated identity credential names, and a `federates` edge from
+    it to each identity its tokens can become, with the credentials as trust clauses
+    (providers/azure/federation.py). A credential whose expression cannot be read leaves who can
+    become the identity through that issuer unknown."""
+    g = est.graph
+    pairs: dict[tuple[str, str], list[tuple[str, dict]]] = {}
+    for subscription, credential in est.lists.get("federated_identity_credentials", []):
+        cp = props(credential)
+        identity = est.canonical(arm.parent_of(str(credential.get("id") or ""), 2))
+        if not isinstance(cp.get("issuer"), str) or not cp["issuer"].strip():
+            if "issuer" in (credential.get("_unknown") or ()):
+                continue  # a plan's issuer known only after apply: the plan's gap says so
+            est.gap(subscription, f"federated identity credential {credential.get('id')}",
+                    "its issuer is known only after apply or was not read; who can become the identity is unknown")
+            continue
+        if not identity or not g.has(identity) or g.node(identity).get("kind") != "identity":
+            est.gap(subscription, f"federated identity credential {credential.get('id')}",
+                    f"the identity it belongs to ({identity}) was not collected")
+            continue
+        pairs.setdefault((issuer_url(cp["issuer"]), identity), []).append((subscription, credential))
+    for (url, identity), credentials in sorted(pairs.items()):
+        issuer = f"https://{url}"
+        audiences = sorted({str(a) for _, c in credentials for a in props(c).get("audiences") or []})
+        if not g.has(issuer):
+            g.add_node(issuer, "issuer", name=url, url=url, audiences=audiences, provider=PROVIDER,
+                       account=credentials[0][0], region=None)
+        clauses, unknown, names = [], [], []
+        for subscription, credential in credentials:
+            names.append(str(credential.get("name") or credential.get("id")))
+            if credential.get("_unknown"):  # a plan's subject known only after apply (its gap is the plan's)
+                unknown.append(f"federated credential {credential.get('name')}: its subject is known only after apply")
+                continue
+            try:
+                clauses.append(credential_clause(props(credential)))
+            except ExpressionError as exc:
+                unknown.append(f"federated credential {credential.get('name')}: {exc}")
+                est.gap(subscription, f"federated identity credential {credential.get('id')}",
+                        f"{exc}; who can become the identity through {url} is unknown")
+        statement = json.dumps([json.loads(c["statement"]) for c in clauses], separators=(",", ":"))
+        via = f"federated identity credential{'s' if len(names) > 1 else ''} {', '.join(names)}"
+        if unknown:
+            g.add_edge(issuer, identity, "federates", unknown="; ".join(unknown), statement=statement, via=via)
+        else:
+            g.add_edge(issuer, identity, "federates", trust=clauses, statement=statement, via=via)
 
 
 def _grant(est: _Estate, assignment: dict) -> dict:
