@@ -251,6 +251,8 @@ class NodeRecord:
                                    "AFTER_APPLY", {})
     address: str | None = attr("its address in the source that declared it (a Terraform resource address)")
     source_location: dict | None = attr("file and lines of the source that declared it")
+    group: str | None = attr("the group node it belongs to (an Azure resource group), from which it inherits "
+                             "production")
 
 
 @node_kind("internet")
@@ -269,6 +271,13 @@ class Account(NodeRecord):
         "the organization's policies that bound every identity of the account (AWS service control policies), "
         "from the root down: each {\"name\", \"target\", \"level\", \"document\"}; None where the account's "
         "were not collected (not in an organization, or unreadable)")
+
+
+@node_kind("group")
+@dataclass(frozen=True)
+class Group(NodeRecord):
+    """A container of resources inside an account whose tags, name or id (in the configuration) make
+    what it holds production: an Azure resource group. Its members name it in their `group`."""
 
 
 @node_kind("network")
@@ -483,6 +492,8 @@ class Forwards(EdgeRecord):
     client_address_preserved: bool = attr("whether the target sees the client's own address (so its firewalls must "
                                           "admit the internet) rather than the load balancer's", False)
     via: str = attr("listener and target group, for evidence", "")
+    assumption: str = attr("what the path through this edge is taken to pass that the scan cannot decide (the "
+                           "finding says it was assumed); empty when nothing", "")
 
 
 @edge_kind("runs_as")

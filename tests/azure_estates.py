@@ -444,6 +444,20 @@ def agents_reach_production_over_peering(est=None) -> tuple[AzureEstate, set]:
     return est, {("ci-reaches-production", vm), ("ci-long-lived-runner", vm)}
 
 
+def agents_reach_a_vm_of_a_production_resource_group(est=None) -> tuple[AzureEstate, set]:
+    """The database VM carries no tag of its own: its resource group's tag makes it production."""
+    est = est or AzureEstate()
+    subnet = _base(est)
+    est.group(SUB, "orders-prod", tags={"Environment": "Production"})
+    db_nsg = est.nsg(SUB, "orders-prod", "db-nsg", [rule("postgres-from-ci", 100, port="5432", source="10.10.0.0/16")])
+    prod_vnet = est.vnet(SUB, "orders-prod", "orders-vnet", "10.20.0.0/16", [("db", "10.20.1.0/24", db_nsg, None)])
+    est.peer(est.vnet_of(subnet), prod_vnet)
+    est.vm(SUB, "orders-prod", "orders-db", est.nic(SUB, "orders-prod", "db-nic", est.subnet(prod_vnet, "db"),
+                                                    "10.20.1.4"))
+    vm = est.vm(SUB, G, "azdo-agent-3", est.nic(SUB, G, "agent-nic", subnet, "10.10.1.9"))
+    return est, {("ci-reaches-production", vm), ("ci-long-lived-runner", vm)}
+
+
 def route_to_appliance(est=None) -> tuple[AzureEstate, set]:
     est = est or AzureEstate()
     est.subscription(SUB, "ci-platform")
@@ -453,6 +467,38 @@ def route_to_appliance(est=None) -> tuple[AzureEstate, set]:
     pip = est.public_ip(SUB, G, "jenkins-pip", "20.1.1.9")
     vm = est.vm(SUB, G, "jenkins", est.nic(SUB, G, "jenkins-nic", subnet, "10.10.1.4", public_ip=pip, nsg=nsg))
     return est, {("ci-firewall-allows-internet", vm), ("ci-not-behind-load-balancer", vm)}
+
+
+def jenkins_behind_public_lb_with_appliance_route(est=None) -> tuple[AzureEstate, set]:
+    """The backend subnet sends 0.0.0.0/0 to a firewall appliance: answers to the load balancer's
+    clients go to the appliance (asymmetric routing). Whether it passes them is not known: the path
+    is taken to work, said as an assumption, never dropped silently."""
+    est = est or AzureEstate()
+    est.subscription(SUB, "ci-platform")
+    table = est.route_table(SUB, G, "to-firewall", [("0.0.0.0/0", "VirtualAppliance", "10.10.0.4")])
+    nsg = est.nsg(SUB, G, "jenkins-nsg", [rule("https-from-internet", 100, port="8080", source="Internet")])
+    subnet = _base(est, route_table=table)
+    pip = est.public_ip(SUB, G, "lb-pip", "20.1.1.11")
+    _, pool, _ = est.load_balancer(SUB, G, "jenkins-lb", pip, rules=[("https", 443, 8080)])
+    vm = est.vm(SUB, G, "jenkins", est.nic(SUB, G, "jenkins-nic", subnet, "10.10.1.4", nsg=nsg, pools=[pool]))
+    return est, {("ci-internet-exposed", vm), ("ci-firewall-allows-internet", vm)}
+
+
+def deny_to_a_service_tag_refuses_nothing_to_the_vm(est=None) -> tuple[AzureEstate, set]:
+    """A deny rule whose destination is the Storage service tag: the VM's address is not in it, so
+    the rule after it admits the internet to Jenkins (and a rule allowing the internet to Sql
+    admits nothing to the VM)."""
+    est = est or AzureEstate()
+    deny = rule("deny-to-storage", 100, "Deny", port="*", source="*", protocol="*")
+    deny["properties"]["destinationAddressPrefix"] = "Storage"
+    to_sql = rule("ssh-to-sql", 110, port="22", source="Internet")
+    to_sql["properties"]["destinationAddressPrefix"] = "Sql"
+    nsg = est.nsg(SUB, G, "jenkins-nsg", [deny, to_sql, rule("jenkins", 200, port="8080", source="Internet")])
+    subnet = _base(est)
+    pip = est.public_ip(SUB, G, "jenkins-pip", "20.1.1.12")
+    vm = est.vm(SUB, G, "jenkins", est.nic(SUB, G, "jenkins-nic", subnet, "10.10.1.4", public_ip=pip, nsg=nsg))
+    return est, {("ci-internet-exposed", vm), ("ci-firewall-allows-internet", vm), ("ci-internet-gateway-segment", vm),
+                 ("ci-not-behind-load-balancer", vm)}
 
 
 def public_web_not_ci(est=None) -> tuple[AzureEstate, set]:
@@ -511,7 +557,8 @@ def federated_azure_devops_deployer(est=None) -> tuple[AzureEstate, set]:
 
 
 SCENARIOS = {f.__name__: f for f in (runner_fleet_in_a_scale_set, federated_github_deployer,
-    federated_azure_devops_deployer,
+    federated_azure_devops_deployer, agents_reach_a_vm_of_a_production_resource_group,
+    jenkins_behind_public_lb_with_appliance_route, deny_to_a_service_tag_refuses_nothing_to_the_vm,
     subnet_allows_nic_denies, basic_public_ip_no_nsg, standard_public_ip_no_nsg, jenkins_behind_public_lb,
     nat_rule_to_agent, contributor_identity, custom_role_assignments_write, secret_in_user_data,
     agents_reach_production_over_peering, route_to_appliance, public_web_not_ci)}

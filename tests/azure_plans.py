@@ -78,7 +78,8 @@ class TerraformAzureEstate:
             self._add("azurerm_network_security_rule", f"{name}_{n}", {
                 "name": rule["name"], "priority": p["priority"], "direction": p["direction"], "access": p["access"],
                 "protocol": p["protocol"], "source_port_range": "*", "destination_port_range": p["destinationPortRange"],
-                "source_address_prefix": p["sourceAddressPrefix"], "destination_address_prefix": "*",
+                "source_address_prefix": p["sourceAddressPrefix"],
+                "destination_address_prefix": p.get("destinationAddressPrefix") or "*",
                 "resource_group_name": group}, {"network_security_group_name": (address, "name")})
         return address
 

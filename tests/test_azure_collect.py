@@ -287,3 +287,19 @@ def test_flexible_federated_credentials_are_judged_by_their_expression(fake):
     levels = {c["id"]: c["federations"][0]["level"] for c in document["ci_identities"]}
     assert levels[ids["app-branches"]] == "any_branch"
     assert sum("2025-01-31-preview" in path for _, path in fake.requests) == len(ids)
+
+
+def test_a_load_balanced_backend_behind_an_appliance_route_is_reached_on_an_assumption(fake):
+    """Azure sends the answers to a load balancer's clients by the backend subnet's 0.0.0.0/0
+    route: to a virtual appliance they may or may not pass. The path is kept, and said assumed."""
+    estate, _ = SCENARIOS["jenkins_behind_public_lb_with_appliance_route"]()
+    fake.load(estate.paths())
+    (exposed,) = [f for f in findings_of(collect(fake)) if f["check_id"] == "ci-internet-exposed"]
+    assert "asymmetric routing" in exposed["message"] and "virtual appliance" in exposed["message"]
+    assert exposed["evidence"]["details"]["assumptions"]
+
+
+def findings_of(snapshot: dict) -> list[dict]:
+    from guardrails.pipeline import scan_snapshots
+
+    return scan_snapshots([snapshot])["findings"]

@@ -232,3 +232,23 @@ def test_a_flexible_credential_expression_that_cannot_be_read_is_refused(express
 
     with pytest.raises(ExpressionError):
         expression_clause(expression)
+
+
+def _to(rule_: dict, destination: str) -> dict:
+    rule_["properties"]["destinationAddressPrefix"] = destination
+    return rule_
+
+
+def test_a_rule_whose_destination_is_another_service_tag_does_not_apply_to_a_vm():
+    """An NSG sees the VM's private address: it is in no service tag but VirtualNetwork (Storage,
+    Sql, AzureCloud are Azure's public ranges; AzureLoadBalancer is the probe address), so such a
+    rule neither refuses nor admits anything to the VM."""
+    deny_storage = _to(rule("deny-to-storage", 100, "Deny", port="*", protocol="*"), "Storage")
+    jenkins = rule("jenkins", 200, port="8080", source="Internet")
+    assert _exposed_ports(_public_vm([deny_storage, jenkins])) == {"jenkins": ["tcp/8080"]}
+    for tag in ("Storage", "Sql", "AzureLoadBalancer", "AzureCloud"):
+        allow_tag = _to(rule("ssh-to-tag", 100, port="22", source="Internet"), tag)
+        assert _exposed_ports(_public_vm([allow_tag])) == {}, tag
+    # VirtualNetwork holds the VM: the rule applies.
+    to_vnet = _to(rule("ssh-to-vnet", 100, port="22", source="Internet"), "VirtualNetwork")
+    assert _exposed_ports(_public_vm([to_vnet])) == {"jenkins": ["tcp/22"]}

@@ -110,11 +110,12 @@ def classify_nodes(graph: EstateGraph, config: Config) -> dict[str, CiVerdict]:
 
 
 def classify_production(graph: EstateGraph, config: Config) -> dict[str, str]:
-    """Production accounts, networks, subnets and compute; a node inherits from where it lives.
+    """Production accounts, groups, networks, subnets and compute; a node inherits from where it
+    lives (its account, its group, its network or subnet).
 
     Kinds are taken outermost first, so a node's parents are settled before the node."""
     prod: dict[str, str] = {}
-    for kind in ("account", "network", "subnet", "compute", "load_balancer", "identity"):
+    for kind in ("account", "group", "network", "subnet", "compute", "load_balancer", "identity"):
         for node_id, attrs in graph.nodes(kind):
             reason = production_reason(node_id, attrs.get("name") or node_id, attrs.get("tags") or {}, config,
                                        aliases=attrs.get("aliases") or ())
@@ -131,7 +132,7 @@ def _inherited(graph: EstateGraph, prod: dict[str, str], kind: str, attrs: dict)
     parents = [attrs.get("network")] if kind == "subnet" else []
     if kind in ("compute", "load_balancer"):
         parents = [i.get("subnet") for i in attrs.get("interfaces") or []] + list(attrs.get("subnets") or [])
-    parents.append(attrs.get("account"))
+    parents += [attrs.get("group"), attrs.get("account")]
     for parent in parents:
         if parent and parent in prod:
             return f"in production {graph.node(parent).kind} {graph.node(parent).name} ({prod[parent]})"

@@ -537,7 +537,8 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node, among: C
             lb_step = lb_steps[edge_via] = step(lb, f"{lb_via}; {edge_via}")
         steps = [*front_steps, lb_step, step(target, back_via)]
         ports = at_front.ports if first_target is not None else back_ports
-        yield target.id, ExposurePath(steps, ports, list(front_assumptions))
+        assumed = list(front_assumptions) + ([edge["assumption"]] if edge.get("assumption") else [])
+        yield target.id, ExposurePath(steps, ports, assumed)
 
 
 def _target_admits(reach: Reachability, lb: Node, target: Node, edge: dict, lb_addresses: AddressSet,

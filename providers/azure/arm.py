@@ -115,3 +115,8 @@ DEFAULT_SECURITY_RULES = (
 INTERNET_PREFIXES = frozenset({"*", "internet", "any", "0.0.0.0/0", "::/0"})
 # The address health probes come from (the AzureLoadBalancer service tag).
 AZURE_LOAD_BALANCER_ADDRESS = "168.63.129.16/32"
+
+# Private address space (RFC 1918, shared RFC 6598, IPv6 unique local): where a VNet's addresses lie.
+# Every service tag but VirtualNetwork names public ranges (Azure's services, its load balancer's
+# probe address), so none holds a VM's private address.
+PRIVATE_PREFIXES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 
 from guardrails.federation import issuer_url
 from guardrails.graph import EstateGraph
-from guardrails.netsets import AddressSet, RangeSet, is_valid_cidr, port_range
+from guardrails.netsets import INTERNET, AddressSet, RangeSet, is_valid_cidr, port_range
 from guardrails.normalize import reply_shape_errors
 from guardrails.rules import FIRST_MATCH, Peer, Rule
 from guardrails.schema import AFTER_APPLY
@@ -155,6 +155,7 @@ def _normalize(snapshots: list[dict], graph: EstateGraph) -> None:
         if principal:
             est.assignments.setdefault(str(principal), []).append((subscription, item))
     _add_subscriptions(est)
+    _add_groups(est)
     _add_networks(est)
     _add_firewalls(est)
     _add_routes(est)
@@ -180,6 +181,22 @@ def _add_subscriptions(est: _Estate) -> None:
         if subscription not in seen:
             seen.add(subscription)
             est.graph.add_node(subscription, "account", name=subscription, provider=PROVIDER, account=subscription)
+
+
+def _add_groups(est: _Estate) -> None:
+    """Resource groups: their tags and names (and the configuration) make what they hold production."""
+    for subscription, item in est.lists.get("resource_groups", []):
+        est.graph.add_node(item["id"], "group", name=item.get("name") or item["id"].rsplit("/", 1)[-1],
+                           **base(item, subscription))
+        if est.graph.has(subscription):
+            est.graph.add_edge(subscription, item["id"], "contains")
+
+
+def group_of(est: _Estate, item: dict) -> str | None:
+    """The resource group node of an element (a plan's elements, named by address, say it in
+    `_resource_group`), or None when its group was not collected."""
+    found = est.canonical(item.get("_resource_group") or arm.resource_group_of(str(item.get("id") or "")))
+    return found if found and est.graph.has(found) and est.graph.node(found).kind == "group" else None
 
 
 # -- networks --------------------------------------------------------------------------------------
@@ -292,19 +309,35 @@ def _peers(p: dict, side: str, vnet_prefixes: list[str]) -> tuple[Peer, ...]:
     return tuple(peers)
 
 
-def _targets(p: dict, side: str) -> tuple[Peer, ...]:
+_PUBLIC = AddressSet(INTERNET.v4 - AddressSet.parse(*arm.PRIVATE_PREFIXES).v4,
+                     INTERNET.v6 - AddressSet.parse(*arm.PRIVATE_PREFIXES).v6)
+
+
+def _targets(p: dict, side: str, allow: bool) -> tuple[Peer, ...]:
     """The protected nodes a rule applies to: its destination (inbound) or source (outbound)
-    prefixes and application security groups; none when they name every address."""
+    prefixes and application security groups; none when they name every address.
+
+    NSGs see a VM's private address (inbound traffic to a public IP is translated first). A service
+    tag other than VirtualNetwork (and *, Any, Internet, which are taken to name every node) names
+    public ranges this scan does not hold: `AzureLoadBalancer` is the probe address alone, and any
+    other (Storage, Sql, AzureCloud...) holds no private address. A VNet may use public ranges as
+    its own, so such a tag is taken to hold a node with a public private address when the rule
+    allows (it may admit), and never when it denies (it may not refuse)."""
     texts = [p.get(f"{side}AddressPrefix")] if p.get(f"{side}AddressPrefix") not in (None, "") else []
     texts += list(p.get(f"{side}AddressPrefixes") or [])
     targets = []
     for text in (str(t).strip() for t in texts):
-        if text.lower() in arm.INTERNET_PREFIXES or text.lower() == "virtualnetwork":
+        lowered = text.lower()
+        if lowered in arm.INTERNET_PREFIXES or lowered == "virtualnetwork":
             return ()  # every node behind the NSG (VirtualNetwork: every one inside the VNet)
         if is_valid_cidr(text):
             targets.append(Peer("cidr", text, AddressSet.parse(text)))
+        elif lowered == "azureloadbalancer":
+            targets.append(Peer("cidr", text, AddressSet.parse(arm.AZURE_LOAD_BALANCER_ADDRESS),
+                                label=f"service tag {text}"))
         else:
-            return ()  # a service tag: taken to hold the node, as nothing here knows its ranges
+            targets.append(Peer("cidr", text, _PUBLIC if allow else AddressSet(),
+                                label=f"service tag {text} (Azure public ranges)"))
     for asg in p.get(f"{side}ApplicationSecurityGroups") or []:
         if ref(asg):
             targets.append(Peer("tag", key(ref(asg)), label=f"application security group {ref(asg).rsplit('/', 1)[-1]}"))
@@ -326,7 +359,8 @@ def nsg_rules(nsg: dict, vnet_prefixes: list[str]) -> tuple[Rule, ...]:
         priority = int(rp.get("priority") or 0)
         rules.append(Rule("ingress" if inbound else "egress", str(rp.get("access", "")).lower(), protocol, _ports(rp),
                           peers, priority, f"{nsg.get('name')} rule {rule.get('name')} (priority {priority})",
-                          nsg["id"], _targets(rp, "destination" if inbound else "source")))
+                          nsg["id"], _targets(rp, "destination" if inbound else "source",
+                                              str(rp.get("access", "")).lower() == "allow")))
     return tuple(rules)
 
 
@@ -637,6 +671,7 @@ def _identity_node(est: _Estate, subscription: str, iid: str, name: str, princip
     attrs = {"provider": PROVIDER, "account": arm.subscription_of(iid) or subscription, "region": vm.get("location")}
     if own is not None:
         attrs.update({k: v for k, v in base(own, subscription).items() if k in ("tags", "address", "source_location")})
+        attrs["group"] = group_of(est, own)
     if unknown:
         attrs["unknown"] = unknown
     est.graph.add_node(iid, "identity", name=name, identity_type="managed_identity", arn=str(principal or ""),
@@ -763,6 +798,7 @@ def _add_compute(est: _Estate) -> None:
                    autoscaling_group=(fleet or {}).get("name") or (scale_set.rsplit("/", 1)[-1] if scale_set else None),
                    launch_time=vp.get("timeCreated"), metadata_service=None, launch_data=launch,
                    identity_ref=None, raw={"vmId": vp.get("vmId"), "resourceGroup": arm.resource_group_of(vid)},
+                   group=group_of(est, vm) or (group_of(est, fleet) if fleet else None),
                    **attrs)
         for interface in interfaces:
             if interface["subnet"] and g.has(interface["subnet"]):
@@ -822,7 +858,7 @@ def _add_load_balancers(est: _Estate) -> None:
         g.add_node(lid, "load_balancer", name=lb.get("name") or lid, internet_facing=bool(public), lb_type="network",
                    subnets=[s for s in dict.fromkeys(subnets) if s], firewalls=[], listeners=listeners,
                    network=None, edge_front_end=bool(public), front_end_ranges=[],
-                   raw={"sku": (lb.get("sku") or {}).get("name")}, **base(lb, subscription))
+                   raw={"sku": (lb.get("sku") or {}).get("name")}, group=group_of(est, lb), **base(lb, subscription))
         for nic_id, listener_port, target_port, protocol, via, from_public in forwards:
             if public and not from_public:
                 continue  # a private frontend of a public load balancer: not the internet's way in
@@ -831,7 +867,30 @@ def _add_load_balancers(est: _Estate) -> None:
                 continue
             g.add_edge(lid, compute, "forwards", key=f"{listener_port}:{target_port}:{via}",
                        listener_port=listener_port, target_port=target_port, protocol=protocol,
-                       target_type="ip", client_address_preserved=True, via=via)
+                       target_type="ip", client_address_preserved=True, via=via,
+                       assumption=_answers_elsewhere(est, compute, nic_id))
+
+
+def _answers_elsewhere(est: _Estate, compute: str, nic_id: str) -> str:
+    """The assumption a public load balancer's path to a backend rests on when the backend's
+    subnet sends 0.0.0.0/0 to a virtual appliance or to None: the load balancer keeps the client's
+    address, so the answers match that route and do not go back the way the flow came (Azure's
+    asymmetric routing, which a stateful appliance breaks by dropping answers to flows it never
+    saw, and None by dropping them). Whether the appliance passes them (or Azure returns them
+    another way) is not known here: the path is taken to work, and the finding says so."""
+    interfaces = [i for i in est.graph.node(compute).get("interfaces") or [] if key(i.get("id")) == key(nic_id)]
+    for interface in interfaces:
+        table = est.route_table_of.get(key(interface.get("subnet")))
+        if table is None:
+            continue
+        node = est.graph.node(table)
+        for route in node.get("routes") or []:
+            if route.get("destination") == "0.0.0.0/0" and route.get("target_kind") in ("appliance", "none"):
+                hop = ("a virtual appliance" if route["target_kind"] == "appliance" else "next hop None, which drops "
+                       "them")
+                return (f"answers leave {interface['subnet'].rsplit('/', 1)[-1]} by route 0.0.0.0/0 of {node.name} to "
+                        f"{hop}, not back through the load balancer (asymmetric routing); taken to reach the client")
+    return ""
 
 
 def _add_application_gateways(est: _Estate) -> None:

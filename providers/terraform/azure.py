@@ -80,10 +80,24 @@ class AzureTranslator:
     def add(self, key: str, res: TfResource, **fields) -> dict:
         el = {"id": res.address, "name": res.values.get("name") or res.name, "location": res.values.get("location"),
               "tags": _tags(res.values), **fields, "_address": res.address, "_source": self.source}
+        group = self.resource_group(res)
+        if group and res.type not in T_RG:
+            el["_resource_group"] = group
         self.lists.setdefault(key, []).append(el)
         self.el[res.address] = el
         self.translated[res.type] += 1
         return el
+
+    def resource_group(self, res: TfResource) -> str | None:
+        """The id of the resource group a resource names (`resource_group_name`), as Resource Manager
+        spells it, or None when the plan does not tell."""
+        if "resource_group_name" not in res.values:
+            return None
+        target = self.ref(res, ("resource_group_name",), T_RG)
+        if target in self.el:
+            return self.el[target]["id"]
+        value = res.values.get("resource_group_name")
+        return f"/subscriptions/{self.subscription}/resourceGroups/{value}" if isinstance(value, str) and value else None
 
     def unknown(self, el: dict, field: str, res: TfResource, attr: str, why: str) -> None:
         if field not in el.setdefault("_unknown", []):
@@ -408,7 +422,8 @@ class AzureTranslator:
         scale_set = self.add("virtual_machine_scale_sets", res, properties={})
         member = {"id": f"{res.address}/virtualMachines/0", "name": f"{res.values.get('name') or res.name}_0",
                   "location": res.values.get("location"), "tags": _tags(res.values), "_address": res.address,
-                  "_source": self.source}
+                  "_source": self.source, **({"_resource_group": scale_set["_resource_group"]}
+                                             if scale_set.get("_resource_group") else {})}
         nic_refs = []
         for n, block in enumerate(_list(res.values.get("network_interface"))):
             configs = []
