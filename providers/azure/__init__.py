@@ -38,16 +38,22 @@ class AzureProvider:
     # How each check of the catalogue reads an Azure estate (docs/checks.md, "Azure").
     check_notes = {
         "ci-internet-exposed": "a public IP on the NIC (its subnet still routing 0.0.0.0/0 to the Internet), or a "
-                               "public load balancer's load-balancing or inbound NAT rule to its backend pool; the "
-                               "subnet's and the NIC's NSG must both allow, first match by priority with the default "
-                               "rules; no NSG allows, except behind a Standard-SKU public IP or load balancer",
+                               "public load balancer's load-balancing or inbound NAT rule to its backend pool (behind "
+                               "a 0.0.0.0/0 route to an appliance, answers take that route: assumed to pass, and "
+                               "said); the subnet's and the NIC's NSG must both allow, first match by priority with "
+                               "the default rules; no NSG allows, except behind a Standard-SKU public IP or load "
+                               "balancer",
         "ci-firewall-allows-internet": "each NSG, on the NIC and on its subnet, judged on its own with its default "
-                                       "rules; source *, Internet, Any or 0.0.0.0/0 is the internet",
+                                       "rules; source *, Internet, Any or 0.0.0.0/0 is the internet; a rule whose "
+                                       "destination is another service tag (Storage, AzureLoadBalancer...) applies "
+                                       "to no VM",
         "ci-internet-gateway-segment": "the NIC has a public IP and its subnet has no user route sending 0.0.0.0/0 to "
-                                       "a virtual appliance or to None",
+                                       "a virtual appliance or to None; a NAT gateway carries outbound flows only, "
+                                       "so no verdict rests on one",
         "ci-not-behind-load-balancer": "a public IP on a CI server's NIC",
         "ci-reaches-production": "same VNet, or VNets peered with both peerings connected; the production NSGs "
-                                 "admit the CI node's address",
+                                 "admit the CI node's address; a VM is production by its tags or its resource "
+                                 "group's or subscription's",
         "ci-admin-identity": "the VM's system- or user-assigned managed identity, or a user-assigned identity a CI "
                              "platform can become through a federated credential, holds Owner, Contributor or User "
                              "Access Administrator (or a role allowing every action) at subscription or management "

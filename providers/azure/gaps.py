@@ -15,7 +15,7 @@ GAP_LISTS: dict[str, tuple[str, ...]] = {
     "network_interfaces": ("interfaces", "firewalls"),
     "load_balancers": ("load_balancers",),
     "application_gateways": ("load_balancers",),
-    "nat_gateways": (),  # outbound only: no verdict rests on them
+    "nat_gateways": (),  # outbound only: no check asks where a node's own flows leave (docs/checks.md)
     "virtual_machines": ("compute", "production"),
     "virtual_machine_statuses": (),  # a VM whose state is unknown is taken to run
     "virtual_machine_scale_sets": ("compute",),

@@ -17,7 +17,16 @@ Azure's quirks live here and nowhere else:
 - The Internet reaches an interface's own public IP only when its subnet still routes 0.0.0.0/0 to
   the Internet (otherwise answers go to the appliance and the flow breaks).
 - A public load balancer passes the client's address through: the backend's NSGs must admit the
-  internet on the backend port. An application gateway ends connections in its own subnet.
+  internet on the backend port. Its answers follow the backend subnet's 0.0.0.0/0 route: to a
+  virtual appliance or None they do not go back through the load balancer (asymmetric routing),
+  which the path keeps as an assumption. An application gateway ends connections in its own subnet.
+- An NSG sees a VM's private address: a rule for a service tag other than VirtualNetwork (and `*`,
+  `Any`, `Internet`) is for Azure's public ranges, which hold no VM.
+- A resource group is a group node: what it holds inherits production from its tags and name.
+- NAT gateways carry outbound flows only: collected, and read by no verdict.
+- A user-assigned identity is an identity node whether or not a VM runs as it; its federated
+  identity credentials are trust clauses on `federates` edges from their issuers
+  (providers/azure/federation.py).
 
 Node ids are the ARM ids as the resource's own element spells them; references between resources
 are matched case-insensitively, as ARM does.
