@@ -59,10 +59,17 @@ class Platform:
     any_repository: str
     any_branch: str
     pinned: str = "{subjects}"  # a pinned trust: who can become it is the subjects it names
+    # The subjects that are this platform's tokens, when its issuer also signs others' (Microsoft
+    # Entra ID signs Azure DevOps's and other services'): a trust admitting none of them is not a
+    # pipeline's. None: every subject of the issuer is the platform's.
+    domain: str | None = None
     owner_word: str = "owner"
     repository_word: str = "repository"
 
 
+# Azure DevOps's application id (499b84ac-1321-427f-aa17-267ca6975798) as Entra ID writes it in the
+# subjects of the tokens it issues for Azure DevOps service connections.
+AZURE_DEVOPS_APP_KEY = "rISbSSETf0KqFyZ8ppdXmA"
 PLATFORMS: dict[str, Platform] = {p.key: p for p in (
     Platform(
         key="github", title="GitHub Actions",
@@ -162,6 +169,21 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         ref_regions=(),
         pin="sc://{owner}/{repository}",
         any_owner="any service connection of any organization on Azure DevOps",
+        any_repository="any service connection of Azure DevOps organization {owner}",
+        any_branch="any pipeline using service connection {repository}",
+        owner_word="organization", repository_word="service connection"),
+    # Azure DevOps's service connections made or moved since 2025: Microsoft Entra ID signs their tokens,
+    # as it signs other services': only subjects under Azure DevOps's application id are the platform's.
+    Platform(
+        key="azure_devops_entra", title="Azure DevOps",
+        issuer=r"login\.microsoftonline\.com/(?P<tenant>[^/]+)/v2\.0",
+        subject=rf"/eid1/c/pub/t/(?P<tenant_key>[^/]+)/a/{AZURE_DEVOPS_APP_KEY}/sc/(?P<owner>[^/]+)/(?P<repository>[^/]+)",
+        owner_region=f"/eid1/c/pub/t/+%/a/{AZURE_DEVOPS_APP_KEY}/sc/%{PROBE}%/+%",
+        repository_region=f"/eid1/c/pub/t/+%/a/{AZURE_DEVOPS_APP_KEY}/sc/{{owner}}/%{PROBE}%",
+        ref_regions=(),
+        domain=f"/eid1/c/pub/t/+%/a/{AZURE_DEVOPS_APP_KEY}/sc/+%/+%",
+        pin=f"/eid1/c/pub/t/<tenant>/a/{AZURE_DEVOPS_APP_KEY}/sc/{{owner}}/{{repository}}",
+        any_owner="any service connection of any Azure DevOps organization",
         any_repository="any service connection of Azure DevOps organization {owner}",
         any_branch="any pipeline using service connection {repository}",
         owner_word="organization", repository_word="service connection"),
@@ -561,7 +583,7 @@ def assess(issuer: IssuerPlatform, trust: list[Mapping], unknown: str | None = N
             if found:
                 return done("any_branch", found, owner, repository, parts)
     # Nothing of a kind an outsider or another branch could present is admitted: what is, is pinned.
-    found = _probe(trust, every, None)
+    found = _probe(trust, every, platform.domain)
     if found:
         parts = _fields(platform, found[0])
         owner = parts.get("owner") or url_owner

@@ -553,7 +553,16 @@ def federated_azure_devops_deployer(est=None) -> tuple[AzureEstate, set]:
                                                   "notActions": [], "dataActions": [], "notDataActions": []}])
     est.assign(SUB, "p-azdo", role, scope=f"/subscriptions/{SUB}/resourceGroups/{G}")
     est.assign(SUB, "p-azdo", CONTRIBUTOR, scope=f"/subscriptions/{SUB}/resourceGroups/prod")
-    return est, {("ci-privilege-escalation", uid), ("ci-production-access", uid)}
+    # A service connection whose tokens Entra ID signs (Azure DevOps's own application in the
+    # subject) is a pipeline's; another service's Entra-signed token is not.
+    entra = "https://login.microsoftonline.com/72f988bf-0000-4000-8000-2d7cd011db47/v2.0"
+    moved = est.user_identity(SUB, G, "azdo-moved", "p-moved", [("moved", entra, (
+        "/eid1/c/pub/t/v4j5cvGGr0GRqy180BHbRw/a/rISbSSETf0KqFyZ8ppdXmA/sc/41bf5486-0000-4b7a-a7e3-a735c767e3b3/"
+        "e6b77a5f-0000-4955-8f36-22456ad98b3b"))])
+    est.assign(SUB, "p-moved", CONTRIBUTOR)
+    est.user_identity(SUB, G, "bot", "p-bot", [("bot", entra, "/eid1/c/pub/t/v4j5cvGGr0GRqy180BHbRw/a/9ExAW52n_ky4ZiS_jhpJIQ/bot")])
+    est.assign(SUB, "p-bot", OWNER)
+    return est, {("ci-privilege-escalation", uid), ("ci-production-access", uid), ("ci-admin-identity", moved)}
 
 
 SCENARIOS = {f.__name__: f for f in (runner_fleet_in_a_scale_set, federated_github_deployer,

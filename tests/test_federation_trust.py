@@ -24,6 +24,8 @@ BITBUCKET = "api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oid
 BUILDKITE = "agent.buildkite.com"
 AZURE_DEVOPS = "vstoken.dev.azure.com/f6a8c4a2-0000-4d4d-9e9e-0123456789ab"
 AZURE_DEVOPS_APP = "app.vstoken.visualstudio.com"
+ENTRA = "login.microsoftonline.com/72f988bf-0000-4000-8000-2d7cd011db47/v2.0"
+ENTRA_DEVOPS = "/eid1/c/pub/t/v4j5cvGGr0GRqy180BHbRw/a/rISbSSETf0KqFyZ8ppdXmA/sc/"
 GITHUB_ENTERPRISE = "token.actions.githubusercontent.com/acme-corp"
 
 
@@ -201,6 +203,16 @@ ROWS = [
         AZURE_DEVOPS_APP, "StringLike", "sub", "sc://acme/*"))), AZURE_DEVOPS_APP, "any_repository", "acme"),
     Row("Azure DevOps app issuer, one service connection", trust(statement(AZURE_DEVOPS_APP, on(
         AZURE_DEVOPS_APP, "StringEquals", "sub", "sc://acme/infra/aws-deploy"))), AZURE_DEVOPS_APP, "pinned", "acme"),
+    # Entra ID signs Azure DevOps's tokens and other services': only subjects under Azure DevOps's
+    # application id are a pipeline's.
+    Row("Azure DevOps through Entra ID, one service connection", trust(statement(ENTRA, on(
+        ENTRA, "StringEquals", "sub", ENTRA_DEVOPS + "41bf5486-0000-4b7a-a7e3-a735c767e3b3/e6b77a5f-0000-4955-8f36-22456ad98b3b"))),
+        ENTRA, "pinned", "41bf5486-0000-4b7a-a7e3-a735c767e3b3"),
+    Row("Azure DevOps through Entra ID, any organization", trust(statement(ENTRA, on(
+        ENTRA, "StringLike", "sub", ENTRA_DEVOPS + "*"))), ENTRA, "any_owner"),
+    Row("Entra ID tokens of another service (a bot's) are no pipeline's", trust(statement(ENTRA, on(
+        ENTRA, "StringEquals", "sub", "/eid1/c/pub/t/v4j5cvGGr0GRqy180BHbRw/a/9ExAW52n_ky4ZiS_jhpJIQ/bot-1"))),
+        ENTRA, "none"),
 ]
 
 
