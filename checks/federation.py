@@ -124,11 +124,13 @@ def stored_credential(estate: Estate) -> Iterator[Result]:
             described.append({
                 "key": mask(str(key.get("id") or "")), "kind": key.get("kind") or "access key",
                 "age_days": None if age is None else int(age), "created": key.get("created"),
-                "last_used": key.get("last_used"), "last_used_service": key.get("last_used_service")})
+                "last_used": key.get("last_used"), "last_used_service": key.get("last_used_service"),
+                "usage_known": key.get("usage_known", True)})
         words = []
         for item in described:
             age = "age unknown" if item["age_days"] is None else f"{item['age_days']} days old"
-            last = ("never used" if not item["last_used"]
+            last = ("last use not collected" if not item["usage_known"] and not item["last_used"]
+                    else "never used" if not item["last_used"]
                     else f"last used {item['last_used'][:10]}" + (f" with {item['last_used_service']}"
                                                                   if item["last_used_service"] else ""))
             words.append(f"{item['kind']} {item['key']} ({age}, {last})")

@@ -65,6 +65,12 @@ class Platform:
     domain: str | None = None
     owner_word: str = "owner"
     repository_word: str = "repository"
+    # For trusts written on the token's other claims rather than on its subject (a GCP workload
+    # identity provider's attribute condition): the subject as parts (`claim_subject`, each
+    # `{part}` any text when no claim fixes it), and each claim's part with its value's place
+    # (`{}`) in it. `sub` is the subject itself.
+    claim_subject: str = ""
+    claims: tuple[tuple[str, str, str], ...] = ()
 
 
 # Azure DevOps's application id (499b84ac-1321-427f-aa17-267ca6975798) as Entra ID writes it in the
@@ -82,7 +88,10 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         any_owner="any workflow in any repository on GitHub",
         any_repository="any workflow of any repository under {owner}",
         any_branch="any branch, pull request or environment of {owner}/{repository}",
-        owner_word="organization"),
+        owner_word="organization",
+        claim_subject="repo:{repository}:{context}",
+        claims=(("repository_owner", "repository", "{}/*"), ("repository", "repository", "{}"),
+                ("ref", "context", "ref:{}"), ("environment", "context", "environment:{}"))),
     Platform(
         key="gitlab", title="GitLab",
         issuer=r"gitlab\.com",
@@ -94,7 +103,10 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         any_owner="any pipeline of any project on GitLab",
         any_repository="any pipeline of any project under {owner}",
         any_branch="any branch or tag of {owner}/{repository}",
-        owner_word="group", repository_word="project"),
+        owner_word="group", repository_word="project",
+        claim_subject="project_path:{project}:ref_type:{ref_type}:ref:{ref}",
+        claims=(("namespace_path", "project", "{}/*"), ("project_path", "project", "{}"),
+                ("ref_type", "ref_type", "{}"), ("ref", "ref", "{}"))),
     Platform(
         key="terraform_cloud", title="Terraform Cloud",
         issuer=r"app\.terraform\.io",
@@ -108,7 +120,10 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         any_owner="any run of any workspace of any organization on Terraform Cloud",
         any_repository="any run of any workspace of organization {owner}",
         any_branch="any run of workspace {repository} of {owner}, plans of pull requests included",
-        owner_word="organization", repository_word="workspace"),
+        owner_word="organization", repository_word="workspace",
+        claim_subject="organization:{organization}:project:{project}:workspace:{workspace}:run_phase:{phase}",
+        claims=(("terraform_organization_name", "organization", "{}"), ("terraform_project_name", "project", "{}"),
+                ("terraform_workspace_name", "workspace", "{}"), ("terraform_run_phase", "phase", "{}"))),
     Platform(
         key="buildkite", title="Buildkite",
         issuer=r"agent\.buildkite\.com",
@@ -120,7 +135,9 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         any_owner="any pipeline of any organization on Buildkite",
         any_repository="any pipeline of organization {owner}",
         any_branch="any branch of pipeline {owner}/{repository}",
-        owner_word="organization", repository_word="pipeline"),
+        owner_word="organization", repository_word="pipeline",
+        claim_subject="organization:{organization}:pipeline:{pipeline}:{rest}",
+        claims=(("organization_slug", "organization", "{}"), ("pipeline_slug", "pipeline", "{}"))),
     Platform(
         key="circleci", title="CircleCI",
         issuer=r"oidc\.circleci\.com/org/(?P<owner>[^/]+)",
@@ -233,6 +250,45 @@ def platform_of(url: str, configured: Mapping[str, str] | None = None) -> Issuer
     if found is None:
         return None
     return IssuerPlatform(PLATFORMS[found[0]], found[1])
+
+
+# Claims that never say who presents the token: the audience is the holder's to choose, and the
+# cloud checks it itself.
+AUDIENCE_CLAIMS = ("aud",)
+
+
+def claim_condition(platform: Platform | None, tests: Mapping[str, tuple[str, bool]],
+                    negated: bool = False) -> dict | None:
+    """Conditions on a token's claims that hold together (`tests`: claim -> (value, whether the
+    claim only starts with it)) as the one SubjectCondition that admits the same subjects, or None
+    when the platform's subject does not carry one of the claims (a trust resting on it cannot be
+    evaluated here; with no platform known, only the subject is). Claim values (owner, repository,
+    ref and workspace names) hold no `*` or `?`, so a value is its own pattern. Claims are joined
+    into one pattern, never ANDed as patterns of their own: `repo:*:ref:refs/heads/main` alone
+    would also admit `repo:acme/app:x:ref:refs/heads/main`, which no platform issues."""
+    if set(tests) == {"sub"}:
+        value, prefix = tests["sub"]
+        if prefix:
+            return {"operator": "like", "values": [value + "*"], "negated": negated}
+        return {"operator": "equals", "values": [value], "negated": negated}
+    claims = {claim: (part, template) for claim, part, template in (platform.claims if platform else ())}
+    if not set(tests) <= set(claims):
+        return None
+    parts: dict[str, str] = {}
+    for claim, (value, prefix) in tests.items():
+        part, template = claims[claim]
+        if part in parts:
+            return None  # two claims fixing one part: the caller keeps them apart
+        parts[part] = template.replace("{}", value + ("*" if prefix else ""))
+    pattern = re.sub(r"\{(\w+)\}", lambda m: parts.get(m.group(1), "*"), platform.claim_subject)
+    return {"operator": "like", "values": [pattern], "negated": negated}
+
+
+def claim_part(platform: Platform | None, claim: str) -> str | None:
+    """The part of the subject a claim fixes (`sub`: all of it), or None when it fixes none."""
+    if claim == "sub":
+        return "sub"
+    return next((part for name, part, _ in (platform.claims if platform else ()) if name == claim), None)
 
 
 # -- subject patterns ---------------------------------------------------------------------------

@@ -190,6 +190,7 @@ class AccessKey:
     last_used: str | None = attr("when it was last used (ISO 8601), None when never or not known")
     last_used_service: str | None = attr("the service it was last used with, when known")
     kind: str = attr("what the provider calls it, for messages: `access key`, `service account key`", "access key")
+    usage_known: bool = attr("whether its last use was collected (`last_used` None then means never used)", True)
 
 
 @dataclass(frozen=True)

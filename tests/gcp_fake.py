@@ -62,6 +62,8 @@ class GcpEstate:
             "roles/compute.instanceAdmin.v1": ["compute.instances.create", "compute.instances.setMetadata"],
         }
         self.member_lists: dict[str, list[str]] = {}
+        self.pools: list[dict] = []
+        self.keys: dict[str, list[dict]] = {}
 
     # -- network ------------------------------------------------------------------------
 
@@ -191,6 +193,32 @@ class GcpEstate:
                 return
         target.append({"role": role, "members": [member]})
 
+    def workload_pool(self, pool: str, issuer: str = "https://token.actions.githubusercontent.com", *,
+                      condition: str | None = None, mapping: dict | None = None, disabled: bool = False) -> str:
+        """A workload identity pool with one OIDC provider (named as the pool); its name."""
+        name = f"projects/{self.number}/locations/global/workloadIdentityPools/{pool}"
+        provider = {"name": f"{name}/providers/{pool}", "displayName": pool, "state": "ACTIVE", "disabled": disabled,
+                    "oidc": {"issuerUri": issuer},
+                    "attributeMapping": mapping or {"google.subject": "assertion.sub",
+                                                    "attribute.repository": "assertion.repository",
+                                                    "attribute.repository_owner": "assertion.repository_owner"}}
+        if condition:
+            provider["attributeCondition"] = condition
+        self.pools.append({"name": name, "state": "ACTIVE", "disabled": False, "_providers": [provider]})
+        return name
+
+    def federate(self, email: str, member: str, role: str = "roles/iam.workloadIdentityUser") -> None:
+        """Let a principal (`principalSet://...`) act as the service account."""
+        bindings = self.account_bindings.setdefault(email, [])
+        bindings.append({"role": role, "members": [member]})
+
+    def key(self, email: str, key_id: str, *, days_old: float = 10, disabled: bool = False) -> None:
+        self.keys.setdefault(email, []).append({
+            "name": f"projects/{self.project}/serviceAccounts/{email}/keys/{key_id}",
+            "validAfterTime": now_minus(days_old * 24).replace("+00:00", "Z"), "validBeforeTime": "9999-12-31T23:59:59Z",
+            "keyAlgorithm": "KEY_ALG_RSA_2048", "keyOrigin": "GOOGLE_PROVIDED", "keyType": "USER_MANAGED",
+            **({"disabled": True} if disabled else {})})
+
     # -- the same estate as a Terraform plan ---------------------------------------------------
 
     def as_plan(self) -> dict:
@@ -245,6 +273,22 @@ class GcpEstate:
                 for member in binding["members"]:
                     add("google_folder_iam_member", f"folder-{len(changes)}",
                         {"folder": folder, "role": binding["role"], "member": member})
+        for pool in self.pools:
+            pool_id = pool["name"].rsplit("/", 1)[-1]
+            add("google_iam_workload_identity_pool", pool_id, {"workload_identity_pool_id": pool_id,
+                                                               "disabled": pool["disabled"]})
+            for provider in pool["_providers"]:
+                add("google_iam_workload_identity_pool_provider", provider["displayName"], {
+                    "workload_identity_pool_id": pool_id, "workload_identity_pool_provider_id": provider["displayName"],
+                    "disabled": provider["disabled"], "attribute_mapping": provider["attributeMapping"],
+                    "attribute_condition": provider.get("attributeCondition"),
+                    "oidc": [{"issuer_uri": provider["oidc"]["issuerUri"], "allowed_audiences": []}]})
+        for email, keys in self.keys.items():
+            for key in keys:
+                add("google_service_account_key", key["name"].rsplit("/", 1)[-1], {
+                    "service_account_id": f"projects/{self.project}/serviceAccounts/{email}",
+                    "name": key["name"], "valid_after": key["validAfterTime"], "key_algorithm": "KEY_ALG_RSA_2048",
+                    "disabled": key.get("disabled", False)})
         for email, bindings in self.account_bindings.items():
             for binding in bindings:
                 for member in binding["members"]:
@@ -337,6 +381,13 @@ class GcpEstate:
         for account in self.accounts:
             out[("POST", f"/v1/projects/{p}/serviceAccounts/{account['email']}:getIamPolicy")] = {
                 "version": 1, "etag": "BwX=", "bindings": self.account_bindings.get(account["email"], [])}
+        for account in self.accounts:
+            out[("GET", f"/v1/projects/{p}/serviceAccounts/{account['email']}/keys")] = {
+                "keys": self.keys.get(account["email"], [])}
+        out[("GET", f"/v1/projects/{p}/locations/global/workloadIdentityPools")] = {
+            "workloadIdentityPools": [{k: v for k, v in pool.items() if k != "_providers"} for pool in self.pools]}
+        for pool in self.pools:
+            out[("GET", f"/v1/{pool['name']}/providers")] = {"workloadIdentityPoolProviders": pool["_providers"]}
         out[("GET", f"/v1/projects/{p}/roles")] = {"roles": []}
         out[("GET", "/v1/organizations/3001/roles")] = {"roles": []}
         for role, permissions in self.roles.items():
@@ -388,7 +439,7 @@ def _page(reply: Any, token: str | None) -> Any:
     """The page `token` names of a list reply (the fake owns paging: recorded tokens are dropped)."""
     if not isinstance(reply, dict):
         return reply
-    for field in ("items", "accounts", "roles"):
+    for field in ("items", "accounts", "roles", "workloadIdentityPools", "workloadIdentityPoolProviders"):
         items = reply.get(field)
         if isinstance(items, list) and len(items) > PAGE:
             start = int(token or 0)

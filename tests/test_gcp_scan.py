@@ -204,6 +204,47 @@ def runner_reaches_production_by_tag() -> GcpEstate:
     return e
 
 
+def _federated(condition: str | None, member: str = "*", role: str = "roles/editor", *,
+               issuer: str = "https://token.actions.githubusercontent.com") -> GcpEstate:
+    """A project whose only pipeline is hosted: a pool's provider trusted by a service account."""
+    e = GcpEstate()
+    e.network()
+    account = e.service_account("infra-admin")
+    e.grant(role, account)
+    pool = e.workload_pool("github", issuer, condition=condition)
+    e.federate(account, f"principalSet://iam.googleapis.com/{pool}/{member}")
+    return e
+
+
+def federated_any_owner() -> GcpEstate:
+    return _federated(None)
+
+
+def federated_one_owner_with_a_key() -> GcpEstate:
+    e = _federated("assertion.repository_owner == 'acme'", role="roles/viewer")
+    e.key("infra-admin@acme-ci.iam.gserviceaccount.com", "3f1c9a0e7b2d4c6a8e0f1b3d5c7a9e1f2b4d6c8a")
+    e.key("infra-admin@acme-ci.iam.gserviceaccount.com", "9a0e7b2d4c6a8e0f1b3d5c7a9e1f2b4d6c8a3f1c", disabled=True)
+    return e
+
+
+def federated_any_branch() -> GcpEstate:
+    return _federated("assertion.repository_owner == 'acme'", "attribute.repository/acme/infra")
+
+
+def federated_pinned() -> GcpEstate:
+    return _federated("assertion.repository == 'acme/infra' && (assertion.ref == 'refs/heads/main' || "
+                      "assertion.ref in ['refs/heads/release'])")
+
+
+def federated_cluster_with_a_key() -> GcpEstate:
+    e = _federated(None, issuer="https://container.googleapis.com/v1/projects/acme-ci/locations/us-central1/"
+                                "clusters/apps")
+    e.key("infra-admin@acme-ci.iam.gserviceaccount.com", "5c7a9e1f2b4d6c8a3f1c9a0e7b2d4c6a8e0f1b3d")
+    return e
+
+
+FEDERATED = "infra-admin@acme-ci.iam.gserviceaccount.com"
+
 SCENARIOS = {
     "public Jenkins": (public_jenkins, {("ci-internet-exposed", "jenkins"), ("ci-firewall-allows-internet", "jenkins"),
                                         ("ci-internet-gateway-segment", "jenkins"),
@@ -222,9 +263,8 @@ SCENARIOS = {
     "load balancer the firewall does not admit": (load_balancer_not_admitted, set()),
     "no external IP, open rule": (no_external_ip_open_rule, {("ci-firewall-allows-internet", "gitlab-runner-1")}),
     "editor service account": (editor_service_account, {("ci-admin-identity", "gitlab-runner-1")}),
-    # The owner it impersonates is named a deployer: a CI identity by name (CHECKS.md), on its own.
-    "token creator on an owner": (token_creator, {("ci-admin-identity", "gitlab-runner-1"),
-                                                  ("ci-admin-identity", "deployer@acme-ci.iam.gserviceaccount.com")}),
+    # The owner it impersonates is no CI identity: its project's id (acme-ci) is not its name.
+    "token creator on an owner": (token_creator, {("ci-admin-identity", "gitlab-runner-1")}),
     "project IAM admin from the folder": (project_iam_admin_from_folder,
                                           {("ci-privilege-escalation", "gitlab-runner-1")}),
     "default service account, cloud-platform scope": (default_service_account_cloud_platform,
@@ -235,6 +275,16 @@ SCENARIOS = {
     "production project": (production_project, {("ci-production-access", "gitlab-runner-1")}),
     "runner reaches production by network tag": (runner_reaches_production_by_tag,
                                                  {("ci-reaches-production", "gitlab-runner-1")}),
+    "GitHub federation of the whole pool, on an editor": (
+        federated_any_owner, {("ci-federation-unscoped", FEDERATED), ("ci-admin-identity", FEDERATED),
+                              ("ci-internet-to-admin-path", FEDERATED)}),
+    "GitHub federation of one owner, with a stored key": (
+        federated_one_owner_with_a_key, {("ci-federation-unscoped", FEDERATED), ("ci-stored-credential", FEDERATED)}),
+    "GitHub federation of one repository, any branch, on an editor": (
+        federated_any_branch, {("ci-federation-unscoped", FEDERATED), ("ci-admin-identity", FEDERATED)}),
+    "GitHub federation pinned to a repository and two branches": (
+        federated_pinned, {("ci-admin-identity", FEDERATED)}),
+    "a cluster's federation and a key of an account that is not CI": (federated_cluster_with_a_key, set()),
 }
 
 
@@ -347,6 +397,12 @@ def _permission(method: str, path: str) -> str | None:
         return "iam.serviceAccounts.getIamPolicy"
     if parts[-1] == "serviceAccounts":
         return "iam.serviceAccounts.list"
+    if parts[-1] == "keys":
+        return "iam.serviceAccountKeys.list"
+    if parts[-1] == "workloadIdentityPools":
+        return "iam.workloadIdentityPools.list"
+    if parts[-1] == "providers":
+        return "iam.workloadIdentityPoolProviders.list"
     if parts[-1] == "roles":
         return "iam.roles.list"
     if parts[1] == "roles":
@@ -361,6 +417,7 @@ def test_the_readme_lists_every_permission_the_collector_needs(fake, tmp_path, m
     runner = e.service_account("ci-runner")
     e.grant("roles/editor", runner)
     e.grant("roles/viewer", runner, on="folders/2001")
+    e.federate(runner, f"principalSet://iam.googleapis.com/{e.workload_pool('github')}/attribute.repository/acme/infra")
     for n in range(5):  # more rules than a page holds
         e.firewall(f"allow-service-{n}", e.compute["networks"][0]["selfLink"], allow=[("tcp", [str(9000 + n)])],
                    sources=["10.0.0.0/8"])
@@ -411,3 +468,30 @@ def test_the_live_twin_of_the_gcp_terraform_scenario_finds_its_expected_findings
                metadata={"startup-script": "gitlab-runner register --non-interactive --token glrt-Qw3rTy7uIoPaSdFgHjKl"})
     _, document = scan(fake, tmp_path, monkeypatch, e)
     assert found(document) == expected, "\n".join(f["message"] for f in document["findings"])
+
+
+def test_a_federation_that_cannot_be_evaluated_is_unknown_and_a_gap_never_scoped(fake, tmp_path, monkeypatch):
+    e = _federated("assertion.repository_owner == 'acme' && assertion.job_workflow_ref.matches('deploy')")
+    _, document = scan(fake, tmp_path, monkeypatch, e)
+    unscoped = next(f for f in document["findings"] if f["check_id"] == "ci-federation-unscoped")
+    assert unscoped["confidence"] == "unknown" and "job_workflow_ref" in json.dumps(unscoped)
+    assert [g["what"] for g in document["coverage"]["gaps"]] == [f"federation of service account {FEDERATED}"]
+    # The same in a plan whose binding names the pool by reference: the member is known after apply.
+    plan = e.as_plan()
+    for change in plan["resource_changes"]:
+        if change["type"] == "google_service_account_iam_member":
+            change["change"]["after"].pop("member")
+            change["change"]["after_unknown"] = {"member": True}
+    plan["configuration"] = {"root_module": {"resources": [
+        {"address": c["address"], "type": c["type"], "name": c["name"], "mode": "managed",
+         "expressions": {"member": {"references": ["google_iam_workload_identity_pool.github.name",
+                                                   "google_iam_workload_identity_pool.github"]}}}
+        for c in plan["resource_changes"] if c["type"] == "google_service_account_iam_member"]}}
+    from guardrails.pipeline import scan_snapshots
+    from guardrails.providers.terraform import load_terraform
+
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    document = scan_snapshots(load_terraform(path))
+    unscoped = next(f for f in document["findings"] if f["check_id"] == "ci-federation-unscoped")
+    assert unscoped["confidence"] == "unknown" and "known only after apply" in json.dumps(unscoped)

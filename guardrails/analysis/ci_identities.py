@@ -92,8 +92,11 @@ def classify_identities(graph: EstateGraph, config: Config, ci_nodes: Iterable[s
                 reasons.append(selector.describe())
                 break
         else:
-            if attrs.get("identity_type") in NAMED_TYPES and _may_name_ci(name, tags):
-                verdict = classify_ci(identity.id, name, tags, config=by_words)
+            # An identity named by an email (a GCP service account) is named by its local part: the
+            # domain says which project holds it, not what it is.
+            own_name = name.split("@", 1)[0]
+            if attrs.get("identity_type") in NAMED_TYPES and _may_name_ci(own_name, tags):
+                verdict = classify_ci(identity.id, own_name, tags, config=by_words)
                 if verdict is not None:
                     reasons.append(verdict.reason)
         if reasons:

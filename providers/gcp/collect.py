@@ -285,6 +285,18 @@ class Collector:
             except Exception as exc:  # noqa: BLE001
                 gaps.append(_gap(project, f"iam.serviceAccountPolicies ({account.get('email')})", exc))
         snap["iam"]["serviceAccountPolicies"] = policies
+        keys = []
+        for account in accounts:
+            email = account.get("email")
+            try:
+                listed = self.session.get(f"{base}/projects/{project}/serviceAccounts/{email}/keys",
+                                          {"keyTypes": "USER_MANAGED"})
+                keys.append({"serviceAccount": email, "keys": listed.get("keys") or []})
+            except Exception as exc:  # noqa: BLE001
+                gaps.append(_gap(project, f"iam.serviceAccountKeys ({email})", exc))
+                keys.append({"serviceAccount": email, "keys": None})
+        snap["iam"]["serviceAccountKeys"] = keys
+        snap["iam"]["workloadIdentityPools"] = self._pools(base, project, gaps)
         custom = []
         for parent in [f"projects/{project}"] + [a["resource"] for a in snap["ancestors"]
                                                  if a["resource"].startswith("organizations/")]:
@@ -309,6 +321,22 @@ class Collector:
             if self._roles[role] is not None:
                 roles.append(self._roles[role])
         snap["iam"]["roles"] = roles
+
+    def _pools(self, base: str, project: str, gaps: list[dict]) -> list[dict]:
+        """Workload identity pools, each with its providers (issuer, attribute mapping and condition)."""
+        try:
+            pools = self._paged(f"{base}/projects/{project}/locations/global/workloadIdentityPools",
+                                "workloadIdentityPools")
+        except Exception as exc:  # noqa: BLE001
+            gaps.append(_gap(project, "iam.workloadIdentityPools", exc))
+            return []
+        for pool in pools:
+            try:
+                pool["providers"] = self._paged(f"{base}/{pool['name']}/providers", "workloadIdentityPoolProviders")
+            except Exception as exc:  # noqa: BLE001
+                gaps.append(_gap(project, f"iam.workloadIdentityPoolProviders ({pool.get('name')})", exc))
+                pool["providers"] = []
+        return pools
 
     def _paged(self, url: str, field: str, params: dict | None = None) -> list[dict]:
         items: list[dict] = []

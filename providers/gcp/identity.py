@@ -20,7 +20,10 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from guardrails.graph import EstateGraph, Node
+from guardrails.schema import NOT_COLLECTED
 from guardrails.identity_facts import POWER_RANK, Escalation, Hop, IdentityPower, ProductionAccess
+
+from .federation import iter_keys
 
 ADMIN_ROLES = ("roles/owner", "roles/editor")
 IMPERSONATION = ("iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt",
@@ -78,6 +81,18 @@ def add_identities(contexts: list) -> None:
                            provider="gcp", account=account.get("projectId") or ctx.project, region=None)
             if graph.has(ctx.project):
                 graph.add_edge(ctx.project, email, "contains")
+        keys = dict(iter_keys(ctx.snap))
+        listed = "serviceAccountKeys" in (ctx.snap.get("iam") or {})
+        for account in (ctx.snap.get("iam") or {}).get("serviceAccounts") or []:
+            email = account.get("email")
+            if not email or not graph.has(email) or graph.node(email).get("access_keys"):
+                continue
+            found = keys.get(email)
+            if found is not None:
+                graph.node(email).attrs["access_keys"] = found
+            elif listed or ctx.snap.get("source", "gcp") == "gcp":
+                unknown = graph.node(email).attrs.setdefault("unknown", {})
+                unknown.setdefault("access_keys", NOT_COLLECTED)
     seen: set[tuple] = set()
     for ctx in contexts:
         iam = ctx.snap.get("iam") or {}

@@ -145,9 +145,11 @@ def normalize_all(snapshots: list[dict], graph: EstateGraph) -> Callable[[], Non
     for ctx in contexts:
         _add_routes(ctx)
         _add_peerings(ctx)
+    from .federation import add_federations
     from .identity import add_identities
 
     add_identities(contexts)
+    add_federations(contexts)
     for ctx in contexts:
         _add_instances(ctx)
     for ctx in contexts:

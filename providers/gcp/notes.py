@@ -36,6 +36,11 @@ CHECK_NOTES = {
     "ci-secret-in-user-data": "applies: every metadata item of the instance (startup-script, user-data and custom "
                               "keys; public ssh-keys and GCE's own bookkeeping left out).",
     "ci-long-lived-runner": "applies: a runner VM older than the limit, or not created by a managed instance group.",
-    "ci-federation-unscoped": "does not apply yet: workload identity pools and their providers are not collected.",
-    "ci-stored-credential": "does not apply yet: user-managed service account keys are not collected.",
+    "ci-federation-unscoped": ("applies: a workload identity pool's OIDC provider with a CI platform's issuer, its "
+                               "attribute condition (CEL: ==, !=, in, startsWith, &&, ||, ! over assertion.*, "
+                               "attribute.* and google.subject) and the principal or principalSet that "
+                               "roles/iam.workloadIdentityUser or Token Creator on a service account names, read "
+                               "together; any other condition is unknown, never scoped."),
+    "ci-stored-credential": ("applies: active user-managed keys of a service account that is a CI identity (IAM "
+                             "keys.list), with their age; their last use is in Policy Analyzer and is not collected."),
 }

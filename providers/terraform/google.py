@@ -33,6 +33,9 @@ T_PROXY = ("google_compute_target_http_proxy", "google_compute_target_https_prox
 T_URL_MAP = ("google_compute_url_map",)
 T_ACCOUNT = ("google_service_account",)
 T_PROJECT = ("google_project",)
+T_WI_POOL = ("google_iam_workload_identity_pool",)
+T_WI_PROVIDER = ("google_iam_workload_identity_pool_provider",)
+T_ACCOUNT_KEY = ("google_service_account_key",)
 IAM_TYPES = {"google_project_iam_member": "projects", "google_project_iam_binding": "projects",
              "google_folder_iam_member": "folders", "google_folder_iam_binding": "folders",
              "google_organization_iam_member": "organizations", "google_organization_iam_binding": "organizations",
@@ -186,6 +189,8 @@ class GoogleTranslator:
         for res in self.resources:
             if res.type in IAM_TYPES:
                 self._binding(res)
+        self._workload_identity(by_type)
+        self._keys(by_type)
         return self.snapshot()
 
     def each(self, by_type: dict, types: Iterable[str]) -> list[TfResource]:
@@ -434,11 +439,88 @@ class GoogleTranslator:
         return member if isinstance(member, str) and ":" in member else None
 
     def _members_from_config(self, res: TfResource) -> list[str]:
-        """`serviceAccount:${google_service_account.x.email}`: the accounts the expression names."""
+        """`serviceAccount:${google_service_account.x.email}`: the accounts the expression names;
+        `principalSet://iam.googleapis.com/${google_iam_workload_identity_pool.x.name}/...`: the pool,
+        with which of its principals only known after apply."""
         path = ("member",) if res.type.endswith("_member") else ("members",)
         targets, _, _ = self.linker.targets_from_config(res, path, T_ACCOUNT)
         emails = getattr(self, "_emails", {})
-        return [f"serviceAccount:{emails[t.address]}" for t in targets if t.address in emails]
+        members = [f"serviceAccount:{emails[t.address]}" for t in targets if t.address in emails]
+        pools, _, _ = self.linker.targets_from_config(res, path, T_WI_POOL)
+        members += [f"principalSet://iam.googleapis.com/{self._pool_name(p)}/{ASSIGNED_AT_APPLY}" for p in pools]
+        return members
+
+    # -- workload identity federation and stored keys ----------------------------------------------
+
+    def _pool_name(self, res: TfResource) -> str:
+        """A pool's name as the API and bindings spell it: by project number, when the plan says it
+        (a google_project, or a binding that names the pool by number), else by project id."""
+        pool_id = self.value(res, "workload_identity_pool_id", default=res.name)
+        number = self.project_number()
+        if number == "PROJECT_NUMBER":
+            number = self.project
+            for values in self._literal_members():
+                found = re.search(rf"/projects/([^/]+)/locations/global/workloadIdentityPools/{re.escape(pool_id)}/",
+                                  values)
+                if found:
+                    number = found.group(1)
+                    break
+        return f"projects/{number}/locations/global/workloadIdentityPools/{pool_id}"
+
+    def _literal_members(self) -> list[str]:
+        return [m for bindings in self.policies.values() for b in bindings for m in b.get("members") or []]
+
+    def _workload_identity(self, by_type: dict) -> None:
+        pools: dict[str, dict] = {}
+        for res in self.each(by_type, T_WI_POOL):
+            pools[res.address] = {"name": self._pool_name(res), "state": "ACTIVE",
+                                  "disabled": bool(self.value(res, "disabled", default=False)),
+                                  "_address": res.address, "providers": []}
+        for res in self.each(by_type, T_WI_PROVIDER):
+            target = self.ref(res, ("workload_identity_pool_id",), T_WI_POOL)
+            pool = pools.get(target)
+            if pool is None:
+                pool_id = self.value(res, "workload_identity_pool_id", default="unknown")
+                pool = next((p for p in pools.values() if p["name"].endswith(f"/{pool_id}")), None)
+            if pool is None:
+                self.gaps.append({"provider": "terraform", "scope": self.project, "region": None,
+                                  "what": f"workload identity pool of {res.address}",
+                                  "error": "the pool is not in the plan: which service accounts its tokens can "
+                                           "become is unknown"})
+                continue
+            provider_id = self.value(res, "workload_identity_pool_provider_id", default=res.name)
+            oidc = (self.value(res, "oidc", default=[]) or [{}])[0] or {}
+            provider = {"name": f"{pool['name']}/providers/{provider_id}", "state": "ACTIVE",
+                        "disabled": bool(self.value(res, "disabled", default=False)),
+                        "oidc": {"issuerUri": oidc.get("issuer_uri"),
+                                 "allowedAudiences": list(oidc.get("allowed_audiences") or [])},
+                        "attributeMapping": dict(self.value(res, "attribute_mapping", default={}) or {}),
+                        "_address": res.address}
+            condition = self.value(res, "attribute_condition")
+            if condition:
+                provider["attributeCondition"] = condition
+            unknown = [f for f, path in (("attributeCondition", ("attribute_condition",)),
+                                         ("attributeMapping", ("attribute_mapping",)),
+                                         ("issuerUri", ("oidc",))) if self.unknown(res, *path)]
+            if unknown:
+                provider["_unknown"] = unknown
+            pool["providers"].append(provider)
+        self.iam["workloadIdentityPools"] = list(pools.values())
+
+    def _keys(self, by_type: dict) -> None:
+        emails = getattr(self, "_emails", {})
+        keys: dict[str, list[dict]] = {email: [] for email in emails.values()}
+        for res in self.each(by_type, T_ACCOUNT_KEY):
+            target = self.ref(res, ("service_account_id",), T_ACCOUNT)
+            email = emails.get(target) or (target or "").rsplit("/", 1)[-1]
+            if "@" not in email:
+                continue
+            name = self.value(res, "name")
+            keys.setdefault(email, []).append({
+                "name": name if isinstance(name, str) and name else res.address,
+                "validAfterTime": self.value(res, "valid_after"), "keyType": "USER_MANAGED",
+                "disabled": bool(self.value(res, "disabled", default=False)), "_address": res.address})
+        self.iam["serviceAccountKeys"] = [{"serviceAccount": email, "keys": found} for email, found in keys.items()]
 
     def snapshot(self) -> dict:
         policies = [{"resource": resource, "policy": {"bindings": bindings}}
