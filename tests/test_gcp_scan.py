@@ -177,6 +177,14 @@ def runner_token_in_startup_script() -> GcpEstate:
     return e
 
 
+def ci_by_network_tag() -> GcpEstate:
+    e = GcpEstate()
+    net = e.network()
+    e.firewall("allow-ci", net, allow=[("tcp", ["8080"])], sources=["0.0.0.0/0"], targets=["jenkins"])
+    e.instance("vm-4711", net, ip="10.128.0.7", nat_ip="34.70.1.7", tags=["jenkins"])
+    return e
+
+
 def public_web_server() -> GcpEstate:
     e = GcpEstate()
     net = e.network()
@@ -272,6 +280,10 @@ SCENARIOS = {
     "runner token in a startup script": (runner_token_in_startup_script,
                                          {("ci-secret-in-user-data", "gitlab-runner-1")}),
     "public web server that is not CI": (public_web_server, set()),
+    "CI by its network tag": (ci_by_network_tag, {("ci-internet-exposed", "vm-4711"),
+                                                  ("ci-firewall-allows-internet", "vm-4711"),
+                                                  ("ci-internet-gateway-segment", "vm-4711"),
+                                                  ("ci-not-behind-load-balancer", "vm-4711")}),
     "production project": (production_project, {("ci-production-access", "gitlab-runner-1")}),
     "runner reaches production by network tag": (runner_reaches_production_by_tag,
                                                  {("ci-reaches-production", "gitlab-runner-1")}),

@@ -77,7 +77,8 @@ def _has_runner_word(texts: Iterable[str]) -> bool:
 
 def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | None = None,
                 autoscaling_group: str | None = None, managed_service: bool = False,
-                in_network: bool = True, config: Config | None = None) -> CiVerdict | None:
+                in_network: bool = True, config: Config | None = None,
+                network_tags: Iterable[str] = ()) -> CiVerdict | None:
     """The CI verdict for one compute node, or None; first matching rule wins.
 
     A managed build service is a runner when its words say CI, and by itself only when it runs in
@@ -88,6 +89,8 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
     # The image's own words count for the role only when the image is what says CI: a Jenkins
     # controller built from an image "with-cloudwatch-agent" is still a server.
     texts = [t for t in (name, autoscaling_group or "") if t]
+    # Network tags (GCP) name what a node is to the firewall and routes: words like its name's.
+    network_tags = list(network_tags)
 
     for selector in config.ci_nodes:
         if selector.matches(node_id, name, tags):
@@ -95,7 +98,8 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
                                      else "server")
             return CiVerdict(role, selector.describe())
 
-    every_text = "\n".join([name, autoscaling_group or "", image or "", *tags.keys(), *tags.values()]).lower()
+    every_text = "\n".join([name, autoscaling_group or "", image or "", *tags.keys(), *tags.values(),
+                            *network_tags]).lower()
     if "ci-role" in every_text:  # every key of ROLE_TAG_KEYS holds it
         for key, value in tags.items():
             if key.lower() in ROLE_TAG_KEYS and value.strip().lower() in ("server", "runner"):
@@ -105,11 +109,12 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
     if not names_ci_word(every_text):
         return CiVerdict("runner", "managed build service in a VPC") if managed_service and in_network else None
 
-    tag_values = _tag_values(tags)
+    tag_values = _tag_values(tags) + network_tags
     role = "runner" if managed_service or _has_runner_word(texts + tag_values) else "server"
     labelled = [("name", name), ("autoscaling group", autoscaling_group or ""), ("image", image or "")]
     labelled += [(f"tag {k}", v) for k, v in tags.items() if not k.lower().startswith("aws:")]
     labelled += [("tag key", k) for k in tags if not k.lower().startswith("aws:") and k.lower() not in ROLE_TAG_KEYS]
+    labelled += [("network tag", t) for t in network_tags]
     for label, text in labelled:
         word = _product_word(text) if text else None
         if word:
@@ -118,6 +123,7 @@ def classify_ci(node_id: str, name: str, tags: dict[str, str], *, image: str | N
             return CiVerdict(role, f"{label} {text!r} contains CI product word {word!r}")
     generic_sources = [("name", name), ("autoscaling group", autoscaling_group or "")]
     generic_sources += [(f"tag {k}", v) for k, v in tags.items() if not k.lower().startswith("aws:")]
+    generic_sources += [("network tag", t) for t in network_tags]
     generic = _whole_words(*GENERIC_WORDS)
     for label, text in generic_sources:
         match = generic.search(text.lower()) if text else None

@@ -95,12 +95,19 @@ def classify_nodes(graph: EstateGraph, config: Config) -> dict[str, CiVerdict]:
         name = attrs.get("name") or node_id
         tags = attrs.get("tags") or {}
         image, group, managed = attrs.get("image_name"), attrs.get("autoscaling_group"), bool(attrs.get("managed_service"))
+        network_tags: tuple[str, ...] = ()
+        for iface in attrs.get("interfaces") or ():
+            if iface.get("network_tags"):
+                network_tags = tuple(sorted({t for i in attrs["interfaces"] for t in i.get("network_tags") or ()}))
+                break
         shared = None
         if by_words and not managed:
-            shared = (image, group, tuple(item for item in tags.items() if item[0] != "Name" or item[1] != name))
+            shared = (image, group, network_tags,
+                      tuple(item for item in tags.items() if item[0] != "Name" or item[1] != name))
             if shared in quiet and not names_ci_word(name.lower()):
                 continue
         verdict = classify_ci(node_id, name, tags, image=image, autoscaling_group=group, managed_service=managed,
+                              network_tags=network_tags,
                               in_network=attrs.get("in_network", True), config=config)
         if verdict:
             verdicts[node_id] = verdict
