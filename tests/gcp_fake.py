@@ -427,6 +427,8 @@ class GcpFake:
         with self._lock:
             self.requests.append((request.method, request.path))
             reply = self.replies.get((request.method, request.path))
+        if callable(reply) and not isinstance(reply, Response):  # a reply made when asked (a slow one)
+            reply = reply()
         if isinstance(reply, Response):
             return reply
         if reply is None:

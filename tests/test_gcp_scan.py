@@ -507,3 +507,22 @@ def test_a_federation_that_cannot_be_evaluated_is_unknown_and_a_gap_never_scoped
     document = scan_snapshots(load_terraform(path))
     unscoped = next(f for f in document["findings"] if f["check_id"] == "ci-federation-unscoped")
     assert unscoped["confidence"] == "unknown" and "known only after apply" in json.dumps(unscoped)
+
+
+def test_what_the_timeout_leaves_unread_is_a_coverage_gap(fake, tmp_path, monkeypatch):
+    import time
+
+    e = public_jenkins()
+    instances = e.replies()[("GET", "/compute/v1/projects/acme-ci/aggregated/instances")]
+
+    def slow():
+        time.sleep(1.5)
+        return instances
+
+    code, document = scan(fake, tmp_path, monkeypatch, e, args=("--project", "acme-ci", "--timeout", "1"),
+                          overrides={("GET", "/compute/v1/projects/acme-ci/aggregated/instances"): slow})
+    gaps = {g["what"]: g["error"] for g in document["coverage"]["gaps"]}
+    assert "project" not in gaps and "compute.instances" not in gaps
+    assert gaps["compute.firewalls"] == gaps["iam.serviceAccounts"] == "collection timed out"
+    assert not any(path.endswith("/global/firewalls") for _, path in fake.requests)
+    assert code == 1 and ("ci-not-behind-load-balancer", "jenkins") in found(document)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import time
 from typing import Any, Callable, Iterable
 
 from guardrails.snapshot import FORMAT, VERSION
@@ -51,15 +52,36 @@ class ReadOnlyError(RuntimeError):
     """A call that could change the cloud: never made."""
 
 
-class ReadOnly:
-    """A client whose only callable methods are reads (get, list, aggregatedList, getIamPolicy)."""
+class TimedOut(RuntimeError):
+    """The scan's --timeout passed before this call: not made, a coverage gap."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self) -> None:
+        super().__init__("collection timed out")
+
+
+class Deadline:
+    """When collection stops (`--timeout`): calls after it are not made."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.at = time.monotonic() + seconds if seconds else None
+
+    def check(self) -> None:
+        if self.at is not None and time.monotonic() > self.at:
+            raise TimedOut()
+
+
+class ReadOnly:
+    """A client whose only callable methods are reads (get, list, aggregatedList, getIamPolicy),
+    none of them made once the deadline has passed."""
+
+    def __init__(self, client: Any, deadline: Deadline | None = None) -> None:
         self._client = client
+        self._deadline = deadline or Deadline(None)
 
     def __getattr__(self, name: str) -> Any:
         if not READ_METHODS.match(name):
             raise ReadOnlyError(f"{type(self._client).__name__}.{name} is not a read; refused")
+        self._deadline.check()
         return getattr(self._client, name)
 
 
@@ -101,19 +123,22 @@ def _as_dict(message: Any) -> dict:
 class ReadOnlySession:
     """google-auth's authorized session, for GET and getIamPolicy only."""
 
-    def __init__(self, creds: Any, timeout: float) -> None:
+    def __init__(self, creds: Any, timeout: float, deadline: Deadline | None = None) -> None:
         from google.auth.transport.requests import AuthorizedSession
 
         self._session = AuthorizedSession(creds)
         self._timeout = timeout
+        self._deadline = deadline or Deadline(None)
 
     def get(self, url: str, params: dict | None = None) -> dict:
+        self._deadline.check()
         reply = self._session.get(url, params=params, timeout=self._timeout)
         return _json(reply)
 
     def get_iam_policy(self, url: str) -> dict:
         if not url.endswith(":getIamPolicy"):
             raise ReadOnlyError(f"POST {url} is not a read; refused")
+        self._deadline.check()
         reply = self._session.post(url, json={"options": {"requestedPolicyVersion": 3}}, timeout=self._timeout)
         return _json(reply)
 
@@ -139,25 +164,27 @@ class Collector:
     """Collects one or more projects with one set of clients."""
 
     def __init__(self, creds: Any, progress: Callable[[str], None] | None = None, call_timeout: float = 30.0,
-                 environ: dict | None = None) -> None:
+                 environ: dict | None = None, timeout: float | None = None) -> None:
         from google.api_core.client_options import ClientOptions
         from google.cloud import compute_v1, resourcemanager_v3
 
         self.progress = progress or (lambda _: None)
         self.timeout = call_timeout
+        deadline = Deadline(timeout)
         compute = ClientOptions(api_endpoint=endpoint("compute", environ))
         manager = ClientOptions(api_endpoint=endpoint("cloudresourcemanager", environ))
         self.compute = {name: ReadOnly(getattr(compute_v1, name)(credentials=creds, client_options=compute,
-                                                                 transport="rest"))
+                                                                 transport="rest"), deadline)
                         for name in {*(c for c, _ in AGGREGATED.values()), *GLOBAL.values()}}
         self.projects = ReadOnly(resourcemanager_v3.ProjectsClient(credentials=creds, client_options=manager,
-                                                                   transport="rest"))
+                                                                   transport="rest"), deadline)
         self.folders = ReadOnly(resourcemanager_v3.FoldersClient(credentials=creds, client_options=manager,
-                                                                 transport="rest"))
+                                                                 transport="rest"), deadline)
         self.organizations = ReadOnly(resourcemanager_v3.OrganizationsClient(credentials=creds,
-                                                                             client_options=manager, transport="rest"))
+                                                                             client_options=manager, transport="rest"),
+                                      deadline)
         self.iam_base = endpoint("iam", environ)
-        self.session = ReadOnlySession(creds, call_timeout)
+        self.session = ReadOnlySession(creds, call_timeout, deadline)
         self._roles: dict[str, dict | None] = {}  # predefined role -> its definition, once per scan
         self._policies: dict[str, dict | None] = {}  # a folder's or organization's policy, once per scan
 
@@ -359,9 +386,11 @@ def _gap(scope: str, what: str, exc: Exception) -> dict:
 
 
 def collect(projects: Iterable[str], creds: Any, progress: Callable[[str], None] | None = None,
-            call_timeout: float = 30.0, environ: dict | None = None, parents: Iterable[str] = ()) -> list[dict]:
-    """One snapshot per project: the projects named and every active project beneath `parents`."""
-    collector = Collector(creds, progress, call_timeout, environ)
+            call_timeout: float = 30.0, environ: dict | None = None, parents: Iterable[str] = (),
+            timeout: float | None = None) -> list[dict]:
+    """One snapshot per project: the projects named and every active project beneath `parents`.
+    After `timeout` seconds no call is made: what was not read is a coverage gap each."""
+    collector = Collector(creds, progress, call_timeout, environ, timeout)
     scope_gaps: list[dict] = []
     wanted = list(dict.fromkeys(projects))
     for parent in parents:

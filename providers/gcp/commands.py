@@ -10,7 +10,7 @@ import typer
 
 from guardrails import commands as common
 from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT,
-                                 WORKERS_OPT, FailOn, Format)
+                                 TIMEOUT_OPT, WORKERS_OPT, FailOn, Format)
 from guardrails.errors import UserError
 
 
@@ -33,6 +33,7 @@ def scan_gcp(
     save_snapshot: Optional[Path] = typer.Option(None, "--save-snapshot", help="Also save what was collected (gzip "
                                                                                  "when the name ends in .gz; one file "
                                                                                  "per project when several)."),
+    timeout: Optional[float] = TIMEOUT_OPT,
     call_timeout: Optional[float] = typer.Option(None, "--call-timeout", min=0.1, metavar="SECONDS",
                                                  help="Longest wait for one Google Cloud reply (default: 30)."),
     config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
@@ -59,7 +60,7 @@ def scan_gcp(
         raise UserError(f"no Google Cloud credentials: {str(exc).splitlines()[0]}") from None
     with common.progress("Collecting Google Cloud", quiet) as progress:
         snaps = collect.collect(projects, creds, progress=progress, call_timeout=call_timeout or 30.0,
-                                parents=parents)
+                                parents=parents, timeout=timeout)
     if not snaps:
         raise CollectionError("nothing could be collected: no active project found beneath "
                               + ", ".join(parents))
