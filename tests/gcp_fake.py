@@ -137,15 +137,25 @@ class GcpEstate:
                                                      f"global/images/{image}"})
         return link
 
-    def https_load_balancer(self, name: str, members: list[str], *, port: int = 8080) -> None:
+    def https_load_balancer(self, name: str, members: list[str], *, port: int = 8080,
+                            managed_group: str | None = None) -> None:
         """An external HTTPS load balancer: forwarding rule 443 -> proxy -> url map -> backend
-        service -> an unmanaged instance group of `members`, on the group's named port."""
-        group = f"{self.link}/zones/{self.zone}/instanceGroups/{name}-group"
-        self.compute["instanceGroups"].append({"kind": "compute#instanceGroup", "name": f"{name}-group",
+        service -> an unmanaged instance group of `members`, on the group's named port; or the
+        group of managed instance group `managed_group`, whose instances were made with it."""
+        group_name = managed_group or f"{name}-group"
+        group = f"{self.link}/zones/{self.zone}/instanceGroups/{group_name}"
+        self.compute["instanceGroups"].append({"kind": "compute#instanceGroup", "name": group_name,
                                                "selfLink": group, "zone": f"{self.link}/zones/{self.zone}",
                                                "namedPorts": [{"name": "http", "port": port}]})
-        self.member_lists[f"{COMPUTE}/projects/{self.project}/zones/{self.zone}/instanceGroups/{name}-group/"
-                          "listInstances"] = members
+        if managed_group:
+            self.compute["instanceGroupManagers"].append({
+                "kind": "compute#instanceGroupManager", "name": managed_group, "zone": f"{self.link}/zones/{self.zone}",
+                "selfLink": f"{self.link}/zones/{self.zone}/instanceGroupManagers/{managed_group}",
+                "instanceGroup": group, "baseInstanceName": managed_group, "targetSize": 1,
+                "namedPorts": [{"name": "http", "port": port}]})
+        else:
+            self.member_lists[f"{COMPUTE}/projects/{self.project}/zones/{self.zone}/instanceGroups/{name}-group/"
+                              "listInstances"] = members
         service = f"{self.link}/global/backendServices/{name}-backend"
         self.compute["backendServices"].append({"kind": "compute#backendService", "name": f"{name}-backend",
                                                 "selfLink": service, "portName": "http", "protocol": "HTTP",
@@ -321,10 +331,16 @@ class GcpEstate:
                                                                 "name_prefix": None, **template})
                 add("google_compute_instance_group_manager", group, {
                     "name": group, "zone": self.zone, "base_instance_name": inst["name"],
+                    "self_link": f"{self.link}/zones/{self.zone}/instanceGroupManagers/{group}",
+                    "named_port": [{"name": p["name"], "port": p["port"]} for m in self.compute["instanceGroupManagers"]
+                                   if m["name"] == group for p in m["namedPorts"]],
                     "version": [{"instance_template": template_link}], "target_size": 1})
             else:
                 add("google_compute_instance", inst["name"], values)
+        managers = {m["instanceGroup"]: m["selfLink"] for m in self.compute["instanceGroupManagers"]}
         for group in self.compute["instanceGroups"]:
+            if group["selfLink"] in managers:
+                continue  # the managed instance group's own, made with it
             members = next(m for p, m in self.member_lists.items() if p.endswith(f"/{group['name']}/listInstances"))
             add("google_compute_instance_group", group["name"], {
                 "name": group["name"], "zone": self.zone, "self_link": group["selfLink"], "instances": members,
@@ -333,7 +349,7 @@ class GcpEstate:
             add("google_compute_backend_service", service["name"], {
                 "name": service["name"], "self_link": service["selfLink"], "port_name": service["portName"],
                 "protocol": service["protocol"], "load_balancing_scheme": service["loadBalancingScheme"],
-                "backend": [{"group": b["group"]} for b in service["backends"]]})
+                "backend": [{"group": managers.get(b["group"], b["group"])} for b in service["backends"]]})
         for url_map in self.compute["urlMaps"]:
             add("google_compute_url_map", url_map["name"], {"name": url_map["name"], "self_link": url_map["selfLink"],
                                                             "default_service": url_map["defaultService"]})

@@ -115,6 +115,17 @@ def behind_load_balancer_only() -> GcpEstate:
     return e
 
 
+def managed_fleet_behind_load_balancer() -> GcpEstate:
+    """A neutrally named VM that a managed instance group named for Jenkins made, served by a load
+    balancer through the group: CI by the group's name, members known from the VM's own metadata."""
+    e = GcpEstate()
+    net = e.network()
+    e.firewall("allow-google-front-ends", net, allow=[("tcp", ["8080"])], sources=FRONT_END)
+    e.instance("vm-7f2k", net, ip="10.128.0.12", group="jenkins-controllers")
+    e.https_load_balancer("jenkins", [], managed_group="jenkins-controllers")
+    return e
+
+
 def load_balancer_not_admitted() -> GcpEstate:
     e = GcpEstate()
     net = e.network()
@@ -269,6 +280,8 @@ SCENARIOS = {
                                                             ("ci-not-behind-load-balancer", "jenkins")}),
     "behind a load balancer only": (behind_load_balancer_only, {("ci-internet-exposed", "jenkins")}),
     "load balancer the firewall does not admit": (load_balancer_not_admitted, set()),
+    "managed instance group behind a load balancer": (managed_fleet_behind_load_balancer,
+                                                      {("ci-internet-exposed", "vm-7f2k")}),
     "no external IP, open rule": (no_external_ip_open_rule, {("ci-firewall-allows-internet", "gitlab-runner-1")}),
     "editor service account": (editor_service_account, {("ci-admin-identity", "gitlab-runner-1")}),
     # The owner it impersonates is no CI identity: its project's id (acme-ci) is not its name.
@@ -303,9 +316,12 @@ SCENARIOS = {
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_scan_gcp_finds_what_the_semantics_say(name, fake, tmp_path, monkeypatch):
     build, expected = SCENARIOS[name]
-    code, document = scan(fake, tmp_path, monkeypatch, build())
+    estate = build()
+    code, document = scan(fake, tmp_path, monkeypatch, estate)
     assert found(document) == expected, "\n".join(f["message"] for f in document["findings"])
     assert document["coverage"]["gaps"] == []
+    # A managed instance group's members come from its instances' metadata, not a list call.
+    assert bool(estate.member_lists) == any(path.endswith("/listInstances") for _, path in fake.requests)
     assert code == (1 if any(f["severity"] in ("critical", "high") for f in document["findings"]) else 0)
     # Read-only: every call was a GET, or a POST of a read (getIamPolicy, listInstances).
     writes = [r for r in fake.requests if r[0] != "GET" and not r[1].endswith(READ_POSTS)]

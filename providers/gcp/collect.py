@@ -282,11 +282,14 @@ class Collector:
             return []
 
     def _group_members(self, project: str, compute: dict, gaps: list[dict]) -> None:
-        """The instances of the instance groups that load balancers serve (one list call each)."""
+        """The instances of the unmanaged instance groups that load balancers serve (one list call
+        each). A managed instance group's instances name their manager in their `created-by`
+        metadata: normalization reads its members from there."""
         served = {b.get("group") for s in compute.get("backendServices") or [] for b in s.get("backends") or []}
+        managed = {m.get("instanceGroup") for m in compute.get("instanceGroupManagers") or []}
         client = self.compute["InstanceGroupsClient"]
         for group in compute.get("instanceGroups") or []:
-            if group.get("selfLink") not in served or not group.get("zone"):
+            if group.get("selfLink") not in served or group.get("selfLink") in managed or not group.get("zone"):
                 continue
             try:
                 members = client.list_instances(project=project, zone=group["zone"].rsplit("/", 1)[-1],

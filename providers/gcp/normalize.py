@@ -450,8 +450,31 @@ def _add_instances(ctx: _Context) -> None:
 # -- load balancers --------------------------------------------------------------------------------
 
 
+def _managed_members(ctx: _Context) -> None:
+    """The members of the instance groups managed instance groups keep, from their instances' own
+    `created-by` metadata (which names the manager), so no per-group list call is needed."""
+    managed: dict[str, dict] = {}  # `zones/Z/instanceGroupManagers/NAME` -> the manager's instance group
+    groups = {path_of(g.get("selfLink")): g for g in ctx.items("instanceGroups")}
+    for manager in ctx.items("instanceGroupManagers"):
+        group = groups.get(path_of(manager.get("instanceGroup")))
+        where = manager.get("zone") or manager.get("region")
+        if group is not None and "_members" not in group and where:
+            kind = "zones" if manager.get("zone") else "regions"
+            managed[f"{kind}/{name_of(where)}/instanceGroupManagers/{manager.get('name')}"] = group
+    if not managed:
+        return
+    for group in managed.values():
+        group["_members"] = []
+    for item in ctx.items("instances"):
+        created_by = _metadata_value(item.get("metadata"), "created-by") or ""
+        key = created_by.split("/", 2)[-1] if created_by.startswith("projects/") else created_by
+        if key in managed:
+            managed[key]["_members"].append(item.get("selfLink") or instance_id(item, ctx.project))
+
+
 def _add_load_balancers(ctx: _Context) -> None:
     g = ctx.graph
+    _managed_members(ctx)
     # Resources by path, with the list they came from: what a target is, its list says.
     by_path = {path_of(i.get("selfLink")): (name, i) for name in ("backendServices", "regionBackendServices",
                                                                   "targetPools", "urlMaps", *PROXY_TARGETS,
