@@ -402,6 +402,8 @@ class Identity(NodeRecord):
     inline_policies: list[dict] = attr("policies embedded in it: {name, document}", [])
     boundary: dict | None = attr("the policy bounding its permissions: {name, arn, document}")
     access_keys: list[AccessKey] = attr("its long-lived keys, active or not", [])
+    stands_for: str | None = attr("the identity whose credentials this one is, with less power (a GCP VM's token "
+                                  "of its service account, limited by the VM's access scopes)")
     ci_reasons: list[str] = attr("why the provider itself knows the identity is a pipeline's (a CI system "
                                  "configured to use it); analysis adds the other reasons (guardrails/analysis/"
                                  "ci_identities.py)", [])

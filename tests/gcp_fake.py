@@ -277,7 +277,8 @@ class GcpEstate:
                 if member.split(":", 1)[1].endswith("-compute@developer.gserviceaccount.com"):
                     continue  # the default grant, which the translation assumes
                 add("google_project_iam_member", f"{binding['role'].rsplit('/', 1)[-1]}-{len(changes)}",
-                    {"role": binding["role"], "member": member})
+                    {"role": binding["role"], "member": member,
+                     "condition": [binding["condition"]] if binding.get("condition") else []})
         for folder, bindings in self.ancestors.items():
             for binding in bindings:
                 for member in binding["members"]:

@@ -172,6 +172,37 @@ def project_iam_admin_from_folder() -> GcpEstate:
     return e
 
 
+def editor_with_default_scopes() -> GcpEstate:
+    """An editor service account on a VM whose access scopes open only reads of Cloud Storage (the
+    default scopes): the VM's token cannot use the account's power."""
+    e = GcpEstate()
+    net = e.network()
+    runner = e.service_account("ci-runner")
+    e.grant("roles/editor", runner)
+    e.instance("gitlab-runner-1", net, ip="10.128.0.5", account=runner, group="gitlab-runners")
+    return e
+
+
+def editor_with_compute_scope() -> GcpEstate:
+    """The compute scope opens the compute API: the token can launch a VM as the owner service
+    account (actAs, which editor holds) with the cloud-platform scope."""
+    e = GcpEstate()
+    net = e.network()
+    e.grant("roles/owner", e.service_account("deployer"))
+    runner = e.service_account("ci-runner")
+    e.grant("roles/editor", runner)
+    e.roles["roles/editor"] = e.roles["roles/editor"] + ["iam.serviceAccounts.actAs"]
+    e.instance("gitlab-runner-1", net, ip="10.128.0.5", account=runner, group="gitlab-runners",
+               scopes=["https://www.googleapis.com/auth/compute"])
+    return e
+
+
+def editor_under_a_condition() -> GcpEstate:
+    e = editor_service_account()
+    e.bindings[0]["condition"] = {"title": "until 2027", "expression": "request.time < timestamp('2027-01-01T00:00:00Z')"}
+    return e
+
+
 def default_service_account_cloud_platform() -> GcpEstate:
     e = GcpEstate()
     net = e.network()
@@ -288,6 +319,11 @@ SCENARIOS = {
     "token creator on an owner": (token_creator, {("ci-admin-identity", "gitlab-runner-1")}),
     "project IAM admin from the folder": (project_iam_admin_from_folder,
                                           {("ci-privilege-escalation", "gitlab-runner-1")}),
+    "editor service account, default scopes": (editor_with_default_scopes, set()),
+    "editor service account, compute scope": (editor_with_compute_scope,
+                                              {("ci-privilege-escalation", "gitlab-runner-1")}),
+    "editor service account under an IAM condition": (editor_under_a_condition,
+                                                      {("ci-admin-identity", "gitlab-runner-1")}),
     "default service account, cloud-platform scope": (default_service_account_cloud_platform,
                                                       {("ci-admin-identity", "jenkins-agent-1")}),
     "runner token in a startup script": (runner_token_in_startup_script,
@@ -320,6 +356,7 @@ def test_scan_gcp_finds_what_the_semantics_say(name, fake, tmp_path, monkeypatch
     code, document = scan(fake, tmp_path, monkeypatch, estate)
     assert found(document) == expected, "\n".join(f["message"] for f in document["findings"])
     assert document["coverage"]["gaps"] == []
+    assert all(f["confidence"] == ("unknown" if "condition" in name else "confirmed") for f in document["findings"])
     # A managed instance group's members come from its instances' metadata, not a list call.
     assert bool(estate.member_lists) == any(path.endswith("/listInstances") for _, path in fake.requests)
     assert code == (1 if any(f["severity"] in ("critical", "high") for f in document["findings"]) else 0)
@@ -404,6 +441,7 @@ def test_the_same_estate_as_a_terraform_plan_gives_the_same_findings(name, fake,
     document = scan_snapshots(load_terraform(plan))
     assert found(document) == expected, "\n".join(f["message"] for f in document["findings"])
     assert document["coverage"]["gaps"] == []
+    assert all(f["confidence"] == ("unknown" if "condition" in name else "confirmed") for f in document["findings"])
 
 
 def _permission(method: str, path: str) -> str | None:

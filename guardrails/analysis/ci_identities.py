@@ -107,6 +107,10 @@ def classify_identities(graph: EstateGraph, config: Config, ci_nodes: Iterable[s
                 entry = found.setdefault(identity.id, _Found())
                 entry.nodes.append(node_id)
                 entry.reasons.append(f"CI node {graph.node(node_id).name} runs as it")
+                # The identity a limited one stands for is that node's too, reported on the node.
+                account = identity.get("stands_for")
+                if account and account in found:
+                    found[account].nodes.append(node_id)
     out = {}
     for identity_id in sorted(found):
         entry = found[identity_id]

@@ -20,8 +20,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from guardrails.graph import EstateGraph, Node
+from guardrails.identity_facts import (CONFIRMED, POWER_RANK, UNKNOWN, Escalation, Hop, IdentityPower,
+                                       ProductionAccess)
 from guardrails.schema import NOT_COLLECTED
-from guardrails.identity_facts import POWER_RANK, Escalation, Hop, IdentityPower, ProductionAccess
 
 from .federation import iter_keys
 
@@ -44,8 +45,45 @@ KNOWN_ROLES = {
     "roles/resourcemanager.folderIamAdmin": ("resourcemanager.folders.setIamPolicy",),
     "roles/resourcemanager.organizationAdmin": ("resourcemanager.organizations.setIamPolicy",),
     "roles/iam.workloadIdentityUser": ("iam.serviceAccounts.getAccessToken",),
+    # Basic roles: what a token limited to some APIs by its access scopes still reaches of them.
+    "roles/editor": ("compute.instances.create", "compute.instances.setMetadata", "iam.serviceAccounts.actAs",
+                     "storage.objects.create"),
+    "roles/owner": ("compute.instances.create", "compute.instances.setMetadata", "iam.serviceAccounts.actAs",
+                    "storage.objects.create", "resourcemanager.projects.setIamPolicy"),
 }
 READ_VERBS = ("get", "list", "getIamPolicy", "search", "query", "read", "export", "view")
+
+# Access scopes: a VM's metadata server hands out tokens limited to its scopes, whatever IAM grants
+# the service account. The services each scope opens, by permission prefix (a read-only scope
+# opens only reads); cloud-platform opens every API.
+FULL_SCOPE = "cloud-platform"
+SCOPE_SERVICES = {"compute": ("compute.", "iam.serviceAccounts.actAs"), "iam": ("iam.",),
+                  "devstorage.full_control": ("storage.",), "devstorage.read_write": ("storage.",),
+                  "sqlservice.admin": ("cloudsql.",), "ndev.clouddns.readwrite": ("dns.",), "pubsub": ("pubsub.",),
+                  "cloudkms": ("cloudkms.",), "bigquery": ("bigquery.",), "source.full_control": ("source.",),
+                  "cloud-platform.read-only": (), "compute.readonly": (), "devstorage.read_only": ()}
+
+
+def scope_names(scopes) -> tuple[str, ...]:
+    """Scopes as their short names (`cloud-platform`), sorted."""
+    return tuple(sorted({str(s).rstrip("/").rsplit("/", 1)[-1] for s in scopes or ()}))
+
+
+def scopes_limit(scopes) -> bool:
+    """Whether access scopes keep a VM's token from part of its service account's power."""
+    return FULL_SCOPE not in scope_names(scopes)
+
+
+def _scope_allows(scopes: tuple[str, ...], permission: str) -> bool:
+    verb = permission.rsplit(".", 1)[-1]
+    for scope in scopes:
+        prefixes = SCOPE_SERVICES.get(scope)
+        if prefixes is None:  # another API's scope: its service is the scope's first word
+            prefixes = () if scope.endswith(("readonly", "read_only", ".read", "write")) or "." in scope \
+                else (scope.split(".")[0] + ".",)
+        if any(permission.startswith(p) for p in prefixes):
+            return True
+    return verb in READ_VERBS or verb.startswith(("get", "list"))
 
 
 def _scope_kind(resource: str) -> str:
@@ -153,7 +191,7 @@ class GcpIdentities:
         if self._accounts_of is None:
             self._accounts_of = {}
             for node in self.graph.nodes("identity"):
-                if node.get("provider") == "gcp":
+                if node.get("provider") == "gcp" and not node.get("stands_for"):
                     self._accounts_of.setdefault(node.get("account") or "", []).append(node.id)
         return sorted(self._accounts_of.get(project, []))
 
@@ -168,61 +206,84 @@ class GcpIdentities:
         return POWER_RANK[self.evaluate(self.graph.node(email)).power] if self.graph.has(email) else 0
 
     def _evaluate(self, identity: Node) -> IdentityPower:
-        admin = None
+        admin, admin_confidence = None, CONFIRMED
         escalations: list[Escalation] = []
         hops: dict[str, Hop] = {}
         production: dict[str, ProductionAccess] = {}
         unknown: list[str] = []
         writes = False
         grants = identity.get("managed_policies") or []
+        scopes = None
+        account = identity.get("stands_for")
+        if account and self.graph.has(account):  # a VM's token of the account, limited by its scopes
+            scopes = scope_names((identity.get("raw") or {}).get("scopes"))
+            grants = self.graph.node(account).get("managed_policies") or []
+        member = account or identity.id
         for grant in grants:
             doc = grant.get("document") or {}
             role, resource, scope = doc.get("role") or "", doc.get("resource") or "", doc.get("scope")
-            proof = f"binding {role} on {resource} to serviceAccount:{identity.id}"
+            proof = f"binding {role} on {resource} to serviceAccount:{member}"
+            confidence = CONFIRMED
             if doc.get("condition"):
-                proof += f" (condition {doc['condition'].get('title') or doc['condition'].get('expression')})"
+                # An IAM condition (time, resource name, request attributes) is not evaluated: what the
+                # binding grants is possible, never certain.
+                condition = doc["condition"].get("title") or doc["condition"].get("expression")
+                proof += f" (only under IAM condition {condition}, not evaluated)"
+                confidence = UNKNOWN
             perms, known = _permissions(doc)
+            if scopes is not None:
+                perms = [p for p in perms if _scope_allows(scopes, p)]
+                proof += f", through a token limited to scopes {', '.join(scopes) or 'none'}"
             if not known and role.startswith(("projects/", "organizations/")):
                 unknown.append(f"permissions of custom role {role} not collected")
             if scope in ("projects", "folders", "organizations"):
-                if role in ADMIN_ROLES and admin is None:
-                    admin = proof
-                if _above_viewer(doc):
+                if role in ADMIN_ROLES and scopes is None and (admin is None or admin_confidence == UNKNOWN):
+                    admin, admin_confidence = proof, confidence
+                if _above_viewer(doc) if scopes is None else _above_viewer({**doc, "permissions": perms}):
                     writes = True
                     for project in doc.get("projects") or []:
                         if project in self.production and project not in production:
+                            if confidence == UNKNOWN:
+                                unknown.append(f"{proof}: possibly above viewer on production project {project}")
+                                continue
                             production[project] = ProductionAccess(project, f"{proof}: above viewer on production "
                                                                             f"project {project} ({self.production[project]})")
                 changes_policy = [p for p in perms if p in SET_POLICY or p.endswith(".setIamPolicy") and
                                   p.startswith("resourcemanager.")]
                 if changes_policy:
                     escalations.append(Escalation(f"set the IAM policy of {resource}", tuple(changes_policy[:3]),
-                                                  tuple(proof for _ in changes_policy[:3])))
+                                                  tuple(proof for _ in changes_policy[:3]), confidence))
                 impersonate = [p for p in perms if p in IMPERSONATION]
                 takeover = [p for p in perms if p in TAKEOVER]
                 if impersonate or takeover:
                     for project in doc.get("projects") or []:
                         for other in self._project_accounts(project):
-                            self._over_account(identity, other, impersonate, takeover, proof, hops, escalations)
+                            self._over_account(identity, other, impersonate, takeover, proof, hops, escalations,
+                                               confidence, member)
             elif scope == "service_account":
                 target = resource.rsplit("/", 1)[-1]
                 impersonate = [p for p in perms if p in IMPERSONATION]
                 takeover = [p for p in perms if p in TAKEOVER]
-                self._over_account(identity, target, impersonate, takeover, proof, hops, escalations)
+                self._over_account(identity, target, impersonate, takeover, proof, hops, escalations, confidence,
+                                   member)
+        if admin and admin_confidence == UNKNOWN and any(e.confidence == CONFIRMED for e in escalations):
+            admin = None  # certain escalation beats possible administrator power
         power = "admin" if admin else "escalate" if escalations else "write" if writes else "read" if grants else "none"
         return IdentityPower(power=power, admin=admin, escalations=() if admin else tuple(escalations),
                              assumes=tuple(hops.values()), production=tuple(production.values()),
-                             unknown=tuple(dict.fromkeys(unknown)))
+                             unknown=tuple(dict.fromkeys(unknown)), admin_confidence=admin_confidence)
 
     def _over_account(self, identity: Node, other: str, impersonate: list[str], takeover: list[str], proof: str,
-                      hops: dict[str, Hop], escalations: list[Escalation]) -> None:
-        if other == identity.id or not self.graph.has(other):
+                      hops: dict[str, Hop], escalations: list[Escalation], confidence: str = CONFIRMED,
+                      member: str | None = None) -> None:
+        if other in (identity.id, member) or not self.graph.has(other):
             return
-        if impersonate and other not in hops:
-            hops[other] = Hop(identity.id, other, f"impersonation ({', '.join(impersonate[:2])}): {proof}")
+        if impersonate and (other not in hops or hops[other].confidence == UNKNOWN):
+            hops[other] = Hop(identity.id, other, f"impersonation ({', '.join(impersonate[:2])}): {proof}",
+                              confidence=confidence)
         if takeover and not impersonate and self._rank(other) >= POWER_RANK["escalate"]:
             escalations.append(Escalation(f"take over service account {other}", tuple(takeover[:3]),
-                                          tuple(proof for _ in takeover[:3])))
+                                          tuple(proof for _ in takeover[:3]), confidence))
 
 
 def evaluator(graph: EstateGraph, production: Mapping[str, str], config: Any) -> GcpIdentities:

@@ -28,6 +28,7 @@ from guardrails.rules import FIRST_MATCH, Peer, Rule
 from guardrails.schema import AFTER_APPLY
 
 from .gaps import GAP_LISTS, GAP_WORDS
+from .identity import scope_names, scopes_limit
 
 PROVIDER = "gcp"
 
@@ -441,10 +442,27 @@ def _add_instances(ctx: _Context) -> None:
             if via is None:
                 via = vias[(email, scopes)] = (f"service account {email} (scopes: "
                                                f"{', '.join(name_of(s) for s in scopes) or 'none'})")
-            if has(email):
+            if has(email) and scopes_limit(scopes) and not (item.get("_unknown") and "serviceAccounts" in
+                                                             item["_unknown"]):
+                add_edge(iid, _scoped_token(ctx, email, scopes), "runs_as", via=via)
+            elif has(email):
                 add_edge(iid, email, "runs_as", via=via)
             else:
                 ctx.gap(f"service account of {iid}", f"service account {email} not collected; its power is unknown")
+
+
+def _scoped_token(ctx: _Context, email: str, scopes: tuple[str, ...]) -> str:
+    """The identity a VM holds when its access scopes limit its service account's token: the
+    account's power cut to the APIs the scopes open (providers/gcp/identity.py)."""
+    names = scope_names(scopes)
+    token = f"{email}#scopes={','.join(names)}"
+    if not ctx.graph.has(token):
+        account = ctx.graph.node(email)
+        ctx.graph.add_node(token, "identity", name=f"{email} (token limited to scopes {', '.join(names) or 'none'})",
+                           identity_type="access_token", arn=email, stands_for=email, trust_policy=None,
+                           raw={"scopes": list(scopes)}, provider=PROVIDER, account=account.get("account"),
+                           region=None)
+    return token
 
 
 # -- load balancers --------------------------------------------------------------------------------

@@ -20,9 +20,12 @@ CHECK_NOTES = {
                              "subnets), or networks joined by an active peering, and the production instance's "
                              "firewall rules admitting the CI instance by range, source tag or source service "
                              "account on some port.",
-    "ci-admin-identity": "applies: roles/owner or roles/editor bound to the VM's service account on the project, a "
-                         "folder or the organization above it (the default compute service account holds editor "
-                         "by default), itself or through service accounts it can impersonate (Token Creator).",
+    "ci-admin-identity": ("applies: roles/owner or roles/editor bound to the VM's service account on the project, a "
+                          "folder or the organization above it (the default compute service account holds editor "
+                          "by default), itself or through service accounts it can impersonate (Token Creator), "
+                          "when the VM's access scopes include cloud-platform: its token is limited to the APIs its "
+                          "scopes open, so a VM with narrower scopes holds only that part; a binding under an IAM "
+                          "condition is possible power, reported as unknown."),
     "ci-privilege-escalation": "applies: setIamPolicy on the project, a folder or the organization (Project IAM "
                                "Admin, Security Admin, custom roles), or actAs, key creation or setIamPolicy on a "
                                "service account that is administrator or escalating.",

@@ -433,7 +433,12 @@ class GoogleTranslator:
         members = [self._member(res, m, i) for i, m in enumerate(members)]
         if self.unknown(res, "member") or self.unknown(res, "members"):
             members += self._members_from_config(res)
-        self.policies.setdefault(resource, []).append({"role": role, "members": [m for m in members if m]})
+        binding = {"role": role, "members": [m for m in members if m]}
+        condition = (self.value(res, "condition", default=[]) or [None])[0]
+        if condition or self.unknown(res, "condition"):
+            binding["condition"] = ({"title": condition.get("title"), "expression": condition.get("expression")}
+                                    if condition else {"title": ASSIGNED_AT_APPLY})
+        self.policies.setdefault(resource, []).append(binding)
 
     def _member(self, res: TfResource, member: Any, index: int) -> str | None:
         return member if isinstance(member, str) and ":" in member else None
