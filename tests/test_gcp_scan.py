@@ -452,8 +452,8 @@ def _permission(method: str, path: str) -> str | None:
             return "compute.instanceGroups.list"
         kind = parts[-1]
         if parts[-2] == "global":
-            kind = {"addresses": "globalAddresses", "forwardingRules": "globalForwardingRules",
-                    "firewallPolicies": "networkFirewallPolicies"}.get(kind, kind)
+            # Global network firewall policies are read with the firewallPolicies permissions.
+            kind = {"addresses": "globalAddresses", "forwardingRules": "globalForwardingRules"}.get(kind, kind)
         return f"compute.{kind}.list"
     if path.startswith("/v3/"):
         if path.endswith(":getIamPolicy"):
@@ -466,9 +466,9 @@ def _permission(method: str, path: str) -> str | None:
     if parts[-1] == "keys":
         return "iam.serviceAccountKeys.list"
     if parts[-1] == "workloadIdentityPools":
-        return "iam.workloadIdentityPools.list"
+        return "iam.googleapis.com/workloadIdentityPools.list"
     if parts[-1] == "providers":
-        return "iam.workloadIdentityPoolProviders.list"
+        return "iam.googleapis.com/workloadIdentityPoolProviders.list"
     if parts[-1] == "roles":
         return "iam.roles.list"
     if parts[1] == "roles":
@@ -495,9 +495,19 @@ def test_the_readme_lists_every_permission_the_collector_needs(fake, tmp_path, m
     needed = {p for p in (_permission(m, path) for m, path in fake.requests) if p}
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     block = readme.split("<!-- gcp-permissions -->", 1)[1].split("```", 2)[1]
-    listed = set(re.findall(r"[a-zA-Z]+\.[a-zA-Z]+\.[a-zA-Z]+", block))
+    listed = set(block.split()[1:])
     assert len(needed) > 20 and sorted(needed - listed) == []
     assert sorted(listed - needed) == [], "the README lists permissions the collector does not use"
+    # The roles the README names hold them all, by the roles' recorded definitions: roles/viewer and
+    # roles/iam.securityReviewer on each project, roles/browser and roles/iam.securityReviewer on
+    # the organization or folder whose projects are listed and whose policies are inherited.
+    recorded = json.loads((Path(__file__).parent / "fixtures" / "gcp" / "predefined_roles.json").read_text())
+    holds = {role["name"]: set(role["includedPermissions"]) for role in recorded["roles"]}
+    above = {p for p in needed if p.startswith(("resourcemanager.folders.", "resourcemanager.organizations."))}
+    on_project = needed - above
+    assert sorted(on_project - holds["roles/viewer"] - holds["roles/iam.securityReviewer"]) == []
+    assert sorted(above - holds["roles/browser"] - holds["roles/iam.securityReviewer"]) == []
+    assert "roles/viewer" in readme and "roles/iam.securityReviewer" in readme and "roles/browser" in readme
 
 
 def test_the_clients_refuse_every_call_that_is_not_a_read():
