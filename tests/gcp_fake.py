@@ -63,6 +63,7 @@ class GcpEstate:
         }
         self.member_lists: dict[str, list[str]] = {}
         self.pools: list[dict] = []
+        self.xpn: dict[str, Any] = {"status": None, "host": None, "services": []}
         self.keys: dict[str, list[dict]] = {}
 
     # -- network ------------------------------------------------------------------------
@@ -113,7 +114,9 @@ class GcpEstate:
                  metadata: dict[str, str] | None = None, image: str = "debian-12-bookworm-v20261101",
                  group: str | None = None, created_hours_ago: float = 2) -> str:
         link = f"{self.link}/zones/{self.zone}/instances/{name}"
-        subnet = f"{self.link}/regions/{self.region}/subnetworks/{network.rsplit('/', 1)[-1]}-{self.region}"
+        # The network's own project holds its subnetworks: a Shared VPC host's, for a service project.
+        subnet = (f"{network.split('/global/networks/')[0]}/regions/{self.region}/subnetworks/"
+                  f"{network.rsplit('/', 1)[-1]}-{self.region}")
         nic: dict[str, Any] = {"name": "nic0", "network": network, "subnetwork": subnet, "networkIP": ip}
         if nat_ip:
             nic["accessConfigs"] = [{"type": "ONE_TO_ONE_NAT", "name": "External NAT", "natIP": nat_ip}]
@@ -203,6 +206,15 @@ class GcpEstate:
                 return
         target.append({"role": role, "members": [member]})
 
+    def xpn_host(self) -> None:
+        """Make the project a Shared VPC host."""
+        self.xpn["status"] = "HOST"
+
+    def xpn_service_of(self, host: "GcpEstate") -> None:
+        """Attach the project to a Shared VPC host as a service project."""
+        self.xpn["host"] = host.project
+        host.xpn["services"].append(self.project)
+
     def workload_pool(self, pool: str, issuer: str = "https://token.actions.githubusercontent.com", *,
                       condition: str | None = None, mapping: dict | None = None, disabled: bool = False) -> str:
         """A workload identity pool with one OIDC provider (named as the pool); its name."""
@@ -241,6 +253,11 @@ class GcpEstate:
                             "change": {"actions": ["create"], "after": {"project": self.project, **after},
                                        "after_unknown": {}}})
 
+        if self.xpn["status"] == "HOST":
+            add("google_compute_shared_vpc_host_project", f"host-{self.project}", {})
+        if self.xpn["host"]:
+            add("google_compute_shared_vpc_service_project", f"service-{self.project}",
+                {"host_project": self.xpn["host"], "service_project": self.project})
         if self.resource.get("labels"):
             add("google_project", "this", {"project_id": self.project, "name": self.project, "number": self.number,
                                            "labels": self.resource["labels"]})
@@ -387,6 +404,15 @@ class GcpEstate:
         for path, members in self.member_lists.items():
             out[("POST", path)] = {"items": [{"instance": m, "status": "RUNNING"} for m in members]}
         out[("GET", f"/v3/projects/{p}")] = self.resource
+        out[("GET", f"{COMPUTE}/projects/{p}")] = {"kind": "compute#project", "name": p, "id": self.number,
+                                                   "xpnProjectStatus": self.xpn["status"] or
+                                                   "UNSPECIFIED_XPN_PROJECT_STATUS"}
+        out[("GET", f"{COMPUTE}/projects/{p}/getXpnHost")] = (
+            {"kind": "compute#project", "name": self.xpn["host"], "xpnProjectStatus": "HOST"} if self.xpn["host"] else {})
+        if self.xpn["status"] == "HOST":
+            out[("GET", f"{COMPUTE}/projects/{p}/getXpnResources")] = {
+                "kind": "compute#projectsGetXpnResources",
+                "resources": [{"type": "PROJECT", "id": service} for service in self.xpn["services"]]}
         out[("POST", f"/v3/projects/{p}:getIamPolicy")] = {"version": 1, "etag": "BwX=", "bindings": self.bindings}
         for ancestor, bindings in self.ancestors.items():
             out[("POST", f"/v3/{ancestor}:getIamPolicy")] = {"version": 1, "etag": "BwX=", "bindings": bindings}

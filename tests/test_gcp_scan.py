@@ -412,6 +412,42 @@ def test_an_organization_scans_every_active_project_beneath_it(fake, tmp_path, m
     assert any("/projects/acme-web/" in path for _, path in fake.requests)
 
 
+def shared_vpc() -> tuple[GcpEstate, GcpEstate]:
+    """A Shared VPC: the host project's network, its firewall and a production database; a runner
+    of a service project on the host's subnetwork, admitted by its network tag."""
+    host = GcpEstate(project="acme-net", number="423456789012")
+    net = host.network("shared")
+    host.firewall("allow-runners-to-db", net, allow=[("tcp", ["5432"])], source_tags=["ci-runner"], targets=["db"])
+    host.instance("orders-db", net, ip="10.128.0.20", tags=["db"], labels={"env": "production"})
+    host.xpn_host()
+    service = GcpEstate()
+    service.instance("gitlab-runner-1", net, ip="10.128.0.5", tags=["ci-runner"], group="gitlab-runners")
+    service.xpn_service_of(host)
+    return host, service
+
+
+def test_a_shared_vpc_joins_a_service_projects_runner_to_the_hosts_network(fake, tmp_path, monkeypatch):
+    host, service = shared_vpc()
+    _, document = scan(fake, tmp_path, monkeypatch, host, service)
+    assert found(document) == {("ci-reaches-production", "gitlab-runner-1")}
+    assert document["coverage"]["gaps"] == []
+    reach = next(f for f in document["findings"] if f["check_id"] == "ci-reaches-production")
+    assert "allow-runners-to-db" in json.dumps(reach)
+    # The service project alone: its host is named as what was not scanned.
+    _, document = scan(fake, tmp_path, monkeypatch, host, service, args=("--project", "acme-ci"))
+    assert any("Shared VPC host project acme-net" in g["error"] for g in document["coverage"]["gaps"])
+    # The same estate as one plan (both projects' resources, the service project attached).
+    from guardrails.pipeline import scan_snapshots
+    from guardrails.providers.terraform import load_terraform
+
+    plan = host.as_plan()
+    plan["resource_changes"] += service.as_plan()["resource_changes"]
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    document = scan_snapshots(load_terraform(path))
+    assert found(document) == {("ci-reaches-production", "gitlab-runner-1")}
+
+
 def test_every_check_says_how_it_applies_to_gcp_in_the_listing_and_the_docs():
     from guardrails.providers.gcp.notes import CHECK_NOTES
     from guardrails.registry import all_checks
@@ -448,6 +484,8 @@ def _permission(method: str, path: str) -> str | None:
     """The IAM permission a REST call of the collector needs (None: readable by any caller)."""
     parts = path.strip("/").split("/")
     if path.startswith("/compute/v1/"):
+        if len(parts) == 4 or parts[-1] in ("getXpnHost", "getXpnResources"):
+            return "compute.projects.get"
         if path.endswith("/listInstances"):
             return "compute.instanceGroups.list"
         kind = parts[-1]

@@ -175,7 +175,7 @@ class Collector:
         manager = ClientOptions(api_endpoint=endpoint("cloudresourcemanager", environ))
         self.compute = {name: ReadOnly(getattr(compute_v1, name)(credentials=creds, client_options=compute,
                                                                  transport="rest"), deadline)
-                        for name in {*(c for c, _ in AGGREGATED.values()), *GLOBAL.values()}}
+                        for name in {*(c for c, _ in AGGREGATED.values()), *GLOBAL.values(), "ProjectsClient"}}
         self.projects = ReadOnly(resourcemanager_v3.ProjectsClient(credentials=creds, client_options=manager,
                                                                    transport="rest"), deadline)
         self.folders = ReadOnly(resourcemanager_v3.FoldersClient(credentials=creds, client_options=manager,
@@ -223,6 +223,7 @@ class Collector:
         for name, client in GLOBAL.items():
             snap["compute"][name] = self._list(project, name, client, gaps)
         self._group_members(project, snap["compute"], gaps)
+        snap["shared_vpc"] = self._shared_vpc(project, gaps)
         self.progress(f"project {project}: IAM")
         self._iam(project, snap, gaps)
         return snap
@@ -280,6 +281,22 @@ class Collector:
                 return []
             gaps.append(_gap(project, f"compute.{name}", exc))
             return []
+
+    def _shared_vpc(self, project: str, gaps: list[dict]) -> dict | None:
+        """The project's Shared VPC role: the host it is attached to, or, for a host, its service
+        projects (compute's projects.get, getXpnHost and getXpnResources, all reads)."""
+        client = self.compute["ProjectsClient"]
+        try:
+            status = client.get(project=project, retry=None, timeout=self.timeout).xpn_project_status
+            host = client.get_xpn_host(project=project, retry=None, timeout=self.timeout).name or None
+            services = []
+            if status == "HOST":
+                services = [r.id for r in client.get_xpn_resources(project=project, retry=None, timeout=self.timeout)
+                            if r.type_ == "PROJECT"]
+        except Exception as exc:  # noqa: BLE001
+            gaps.append(_gap(project, "compute.sharedVpc", exc))
+            return None
+        return {"status": status, "host": host, "services": services}
 
     def _group_members(self, project: str, compute: dict, gaps: list[dict]) -> None:
         """The instances of the unmanaged instance groups that load balancers serve (one list call

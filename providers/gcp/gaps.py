@@ -12,6 +12,7 @@ GAP_LISTS: dict[str, tuple[str, ...]] = {
     "compute.networkFirewallPolicies": ("firewalls",),
     "compute.routes": ("routes", "joins"),
     "compute.routers": (),
+    "compute.sharedVpc": ("joins",),
     "compute.instances": ("compute", "production"),
     "compute.disks": ("compute",),
     "compute.instanceGroupManagers": ("compute",),
@@ -40,7 +41,7 @@ GAP_LISTS: dict[str, tuple[str, ...]] = {
 }
 
 # A gap naming one resource: the facet by the words of what it names, first match.
-GAP_WORDS = (("network firewall polic", "firewalls"), ("firewall", "firewalls"), ("subnet", "routes"),
+GAP_WORDS = (("shared vpc", "joins"), ("network firewall polic", "firewalls"), ("firewall", "firewalls"), ("subnet", "routes"),
              ("route", "routes"), ("peering", "joins"), ("service account", "identity"), ("role", "identity"),
              ("iam polic", "identity"),
              ("workload identity", "identity"), ("federation", "identity"), ("load balancer", "load_balancers"), ("backend", "load_balancers"),

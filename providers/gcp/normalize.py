@@ -141,6 +141,14 @@ def normalize_all(snapshots: list[dict], graph: EstateGraph) -> Callable[[], Non
             graph.gaps.append(dict(gap))
         graph.notes.extend(ctx.snap.get("notes") or [])
         _add_project(ctx)
+    scanned = {ctx.project for ctx in contexts}
+    for ctx in contexts:
+        host = (ctx.snap.get("shared_vpc") or {}).get("host")
+        if host and host not in scanned:
+            ctx.gap(f"Shared VPC host of {ctx.project}", f"Shared VPC host project {host} not scanned: the "
+                    "subnetworks, firewall rules and routes of the instances on its networks are unknown")
+        if host and ctx.graph.has(ctx.project):
+            ctx.graph.node(ctx.project).attrs["raw"]["sharedVpcHost"] = host
     for ctx in contexts:
         _add_networks(ctx)
     for ctx in contexts:

@@ -191,6 +191,7 @@ class GoogleTranslator:
                 self._binding(res)
         self._workload_identity(by_type)
         self._keys(by_type)
+        self._shared_vpc(by_type)
         return self.snapshot()
 
     def each(self, by_type: dict, types: Iterable[str]) -> list[TfResource]:
@@ -512,6 +513,20 @@ class GoogleTranslator:
             pool["providers"].append(provider)
         self.iam["workloadIdentityPools"] = list(pools.values())
 
+    def _shared_vpc(self, by_type: dict) -> None:
+        """The plan's project as a Shared VPC host, or the host it attaches the project to."""
+        shared: dict = {"status": None, "host": None, "services": []}
+        for res in by_type.get("google_compute_shared_vpc_host_project", []):
+            if self.value(res, "project", default=self.project) == self.project:
+                shared["status"] = "HOST"
+        for res in by_type.get("google_compute_shared_vpc_service_project", []):
+            host, service = self.value(res, "host_project"), self.value(res, "service_project")
+            if service == self.project and isinstance(host, str):
+                shared["host"] = host
+            elif host == self.project and isinstance(service, str):
+                shared["services"].append(service)
+        self.shared_vpc = shared
+
     def _keys(self, by_type: dict) -> None:
         emails = getattr(self, "_emails", {})
         keys: dict[str, list[dict]] = {email: [] for email in emails.values()}
@@ -541,4 +556,5 @@ class GoogleTranslator:
         return {"provider": "gcp", "source": "terraform", "scope": self.project,
                 "project": {"projectId": self.project, "labels": self.labels},
                 "compute": self.compute, "iam": self.iam, "iam_policies": policies, "ancestors": ancestors,
+                "shared_vpc": getattr(self, "shared_vpc", None),
                 "gaps": self.gaps, "notes": self.notes}
