@@ -96,7 +96,9 @@ class _Builder:
                 "project": {"projectId": self.project, "name": "projects/1", "labels": {}},
                 "compute": self.compute, "iam_policies": policies, "ancestors": [],
                 "iam": {"serviceAccounts": self.accounts, "serviceAccountPolicies": self.account_policies,
-                        "customRoles": [], "roles": roles},
+                        "customRoles": [], "roles": roles, "workloadIdentityPools": [],
+                        "serviceAccountKeys": [{"serviceAccount": a["email"], "keys": []} for a in self.accounts]},
+                "shared_vpc": {"status": None, "host": None, "services": []},
                 "gaps": [], "notes": []}
 
     def _network(self, net: int, count: int, networks: int) -> None:
