@@ -77,6 +77,11 @@ def finish(request: AuditRequest, document: dict, config, scope: str, quiet: boo
     return diff
 
 
+def severity_trend(request: AuditRequest, scope: str) -> dict:
+    """Open findings by severity over the recorded runs of the audit's scope, this one last."""
+    return request.store.severity_trend(request.scope or scope)
+
+
 def notify_worth(diff: dict) -> bool:
     from guardrails.notify import worth_telling
 

@@ -113,6 +113,11 @@ def report(
                                          help="Output format (default: from the output file's suffix, .html .md "
                                               ".sarif .json .txt; the table when there is no output file)."),
     output: Optional[Path] = OUTPUT_OPT, verbose: bool = VERBOSE_OPT,
+    history_db: Optional[str] = typer.Option(None, "--history-db", metavar="PATH|URL",
+                                             help="HTML: add the trend of open findings by severity over the audits "
+                                                  "recorded in this history database (as `audit --db`)."),
+    scope: Optional[str] = typer.Option(None, "--scope", help="The audits' scope for the trend (default: the "
+                                                              "scope an audit of the document's sources records)."),
 ) -> None:
     """Render a saved findings document as HTML, Markdown, SARIF, JSON or the table."""
     from guardrails.commands import check_files
@@ -120,8 +125,32 @@ def report(
     chosen = report_format(fmt, output)
     if output is None and chosen == Format.html and sys.stdout.isatty():
         raise UserError("an HTML report is not for the terminal: pass -o report.html (or pipe it to a file)")
+    if (history_db or scope) and chosen != Format.html:
+        raise UserError("--history-db and --scope add the trend chart of the HTML report: pass --format html "
+                        "or -o report.html")
+    if scope and not history_db:
+        raise UserError("--scope names the audits of a history database: pass --history-db too")
     check_files({"--output": output}, {"findings document": findings})
     document = load_document(findings)
+    if history_db:
+        from guardrails.diff import scope_of
+        from guardrails.history import open_store
+        from guardrails.reports import render_html
+
+        store = open_store(history_db)
+        try:
+            trend = store.severity_trend(scope or scope_of((document.get("scan") or {}).get("sources") or []))
+        finally:
+            store.close()
+        if not trend["runs"]:
+            raise UserError(f"--history-db: no audit of scope {trend['scope']!r} is recorded there"
+                            + ("" if scope else " (name the audits' scope with --scope)"))
+        text = render_html(document, trend)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            write(output, text)
+        return
     if chosen == Format.table:
         from rich.console import Console
 

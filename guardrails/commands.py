@@ -108,12 +108,15 @@ def exit_code(document: dict, fail_on: FailOn, allow_gaps: bool = False) -> int:
     return EXIT_CLEAN
 
 
-def emit(document: dict, fmt: Format, output: Optional[Path], quiet: bool, verbose: bool = False) -> None:
-    from guardrails.reports import render
+def emit(document: dict, fmt: Format, output: Optional[Path], quiet: bool, verbose: bool = False,
+         trend: Optional[dict] = None) -> None:
+    """Write the document in `fmt` (to `output`, else stdout) and, unless quiet, show the table;
+    `trend` (an audit's history) goes into the HTML report."""
+    from guardrails.reports import render, render_html
 
     to_stdout = fmt != Format.table and output is None
     if fmt != Format.table:
-        text = render(document, fmt.value)
+        text = render_html(document, trend) if fmt == Format.html else render(document, fmt.value)
         if output is None:
             sys.stdout.write(text)
         else:
@@ -227,8 +230,17 @@ def scan_and_finish(snapshots: list[dict], config, fmt: Format, output: Optional
     if request is None:
         emit(document, fmt, output, quiet, verbose)
         raise typer.Exit(code)
-    emit(document, fmt, output, True, verbose)
-    diff = audit.finish(request, document, config, audit_scope, quiet, to_stdout=fmt != Format.table and output is None)
+    if fmt != Format.html:
+        emit(document, fmt, output, True, verbose)
+        diff = audit.finish(request, document, config, audit_scope, quiet,
+                            to_stdout=fmt != Format.table and output is None)
+    else:  # the HTML report shows the trend that includes this run: it is written once the run is recorded
+        try:
+            diff = audit.finish(request, document, config, audit_scope, quiet, to_stdout=output is None)
+        except UserError:
+            emit(document, fmt, output, True, verbose)  # the report stands without its history
+            raise
+        emit(document, fmt, output, True, verbose, trend=audit.severity_trend(request, audit_scope))
     if failed is None and request.fail_on_new is not None:
         code = regression_exit_code(document, diff, request.fail_on_new, allow_gaps)
     raise typer.Exit(code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -50,7 +51,9 @@ def test_audits_record_history_and_gate_on_regressions(history_db, tmp_path):
     assert changes(third.stdout) == [("FIXED", "ci-internet-exposed")]
     # Only regressions fail the gate: what was already open does not.
     assert third.returncode == 0, third.stdout + third.stderr
-    fourth = audit(history_db, OPEN)
+    # An audit writing the HTML report: written once the run is recorded, with the trend that ends in it.
+    fourth = subprocess.run([*GUARDRAILS, "audit", "--db", history_db, "--scope", "jenkins", "terraform", str(OPEN),
+                             "--format", "html", "-o", str(tmp_path / "report.html")], capture_output=True, text=True, timeout=120)
     assert changes(fourth.stdout) == [("REOPENED", "ci-internet-exposed")]
     assert fourth.returncode == 1  # without --fail-on-new, --fail-on (high) decides as in a scan
     states = {row["check_id"]: row for row in open_store(history_db).finding_states("jenkins")}
@@ -62,6 +65,14 @@ def test_audits_record_history_and_gate_on_regressions(history_db, tmp_path):
     assert shown.stdout.count("complete") == 4
     trend = next(line for line in shown.stdout.splitlines() if line.strip().startswith("ci-internet-exposed"))
     assert trend.split()[1:] == ["0", "1", "0", "1", "+1"]
+    # The chart's runs, added up over severities, are the open findings `history` lists for each run
+    # (newest first there), and its last run is this report's own.
+    listed = [int(line.split()[5]) for line in shown.stdout.splitlines() if " complete " in line]
+    page = (tmp_path / "report.html").read_text()
+    series = {m[0]: [int(v) for v in m[1].split(",")] for m in re.findall(r'data-severity="(\w+)" data-counts="([\d,]+)"', page)}
+    assert [sum(run) for run in zip(*series.values())] == listed[::-1]
+    cards = dict(re.findall(r'<div class="card (\w+)"><div class="n">(\d+)</div>', page))
+    assert {severity: counts[-1] for severity, counts in series.items()} == {k: int(v) for k, v in cards.items()}
 
 
 def test_two_audits_at_once_both_record_and_agree(history_db):

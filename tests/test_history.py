@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from html.parser import HTMLParser
 
 from guardrails import diff
 from guardrails.config import Suppression
@@ -187,3 +188,106 @@ def _alembic_config(location, config_type):
     config = config_type()
     config.set_main_option("script_location", str(location))
     return config
+
+
+class _Chart(HTMLParser):
+    """The trend chart's series (severity -> counts and drawn y of each point) and number table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.svg: dict = {}
+        self.series: dict[str, dict] = {}
+        self.current: str | None = None
+        self.table_rows: list[list[str]] = []
+        self.in_table = False
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "svg" and "trend" in (attrs.get("class") or ""):
+            self.svg = attrs
+        elif tag == "g" and "data-severity" in attrs:
+            self.current = attrs["data-severity"]
+            self.series[self.current] = {"counts": [int(v) for v in attrs["data-counts"].split(",")],
+                                         "y": [], "hollow": []}
+        elif tag == "circle" and self.current:
+            self.series[self.current]["y"].append(float(attrs["cy"]))
+            self.series[self.current]["hollow"].append(attrs["fill"] == "#fff")
+        elif tag == "table" and attrs.get("id") == "trend-table":
+            self.in_table = True
+        elif tag == "tr" and self.in_table:
+            self.table_rows.append([])
+        elif tag == "td" and self.in_table:
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "g":
+            self.current = None
+        elif tag == "table":
+            self.in_table = False
+        elif tag == "td" and self.cell is not None:
+            self.table_rows[-1].append("".join(self.cell).strip())
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def open_by_severity(document: dict) -> dict[str, int]:
+    counts = dict.fromkeys(("critical", "high", "medium", "low", "info"), 0)
+    for finding in document["findings"]:
+        if finding["status"] == "open":
+            counts[finding["severity"]] += 1
+    return counts
+
+
+def test_the_html_report_draws_the_trend_of_the_recorded_audits(history_db, tmp_path):
+    """Three audits of one scope (the last with a coverage gap) and one of another scope: `report
+    --history-db` draws a line per severity whose points are each run's open findings, in order."""
+    from typer.testing import CliRunner
+
+    from guardrails.cli import app
+    from guardrails.errors import UserError
+
+    everything = {f["id"] for f in SAMPLE["findings"]}
+    gap = {"provider": "aws", "scope": "111122223333", "region": "eu-west-1", "what": "ec2:DescribeInstances",
+           "error": "AccessDenied"}
+    documents = [scan(run_id="t1"), scan(everything - {EXPOSED, ESCALATION}, suppress={IMDS}, run_id="t2", at=START + DAY),
+                 scan(everything - {ESCALATION}, gaps=[gap], run_id="t3", at=START + 2 * DAY)]
+    scope = diff.scope_of(SAMPLE["scan"]["sources"])  # what an audit of the sample's sources records
+    store = open_store(history_db)
+    for n, document in enumerate(documents):
+        store.record(f"t{n + 1}", scope, document, [], START + n * DAY)
+    store.record("o1", "aws:999", scan(everything - {EXPOSED}, run_id="o1"), [], START + 5 * DAY)
+    store.close()
+    saved = tmp_path / "findings.json"
+    saved.write_text(json.dumps(documents[-1]))
+    report = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", str(saved), "--history-db", history_db, "--scope", scope,
+                                      "-o", str(report)])
+    assert result.exit_code == 0, result.output
+    chart = _Chart()
+    chart.feed(report.read_text())
+    expected = [open_by_severity(document) for document in documents]
+    assert len({tuple(counts.values()) for counts in expected}) == 3  # the runs differ, so order shows
+    top = int(chart.svg["data-y-max"])
+    plot_top, plot_bottom = float(chart.svg["data-plot-top"]), float(chart.svg["data-plot-bottom"])
+    for severity, drawn in chart.series.items():
+        assert drawn["counts"] == [counts[severity] for counts in expected], severity
+        # each point is drawn at its count on the y axis
+        assert [round(top * (plot_bottom - y) / (plot_bottom - plot_top), 3) for y in drawn["y"]] == drawn["counts"]
+        assert drawn["hollow"] == [False, False, True]  # the run with a coverage gap
+    assert set(chart.series) == set(expected[0])
+    rows = [row for row in chart.table_rows if row]  # the header row has no <td>
+    assert [[int(cell) for cell in row[2:7]] for row in rows] == [list(c.values()) for c in expected]
+    assert [(row[1], row[7]) for row in rows] == [("t1", "complete"), ("t2", "complete"), ("t3", "incomplete")]
+
+    # The scope defaults to the one an audit of the document's sources records.
+    default = CliRunner().invoke(app, ["report", str(saved), "--history-db", history_db, "-f", "html"])
+    assert default.exit_code == 0 and default.output == report.read_text()
+    refused = [["--history-db", history_db, "--scope", "aws:000"], ["--history-db", history_db, "-f", "markdown"],
+               ["--scope", scope, "-f", "html"]]
+    for options in refused:
+        failed = CliRunner().invoke(app, ["report", str(saved), *options])
+        assert isinstance(failed.exception, UserError) and "\n" not in str(failed.exception), options

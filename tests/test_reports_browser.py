@@ -140,6 +140,14 @@ MEASURE = """<script>
     out.paths.push({steps: svg.querySelectorAll("rect").length, drawn: most, svg: right(svg), box: right(box),
                     scroll: box.scrollWidth, client: box.clientWidth});
   });
+  document.querySelectorAll("svg.trend").forEach(function (svg) {
+    var box = svg.parentElement, most = 0, least = Infinity;
+    svg.querySelectorAll("text, line, circle, polyline").forEach(function (el) {
+      most = Math.max(most, right(el)); least = Math.min(least, el.getBoundingClientRect().left); });
+    var frame = svg.getBoundingClientRect();
+    out.trend = {drawn: most, leftmost: least, svg: frame.right, svgLeft: frame.left, box: right(box),
+                 points: svg.querySelectorAll("circle").length, height: frame.height};
+  });
   document.querySelectorAll(".table-box").forEach(function (box) {
     out.tables.push({id: box.querySelector("table").id, scroll: box.scrollWidth, client: box.clientWidth});
   });
@@ -148,8 +156,12 @@ MEASURE = """<script>
 </script>"""
 
 
-def measure_in_browser(document: dict, width: int, workdir: Path, screenshot: Path | None = None) -> dict:
-    """The report laid out in headless Chromium at `width` px: MEASURE's numbers (and a screenshot)."""
+def measure_in_browser(document: dict, width: int, workdir: Path, screenshot: Path | None = None,
+                       trend: dict | None = None) -> dict:
+    """The report (with the trend chart of `trend`) laid out in headless Chromium at `width` px:
+    MEASURE's numbers (and a screenshot)."""
+    from guardrails.reports import render_html
+
     import json
     import re
 
@@ -159,7 +171,7 @@ def measure_in_browser(document: dict, width: int, workdir: Path, screenshot: Pa
             pytest.fail("chromium is not installed; CI must install it for the browser tests")
         pytest.skip("chromium is not installed (apt-get install chromium); set CI=1 to make this a failure")
     page = workdir / f"report-{width}.html"
-    page.write_text(render(document, "html").replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    page.write_text(render_html(document, trend).replace("</body>", MEASURE + "</body>"), encoding="utf-8")
     common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
               "--disable-background-networking", "--disable-component-update", "--disable-sync",
               "--no-proxy-server", "--disable-extensions", f"--user-data-dir={workdir / f'profile-{width}'}",
@@ -178,11 +190,45 @@ def measure_in_browser(document: dict, width: int, workdir: Path, screenshot: Pa
     return measured
 
 
+@pytest.fixture(scope="module")
+def sample_trend(tmp_path_factory) -> dict:
+    """Twelve recorded audits of the sample's scope, a finding fewer every few runs: a history long
+    enough that the chart thins its dates."""
+    import copy
+    import datetime as dt
+
+    from guardrails.diff import scope_of
+    from guardrails.history import open_store
+
+    sample = load("sample")
+    scope = scope_of(sample["scan"]["sources"])
+    store = open_store(str(tmp_path_factory.mktemp("history") / "history.sqlite"))
+    start = dt.datetime(2026, 10, 1, 6, 0, tzinfo=dt.timezone.utc)
+    for n in range(12):
+        document = copy.deepcopy(sample)
+        document["findings"] = document["findings"][: len(document["findings"]) - (n % 5)]
+        store.record(f"run-{n:02d}", scope, document, [], start + dt.timedelta(days=n))
+    trend = store.severity_trend(scope)
+    store.close()
+    assert len(trend["runs"]) == 12
+    return trend
+
+
 @pytest.mark.parametrize("width", [1280, 800])
 @pytest.mark.parametrize("name", ["sample", "demo"])
-def test_every_attack_path_fits_the_page_with_every_step(tmp_path, width, name):
+def test_every_attack_path_fits_the_page_with_every_step(tmp_path, width, name, request):
     document = load(name)
-    measured = measure_in_browser(document, width, tmp_path, screenshot=tmp_path / f"report-{width}.png")
+    trend = request.getfixturevalue("sample_trend") if name == "sample" else None  # the sample's, with its history
+    measured = measure_in_browser(document, width, tmp_path, screenshot=tmp_path / f"report-{width}.png",
+                                  trend=trend)
+    if trend is not None:
+        # the whole chart inside its frame and the frame inside the page, a point per run and severity
+        chart = measured["trend"]
+        assert chart["points"] == 12 * 5, chart
+        assert chart["svgLeft"] - 0.5 <= chart["leftmost"] and chart["drawn"] <= chart["svg"] + 0.5, chart
+        assert chart["svg"] <= chart["box"] + 0.5 and chart["height"] >= 120, chart
+    else:
+        assert "trend" not in measured
     from guardrails.reports.view import attack_paths
 
     paths = attack_paths(document)

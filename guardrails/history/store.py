@@ -28,6 +28,7 @@ from guardrails import __version__
 from guardrails.diff import Changes, Prior, compare, coverage_complete
 from guardrails.errors import UserError
 from guardrails.history.tables import decisions, findings, run_findings, runs
+from guardrails.severity import SEVERITIES
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT = 120.0  # seconds an SQLite writer waits for another to finish
@@ -278,9 +279,11 @@ class HistoryStore:
             return [_run_row(row) for row in connection.execute(query).mappings()]
 
     def trends(self, scope: str, by: str, limit: int = 10) -> tuple[list[dict], dict[str, list[int]]]:
-        """Open findings per check (by="check") or per account (by="account") in each of the
-        latest complete runs of `scope`: the runs, oldest first, and a count per run for each key."""
-        column = run_findings.c.check_id if by == "check" else run_findings.c.account
+        """Open findings per check (by="check"), per account (by="account") or per severity
+        (by="severity") in each of the latest complete runs of `scope`: the runs, oldest first, and
+        a count per run for each key."""
+        column = {"check": run_findings.c.check_id, "account": run_findings.c.account,
+                  "severity": run_findings.c.severity}[by]
         with self.engine.connect() as connection:
             latest = [_run_row(row) for row in connection.execute(
                 sa.select(runs).where(runs.c.scope == scope, runs.c.status == "complete")
@@ -296,6 +299,15 @@ class HistoryStore:
                 for seq, key, count in rows:
                     counts.setdefault(str(key) if key is not None else "-", [0] * len(seqs))[position[seq]] = count
         return latest, dict(sorted(counts.items()))
+
+    def severity_trend(self, scope: str, limit: int = 30) -> dict:
+        """Open findings by severity in each of the latest complete runs of `scope`, oldest first
+        (counted as `trends` counts them): what the HTML report's trend chart draws."""
+        latest, counts = self.trends(scope, "severity", limit)
+        return {"scope": scope, "runs": [
+            {"id": run["id"], "started_at": _iso(run["started_at"]), "complete": bool(run["coverage_complete"]),
+             "by_severity": {severity: counts.get(severity, [0] * len(latest))[n] for severity in SEVERITIES}}
+            for n, run in enumerate(latest)]}
 
     def scopes(self) -> list[str]:
         with self.engine.connect() as connection:

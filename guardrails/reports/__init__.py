@@ -40,10 +40,10 @@ def render_markdown(document: dict) -> str:
     return render_markdown(document)
 
 
-def render_html(document: dict) -> str:
+def render_html(document: dict, trend: dict | None = None) -> str:
     from .html import render_html
 
-    return render_html(document)
+    return render_html(document, trend)
 
 
 # Every format but the terminal's table, which is drawn on a console rather than returned as text.

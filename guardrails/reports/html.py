@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 
 from .paths import svg
 from .threat_model import owasp_name, stride_name
+from .trend import trend_svg
 from .text import clean, html_inline_code, one_line
 from .view import flatten_details
 
@@ -49,19 +50,22 @@ def _environment() -> Environment:
     )
     env.filters.update(text=one_line, clean=clean, details_json=_details_json, svg=svg, flatten_details=flatten_details,
                        inline_code=html_inline_code, stride_name=stride_name,
-                       owasp_name=owasp_name, id_breaks=id_breaks)
+                       owasp_name=owasp_name, id_breaks=id_breaks, trend_svg=trend_svg)
     return env
 
 
 _ENV = _environment()
 
 
-def render_html(document: dict) -> str:
+def render_html(document: dict, trend: dict | None = None) -> str:
+    """The report; with `trend` (HistoryStore.severity_trend of the document's scope) it opens with
+    the chart of open findings by severity over the recorded audits."""
     from .view import report_context
 
     context = report_context(document)
     return _ENV.get_template("report.html.j2").render(
         csp=CONTENT_SECURITY_POLICY,
         open_sections=len(context["findings"]) <= OPEN_SECTIONS_UP_TO,
+        trend=trend,
         **context,
     )
