@@ -15,6 +15,13 @@ import pytest
 from azure_estates import (CONTRIBUTOR, G, GITHUB, READER, SCENARIOS, SUB, AzureEstate, basic_public_ip_no_nsg,
                            contributor_identity, rule, subnet_allows_nic_denies)
 from azure_fake import fake_arm
+from cloud_commands import check_remediation
+from guardrails.pipeline import scan_snapshots
+
+# Checks whose every Azure finding names its exact change (an exposure through a missing NSG or a
+# load balancer, and the system route to the internet, name none).
+MUST_REMEDIATE = {"ci-firewall-allows-internet", "ci-not-behind-load-balancer", "ci-admin-identity",
+                  "ci-privilege-escalation", "ci-production-access", "ci-secret-in-user-data"}
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +46,6 @@ def collect(fake, subscriptions=(SUB,), **kwargs) -> dict:
 
 
 def findings(snapshot: dict) -> set[tuple[str, str]]:
-    from guardrails.pipeline import scan_snapshots
-
     document = scan_snapshots([snapshot])
     return {(f["check_id"], f["resource"]["id"]) for f in document["findings"]}
 
@@ -53,6 +58,8 @@ def test_scenario_collected_live_has_the_findings_the_spec_says(fake, name):
     assert snapshot["gaps"] == []
     assert findings(snapshot) == expected
     assert {method for method, _ in fake.requests} == {"GET"}
+    # Each finding's remediation: well-formed az commands with the scan's own ids
+    check_remediation(scan_snapshots([snapshot]), MUST_REMEDIATE)
 
 
 def test_collection_reads_only_and_refuses_anything_else(fake):

@@ -533,3 +533,25 @@ def test_html_groups_open_findings_by_stride_and_reads_details_as_key_values():
     # every finding of the demo names its exact change, with its console path
     assert html.count('<ol class="changes">') == len(demo["findings"])
     assert "@media print" in html and "@page" in html
+
+
+def test_the_gcloud_and_az_check_refuses_a_wrong_command():
+    """tests/cloud_commands.py, which the GCP and Azure scenario tests run over every finding, fails
+    an option the command does not have, a missing required one, an id the scan did not find, a
+    placeholder and an unset shell variable."""
+    from cloud_commands import _check_command
+
+    known = "acme-ci allow-ssh jenkins-nsg ci 11111111-1111-1111-1111-111111111111 ssh"
+    good = "gcloud compute firewall-rules update allow-ssh --disabled --project=acme-ci"
+    assert _check_command(good, known, set()) is None
+    assert _check_command("config=$(az network nic ip-config list --resource-group ci --nic-name ssh --output tsv)",
+                          known, set()) == "config"
+    wrong = ["gcloud compute firewall-rules update allow-ssh --disabled --project=acme-ci --zone=us-east1-b",
+             "gcloud compute firewall-rules update allow-ssh --disabled",
+             "gcloud compute firewall-rules update allow-http --disabled --project=acme-ci",
+             "gcloud compute firewall-rules update allow-ssh --source-ranges=<YOUR-RANGE> --project=acme-ci",
+             "az network nsg rule delete --resource-group ci --nsg-name jenkins-nsg --name \"$rule\"",
+             "az network nsg rule remove --resource-group ci --nsg-name jenkins-nsg --name ssh"]
+    for command in wrong:
+        with pytest.raises(AssertionError):
+            _check_command(command, known, set())

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 
 from .paths import svg
 from .threat_model import owasp_name, stride_name
+from .remediation import cli_name
 from .trend import trend_svg
 from .text import clean, html_inline_code, one_line
 from .view import flatten_details
@@ -50,7 +51,7 @@ def _environment() -> Environment:
     )
     env.filters.update(text=one_line, clean=clean, details_json=_details_json, svg=svg, flatten_details=flatten_details,
                        inline_code=html_inline_code, stride_name=stride_name,
-                       owasp_name=owasp_name, id_breaks=id_breaks, trend_svg=trend_svg)
+                       owasp_name=owasp_name, id_breaks=id_breaks, trend_svg=trend_svg, cli_name=cli_name)
     return env
 
 

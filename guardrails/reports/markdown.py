@@ -36,6 +36,9 @@ def _environment() -> Environment:
     env.filters.update(md=md_text, cell=md_cell, code=md_code, one_line=one_line, fenced=fenced,
                        details_json=details_json, mermaid=mermaid,
                        flatten_details=flatten_details, md_inline_code=md_inline_code)
+    from .remediation import cli_name
+
+    env.filters["cli_name"] = cli_name
     env.filters["tcode"] = lambda value: md_code(value, in_table=True)
     return env
 

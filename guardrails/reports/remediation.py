@@ -892,7 +892,10 @@ def steps_for(finding: dict) -> Steps:
     """The remediation of one finding: its own text, the exact changes, and the Terraform and AWS
     CLI that apply."""
     guide = GUIDES.get(str(finding.get("check_id")))
-    aws = (finding.get("resource") or {}).get("provider") == "aws"
+    provider = (finding.get("resource") or {}).get("provider")
+    if guide and provider in ("gcp", "azure"):
+        return _other_cloud_steps(finding, provider)
+    aws = provider == "aws"
     terraform = guide.terraform if guide and aws else None
     changes: list[Change] = []
     commands: list[str] = []
@@ -906,11 +909,31 @@ def steps_for(finding: dict) -> Steps:
                  terraform_changes(finding) if guide and aws else [])
 
 
+def _other_cloud_steps(finding: dict, provider: str) -> Steps:
+    """Google Cloud's and Azure's: the exact changes (gcloud / az) of a live resource, or the change
+    at its google_* / azurerm_* address when the finding comes from a plan."""
+    from . import remediation_azure, remediation_gcp
+
+    module = remediation_gcp if provider == "gcp" else remediation_azure
+    address = terraform_address(finding)
+    text = str(finding.get("remediation", ""))
+    if address is not None:
+        return Steps(text, None, [], [], module.terraform_changes(finding, address))
+    changes = module.changes(finding)
+    return Steps(text, None, [c for change in changes for c in change.commands], changes)
+
+
 def _adds(command: str) -> bool:
     """A command of the older form worth keeping beside exact changes: one that changes something
     named in the finding (not a listing, not a placeholder to fill in)."""
     return (command.startswith(("aws iam detach-role-policy", "aws iam update-assume-role-policy"))
             and "$" not in command)
+
+
+def cli_name(commands) -> str:
+    """The command-line tool the commands are for, named as its cloud names it."""
+    first = re.sub(r"^[a-z_]+=\$\(", "", next(iter(commands), "")).split(" ", 1)[0]
+    return {"gcloud": "gcloud CLI", "az": "Azure CLI"}.get(first, "AWS CLI")
 
 
 def summary_for(check_id: str, fallback: str) -> str:

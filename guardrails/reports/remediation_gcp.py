@@ -1,0 +1,227 @@
+"""Exact changes for Google Cloud findings: gcloud commands with the finding's real project, zone,
+instance, firewall rule and IAM binding, the console page of each, and the change at a
+google_* resource's Terraform address when the finding comes from a plan.
+
+Read from the finding's evidence only (the texts the GCP provider writes: "firewall rule NAME
+(priority N): allow tcp/22 from 0.0.0.0/0", "binding ROLE on projects/P to serviceAccount:E"),
+never run; every value goes through shlex.quote.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from .remediation import Change, _path, _strings, _unique
+
+_INSTANCE = re.compile(r"^projects/(?P<project>[a-z][-a-z0-9]{4,28}[a-z0-9])/zones/(?P<zone>[a-z]+-[a-z]+\d+-[a-z])/"
+                       r"instances/(?P<name>[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)$")
+_NIC = re.compile(_INSTANCE.pattern[:-1] + r"/(?P<nic>nic\d+)$")
+_FIREWALL_RULE = re.compile(r"firewall rule (?P<rule>[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?) \(priority \d+\): allow "
+                            r"(?P<what>\S+) from (?P<sources>.+?)(?: to targets .*)?$")
+_BINDING = re.compile(r"binding (?P<role>(?:roles|projects/[^/ ]+/roles|organizations/\d+/roles)/[\w.]+) on "
+                      r"(?P<target>projects/[a-z][-a-z0-9]*(?:/serviceAccounts/[^ ]+)?|folders/\d+|organizations/\d+) "
+                      r"to (?P<member>(?:serviceAccount|user|group|domain|principal\w*):[^\s:;),]+)")
+_INTERNET = ("0.0.0.0/0", "::/0")
+CONSOLE = "https://console.cloud.google.com"
+
+
+def _q(value: str) -> str:
+    return shlex.quote(value)
+
+
+def _instance(finding: dict) -> re.Match | None:
+    return _INSTANCE.match(str((finding.get("resource") or {}).get("id", "")))
+
+
+def _project(finding: dict) -> str | None:
+    instance = _instance(finding)
+    if instance:
+        return instance["project"]
+    account = str((finding.get("resource") or {}).get("account") or "")
+    return account if re.fullmatch(r"[a-z][-a-z0-9]{4,28}[a-z0-9]", account) else None
+
+
+def _rule_texts(finding: dict) -> list[str]:
+    texts = [t for t in _strings((finding.get("evidence") or {}).get("details")) if "firewall rule " in t]
+    texts += [part.strip() for step in _path(finding) for part in str(step.get("via") or "").split(";")]
+    return _unique(t.split(": ", 1)[1] if t.startswith("admits the load balancer: ") else t for t in texts if t)
+
+
+def firewall_changes(finding: dict, wanted, why: str) -> list[Change]:
+    """Disable each firewall rule of the evidence whose sources `wanted` picks: a disabled rule is
+    kept (with its history) but admits nothing, and turning it back on is one flag."""
+    project = _project(finding)
+    if not project:
+        return []
+    changes, seen = [], set()
+    for text in _rule_texts(finding):
+        match = _FIREWALL_RULE.search(text)
+        if not match or match["rule"] in seen:
+            continue
+        sources = [s.strip() for s in match["sources"].split(",")]
+        if not any(wanted(s) for s in sources):
+            continue
+        seen.add(match["rule"])
+        rule = match["rule"]
+        changes.append(Change(
+            resource=f"firewall rule {rule} (project {project})", what=f"{text} ({why})",
+            commands=(f"gcloud compute firewall-rules update {_q(rule)} --disabled --project={_q(project)}",),
+            console=f"{CONSOLE}/networking/firewalls/details/{rule}?project={project} > Edit > Enforcement: Disabled",
+            notes=(f"where people must still reach the service, admit only their ranges instead: gcloud compute "
+                   f"firewall-rules update {rule} --source-ranges=YOUR-OFFICE-OR-VPN-RANGE --project={project}, "
+                   "then --no-disabled",) if any(s in _INTERNET for s in sources) else ()))
+    return changes
+
+
+def _internet_rules(finding: dict) -> list[Change]:
+    return firewall_changes(finding, lambda source: source in _INTERNET, "admits every internet address")
+
+
+def _production_rules(finding: dict) -> list[Change]:
+    return firewall_changes(finding, lambda source: source not in _INTERNET, "admits the CI node into production")
+
+
+def _external_address_changes(finding: dict) -> list[Change]:
+    """Delete each external IPv4 access config of the instance's interfaces."""
+    details = (finding.get("evidence") or {}).get("details") or {}
+    changes = []
+    for iface in details.get("interfaces") or [] if isinstance(details, dict) else []:
+        nic = _NIC.match(str(iface.get("id") or "")) if isinstance(iface, dict) else None
+        if not nic or not iface.get("public"):
+            continue
+        name, zone, project, index = nic["name"], nic["zone"], nic["project"], nic["nic"][3:]
+        where = f"--zone={_q(zone)} --project={_q(project)}"
+        query = f"value(networkInterfaces[{index}].accessConfigs[0].name)"
+        changes.append(Change(
+            resource=f"instance {name} (zone {zone}, project {project})",
+            what=f"external IPv4 {', '.join(map(str, iface['public']))} on {nic['nic']}",
+            commands=(f"config=$(gcloud compute instances describe {_q(name)} {where} --format={_q(query)})",
+                      f"gcloud compute instances delete-access-config {_q(name)} {where} "
+                      f"--network-interface={_q(nic['nic'])} --access-config-name=\"$config\""),
+            console=f"{CONSOLE}/compute/instancesDetail/zones/{zone}/instances/{name}?project={project} > Edit > "
+                    f"Network interfaces > {nic['nic']} > External IPv4 address: None",
+            notes=("publish the service through a load balancer whose firewall rule admits only Google's front "
+                   "ends (35.191.0.0/16, 130.211.0.0/22)",)))
+    return changes
+
+
+def _binding_texts(finding: dict) -> list[str]:
+    details = (finding.get("evidence") or {}).get("details") or {}
+    if not isinstance(details, dict):
+        return []
+    hops = [h for h in details.get("hops") or [] if isinstance(h, dict)]
+    if hops:  # a chain: the CI identity's own first step is the grant to take out
+        return [str(hops[0].get("via") or "")]
+    texts = [str(details.get("grant") or "")]
+    texts += [g for e in details.get("escalations") or [] if isinstance(e, dict) for g in e.get("grants") or []]
+    texts += [str(t.get("via")) for t in details.get("targets") or [] if isinstance(t, dict)]
+    return [t for t in texts if t]
+
+
+def _binding_changes(finding: dict) -> list[Change]:
+    changes, seen = [], set()
+    for text in _binding_texts(finding):
+        for match in _BINDING.finditer(text):
+            key = (match["role"], match["target"], match["member"])
+            if key in seen:
+                continue
+            seen.add(key)
+            role, target, member = key
+            flags = f"--member={_q(member)} --role={_q(role)}"
+            kind, _, rest = target.partition("/")
+            if "/serviceAccounts/" in target:
+                project, account = rest.split("/serviceAccounts/", 1)
+                command = f"gcloud iam service-accounts remove-iam-policy-binding {_q(account)} {flags} --project={_q(project)}"
+                console = f"{CONSOLE}/iam-admin/serviceaccounts?project={project} > {account} > Permissions"
+            elif kind == "projects":
+                command = f"gcloud projects remove-iam-policy-binding {_q(rest)} {flags}"
+                console = f"{CONSOLE}/iam-admin/iam?project={rest}"
+            elif kind == "folders":
+                command = f"gcloud resource-manager folders remove-iam-policy-binding {_q(rest)} {flags}"
+                console = f"{CONSOLE}/iam-admin/iam?folder={rest}"
+            else:
+                command = f"gcloud organizations remove-iam-policy-binding {_q(rest)} {flags}"
+                console = f"{CONSOLE}/iam-admin/iam?organizationId={rest}"
+            changes.append(Change(
+                resource=target, what=f"IAM binding {role} to {member}", commands=(command,),
+                console=f"{console} > {member.split(':', 1)[1]} > Edit principal: remove the role {role}",
+                notes=("grant the narrowest predefined roles the builds need instead, on the resources they "
+                       "touch, not the project",)))
+    return changes
+
+
+def _metadata_changes(finding: dict) -> list[Change]:
+    instance = _instance(finding)
+    if not instance:
+        return []
+    details = (finding.get("evidence") or {}).get("details") or {}
+    lines = ", ".join(f"line {s.get('line')} ({s.get('kind')})" for s in details.get("secrets") or []
+                      if isinstance(s, dict)) or "the secret's lines"
+    name, zone, project = instance["name"], instance["zone"], instance["project"]
+    return [Change(
+        resource=f"instance {name} (zone {zone}, project {project})", what=f"instance metadata: {lines}",
+        commands=(f"gcloud compute instances describe {_q(name)} --zone={_q(zone)} --project={_q(project)} "
+                  "--format='json(metadata.items)'",),
+        console=f"{CONSOLE}/compute/instancesDetail/zones/{zone}/instances/{name}?project={project} > Edit > "
+                f"Metadata: delete {lines}",
+        notes=("rotate the secret first: removing it from the metadata does not un-leak it",
+               f"then write the item back without the secret: gcloud compute instances add-metadata {name} "
+               f"--zone={zone} --project={project} --metadata-from-file=KEY=FILE (KEY is the item the describe "
+               "shows holding it); read the secret at boot from Secret Manager instead"))]
+
+
+CHANGES = {
+    "ci-internet-exposed": _internet_rules,
+    "ci-firewall-allows-internet": _internet_rules,
+    "ci-not-behind-load-balancer": _external_address_changes,
+    "ci-internet-to-admin-path": lambda f: _internet_rules(f) + _binding_changes(f),
+    "ci-admin-identity": _binding_changes,
+    "ci-privilege-escalation": _binding_changes,
+    "ci-production-access": _binding_changes,
+    "ci-reaches-production": _production_rules,
+    "ci-secret-in-user-data": _metadata_changes,
+}
+
+
+def changes(finding: dict) -> list[Change]:
+    """The exact changes of a finding on a live Google Cloud project."""
+    make = CHANGES.get(str(finding.get("check_id")))
+    return make(finding) if make else []
+
+
+# --- Terraform ------------------------------------------------------------------------------
+
+_TF_ADDRESS = re.compile(r"^(module\.[\w-]+(\[[^\]]*\])?\.)*google_[a-z0-9_]+\.[\w-]+(\[[^\]]*\])?$")
+
+
+def _addresses(finding: dict, kind: str) -> list[str]:
+    return _unique(str(s.get("id")) for s in _path(finding) if s.get("kind") == kind and _TF_ADDRESS.match(str(s.get("id"))))
+
+
+def terraform_changes(finding: dict, address: str) -> list[str]:
+    """The change at each google_* address the finding names: which attribute, from what to what."""
+    check = str(finding.get("check_id"))
+    rules = [m["rule"] for t in _rule_texts(finding) if (m := _FIREWALL_RULE.search(t))]
+    firewalls = [f'google_compute_firewall with name "{rule}": source_ranges ["0.0.0.0/0"] -> the allow-listed '
+                 "ranges (or disabled = true)" for rule in _unique(iter(rules))]
+    if check in ("ci-internet-exposed", "ci-firewall-allows-internet"):
+        return firewalls or [f"{address}: tags: none that an internet-facing google_compute_firewall targets"]
+    if check == "ci-not-behind-load-balancer":
+        return [f"{address}: network_interface.access_config {{}} -> removed (no external IPv4); publish it through a "
+                "google_compute_backend_service behind a load balancer"]
+    if check == "ci-internet-gateway-segment":
+        return [f"{address}: tags / network: not on a network whose google_compute_route sends 0.0.0.0/0 to "
+                "default-internet-gateway; egress through a google_compute_router_nat instead"]
+    if check in ("ci-admin-identity", "ci-privilege-escalation", "ci-production-access", "ci-internet-to-admin-path"):
+        bindings = [f"google_*_iam_member / google_*_iam_binding granting {m['role']} on {m['target']} to {m['member']}: "
+                    "remove it (grant the narrowest role the builds need)"
+                    for t in _binding_texts(finding) for m in _BINDING.finditer(t)]
+        return firewalls + _unique(iter(bindings)) if check == "ci-internet-to-admin-path" else _unique(iter(bindings))
+    if check == "ci-secret-in-user-data":
+        return [f"{address}: metadata / metadata_startup_script: remove the secret; read it at boot from a "
+                "google_secret_manager_secret_version"]
+    if check == "ci-reaches-production":
+        return [f'google_compute_firewall with name "{rule}": source_tags / source_ranges naming the CI node -> only '
+                "the production load balancer's ranges" for rule in _unique(iter(rules))]
+    return []

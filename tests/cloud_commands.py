@@ -1,0 +1,144 @@
+"""The gcloud and az commands of the reports' remediation, checked without a cloud: each parses as a
+shell command line, names a command of the synopsis encoded here (from the gcloud and az reference
+pages), passes only that command's flags and all it requires, and every id it passes is one the
+scan found (in the finding), with no placeholder left for a person to fill in. The console paths
+are the clouds' real URL patterns with the same ids.
+
+Neither CLI can reach a cloud here, and installing azure-cli (hundreds of packages) or the gcloud
+SDK to parse them would cost the test run more than the rest of it; the synopses below are the
+contract instead."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass
+
+from guardrails.reports.remediation import steps_for
+
+
+@dataclass(frozen=True)
+class Synopsis:
+    positionals: int
+    flags: frozenset[str]
+    required: frozenset[str]
+    switches: frozenset[str] = frozenset()  # flags that take no value
+    # flags whose value is not an id of the estate: fixed words, files the person writes, queries
+    free: frozenset[str] = frozenset({"--format", "--query", "--output", "--user-data"})
+
+
+def _s(positionals: int, flags: str, required: str, switches: str = "") -> Synopsis:
+    return Synopsis(positionals, frozenset(flags.split()), frozenset(required.split()), frozenset(switches.split()))
+
+
+IAM_BINDING = "--member --role --condition --all"
+# gcloud reference: https://cloud.google.com/sdk/gcloud/reference/<group>/<command>
+GCLOUD = {
+    "compute firewall-rules update": _s(1, "--project --disabled --no-disabled --source-ranges", "--project",
+                                        "--disabled --no-disabled"),
+    "compute instances describe": _s(1, "--zone --project --format", "--zone --project"),
+    "compute instances delete-access-config": _s(1, "--zone --project --network-interface --access-config-name",
+                                                 "--zone --project --access-config-name"),
+    "projects remove-iam-policy-binding": _s(1, IAM_BINDING, "--member --role"),
+    "resource-manager folders remove-iam-policy-binding": _s(1, IAM_BINDING, "--member --role"),
+    "organizations remove-iam-policy-binding": _s(1, IAM_BINDING, "--member --role"),
+    "iam service-accounts remove-iam-policy-binding": _s(1, IAM_BINDING + " --project", "--member --role"),
+}
+# az reference: https://learn.microsoft.com/cli/azure/<group>
+AZ = {
+    "network nsg rule delete": _s(0, "--subscription --resource-group --nsg-name --name", "--resource-group --nsg-name --name"),
+    "network nic ip-config list": _s(0, "--subscription --resource-group --nic-name --query --output",
+                                     "--resource-group --nic-name"),
+    "network nic ip-config update": _s(0, "--subscription --resource-group --nic-name --name --remove "
+                                          "--public-ip-address", "--resource-group --nic-name --name"),
+    "role assignment delete": _s(0, "--ids --subscription", "--ids"),
+    "vm update": _s(0, "--subscription --resource-group --name --user-data", "--resource-group --name"),
+}
+ARM_WORDS = {"subscriptions", "resourceGroups", "providers", "Microsoft.Authorization", "roleAssignments"}
+FIXED_VALUES = {"--remove": {"publicIpAddress"}, "--output": {"tsv", "json"}}
+PLACEHOLDER = re.compile(r"<[^>]*>|\b(?:YOUR|REPLACE|CHANGE)[-_A-Z]*|\bXXX|\.\.\.")
+_ASSIGNED = re.compile(r"^(?P<name>[a-z_]+)=\$\((?P<command>.+)\)$", re.S)
+CONSOLE = {"gcp": re.compile(r"^https://console\.cloud\.google\.com/(compute/instancesDetail/zones/[a-z0-9-]+/instances/"
+                             r"[a-z0-9-]+\?project=[a-z0-9-]+|networking/firewalls/details/[a-z0-9-]+\?project=[a-z0-9-]+|"
+                             r"iam-admin/iam\?(project=[a-z0-9-]+|folder=\d+|organizationId=\d+)|"
+                             r"iam-admin/serviceaccounts\?project=[a-z0-9-]+)( > .+)?$"),
+           "azure": re.compile(r"^https://portal\.azure\.com/#resource/subscriptions/[0-9a-f-]{36}(/resourceGroups/[-\w.()]+)?"
+                               r"(/providers/Microsoft\.(Network|Compute)/[A-Za-z]+/[-\w.]+)?/"
+                               r"(overview|users|ipConfigurations)( > .+)?$")}
+
+
+def _check_command(line: str, known: str, defined: set[str]) -> str:
+    """Check one command line; the shell variable it assigns, if any."""
+    assigned = None
+    match = _ASSIGNED.match(line)
+    if match:
+        assigned, line = match["name"], match["command"]
+    assert not PLACEHOLDER.search(line), line
+    words = shlex.split(line)
+    tool, table = words[0], {"gcloud": GCLOUD, "az": AZ}[words[0]]
+    name = next((n for n in sorted(table, key=len, reverse=True) if words[1:1 + len(n.split())] == n.split()), None)
+    assert name, f"not a command of the {tool} synopsis: {line}"
+    synopsis = table[name]
+    rest = words[1 + len(name.split()):]
+    positionals, given = [], {}
+    while rest:
+        word = rest.pop(0)
+        if not word.startswith("--"):
+            positionals.append(word)
+            continue
+        flag, eq, value = word.partition("=")
+        assert flag in synopsis.flags, f"{flag} is not an option of {tool} {name}: {line}"
+        if flag in synopsis.switches:
+            assert not eq, line
+            given[flag] = None
+            continue
+        given[flag] = value if eq else rest.pop(0)
+    assert len(positionals) == synopsis.positionals, line
+    assert synopsis.required <= set(given), f"{tool} {name} needs {synopsis.required - set(given)}: {line}"
+    for flag, value in [*((None, p) for p in positionals), *given.items()]:
+        if value is None or flag in synopsis.free:
+            continue
+        if flag in FIXED_VALUES:
+            assert value in FIXED_VALUES[flag], line
+        elif value.startswith("$"):
+            assert value[1:] in defined, f"{value} is not set by an earlier command: {line}"
+        elif flag == "--ids":
+            for part in value.strip("/").split("/"):
+                assert part in ARM_WORDS or part in known, f"{part} of {value} is not from the scan"
+        else:
+            # serviceAccount:E and a role are read from the scan's grant, whole
+            assert value in known, f"{flag or 'argument'} {value!r} is not an id the scan found: {line}"
+    return assigned
+
+
+def check_remediation(document: dict, must: set[str]) -> int:
+    """Check every gcloud/az command, console path and Terraform change of the document's findings;
+    every finding of a check in `must` has at least one change. The number of commands checked."""
+    checked = 0
+    for finding in document["findings"]:
+        provider = finding["resource"]["provider"]
+        known = json.dumps(finding)
+        steps = steps_for(finding)
+        address = finding["resource"].get("address")
+        if address:
+            assert not steps.changes and not steps.commands
+            if finding["check_id"] in must:
+                assert steps.terraform_changes, finding["check_id"]
+            for change in steps.terraform_changes:
+                assert not PLACEHOLDER.search(change), change
+                named = re.findall(r"\b(?:google|azurerm)_[a-z0-9_]+\.[\w-]+", change)
+                assert all(a in known for a in named), change
+            continue
+        if finding["check_id"] in must:
+            assert steps.changes, f"no change for {finding['check_id']} on {finding['resource']['id']}"
+        defined: set[str] = set()
+        for change in steps.changes:
+            assert CONSOLE[provider].match(change.console), change.console
+            for command in change.commands:
+                variable = _check_command(command, known, defined)
+                if variable:
+                    defined.add(variable)
+                checked += 1
+        assert steps.commands == [c for change in steps.changes for c in change.commands]
+    return checked
