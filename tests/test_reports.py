@@ -226,6 +226,8 @@ def test_html_report_contents(sample):
     assert "http_tokens                 = &#34;required&#34;" in html
     assert "Docker executor needs hop limit 2" in html
     assert "CICD-SEC-7" in html and "elevation_of_privilege" in html
+    nodes = html[html.index('<section id="nodes">'):]
+    assert nodes.index("<p>On 3 CI servers/runners, 2 CI identities.</p>") < nodes.index("<details")
 
 
 def test_html_escapes_inside_svg(hostile):
@@ -312,6 +314,7 @@ def test_markdown_report_contents(sample):
     assert "aws ec2 modify-instance-metadata-options --instance-id i-0a1b2c3d4e5f60718 --http-tokens required" in text
     assert "> Suppressed: Docker executor needs hop limit 2 until the migration to Fargate (until 2027-03-31)" in text
     assert "STRIDE elevation\\_of\\_privilege; OWASP CI/CD CICD-SEC-2, CICD-SEC-5" in text
+    assert "## Findings by CI node\n\nOn 3 CI servers/runners, 2 CI identities.\n" in text
 
 
 def test_markdown_hostile_text_is_literal(hostile):
@@ -407,8 +410,10 @@ def test_table_groups_findings_and_summarises(sample):
     # the summary comes first (after the INCOMPLETE banner), the verdict last
     counts = lines.index("16 open findings: 3 critical, 9 high, 3 medium, 1 low (2 suppressed)")
     assert lines[0].startswith("INCOMPLETE") and counts <= 2
-    assert lines[counts + 1].startswith("57 resources scanned, 4 CI nodes (2 exposed to the internet); coverage "
-                                        "incomplete (2 gaps")
+    assert lines[counts + 1].startswith("57 resources scanned, 4 CI nodes (2 exposed to the internet), "
+                                        "2 CI identities; coverage incomplete (2 gaps")
+    # under the findings heading, nodes and identities are counted apart
+    assert "Findings on 3 CI servers/runners, 2 CI identities" in lines
     assert counts < plain.index("Attack path (1)")
     assert [line for line in lines if line.strip()][-2].startswith("Verdict: the internet reaches administrator")
     assert "aws/111122223333/us-east-1: codebuild_projects: AccessDeniedException" in plain

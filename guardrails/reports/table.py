@@ -33,8 +33,9 @@ from .view import (
     not_seen,
     notes,
     open_findings,
-    suppressed_findings,
+    subjects,
     summary,
+    suppressed_findings,
 )
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -233,6 +234,9 @@ def _print_summary(document: dict, console: Console) -> None:
               else "? resources scanned")
     estate += f", {plural(int(ci_nodes), 'CI node')}" if isinstance(ci_nodes, int) else ", ? CI nodes"
     estate += f" ({exposed} exposed to the internet" + (f", {maybe} possibly" if maybe else "") + ")"
+    identities = len(ci_identities(document))
+    if identities:
+        estate += f", {plural(identities, 'CI identity', 'CI identities')}"
     missing = gaps(document)
     if missing:
         coverage = f"[yellow]coverage incomplete[/] ({plural(len(missing), 'gap')}, listed below)"
@@ -245,7 +249,7 @@ def _print_summary(document: dict, console: Console) -> None:
 def _print_findings(document: dict, console: Console, verbose: bool) -> None:
     groups = by_resource(document.get("findings") or [])
     if groups:
-        console.print(f"[bold]Findings on {plural(len(groups), 'CI node')}[/]", highlight=False)
+        console.print(f"[bold]Findings on {subjects(resource for resource, _ in groups)}[/]", highlight=False)
     for resource, group in groups[:MAX_RESOURCES]:
         role = resource.get("ci_role") or resource.get("kind")
         where = " ".join(safe(part) for part in (resource.get("provider"), resource.get("account"),

@@ -112,6 +112,22 @@ def ci_identities(document: dict) -> list[dict]:
     return [item for item in listed if isinstance(item, dict)] if isinstance(listed, list) else []
 
 
+def is_identity(resource: dict) -> bool:
+    """A finding's resource that is a CI identity (a role, service account or user), not a node."""
+    return resource.get("kind") == "identity"
+
+
+def subjects(resources: Iterable[dict]) -> str:
+    """What findings are on, nodes and identities counted apart: '2 CI servers/runners, 3 CI
+    identities' (a part that counts none is left out; 'nothing' when both are)."""
+    resources = list(resources)
+    identities = sum(1 for r in resources if is_identity(r))
+    nodes = len(resources) - identities
+    parts = [f"{nodes} CI {'server/runner' if nodes == 1 else 'servers/runners'}" if nodes else "",
+             f"{identities} CI {'identity' if identities == 1 else 'identities'}" if identities else ""]
+    return ", ".join(p for p in parts if p) or "nothing"
+
+
 def gaps(document: dict) -> list[dict]:
     return list((document.get("coverage") or {}).get("gaps") or [])
 
@@ -219,4 +235,5 @@ def report_context(document: dict) -> dict:
         "stride_groups": stride_groups(numbered),
         "findings": numbered,
         "nodes": nodes,
+        "subjects": subjects(node["resource"] for node in nodes),
     }
