@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -58,6 +59,31 @@ def write_trust_policy_without(change, directory: Path, endpoint: str) -> None:
     (directory / f"{role}-trust.json").write_text(json.dumps(document))
 
 
+# The AWS console's page of each kind of resource a change names, as the console itself links them
+# (the anchor of the EC2 and VPC consoles' single-page apps, the IAM console's route).
+CONSOLE_PAGES = [
+    re.compile(r"^https://console\.aws\.amazon\.com/ec2/home\?region=(?P<region>[a-z]{2}-[a-z]+-\d)#"
+               r"(SecurityGroup:groupId=(?P<sg>sg-[0-9a-f]{8,17})|InstanceDetails:instanceId=(?P<i>i-[0-9a-f]{8,17})|"
+               r"NetworkInterface:networkInterfaceId=(?P<eni>eni-[0-9a-f]{8,17})|"
+               r"Addresses:search=(?P<ip>[0-9.]+)|AutoScalingGroupDetails:id=(?P<asg>[\w.-]+);view=details)$"),
+    re.compile(r"^https://console\.aws\.amazon\.com/vpcconsole/home\?region=(?P<region>[a-z]{2}-[a-z]+-\d)#"
+               r"RouteTableDetails:RouteTableId=(?P<rtb>rtb-[0-9a-f]{8,17})$"),
+    re.compile(r"^https://console\.aws\.amazon\.com/iam/home#/(roles|users)/details/(?P<name>[\w+=,.@-]+)$"),
+]
+
+
+def assert_console_page(console: str, finding: dict) -> None:
+    """The console path opens with the real page of the resource: its URL pattern, the finding's
+    region, and an id the finding's evidence holds."""
+    url = console.split(" > ", 1)[0]
+    match = next((m for m in (p.match(url) for p in CONSOLE_PAGES) if m), None)
+    assert match, url
+    if "region" in match.re.groupindex:
+        assert match["region"] == finding["resource"]["region"], url
+    named = next(v for k, v in match.groupdict().items() if v and k != "region")
+    assert named in json.dumps(finding), url
+
+
 def test_every_generated_command_runs_and_the_findings_are_gone(moto_server, monkeypatch, tmp_path):
     from guardrails.providers.aws.demo_estate import PRODUCTION_ACCOUNT_ID, build_demo_estate
 
@@ -77,6 +103,8 @@ def test_every_generated_command_runs_and_the_findings_are_gone(moto_server, mon
         # every finding of the demo names the exact change, with real ids and a console path
         assert steps.changes and steps.commands, finding["check_id"]
         assert all(change.console and change.what for change in steps.changes)
+        for change in steps.changes:
+            assert_console_page(change.console, finding)
         if finding["check_id"] == "ci-secret-in-user-data":
             cleaned = user_data_without_secrets(finding, moto_server)
             (tmp_path / "user-data.b64").write_text(base64.b64encode(cleaned.encode()).decode())

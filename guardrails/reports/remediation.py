@@ -227,6 +227,29 @@ _CONSOLE_DIRECTION = {"ingress": "Inbound", "egress": "Outbound"}
 _PROTOCOL_NUMBER = {"all traffic": "-1", "tcp": "tcp", "udp": "udp", "icmp": "icmp", "icmpv6": "icmpv6"}
 
 
+AWS_CONSOLE = "https://console.aws.amazon.com"
+
+
+def _region_query(finding: dict) -> str:
+    region = str((finding.get("resource") or {}).get("region") or "")
+    return f"?region={region}" if re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region) else ""
+
+
+def _ec2_console(finding: dict, fragment: str) -> str:
+    """The EC2 console's page of one resource, in the finding's region (`fragment` is the page's
+    anchor, e.g. SecurityGroup:groupId=sg-0abc)."""
+    return f"{AWS_CONSOLE}/ec2/home{_region_query(finding)}#{fragment}"
+
+
+def _vpc_console(finding: dict, fragment: str) -> str:
+    return f"{AWS_CONSOLE}/vpcconsole/home{_region_query(finding)}#{fragment}"
+
+
+def _iam_console(kind: str, name: str) -> str:
+    """The IAM console's page of a role or user (IAM is global: no region)."""
+    return f"{AWS_CONSOLE}/iam/home#/{kind}/details/{name}"
+
+
 def _rule_texts(finding: dict) -> list[str]:
     """Every firewall rule the finding's evidence names: its details' rules, and each path step's
     `via` (several joined by "; ")."""
@@ -290,7 +313,7 @@ def _revoke_rules(finding: dict, peer_wanted: Callable[[str], bool], why: str) -
         changes.append(Change(
             resource=group, what=f"{text} ({why})",
             commands=(f"aws ec2 {verb} --group-id {_q(group)} --ip-permissions {_q(permissions)}",),
-            console=f"EC2 console > Security Groups > {group} > {_CONSOLE_DIRECTION[direction]} rules > Edit "
+            console=f"{_ec2_console(finding, f'SecurityGroup:groupId={group}')} > {_CONSOLE_DIRECTION[direction]} rules > Edit "
                     f"{_CONSOLE_DIRECTION[direction].lower()} rules: delete the rule {match['proto']}{'/' + match['ports'] if match['ports'] else ''} "
                     f"from {', '.join(peers)}",
         ))
@@ -325,7 +348,7 @@ def _route_changes(finding: dict) -> list[Change]:
                 resource=match["table"], what=f"route {match['destination']} -> {match['target']} in {match['table']}",
                 commands=(f"aws ec2 delete-route --route-table-id {_q(match['table'])} {option} "
                           f"{_q(match['destination'])}",),
-                console=f"VPC console > Route tables > {match['table']} > Routes > Edit routes: remove "
+                console=f"{_vpc_console(finding, 'RouteTableDetails:RouteTableId=' + match['table'])} > Routes > Edit routes: remove "
                         f"{match['destination']} -> {match['target']}",
                 notes=("for outbound access, route it through a NAT gateway instead: aws ec2 create-route "
                        f"--route-table-id {match['table']} {option} {match['destination']} --nat-gateway-id NAT-ID",),
@@ -352,7 +375,7 @@ def _inline_policy_changes(role: str | None, texts: list[str], why: str) -> list
             changes.append(Change(
                 resource=f"role {role}", what=f"inline policy {match['policy']}: {statement} ({why})",
                 commands=(f"aws iam delete-role-policy --role-name {_q(role)} --policy-name {_q(match['policy'])}",),
-                console=f"IAM console > Roles > {role} > Permissions > {match['policy']} > Remove",
+                console=f"{_iam_console('roles', role)} > Permissions > {match['policy']} > Remove",
                 notes=(f"this deletes the whole inline policy {match['policy']}; to keep its other statements, put it "
                        f"back without \"{statement}\": aws iam get-role-policy --role-name {role} --policy-name "
                        f"{match['policy']}, then aws iam put-role-policy with the edited document",),
@@ -379,7 +402,7 @@ def _admin_chain_changes(finding: dict) -> list[Change]:
             resource=f"role {target}", what=f"trust policy statement admitting {principal['principal']}",
             commands=(f"aws iam update-assume-role-policy --role-name {_q(target)} --policy-document "
                       f"file://{_q(document)}",),
-            console=f"IAM console > Roles > {target} > Trust relationships > Edit trust policy: remove "
+            console=f"{_iam_console('roles', target)} > Trust relationships > Edit trust policy: remove "
                     f"{principal['principal']} from the principals",
             notes=(f"{document} is the current trust policy (aws iam get-role --role-name {target} --query "
                    f"Role.AssumeRolePolicyDocument) without {principal['principal']} among its principals",)))
@@ -434,7 +457,7 @@ def _imds_changes(finding: dict) -> list[Change]:
              + (", hop limit 1" if hops == 1 else f", hop limit {hops or 'unknown'} -> 1"),
         commands=(f"aws ec2 modify-instance-metadata-options --instance-id {_q(instance)}"
                   " --http-tokens required --http-put-response-hop-limit 1 --http-endpoint enabled",),
-        console=f"EC2 console > Instances > {instance} > Actions > Instance settings > Modify instance metadata "
+        console=f"{_ec2_console(finding, 'InstanceDetails:instanceId=' + instance)} > Actions > Instance settings > Modify instance metadata "
                 "options: IMDSv2 Required, hop limit 1",
     )]
 
@@ -454,7 +477,7 @@ def _user_data_changes(finding: dict) -> list[Change]:
                   f"aws ec2 modify-instance-attribute --instance-id {quoted} --attribute userData "
                   "--value file://user-data.b64",
                   f"aws ec2 start-instances --instance-ids {quoted}"),
-        console=f"EC2 console > Instances > {instance} > Instance state > Stop; then Actions > Instance settings > "
+        console=f"{_ec2_console(finding, 'InstanceDetails:instanceId=' + instance)} > Instance state > Stop; then Actions > Instance settings > "
                 f"Edit user data: delete {lines}; then Instance state > Start",
         notes=("rotate the secret first: removing it from user data does not un-leak it",
                f"user-data.b64 is the current user data (aws ec2 describe-instance-attribute --instance-id {instance} "
@@ -479,7 +502,7 @@ def _public_address_changes(finding: dict) -> list[Change]:
                     resource=eni, what=f"Elastic IP {address}",
                     commands=(f"aws ec2 describe-addresses --public-ips {_q(str(address))} --query "
                               "'Addresses[0].AssociationId' --output text",),
-                    console=f"EC2 console > Elastic IPs > {address} > Actions > Disassociate Elastic IP address",
+                    console=f"{_ec2_console(finding, f'Addresses:search={address}')} > {address} > Actions > Disassociate Elastic IP address",
                     notes=("then aws ec2 disassociate-address --association-id with the id it prints, and release "
                            "the address if nothing else needs it",)))
             else:
@@ -487,14 +510,14 @@ def _public_address_changes(finding: dict) -> list[Change]:
                     resource=eni, what=f"public IPv4 address {address} (assigned at launch)",
                     commands=(f"aws ec2 modify-network-interface-attribute --network-interface-id {_q(eni)}"
                               " --no-associate-public-ip-address",),
-                    console=f"EC2 console > Network interfaces > {eni} > Actions > Change IP addresses / Manage IP "
+                    console=f"{_ec2_console(finding, 'NetworkInterface:networkInterfaceId=' + eni)} > Actions > Change IP addresses / Manage IP "
                             "addresses: turn off Auto-assign public IP"))
         for address in iface.get("ipv6") or []:
             changes.append(Change(
                 resource=eni, what=f"IPv6 address {address}",
                 commands=(f"aws ec2 unassign-ipv6-addresses --network-interface-id {_q(eni)} --ipv6-addresses "
                           f"{_q(str(address))}",),
-                console=f"EC2 console > Network interfaces > {eni} > Actions > Manage IP addresses: remove {address}"))
+                console=f"{_ec2_console(finding, 'NetworkInterface:networkInterfaceId=' + eni)} > Actions > Manage IP addresses: remove {address}"))
     return changes
 
 
@@ -504,7 +527,7 @@ def _lifetime_changes(finding: dict) -> list[Change]:
         return []
     group = ((finding.get("evidence") or {}).get("details") or {}).get("autoscaling_group")
     return [Change(resource=str(group), what="maximum instance lifetime: none -> 7 days", commands=tuple(commands),
-                   console=f"EC2 console > Auto Scaling groups > {group} > Details > Edit: Maximum instance "
+                   console=f"{_ec2_console(finding, f'AutoScalingGroupDetails:id={group};view=details')} > Details > Edit: Maximum instance "
                            "lifetime 604800 seconds")]
 
 
@@ -758,7 +781,7 @@ def _pin_trust_changes(finding: dict) -> list[Change]:
     return [Change(
         resource=f"role {role}", what=f"trust statement {one_line(details.get('statement'))}: sub -> {pin}",
         commands=(f"aws iam update-assume-role-policy --role-name {_q(role)} --policy-document file://{_q(document)}",),
-        console=f"IAM console > Roles > {role} > Trust relationships > Edit trust policy: a StringEquals condition "
+        console=f"{_iam_console('roles', role)} > Trust relationships > Edit trust policy: a StringEquals condition "
                 f"on {issuer}:sub naming {pin}",
         notes=(f"{document} is the current trust policy (aws iam get-role --role-name {role} --query "
                f"Role.AssumeRolePolicyDocument) with that condition on {issuer}:sub",))]
@@ -780,7 +803,7 @@ def _deactivate_key_changes(finding: dict) -> list[Change]:
         changes.append(Change(
             resource=f"user {user}", what=f"access key {key_id}",
             commands=(f"aws iam update-access-key --user-name {_q(user)} --access-key-id {_q(key_id)} --status Inactive",),
-            console=f"IAM console > Users > {user} > Security credentials > Access keys > {key_id} > Actions > Deactivate",
+            console=f"{_iam_console('users', user)} > Security credentials > Access keys > {key_id} > Actions > Deactivate",
             notes=(f"once the pipeline federates instead, delete it: aws iam delete-access-key --user-name {user} "
                    f"--access-key-id {key_id}",)))
     return changes
