@@ -1,10 +1,12 @@
 """`guardrails graph`: the estate graph and its attack paths, opened by the tools they are for:
-GraphML and node-link JSON in networkx, DOT in Graphviz (`dot -Tsvg`), Cypher checked for form."""
+GraphML and node-link JSON in networkx, DOT in Graphviz (`dot -Tsvg`), Cypher parsed with the
+openCypher grammar (no Neo4j server runs here: it needs a JVM and gigabytes for one import)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -107,4 +109,49 @@ def test_estate_strings_cannot_break_out_of_any_format(tmp_path):
             for line in text.splitlines():
                 assert line.endswith(";")
                 assert len(line.replace('\\\\', '').replace('\\"', '').split('"')) % 2 == 1, line
+                assert NEO4J_INDEX.match(line) or cypher_syntax_errors(line) == [], line
     assert hostile["findings"]
+
+
+# Neo4j's index command (Cypher 5), which the openCypher grammar leaves to each database.
+NEO4J_INDEX = re.compile(r"^CREATE INDEX [a-z_]+ IF NOT EXISTS FOR \(n:[A-Za-z]+\) ON \(n\.[a-z_]+\);$")
+
+
+def cypher_syntax_errors(statement: str) -> list[str]:
+    """What the openCypher grammar (ANTLR4) finds wrong in one statement."""
+    from antlr4 import CommonTokenStream, InputStream
+    from antlr4.atn.PredictionMode import PredictionMode
+    from antlr4.error.ErrorListener import ErrorListener
+    from antlr4_cypher import CypherLexer, CypherParser
+
+    errors: list[str] = []
+
+    class Collect(ErrorListener):
+        def syntaxError(self, recognizer, symbol, line, column, message, exc):  # noqa: N802 (ANTLR's name)
+            errors.append(f"{column}: {message}")
+
+    lexer = CypherLexer(InputStream(statement))
+    parser = CypherParser(CommonTokenStream(lexer))
+    for part in (lexer, parser):
+        part.removeErrorListeners()
+        part.addErrorListener(Collect())
+    parser._interp.predictionMode = PredictionMode.SLL  # several times faster; these statements are not ambiguous
+    parser.script()  # one query, then the end of the input
+    return errors
+
+
+def test_every_cypher_statement_parses_with_the_opencypher_grammar(estate_snapshot, tmp_path):
+    assert cypher_syntax_errors('CREATE (:A {id: "x});') and cypher_syntax_errors("CREATE (:A); DROP x")
+    # (the hostile document's statements are parsed in test_estate_strings_cannot_break_out_of_any_format)
+    out = tmp_path / "graph.cypher"
+    result = run(str(estate_snapshot), "--format", "cypher", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text().splitlines()
+    assert NEO4J_INDEX.match(lines[0]), lines[0]
+    statements = lines[1:]
+    assert any(s.startswith("CREATE (:EstateNode") for s in statements)
+    assert any(s.startswith("MATCH (a:EstateNode") for s in statements)
+    # one statement of each shape (labels or relationship type, and keys): the parser is slow
+    shapes = {re.sub(r'"(?:[^"\\]|\\.)*"|-?\d+(\.\d+)?', "V", s): s for s in statements}
+    for statement in shapes.values():
+        assert cypher_syntax_errors(statement) == [], statement
