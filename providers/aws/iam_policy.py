@@ -271,7 +271,6 @@ class _Statement:
     not_resource: bool
     conditional: bool
     action_regex: re.Pattern[str]
-    resource_regex: re.Pattern[str]
     # Restrictions on iam:PassedToService, all of which must hold: (StringLike?, service principals).
     passed_to: tuple[tuple[bool, tuple[str, ...]], ...] = ()
 
@@ -319,9 +318,14 @@ class _Statement:
             not_resource=not_resource,
             conditional=bool(raw.get("Condition")),
             action_regex=any_regex(action_patterns),
-            resource_regex=any_regex(resource_patterns),
             passed_to=_passed_to_restrictions(raw.get("Condition")),
         )
+
+    @cached_property
+    def resource_regex(self) -> re.Pattern[str]:
+        # Compiled when first asked: most statements are never asked about a resource, because no
+        # question's action is theirs, and the resource patterns of an account are mostly distinct.
+        return any_regex(self.resource_patterns)
 
     # An allow lets through some of the question: which of its patterns does (for evidence).
     def action_hit(self, question: Pattern) -> tuple[str, Pattern | None] | None:
@@ -697,6 +701,11 @@ class IdentityPolicy:
         self, action: Pattern, resource: Pattern, passed_to: str | None = None
     ) -> Iterator[tuple[Grant, Pattern | None, Pattern | None]]:
         """Every identity grant of the question that survives denies and the boundary."""
+        granted = self._granted_services
+        if granted is not None:
+            asked = _service_of(action)
+            if asked is not None and asked not in granted:
+                return  # no allow statement names an action of that service
         for grant, granted_action, granted_resource in self._surviving(self._allows, action, resource, passed_to):
             if self._boundary is not None:
                 boundary_grant = next(
@@ -713,6 +722,22 @@ class IdentityPolicy:
                 if boundary_grant[0].conditional:
                     grant = replace(grant, conditional=True)
             yield grant, granted_action, granted_resource
+
+    @cached_property
+    def _granted_services(self) -> frozenset[str] | None:
+        """The services whose actions the allow statements name, or None when one may name any
+        (NotAction, or a wildcard in the service part). Most questions an evaluation asks are about
+        actions of services the identity's policies never mention: this answers them at once."""
+        services = set()
+        for statement in self._allows:
+            if statement.not_action:
+                return None
+            for pattern in statement.action_patterns:
+                service = _service_of(pattern)
+                if service is None:
+                    return None
+                services.add(service)
+        return frozenset(services)
 
     def _allows_any_read(self) -> bool:
         return any(
@@ -813,6 +838,20 @@ def _acting_services(resource_arn: str) -> tuple[str, ...]:
         return ()
     service = parts[2].lower()
     return _ACTING_SERVICES.get(service, (service,))
+
+
+@lru_cache(maxsize=65536)
+def _service_of(action: Pattern) -> str | None:
+    """The service part of an action pattern (before its first colon, all of it without one), or
+    None when a wildcard is in it. Two patterns whose service parts differ match no common action."""
+    service = []
+    for token in action:
+        if token == ":":
+            break
+        if len(token) != 1 or token in ("*", "?"):
+            return None
+        service.append(token)
+    return "".join(service)
 
 
 def _narrow(question: Pattern, granted: Pattern | None) -> Pattern:

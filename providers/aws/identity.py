@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import lzma
+import re
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -22,6 +23,7 @@ from guardrails.identity_facts import CONFIRMED, UNKNOWN, Escalation, Hop, Ident
 from guardrails.identity_facts import POWER_RANK
 
 from .iam_conditions import session_context
+from .identity_index import RunAsIndex
 from .iam_policy import PASS_ROLE_SETS, Grant, IdentityPolicy, PolicyDocumentError, check_document, trust_admits
 
 PROVIDER = "aws"
@@ -183,6 +185,61 @@ def _trusted_services(document) -> set[str]:
     return services
 
 
+def _document_key(document) -> object:
+    """What tells a policy document apart from others: its text. (A managed policy's document is one
+    object however many identities attach it, but inline documents alike are distinct objects.)"""
+    if isinstance(document, str):
+        return document
+    try:
+        return json.dumps(document, sort_keys=True)
+    except (TypeError, ValueError):
+        return id(document)
+
+
+def _unconditional(document) -> bool:
+    """Whether no statement of a policy document has a condition (its meaning is the same for
+    every session); False for a document in any other shape."""
+    if not isinstance(document, dict):
+        return False
+    statements = document.get("Statement")
+    if isinstance(statements, dict):
+        statements = [statements]
+    return isinstance(statements, list) and all(isinstance(s, dict) and "Condition" not in s for s in statements)
+
+
+def _trust_names_accounts_only(document) -> bool:
+    """Whether every AWS principal of the trust policy is an account id, an account's root ARN or
+    `*`: then whether it admits an identity depends only on the identity's account."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except json.JSONDecodeError:
+            return False
+    if not isinstance(document, dict):
+        return False
+    statements = document.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        return False
+    for statement in statements:
+        if not isinstance(statement, dict) or "NotPrincipal" in statement:
+            return False
+        principal = statement.get("Principal")
+        if principal is None or principal == "*":
+            continue
+        if not isinstance(principal, dict):
+            return False
+        values = principal.get("AWS", [])
+        for value in values if isinstance(values, list) else [values]:
+            if not isinstance(value, str) or not (value == "*" or _ACCOUNT_ONLY.match(value)):
+                return False
+    return True
+
+
+_ACCOUNT_ONLY = re.compile(r"^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$")
+
+
 def _trust_index(identities: Iterable[Node]) -> dict[str, set[str]]:
     """Principal (ARN, account id, root ARN or "*") -> the roles whose trust policy names it."""
     index: dict[str, set[str]] = {}
@@ -208,7 +265,12 @@ class AwsIdentities:
         self._unreadable_trust: set[str] = set()
         self._service_roles: dict[str, list[Node]] | None = None
         self._now = dt.datetime.now(dt.timezone.utc)
-        self._takeable: dict[tuple[str, str], list[Node]] | None = None
+        self._takeable: dict[tuple[str, str], RunAsIndex[Node]] | None = None
+        self._trust_answers: dict[tuple[str, str, str], object] = {}
+        self._policies: dict[tuple, tuple[IdentityPolicy, list]] = {}
+        self._account_denies: dict[str, list[tuple[str, dict]]] = {}
+        self._taken_over: dict[IdentityPolicy, list[tuple[str, str, tuple[Proof, ...], str]]] = {}
+        self._runs_as: dict[str, list[tuple[str, str]]] = {}
 
     def evaluate(self, identity: Node) -> IdentityPower:
         """The power of one IAM identity: see IdentityPower."""
@@ -256,8 +318,19 @@ class AwsIdentities:
                 boundary = (f"permissions boundary {b.get('name')}", doc)
         context = session_context(node.get("arn") or node.id, node.get("account") or "",
                                   "User" if node.get("identity_type") == "user" else "AssumedRole", self._now)
+        # Identities with the same documents have the same policy, and share one evaluator (with the
+        # answers it caches), unless a condition may tell them apart by their session.
+        documents = docs + ([boundary] if boundary is not None else [])
+        key = (tuple((name, _document_key(doc)) for name, doc in docs),
+               (boundary[0], _document_key(boundary[1])) if boundary else None,
+               None if all(_unconditional(doc) for _, doc in documents) else node.id)
+        shared = self._policies.get(key)
+        if shared is not None:
+            return shared[0], unknown
         try:
-            return IdentityPolicy(docs, boundary, context=context), unknown
+            policy = IdentityPolicy(docs, boundary, context=context)
+            self._policies[key] = (policy, documents)  # kept alive with the documents, so that an id stays theirs
+            return policy, unknown
         except PolicyDocumentError:
             pass
         # Which document is unreadable is asked only now: reading each apart costs a second parse.
@@ -288,17 +361,19 @@ class AwsIdentities:
         trusted = self._trusted
         candidates = trusted.get(source_arn.lower(), set()) | trusted.get(source_account, set()) | trusted.get("*", set())
         hops = []
+        # An identity allowed sts:AssumeRole on no role at all is allowed it on none of these.
+        may_assume = policy.assumable("*") is not None
         for target_id in sorted(candidates - {source.id}):
             target = self._by_id[target_id]
             try:
-                trust = trust_admits(target.get("trust_policy"), source_arn, source_account)
+                trust = self._trust_admits(target, source_arn, source_account)
             except PolicyDocumentError as exc:
                 self._unreadable_trust_policy(target, exc)
                 continue
             if trust is None:
                 continue
             target_arn = target.get("arn") or target.id
-            grant = policy.assumable(target_arn)
+            grant = policy.assumable(target_arn) if may_assume else None
             same_account = source_account == (target.get("account") or _account_of_arn(target_arn))
             if grant is None and not (same_account and trust.names_principal
                                       and not policy.denies("sts:AssumeRole", target_arn)):
@@ -307,6 +382,28 @@ class AwsIdentities:
             hops.append(Hop(source.id, target.id, f"sts:AssumeRole: {how}; trust policy admits {trust.principal}"))
         return hops
 
+    def _trust_admits(self, target: Node, source_arn: str, source_account: str):
+        """trust_admits of the target's trust policy, read once per principal it can tell apart:
+        a trust naming only accounts (and `*`) answers every identity of one account alike."""
+        by_account = target.id not in self._trust_names_identities
+        key = (target.id, source_account, "" if by_account else source_arn.lower())
+        if key not in self._trust_answers:
+            try:
+                self._trust_answers[key] = trust_admits(target.get("trust_policy"), source_arn, source_account)
+            except PolicyDocumentError as exc:
+                self._trust_answers[key] = exc
+        answer = self._trust_answers[key]
+        if isinstance(answer, PolicyDocumentError):
+            raise answer
+        return answer
+
+    @cached_property
+    def _trust_names_identities(self) -> set[str]:
+        """The roles whose trust policy may name one identity apart from the others of its account
+        (an ARN, an assumed-role session, NotPrincipal, or a document this cannot read)."""
+        return {node.id for node in self._by_id.values() if node.get("trust_policy")
+                and not _trust_names_accounts_only(node.get("trust_policy"))}
+
     def _guardrail_denies(self, node: Node) -> list[tuple[str, dict]]:
         """The deny statements of the service control policies that bound the identity's account:
         an action one of them denies is no power, whatever the identity's policies allow. Their
@@ -314,6 +411,11 @@ class AwsIdentities:
         account = node.get("account")
         if not account or not self._graph.has(account):
             return []
+        if account not in self._account_denies:  # one document per account, the same for all its identities
+            self._account_denies[account] = self._account_guardrail_denies(account)
+        return self._account_denies[account]
+
+    def _account_guardrail_denies(self, account: str) -> list[tuple[str, dict]]:
         out = []
         for scp in self._graph.node(account).get("guardrail_policies") or []:
             statements = (scp.get("document") or {}).get("Statement") if isinstance(scp.get("document"), dict) else None
@@ -361,43 +463,65 @@ class AwsIdentities:
 
     # -- taking over resources that run as a role --
 
-    def _takeable_resources(self) -> dict[tuple[str, str], list[Node]]:
-        """(kind, type) -> the resources of this provider that run as an identity, by id."""
+    def _takeable_resources(self) -> dict[tuple[str, str], RunAsIndex[Node]]:
+        """(kind, type) -> the resources of this provider that run as an identity, indexed by the
+        identities they run as (identity_index.py)."""
         if self._takeable is None:
-            self._takeable = {}
+            found: dict[tuple[str, str], list[tuple[str, Node, tuple[str, ...]]]] = {}
             for kind, type_field in (("compute", "compute_type"), ("workload", "workload_type")):
                 for node in self._graph.nodes(kind):
                     if node.get("provider") != PROVIDER:
                         continue
                     key = (kind, node.get(type_field) or "")
-                    if key in TAKE_OVERS and next(self._graph.out(node.id, "runs_as"), None) is not None:
-                        self._takeable.setdefault(key, []).append(node)
-            for nodes in self._takeable.values():
-                nodes.sort(key=lambda n: n.id)
+                    if key not in TAKE_OVERS:
+                        continue
+                    roles = [(i.id, i.get("arn") or i.id) for i, _ in self._graph.out(node.id, "runs_as")]
+                    if roles:
+                        self._runs_as[node.id] = roles
+                        found.setdefault(key, []).append((node.id, node, tuple(r for r, _ in roles)))
+            self._takeable = {key: RunAsIndex(resources) for key, resources in found.items()}
         return self._takeable
 
     def _take_overs(self, source: Node, policy: IdentityPolicy, unknown: list[str]) -> list[Hop]:
         """The resources running as an identity that `source` can take over: for each identity
         they run as, the first such resource by id (enough for the shortest chain)."""
-        hops: list[Hop] = []
-        reached: set[str] = set()
         self._unread_take_overs(source, policy, unknown)
-        for key, resources in sorted(self._takeable_resources().items()):
-            ways = [(actions, agent) for actions, agent in TAKE_OVERS[key]
-                    if all(policy.allows(a, "*") for a in actions)]
-            if not ways:
-                continue
-            for resource in resources:
-                if resource.id == source.id:
-                    continue
-                roles = [i.id for i, _ in self._graph.out(resource.id, "runs_as")]
-                if all(r in reached or r == source.id for r in roles):
-                    continue
-                hop = self._take_over(source, policy, resource, ways)
-                if hop is not None:
-                    hops.append(hop)
-                    reached.update(roles)
-        return hops
+        ways = {key: [(actions, agent) for actions, agent in key_ways if all(policy.allows(a, "*") for a in actions)]
+                for key, key_ways in TAKE_OVERS.items()}
+        if not any(ways.values()):
+            return []
+        takeable = self._takeable_resources()
+        # What a policy takes over is the same for every identity that holds it, unless the identity
+        # is one that a resource runs as (it skips itself): identities sharing a policy share the answer.
+        shared = source.id not in self._run_as_identities
+        found = self._taken_over.get(policy) if shared else None
+        if found is None:
+            found = []
+            for key, index in sorted(takeable.items()):
+                if ways[key]:
+                    found += index.first_per_role(source.id, lambda _, resource, __, key=key: self._take_over_found(
+                        source, policy, resource, ways[key]))
+            if shared:
+                self._taken_over[policy] = found
+        return [Hop(source.id, resource_id, via, "take_over", proofs, confidence)
+                for resource_id, via, proofs, confidence in found]
+
+    def _take_over_found(self, source: Node, policy: IdentityPolicy, resource: Node,
+                         ways: list[tuple[tuple[str, ...], bool]]) -> tuple[str, str, tuple[Proof, ...], str] | None:
+        hop = self._take_over(source, policy, resource, ways)
+        return None if hop is None else (hop.target, hop.via, hop.proofs, hop.confidence)
+
+    def _roles_of(self, resource_id: str) -> list[tuple[str, str]]:
+        """The (id, ARN) of the identities a resource runs as."""
+        found = self._runs_as.get(resource_id)
+        if found is None:
+            found = [(i.id, i.get("arn") or i.id) for i, _ in self._graph.out(resource_id, "runs_as")]
+        return found
+
+    @cached_property
+    def _run_as_identities(self) -> set[str]:
+        self._takeable_resources()
+        return {identity for roles in self._runs_as.values() for identity, _ in roles}
 
     @cached_property
     def _unread_lists(self) -> dict[str, list[dict]]:
@@ -430,7 +554,7 @@ class AwsIdentities:
     def _take_over(self, source: Node, policy: IdentityPolicy, resource: Node,
                    ways: list[tuple[tuple[str, ...], bool]]) -> Hop | None:
         arn = resource_arn(resource)
-        role_arns = [i.get("arn") or i.id for i, _ in self._graph.out(resource.id, "runs_as")]
+        role_arns = [role_arn for _, role_arn in self._roles_of(resource.id)]
         passed_to = _TAKE_OVER_PASSED_TO.get(resource.get("workload_type") or "")
         for actions, agent in ways:
             if agent and resource.get("command_agent") is False:
