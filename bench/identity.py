@@ -1,6 +1,7 @@
 """Identity analysis at account scale: how long evaluating the CI identities takes, and how it grows.
 
-    python bench/identity.py [--roles 5000] [--policies 20000] [--functions 2000] [--steps 4] [--repeat 3]
+    python bench/identity.py [--roles 5000] [--policies 20000] [--functions 2000] [--federated 500]
+                             [--steps 4] [--repeat 3]
 
 An account (snapshot format) with `roles` IAM roles, `policies` customer-managed policies (four per
 role, attached across roles), `functions` Lambda functions each running as one of the roles, one
@@ -12,6 +13,11 @@ role in 25 is an administrator.
 It prints, per size (the whole account, then fractions of it down to 1/`steps`), the seconds of the
 identity analysis alone (analysis/identity.py, the fastest of `repeat` runs, after the graph is
 built) and the seconds per 1,000 principals, which stay flat when growth is linear.
+
+Then the whole account again with `federated` more roles that hosted pipelines federate into (OIDC
+trusts in the shapes bench/generate.py makes, one in ten an administrator): the seconds of
+classifying the CI identities and evaluating them with the CI nodes' identities, and what they add
+to the account without them.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate import FEDERATION_ISSUERS, _federated_trust  # noqa: E402
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -45,7 +54,8 @@ def _document(*statements: dict) -> dict:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-def identity_snapshot(roles: int = 5000, policies: int = 20000, functions: int = 2000, seed: int = 0) -> dict:
+def identity_snapshot(roles: int = 5000, policies: int = 20000, functions: int = 2000, seed: int = 0,
+                      federated: int = 0) -> dict:
     """The account described in the module docstring, as one AWS snapshot part."""
     rng = random.Random(seed)
     services = ["lambda.amazonaws.com", "ec2.amazonaws.com", "ecs-tasks.amazonaws.com", "glue.amazonaws.com"]
@@ -100,6 +110,19 @@ def identity_snapshot(roles: int = 5000, policies: int = 20000, functions: int =
             {"Effect": "Allow", "Action": "lambda:UpdateFunctionCode", "Resource": "*"})}])
         role["AssumeRolePolicyDocument"] = trust
         iam_roles.append(role)
+    oidc_providers = []
+    for url in FEDERATION_ISSUERS[:federated]:
+        oidc_providers.append({"Arn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{url}", "Url": url,
+                               "ClientIDList": ["sts.amazonaws.com"], "Tags": []})
+    for index in range(federated):
+        provider = oidc_providers[index % len(oidc_providers)]
+        attached = [admin] if index % 10 == 0 else []
+        inline = [] if attached else [{"PolicyName": "deploy", "PolicyDocument": _document(
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::acme-svc-{index}/*"},
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::{ACCOUNT}:role/deploy-*"})}]
+        role = _role(f"pipeline-{index:04d}", "ec2.amazonaws.com", attached, inline)
+        role["AssumeRolePolicyDocument"] = _federated_trust(provider["Arn"], provider["Url"], index)
+        iam_roles.append(role)
     ec2_profiles = [p for p in profiles if p["InstanceProfileName"].startswith("svc-")]
     instances, managed_instances = [], []
     for index in range(max(1, roles // 50)):
@@ -123,7 +146,8 @@ def identity_snapshot(roles: int = 5000, policies: int = 20000, functions: int =
         "regions": {REGION: {"vpcs": [], "subnets": [], "route_tables": [], "security_groups": [],
                              "network_acls": [], "instances": instances, "ssm_managed_instances": managed_instances,
                              "lambda_functions": lambdas}},
-        "iam": {"roles": iam_roles, "policies": managed, "instance_profiles": profiles, "users": []},
+        "iam": {"roles": iam_roles, "policies": managed, "instance_profiles": profiles, "users": [],
+                **({"oidc_providers": oidc_providers} if oidc_providers else {})},
         "gaps": [],
     }
 
@@ -139,6 +163,7 @@ def _instance(instance_id: str, name: str, profile: str, tags: dict) -> dict:
 def measure(snapshot: dict, repeat: int) -> tuple[float, int, dict]:
     """Seconds of the identity analysis alone (fastest of `repeat`), principals, and a summary."""
     from guardrails import pipeline
+    from guardrails.analysis.ci_identities import classify_identities
     from guardrails.analysis.estate import classify_nodes, classify_production
     from guardrails.analysis.identity import analyse_identities
     from guardrails.config import Config
@@ -150,11 +175,16 @@ def measure(snapshot: dict, repeat: int) -> tuple[float, int, dict]:
         ci = classify_nodes(graph, config)
         production = classify_production(graph, config)
         started = time.perf_counter()
-        identities = analyse_identities(graph, config, production, ci)
+        # As analysis/estate.py does: the CI identities of their own (hosted pipelines' roles and
+        # users) are classified, and evaluated with the identities CI nodes run as.
+        hosted = [i for i, v in classify_identities(graph, config, ci).items() if v.hosted]
+        identities = analyse_identities(graph, config, production, ci, identities=hosted)
         powers = {}
         for node_id in ci:
             for identity, _ in graph.out(node_id, "runs_as"):
                 powers[identity.id] = identities.power(identity.id).level
+        for identity_id in hosted:
+            powers[identity_id] = identities.power(identity_id).level
         best = min(best, time.perf_counter() - started)
         summary = {"ci_identities": len(powers), "evaluated": len(identities.evaluated()),
                    "levels": {level: sum(1 for v in powers.values() if v == level) for level in sorted(set(powers.values()))}}
@@ -166,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--roles", type=int, default=5000)
     parser.add_argument("--policies", type=int, default=20000)
     parser.add_argument("--functions", type=int, default=2000)
+    parser.add_argument("--federated", type=int, default=500,
+                        help="roles hosted pipelines federate into, added to the whole account at the end (0: none)")
     parser.add_argument("--steps", type=int, default=4, help="also measure 1/2 ... 1/STEPS of the account")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
@@ -176,6 +208,13 @@ def main(argv: list[str] | None = None) -> None:
         seconds, principals, summary = measure(snapshot, args.repeat)
         print(f"{int(args.roles * scale):>7} {int(args.policies * scale):>9} {int(args.functions * scale):>9} "
               f"{principals:>10} {seconds:>10.3f} {seconds / principals * 1000:>12.4f}  {summary}", flush=True)
+        if step == args.steps:
+            whole = seconds
+    if args.federated:
+        snapshot = identity_snapshot(args.roles, args.policies, args.functions, federated=args.federated)
+        seconds, principals, summary = measure(snapshot, args.repeat)
+        print(f"with {args.federated} federated roles: {principals} principals, {seconds:.3f} s; the CI identities "
+              f"add {seconds - whole:.3f} s  {summary}", flush=True)
 
 
 if __name__ == "__main__":

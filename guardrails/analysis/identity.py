@@ -76,6 +76,9 @@ class IdentityGraph:
         self._evaluators: dict[str, IdentityEvaluator | None] = {}
         self._facts: dict[str, IdentityFacts] = {}
         self._answers: dict[tuple[str, str], PowerAnswer | None] = {}
+        self._out: dict[str, tuple[Hop, ...]] = {}
+        self._unknowns: dict[str, tuple[str, ...]] = {}
+        self._followed: dict[tuple[str, bool], tuple[tuple[str, bool, Hop], ...]] = {}
 
     # -- evaluation --
 
@@ -109,13 +112,22 @@ class IdentityGraph:
     def hops(self, node_id: str) -> list[Hop]:
         """The identity graph's edges out of one node: an identity's hops (evaluating it), or the
         identities a resource runs as."""
-        node = self.graph.node(node_id)
-        if node.kind == "identity":
-            facts = self.facts(node_id)
-            return facts.assumes + facts.takes_over
-        return [Hop(node_id, identity.id, edge.get("via") or "runs as", "runs_as")
-                for identity, edge in sorted(self.graph.out(node_id, "runs_as"), key=lambda pair: pair[0].id)
-                if identity.kind == "identity"]
+        return list(self._hops(node_id))
+
+    def _hops(self, node_id: str) -> tuple[Hop, ...]:
+        # Read once per node: every search of the graph walks the same edges again.
+        found = self._out.get(node_id)
+        if found is None:
+            node = self.graph.node(node_id)
+            if node.kind == "identity":
+                facts = self.facts(node_id)
+                found = tuple(facts.assumes + facts.takes_over)
+            else:
+                found = tuple(Hop(node_id, identity.id, edge.get("via") or "runs as", "runs_as")
+                              for identity, edge in sorted(self.graph.out(node_id, "runs_as"), key=lambda pair: pair[0].id)
+                              if identity.kind == "identity")
+            self._out[node_id] = found
+        return found
 
     # -- power along the graph --
 
@@ -150,30 +162,55 @@ class IdentityGraph:
         # Node -> whether it was reached by a certain chain: a node first reached through a possible
         # hop is visited again when a certain chain reaches it.
         seen = {principal: True}
-        queue: deque[tuple[str, tuple[Hop, ...]]] = deque([(principal, ())])
-        while queue:
-            current, chain = queue.popleft()
-            certain = all(h.confidence == CONFIRMED for h in chain)
-            node = self.graph.node(current)
-            if node.kind == "identity":
-                answer = self._holds(principal, current, chain, level)
-                if answer is not None and answer.escalations:
-                    if by_set is None or (by_set.confidence != CONFIRMED and answer.confidence == CONFIRMED):
-                        by_set = answer
-                elif answer is not None:
-                    if answer.confidence == CONFIRMED:
-                        return answer
-                    possible = possible or answer
-            for hop in self.hops(current):
-                if level == "admin" and hop.method != "assume":
-                    continue
-                surely = certain and hop.confidence == CONFIRMED
-                if (hop.target not in seen or (surely and not seen[hop.target])) and self.graph.has(hop.target):
-                    seen[hop.target] = surely
-                    queue.append((hop.target, chain + (hop,)))
+        # One generation of the queue at a time (the nodes one hop further than the last): all of it
+        # is asked before any of it is followed, so the search stops without following the edges
+        # of the generation where the answer is. The order of the questions is the queue's.
+        generation: list[tuple[str, tuple[Hop, ...]]] = [(principal, ())]
+        while generation:
+            for current, chain in generation:
+                if self.graph.node(current).kind == "identity":
+                    if not self._may_hold(current, level, by_set is not None and by_set.confidence == CONFIRMED):
+                        continue
+                    answer = self._holds(principal, current, chain, level)
+                    if answer is not None and answer.escalations:
+                        if by_set is None or (by_set.confidence != CONFIRMED and answer.confidence == CONFIRMED):
+                            by_set = answer
+                    elif answer is not None:
+                        if answer.confidence == CONFIRMED:
+                            return answer
+                        possible = possible or answer
+            following: list[tuple[str, tuple[Hop, ...]]] = []
+            for current, chain in generation:
+                certain = all(h.confidence == CONFIRMED for h in chain)
+                for target, confirmed, hop in self._edges(current, level == "admin"):
+                    surely = certain and confirmed
+                    if target not in seen or (surely and not seen[target]):
+                        seen[target] = surely
+                        following.append((target, chain + (hop,)))
+            generation = following
         if by_set is not None and (possible is None or by_set.confidence == CONFIRMED):
             return by_set
         return possible
+
+    def _edges(self, node_id: str, assume_only: bool) -> tuple[tuple[str, bool, Hop], ...]:
+        """The hops out of a node that a search follows, as (target, whether certain, hop)."""
+        key = (node_id, assume_only)
+        found = self._followed.get(key)
+        if found is None:
+            found = self._followed[key] = tuple(
+                (hop.target, hop.confidence == CONFIRMED, hop) for hop in self._hops(node_id)
+                if (not assume_only or hop.method == "assume") and self.graph.has(hop.target))
+        return found
+
+    def _may_hold(self, holder: str, level: str, certain_set: bool) -> bool:
+        """False when `_holds` answers None for the holder, or an escalation set that cannot change
+        the search's answer (one held for certain is known already)."""
+        facts = self.facts(holder)
+        if level == "production":
+            return bool(facts.production)
+        if facts.admin:
+            return True
+        return level == "escalate" and bool(facts.escalations) and not certain_set
 
     def _holds(self, principal: str, holder: str, chain: tuple[Hop, ...], level: str) -> PowerAnswer | None:
         """The answer when `holder`, reached by `chain`, holds `level` itself."""
@@ -201,6 +238,11 @@ class IdentityGraph:
 
     def unknowns(self, principal: str) -> tuple[str, ...]:
         """What about the principal, and every identity it reaches, was not known."""
+        if principal not in self._unknowns:
+            self._unknowns[principal] = self._unknowns_of(principal)
+        return self._unknowns[principal]
+
+    def _unknowns_of(self, principal: str) -> tuple[str, ...]:
         found: list[str] = []
         seen = {principal}
         queue = deque([principal])
@@ -208,7 +250,7 @@ class IdentityGraph:
             current = queue.popleft()
             if self.graph.node(current).kind == "identity":
                 found.extend(self.facts(current).unknown)
-            for hop in self.hops(current):
+            for hop in self._hops(current):
                 if hop.target not in seen and self.graph.has(hop.target):
                     seen.add(hop.target)
                     queue.append(hop.target)
@@ -227,7 +269,7 @@ def analyse_identities(graph: EstateGraph, config: Config, production: dict[str,
     queue = deque(sorted(starts))
     seen = set(starts)
     while queue:
-        for hop in identities.hops(queue.popleft()):
+        for hop in identities._hops(queue.popleft()):
             if hop.target not in seen and graph.has(hop.target):
                 seen.add(hop.target)
                 queue.append(hop.target)

@@ -271,6 +271,7 @@ class AwsIdentities:
         self._account_denies: dict[str, list[tuple[str, dict]]] = {}
         self._taken_over: dict[IdentityPolicy, list[tuple[str, str, tuple[Proof, ...], str]]] = {}
         self._runs_as: dict[str, list[tuple[str, str]]] = {}
+        self._passed_by: dict[IdentityPolicy, list[tuple[str, str, tuple[Proof, ...], str]]] = {}
 
     def evaluate(self, identity: Node) -> IdentityPower:
         """The power of one IAM identity: see IdentityPower."""
@@ -439,7 +440,15 @@ class AwsIdentities:
     def _passed_roles(self, source: Node, policy: IdentityPolicy) -> list[Hop]:
         """The roles `source` can pass to a service it can launch, one hop per role (the first
         service that takes it). Only existing roles that trust the service are candidates."""
-        hops: dict[str, Hop] = {}
+        # Whom a policy can pass is the same for every identity that holds it (each skips itself).
+        found = self._passed_by.get(policy)
+        if found is None:
+            found = self._passed_by[policy] = self._passable(policy)
+        return [Hop(source.id, role_id, via, "pass_to_service", proofs, confidence)
+                for role_id, via, proofs, confidence in found if role_id != source.id]
+
+    def _passable(self, policy: IdentityPolicy) -> list[tuple[str, str, tuple[Proof, ...], str]]:
+        hops: dict[str, tuple[str, str, tuple[Proof, ...], str]] = {}
         by_name = {e.name: e for e in policy.escalations()}
         for name, service, _ in PASS_ROLE_SETS:
             escalation = by_name.get(f"iam:PassRole+{name}")
@@ -447,7 +456,7 @@ class AwsIdentities:
                 continue
             launch = [(a, g) for a, g in zip(escalation.permissions, escalation.grants) if a != "iam:PassRole"]
             for role in self._roles_trusting(service):
-                if role.id == source.id or role.id in hops:
+                if role.id in hops:
                     continue
                 arn = role.get("arn") or role.id
                 grant = policy.passes(arn, service)
@@ -456,9 +465,8 @@ class AwsIdentities:
                 proofs = (proof("iam:PassRole", arn, grant),
                           *(proof(action, "*", g) for action, g in launch))
                 launched = " + ".join(action for action, _ in launch)
-                hops[role.id] = Hop(source.id, role.id,
-                                    f"iam:PassRole of {role.name} to {service} with {launched}: {describe_grant(grant)}",
-                                    "pass_to_service", proofs, _confidence([grant, *(g for _, g in launch)]))
+                hops[role.id] = (role.id, f"iam:PassRole of {role.name} to {service} with {launched}: "
+                                          f"{describe_grant(grant)}", proofs, _confidence([grant, *(g for _, g in launch)]))
         return list(hops.values())
 
     # -- taking over resources that run as a role --
