@@ -12,7 +12,7 @@ from guardrails.federation import LEVELS, LEVEL_WORDS
 from guardrails.registry import Result, Severity, check
 from guardrails.schema import unknown_text
 
-from .privilege import ci_identity_label, ci_identity_power
+from .privilege import ci_identity_label, ci_identity_power, power_words
 
 LEVEL_SEVERITY = {"any_owner": Severity.CRITICAL, "any_repository": Severity.HIGH, "any_branch": Severity.MEDIUM}
 
@@ -46,7 +46,7 @@ def federation_unscoped(estate: Estate) -> Iterator[Result]:
         unknowns: tuple[str, ...] = tuple(level.unknown)
         if level.level == "unknown":
             severity, unknowns = Severity.CRITICAL, unknowns or (level.who,)
-        power_text = f"; it holds {power[0]} ({power[3]})" if power else ""
+        power_text = "; it {} {} ({})".format("may hold" if power.unknowns else "holds", *power_words(power)) if power else ""
         statement = describe_statement(widest.statement, 400)
         admits = ("any sub (no condition on it)" if level.subjects in ((), ("*",))
                   else "sub " + ", ".join(level.subjects))
@@ -139,10 +139,10 @@ def stored_credential(estate: Estate) -> Iterator[Result]:
         if old:
             why.append(f"older than the {int(limit)}-day rotation limit")
         if power:
-            why.append(f"the identity holds {power[0]} ({power[3]})")
+            why.append("the identity {} {} ({})".format("may hold" if power.unknowns else "holds", *power_words(power)))
         yield Result(identity.id, f"{ci_identity_label(identity, verdict)} has {len(keys)} active long-lived "
                                   f"key(s): {'; '.join(words)}" + (f": {' and '.join(why)}" if why else "") + ".",
                      path=(step(identity, "; ".join(verdict.reasons[:2])),),
                      severity=Severity.HIGH if high else Severity.MEDIUM,
                      details={"identity": identity.id, "keys": described, "rotation_limit_days": limit,
-                              "power": power[0] if power else None})
+                              "power": power_words(power)[0] if power else None})

@@ -6,7 +6,6 @@ from typing import Iterator
 
 from guardrails.analysis.ci_identities import CiIdentity, describe_statement
 from guardrails.analysis.estate import Estate, ci_label as describe
-from guardrails.analysis.identity import IdentityFacts
 from guardrails.federation import LEVELS
 from guardrails.identity_facts import PowerAnswer
 from guardrails.analysis.reachability import Exposure, Step, step
@@ -66,66 +65,52 @@ def ci_identity_label(identity: Node, verdict: CiIdentity, how: bool = True) -> 
     return label
 
 
-def _ci_identity_steps(estate: Estate, identity: Node, verdict: CiIdentity, facts: IdentityFacts | None,
-                       chain_upto: str | None) -> list[Step]:
+# What each level of the identity graph's answer is called in a finding.
+POWER_WORDS = {"admin": "administrator", "escalate": "privilege escalation", "production": "production access"}
+
+
+def _ci_identity_steps(estate: Estate, identity: Node, verdict: CiIdentity, answer: PowerAnswer | None) -> list[Step]:
     """The evidence path of a CI identity: the issuer its pipelines come from (the widest one),
-    the identity, and the roles it assumes up to `chain_upto`."""
+    the identity, and each hop of the answer's chain (resources taken over, roles passed or assumed)."""
     steps = []
     if verdict.federations:
         widest = min(verdict.federations, key=lambda f: LEVELS.index(f.assessment.level))
         steps.append(step(estate.graph.node(widest.issuer), f"{widest.platform}: {widest.assessment.who}"))
     steps.append(step(identity, "; ".join(verdict.reasons[:2])))
-    for hop in facts.chain if (facts and chain_upto) else ():
-        steps.append(step(estate.graph.node(hop.target), hop.via))
-        if hop.target == chain_upto:
-            break
+    steps.extend(_chain_steps(estate, answer))
     return steps
 
 
-def _admin_end(facts: IdentityFacts | None):
-    """None when the identity is administrator itself, the end of its chain when it becomes one,
-    False when neither."""
-    if not facts:
-        return False
-    if facts.power == "admin":
-        return None
-    if facts.chain_power == "admin":
-        return facts.chain_end
-    return False
+def _chain_steps(estate: Estate, answer: PowerAnswer | None) -> list[Step]:
+    return [step(estate.graph.node(hop.target), hop.via) for hop in (answer.chain if answer else ())]
 
 
-def _identity_production(estate: Estate, facts: IdentityFacts | None):
-    """(the production it can act on, the chain end it acts as or None), or None."""
-    if not facts:
+def ci_identity_power(estate: Estate, identity_id: str) -> PowerAnswer | None:
+    """The strongest power a CI identity holds or reaches along the identity graph (administrator,
+    escalation or production, the shortest chain to it), or None when it reaches none of them."""
+    if estate.identities is None or not estate.graph.has(identity_id):
         return None
-    if facts.production:
-        return facts.production, None
-    for hop in facts.chain:
-        reached = estate.identity[hop.target].production
-        if reached:
-            return reached, hop.target
+    for level in ("admin", "escalate", "production"):
+        answer = estate.identities.reach(identity_id, level)
+        if answer is not None:
+            return answer
     return None
 
 
-def ci_identity_power(estate: Estate, identity_id: str):
-    """The strongest power a CI identity holds, itself or through the roles it can assume:
-    (kind in words, holder id, chain end or None, what proves it, the production target or None),
-    or None when it holds no administrator, escalation or production power."""
-    facts = estate.identity.get(identity_id)
-    end = _admin_end(facts)
-    if end is not False:
-        holder = end or identity_id
-        return "administrator", holder, end, estate.identity[holder].admin or "administrator", None
-    if facts and (facts.escalations or facts.chain_power == "escalate"):
-        end = None if facts.escalations else facts.chain_end
-        holder = end or identity_id
-        return ("privilege escalation", holder, end,
-                "; ".join(e.name for e in estate.identity[holder].escalations), None)
-    found = _identity_production(estate, facts)
-    if found:
-        accesses, end = found
-        return "production access", end or identity_id, end, accesses[0].via, accesses[0].target
-    return None
+def power_words(answer: PowerAnswer) -> tuple[str, str]:
+    """(the power in words, what proves it) of an answer of the identity graph."""
+    if answer.level == "production" and answer.production:
+        return POWER_WORDS[answer.level], answer.production[0].via
+    return POWER_WORDS[answer.level], answer.proof or POWER_WORDS[answer.level]
+
+
+def _lead(estate: Estate, answer: PowerAnswer, assumes: str = ", which can assume {holder},") -> str:
+    """How the principal comes to the holder of the power, in words ("" when it holds it itself)."""
+    if not answer.chain:
+        return ""
+    if all(h.method == "assume" for h in answer.chain):
+        return assumes.format(holder=estate.graph.node(answer.holder).name)
+    return ", which " + chain_words(estate, answer.chain) + ","
 
 
 def _reach(estate: Estate, node: Node, level: str):
@@ -174,21 +159,23 @@ def admin_identity(estate: Estate) -> Iterator[Result]:
                                                  "hops": chain_details(answer.chain)},
                      unknowns=answer.unknowns)
     for identity, verdict in estate.hosted_ci_identities():
-        facts = estate.identity.get(identity.id)
-        chain_end = _admin_end(facts)
-        if chain_end is False:
+        answer = estate.identities.reach(identity.id, "admin") if estate.identities else None
+        if answer is None:
             continue
-        holder = estate.graph.node(chain_end) if chain_end else identity
-        how = estate.identity[holder.id].admin or "administrator"
-        chain_text = (" through " + " -> ".join(estate.graph.node(h.target).name for h in facts.chain)
-                      if chain_end else "")
-        steps = _ci_identity_steps(estate, identity, verdict, facts, chain_end)
+        holder = estate.graph.node(answer.holder)
+        how = answer.proof or "administrator"
+        chain_text = (" through " + " -> ".join(estate.graph.node(h.target).name for h in answer.chain)
+                      if answer.chain else "")
+        steps = _ci_identity_steps(estate, identity, verdict, answer)
         steps.append(_target_step(estate, holder, how))
-        yield Result(identity.id, f"{ci_identity_label(identity, verdict)} holds administrator power{chain_text} "
+        yield Result(identity.id, f"{ci_identity_label(identity, verdict)} "
+                                  + ("may hold" if answer.unknowns else "holds") + f" administrator power{chain_text} "
                                   f"({how}).",
                      path=tuple(steps), details={"identity": identity.id, "admin_identity": holder.id, "grant": how,
-                                                 "chain": [h.target for h in facts.chain] if chain_end else [],
-                                                 "ci_reasons": list(verdict.reasons)})
+                                                 "chain": [h.target for h in answer.chain],
+                                                 "hops": chain_details(answer.chain),
+                                                 "ci_reasons": list(verdict.reasons)},
+                     unknowns=answer.unknowns)
 
 
 @check(
@@ -224,32 +211,42 @@ def privilege_escalation(estate: Estate) -> Iterator[Result]:
                          unknowns=tuple(unseen))
 
     for identity, verdict in estate.hosted_ci_identities():
-        facts = estate.identity.get(identity.id)
-        if not facts or _admin_end(facts) is not False:
+        if estate.identities is None or estate.identities.reach(identity.id, "admin"):
             continue  # reported as ci-admin-identity
-        holder, chain_end, escalations = identity, None, facts.escalations
-        if not escalations and facts.chain_power == "escalate":
-            holder, chain_end = estate.graph.node(facts.chain_end), facts.chain_end
-            escalations = estate.identity[facts.chain_end].escalations
-        if not escalations:
-            if facts.unknown:
+        answer = estate.identities.reach(identity.id, "escalate")
+        if answer is None:
+            unseen = estate.identities.unknowns(identity.id)
+            if unseen:
                 yield Result(identity.id, f"Unknown whether {ci_identity_label(identity, verdict)} can escalate to "
-                                          f"administrator: {'; '.join(facts.unknown[:3])}.",
-                             path=(step(identity, "not decided: " + facts.unknown[0]),), details={"undecided": True},
-                             unknowns=tuple(facts.unknown))
+                                          f"administrator: {'; '.join(unseen[:3])}.",
+                             path=(step(identity, "not decided: " + unseen[0]),), details={"undecided": True},
+                             unknowns=tuple(unseen))
             continue
+        yield _hosted_escalation_result(estate, identity, verdict, answer)
+
+
+def _hosted_escalation_result(estate: Estate, identity: Node, verdict: CiIdentity, answer: PowerAnswer) -> Result:
+    holder = estate.graph.node(answer.holder)
+    steps = _ci_identity_steps(estate, identity, verdict, answer)
+    maybe = "may" if answer.unknowns else "can"
+    details = {"identity": identity.id, "escalating_identity": holder.id, "hops": chain_details(answer.chain)}
+    if answer.escalations:
+        escalations = answer.escalations
         sets = [f"{e.name} ({', '.join(e.permissions)})" for e in escalations]
         grants = sorted({proof for e in escalations for proof in e.proofs})
-        steps = _ci_identity_steps(estate, identity, verdict, facts, chain_end)
         steps.append(_target_step(estate, holder, "; ".join(grants[:3])))
-        yield Result(identity.id, f"{ci_identity_label(identity, verdict)}"
-                                  + (f", which can assume {holder.name}," if chain_end else "")
-                                  + f" can escalate to administrator through {'; '.join(sets[:3])}"
-                                  + (f" (+{len(sets) - 3} more)" if len(sets) > 3 else "") + ".",
-                     path=tuple(steps),
-                     details={"identity": identity.id, "escalating_identity": holder.id,
-                              "escalations": [{"name": e.name, "permissions": list(e.permissions),
-                                               "grants": list(e.proofs)} for e in escalations]})
+        message = (f"{ci_identity_label(identity, verdict)}{_lead(estate, answer)} {maybe} escalate to administrator "
+                   f"through {'; '.join(sets[:3])}" + (f" (+{len(sets) - 3} more)" if len(sets) > 3 else "") + ".")
+        details["escalations"] = [{"name": e.name, "permissions": list(e.permissions), "grants": list(e.proofs)}
+                                  for e in escalations]
+    else:  # an administrator reached by passing a role, taking over a resource or creating credentials
+        steps.append(_target_step(estate, holder, answer.proof))
+        message = (f"{ci_identity_label(identity, verdict)} {chain_words(estate, answer.chain)}, which holds "
+                   f"administrator power ({answer.proof})" + (": possible, not certain" if answer.unknowns else "")
+                   + ".")
+        details["admin_identity"] = holder.id
+    return Result(identity.id, message, path=tuple(steps), details=details, unknowns=answer.unknowns)
+
 
 def _escalation_result(estate: Estate, node: Node, verdict, identity: Node, edge: dict, answer: PowerAnswer) -> Result:
     holder = estate.graph.node(answer.holder)
@@ -317,20 +314,22 @@ def production_access(estate: Estate) -> Iterator[Result]:
                               "hops": chain_details(answer.chain)},
                      unknowns=answer.unknowns)
     for identity, verdict in estate.hosted_ci_identities():
-        facts = estate.identity.get(identity.id)
-        found = _identity_production(estate, facts)
-        if not found:
+        answer = estate.identities.reach(identity.id, "production") if estate.identities else None
+        if answer is None:
             continue
-        accesses, chain_end = found
-        steps = _ci_identity_steps(estate, identity, verdict, facts, chain_end)
+        accesses = answer.production
+        steps = _ci_identity_steps(estate, identity, verdict, answer)
         first = accesses[0]
         target = estate.graph.node(first.target) if estate.graph.has(first.target) else None
         steps.append(step(target, first.via) if target else Step(first.target, "account", first.target, first.via))
-        yield Result(identity.id, f"{ci_identity_label(identity, verdict)} can act on production: "
+        lead = _lead(estate, answer, "")
+        yield Result(identity.id, f"{ci_identity_label(identity, verdict)}{lead} can act on production: "
                                   + "; ".join(a.via for a in accesses[:3])
                                   + (f" (+{len(accesses) - 3} more)" if len(accesses) > 3 else "") + ".",
                      path=tuple(steps),
-                     details={"identity": identity.id, "targets": [{"target": a.target, "via": a.via} for a in accesses]})
+                     details={"identity": identity.id, "targets": [{"target": a.target, "via": a.via} for a in accesses],
+                              "hops": chain_details(answer.chain)},
+                     unknowns=answer.unknowns)
 
 
 @check(
@@ -400,31 +399,30 @@ def _federated_paths(estate: Estate) -> Iterator[Result]:
         federation = (open_ or undecided or [None])[0]
         if federation is None:
             continue
-        power = ci_identity_power(estate, identity.id)
-        if power is None:
+        answer = ci_identity_power(estate, identity.id)
+        if answer is None:
             continue
-        kind, holder_id, chain_end, end_via, target = power
-        facts = estate.identity[identity.id]
+        kind, end_via = power_words(answer)
         level = federation.assessment
         steps = [step(internet, f"anyone can run a pipeline on {federation.platform}"),
                  step(estate.graph.node(federation.issuer),
                       f"{level.who}" + (f", e.g. a token with sub {level.example}" if level.example else "")),
                  step(identity, f"{federation.via}: {describe_statement(federation.statement, 300)}")]
-        for hop in facts.chain if chain_end else ():
-            steps.append(step(estate.graph.node(hop.target), hop.via))
-            if hop.target == chain_end:
-                break
-        holder = estate.graph.node(holder_id)
+        steps.extend(_chain_steps(estate, answer))
+        holder = estate.graph.node(answer.holder)
+        target = answer.production[0].target if answer.level == "production" else None
         if target is not None and estate.graph.has(target):
             steps.append(step(estate.graph.node(target), end_via))
         else:
             steps.append(_target_step(estate, holder, end_via))
         who = level.who if level.level == "any_owner" else f"possibly anyone ({level.who})"
+        unknowns = tuple(level.unknown) if level.level == "unknown" or level.unknown else ()
         yield Result(identity.id, f"{ci_identity_label(identity, verdict, how=False)} can be assumed by {who}"
-                                  + (f", which can assume {holder.name}," if chain_end else "")
+                                  + _lead(estate, answer)
                                   + f" and holds {kind} ({end_via}): anyone who can run a pipeline on "
                                   f"{federation.platform} holds it. Pin the trust's sub to {level.pin}.",
                      path=tuple(steps),
-                     details={"identity": identity.id, "power": kind, "power_holder": holder_id,
-                              "issuer": federation.issuer, "level": level.level, "pin": level.pin},
-                     unknowns=tuple(level.unknown) if level.level == "unknown" or level.unknown else ())
+                     details={"identity": identity.id, "power": kind, "power_holder": holder.id,
+                              "issuer": federation.issuer, "level": level.level, "pin": level.pin,
+                              "hops": chain_details(answer.chain)},
+                     unknowns=tuple(dict.fromkeys((*unknowns, *answer.unknowns))))

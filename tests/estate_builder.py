@@ -204,11 +204,12 @@ class EstateBuilder:
                 launched: dt.datetime | None = None, metadata: dict | None = None, launch_data: str | None = None,
                 public_address_unknown: bool = False, metadata_unknown: bool = False,
                 managed_service: bool = False, runs_as: str | None = None, state: str = "running",
-                network_tags: Iterable[str] = ()) -> str:
+                network_tags: Iterable[str] = (), command_agent: bool | None = None) -> str:
         """An instance with one network interface in `subnet`. `metadata` is its metadata service
         ({enabled, v1_allowed, hop_limit}; by default enabled, v1 allowed, no hop limit); `launch_data`
         its boot script, as text; the `..._unknown` flags say that a value is known only after apply
-        (a Terraform plan): a metadata service known only after apply is judged by its defaults."""
+        (a Terraform plan): a metadata service known only after apply is judged by its defaults.
+        `command_agent`: whether a remote command service manages it (None: not collected)."""
         groups = list(groups)
         interfaces = [{"id": f"eni-{node_id}", "subnet": subnet, "private": [private], "public": list(public),
                        "public_kind": "static" if public else None, "ipv6": list(ipv6), "groups": groups,
@@ -227,7 +228,7 @@ class EstateBuilder:
                             compute_type="build_project" if managed_service else "instance", state=state,
                             interfaces=interfaces, image_name=image, autoscaling_group=autoscaling_group,
                             launch_time=(launched or NOW - dt.timedelta(hours=2)).isoformat(),
-                            metadata_service=service, managed_service=managed_service,
+                            metadata_service=service, managed_service=managed_service, command_agent=command_agent,
                             launch_data=base64.b64encode(launch_data.encode()).decode() if launch_data else None,
                             **attrs, **self._base())
         self.graph.add_edge(subnet, node_id, "contains")

@@ -53,3 +53,19 @@ def _user(*allows):
     b = EstateBuilder()
     b.user("ci-deployer", allows=list(allows))
     return b
+
+
+def hosted_assuming(trusted=True):
+    """A role a pinned GitHub Actions workflow can become, allowed to assume an administrator role
+    whose trust admits it only when `trusted`."""
+    b = EstateBuilder()
+    admin = f"arn:aws:iam::{b.account}:role/admin"
+    deploy = b.federated_role("deploy", allows=[("sts:AssumeRole", admin)], equals=["repo:acme/infra:ref:refs/heads/main"])
+    b.identity("admin", allows=[("*", "*")], trusts=[deploy] if trusted else ["ec2.amazonaws.com"])
+    return b
+
+
+CASES += [
+    Case("a federated role that can assume an administrator role", hosted_assuming, fires={HOSTED: "critical"}),
+    Case("a federated role whose administrator role's trust does not admit it", lambda: hosted_assuming(trusted=False)),
+]

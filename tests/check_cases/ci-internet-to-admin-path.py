@@ -46,3 +46,24 @@ CASES += [
     Case("a pinned branch on an administrator role",
          lambda: federated(("*", "*"), equals=["repo:acme/infra:ref:refs/heads/main"])),
 ]
+
+
+def federated_commanding(instance_allows, **trust):
+    """A role GitHub Actions tokens can become under `trust`, allowed to run commands on an instance
+    whose role is granted `instance_allows`."""
+    b = EstateBuilder()
+    net = b.private_network()
+    b.federated_role("github-deploy", allows=[("ssm:SendCommand", "*")], **trust)
+    app = b.identity("app", allows=[instance_allows])
+    b.compute("i-app", name="app-server", subnet=net.subnet, private="10.1.1.81", runs_as=app, command_agent=True)
+    return b
+
+
+CASES += [
+    Case("any GitHub repository can become a role that takes over an administrator instance",
+         lambda: federated_commanding(("*", "*"), like=["repo:*"]), fires={HOSTED: "critical"}),
+    Case("any GitHub repository can become a role that takes over a read-only instance",
+         lambda: federated_commanding(("s3:GetObject", "*"), like=["repo:*"])),
+    Case("a pinned branch can become a role that takes over an administrator instance",
+         lambda: federated_commanding(("*", "*"), equals=["repo:acme/infra:ref:refs/heads/main"])),
+]

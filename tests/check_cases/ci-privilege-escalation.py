@@ -35,3 +35,26 @@ CASES += [
          fires={HOSTED: "high"}),
     Case("a federated role that can only read", lambda: hosted(("s3:GetObject", "*"))),
 ]
+
+
+def hosted_beside_instance(instance_allows, agent=True):
+    """A role a pinned GitHub Actions workflow can become, allowed to run commands on an instance
+    whose role is granted `instance_allows` (`agent`: the instance's command agent is registered)."""
+    b = EstateBuilder()
+    net = b.private_network()
+    b.federated_role("deploy", allows=[("ssm:SendCommand", "*")], equals=["repo:acme/infra:ref:refs/heads/main"])
+    app = b.identity("app", allows=[instance_allows])
+    b.compute("i-app", name="app-server", subnet=net.subnet, private="10.1.1.81", runs_as=app, command_agent=agent)
+    return b
+
+
+CASES += [
+    Case("a federated role that can run commands on an instance running as an administrator",
+         lambda: hosted_beside_instance(("*", "*")), fires={HOSTED: "high"}),
+    Case("a federated role that can run commands on an instance whose role can escalate",
+         lambda: hosted_beside_instance(("iam:CreatePolicyVersion", "*")), fires={HOSTED: "high"}),
+    Case("a federated role that can run commands on an instance running as a read-only role",
+         lambda: hosted_beside_instance(("s3:GetObject", "*"))),
+    Case("a federated role and an administrator instance no command agent manages",
+         lambda: hosted_beside_instance(("*", "*"), agent=False)),
+]
