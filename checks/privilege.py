@@ -16,8 +16,8 @@ from guardrails.registry import Result, Severity, check
 _PHRASES = {
     "assume": "can assume {target}",
     "pass_to_service": "can pass {target} to a service it launches ({actions})",
-    "credentials": "can create credentials of {target}",
-    "trust_update": "can rewrite the trust policy of {target} and assume it",
+    "credentials": "can create credentials of {target} ({actions})",
+    "trust_update": "can rewrite the trust policy of {target} ({actions}) and assume it",
     "take_over": "can take over {target} ({actions})",
     "runs_as": "runs as {target}",
 }

@@ -300,10 +300,12 @@ IDENTITY_ROWS = [
                  id="iam:AttachRolePolicy"),
     pytest.param(Row(_pass_role_and_lambda, ESCALATION, ("ci-runner",), ("lambda:CreateFunction",)),
                  id="iam:PassRole + lambda:CreateFunction + InvokeFunction"),
-    pytest.param(Row(_update_assume_role_policy_and_assume, ESCALATION, ("ci-runner",),
+    # The chain names the administrator role whose trust it can rewrite (a `trust_update` edge).
+    pytest.param(Row(_update_assume_role_policy_and_assume, ESCALATION, ("ci-runner", "deploy-admin"),
                      ("iam:UpdateAssumeRolePolicy",)),
                  id="iam:UpdateAssumeRolePolicy + sts:AssumeRole"),
-    pytest.param(Row(_update_assume_role_policy_alone, ESCALATION, ("ci-runner",), ("iam:UpdateAssumeRolePolicy",)),
+    pytest.param(Row(_update_assume_role_policy_alone, ESCALATION, ("ci-runner", "deploy-admin"),
+                     ("iam:UpdateAssumeRolePolicy",)),
                  # AWS: a role that may rewrite another role's trust can name its own ARN there and then
                  # assume it; a same-account trust naming the role ARN needs no sts:AssumeRole allow.
                  id="iam:UpdateAssumeRolePolicy alone"),

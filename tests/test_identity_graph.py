@@ -20,6 +20,7 @@ from aws_builders import (
     AwsBuilder,
     Role,
     allow,
+    deny,
     policy_document,
     trust_service,
 )
@@ -117,6 +118,26 @@ def launch_template(b: AwsBuilder, _ctx: dict) -> str:
     return f"arn:aws:ec2:{REGION}:{ACCOUNT}:launch-template/{template['LaunchTemplate']['LaunchTemplateId']}"
 
 
+def admin_user(b: AwsBuilder, _ctx: dict) -> str:
+    return b.user("app-admin", managed_policies=[ADMINISTRATOR_ACCESS])
+
+
+def instance_without_role(b: AwsBuilder, ctx: dict) -> str:
+    """An instance the SSM agent manages, with no role, beside an administrator role EC2 may assume."""
+    admin_role(b)
+    return b.instance("batch", subnet=ctx["subnet"], security_groups=[ctx["group"]], imds="required",
+                      tags=AGENT_ONLINE).id
+
+
+def instance_with_a_weak_role(b: AwsBuilder, ctx: dict) -> str:
+    """An instance the SSM agent manages running as a read-only role, beside an administrator role."""
+    admin_role(b)
+    weak = b.role("batch-reader", trust=trust_service("ec2.amazonaws.com"),
+                  inline_policies={"read": policy_document(allow("s3:GetObject"))}, instance_profile=True)
+    return b.instance("batch", subnet=ctx["subnet"], security_groups=[ctx["group"]], imds="required",
+                      instance_profile=weak, tags=AGENT_ONLINE).id
+
+
 def only_a_role(service: str) -> Callable[[AwsBuilder, dict], str]:
     def build(b: AwsBuilder, _ctx: dict) -> str:
         return admin_role(b, service).arn
@@ -179,6 +200,19 @@ PATHS = [
                  id="PassRole + sagemaker:CreateProcessingJob"),
     pytest.param(row(only_a_role("glue.amazonaws.com"), allow(["iam:PassRole", "glue:CreateDevEndpoint"]),
                      via=PASSED), id="PassRole + glue:CreateDevEndpoint"),
+    pytest.param(row(only_a_role("ec2.amazonaws.com"),
+                     allow("iam:UpdateAssumeRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/app-*"), via=PASSED,
+                     mentions=("rewrite the trust policy of app-admin",)), id="iam:UpdateAssumeRolePolicy of an admin role"),
+    pytest.param(row(admin_user, allow("iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/app-*"), via=PASSED,
+                     mentions=("create credentials of app-admin",)), id="iam:CreateAccessKey of an admin user"),
+    pytest.param(row(admin_user, allow("iam:UpdateLoginProfile", f"arn:aws:iam::{ACCOUNT}:user/app-admin"),
+                     via=PASSED), id="iam:UpdateLoginProfile of an admin user"),
+    pytest.param(row(instance_without_role, allow(["ec2:AssociateIamInstanceProfile", "iam:PassRole",
+                                                   "ssm:SendCommand"]), via=PASSED,
+                     mentions=("pass app-admin",)), id="ec2:AssociateIamInstanceProfile onto an instance it commands"),
+    pytest.param(row(instance_with_a_weak_role, allow(["ec2:ReplaceIamInstanceProfileAssociation", "iam:PassRole",
+                                                       "ssm:StartSession"]), via=PASSED),
+                 id="ec2:ReplaceIamInstanceProfileAssociation onto an instance it commands"),
     pytest.param(row(lambda_function, allow("lambda:UpdateFunctionCode",
                                             Condition={"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}),
                      via=WORKLOAD, confidence="unknown", mentions=("possible, not certain",)),
@@ -201,6 +235,17 @@ PATHS = [
     pytest.param(row(lambda_function, allow("lambda:GetFunction"), check=None), id="control: reading a function"),
     pytest.param(row(stack, allow("cloudformation:CreateChangeSet"), check=None),
                  id="control: a change set that cannot be executed"),
+    pytest.param(row(instance_without_role, allow(["ec2:AssociateIamInstanceProfile", "iam:PassRole"]), check=None),
+                 id="control: a profile associated to an instance it cannot command"),
+    pytest.param(row(instance_without_role, allow(["ec2:AssociateIamInstanceProfile", "iam:PassRole", "ssm:SendCommand"]),
+                     deny("ec2:AssociateIamInstanceProfile"), check=None),
+                 id="control: associating a profile denied"),
+    pytest.param(row(instance_with_a_weak_role, allow(["ec2:AssociateIamInstanceProfile", "iam:PassRole",
+                                                       "ssm:SendCommand"]), check=None),
+                 id="control: associating a profile to an instance that has one"),
+    pytest.param(row(admin_user, allow("iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/*", Condition={
+        "DateLessThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}), check=None),
+                 id="control: CreateAccessKey under a date window in the past"),
     pytest.param(row(only_a_role("lambda.amazonaws.com"), allow("iam:CreatePolicyVersion",
                                                                  "arn:aws:iam::aws:policy/*"), check=None),
                  id="control: CreatePolicyVersion on AWS-managed policies only"),
@@ -285,3 +330,39 @@ def test_scan_aws_reports_runner_to_instance_to_role_to_administrator(moto_serve
     assert steps[2]["id"] == instance
     assert "ssm:SendCommand" in steps[2]["via"] and "inline policy ci" in steps[2]["via"]
     assert "AdministratorAccess" in steps[-1]["via"]
+
+
+# --- CI identities of hosted pipelines: the same graph, the same answer -----------------------
+
+
+def test_an_any_owner_federation_reaches_administrator_through_a_take_over():
+    """internet -> issuer -> federated role -> instance it takes over -> the instance's role -> account,
+    each hop with the statement and the resource that allow it."""
+    from estate_builder import EstateBuilder
+
+    from guardrails.findings import run_checks
+    from guardrails.registry import all_checks
+
+    b = EstateBuilder()
+    net = b.private_network()
+    deploy = b.federated_role("github-deploy", allows=[("ssm:SendCommand", "*")], like=["repo:*"])
+    admin = b.identity("app-admin", allows=[("*", "*")])
+    b.compute("i-app", name="app-server", subnet=net.subnet, private="10.1.1.81", runs_as=admin, command_agent=True)
+    wanted = {"ci-internet-to-admin-path", "ci-privilege-escalation", "ci-admin-identity"}
+    findings = run_checks(b.analyse(), [c for c in all_checks() if c.id in wanted])
+
+    by_check = {f["check_id"]: f for f in findings if f["resource"]["id"] == deploy}
+    assert set(by_check) == {"ci-internet-to-admin-path", "ci-privilege-escalation"}
+    path = by_check["ci-internet-to-admin-path"]["evidence"]["path"]
+    assert [s["kind"] for s in path] == ["internet", "issuer", "identity", "compute", "identity", "account"]
+    assert [s["id"] for s in path[2:5]] == [deploy, "i-app", admin]
+    escalation = by_check["ci-privilege-escalation"]
+    assert [s["kind"] for s in escalation["evidence"]["path"]] == ["issuer", "identity", "compute", "identity",
+                                                                   "account"]
+    assert "can take over app-server (ssm:SendCommand), which runs as app-admin" in escalation["message"]
+    first, second = escalation["evidence"]["details"]["hops"]
+    assert (first["method"], first["to"]) == ("take_over", "i-app")
+    (proof,) = first["proofs"]
+    assert proof["action"] == "ssm:SendCommand" and proof["resource"].endswith(":instance/i-app")
+    assert "github-deploy-policy" in proof["statement"]
+    assert (second["method"], second["to"]) == ("runs_as", admin)

@@ -69,6 +69,18 @@ _WORKLOAD_LISTS = {"function": "lambda_functions", "stack": "cloudformation_stac
                    "task_definition": "ecs_task_definitions", "launch_template": "launch_templates",
                    "build_project": "codebuild_projects"}
 
+# IAM self-service on another identity of the same account: the actions, the kind of identity, and
+# the edge's method. Creating a user's access key or console password gives its credentials;
+# rewriting a role's trust lets the writer assume it.
+SELF_SERVICE = ((("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile"), "user", "credentials"),
+                (("iam:UpdateAssumeRolePolicy",), "role", "trust_update"))
+# A grant on more identities than this is left to the escalation set it makes, which says already that
+# the identity can escalate: an edge to each would cost an evaluation of each.
+SELF_SERVICE_TARGETS = 50
+
+# Giving an instance a role's instance profile: with no profile yet, or replacing the one it has.
+PROFILE_SWAPS = (("ec2:AssociateIamInstanceProfile", False), ("ec2:ReplaceIamInstanceProfileAssociation", True))
+
 # The service a role is passed to when a take-over's actions include iam:PassRole.
 _TAKE_OVER_PASSED_TO = {"task_definition": "ecs-tasks.amazonaws.com", "launch_template": "ec2.amazonaws.com"}
 
@@ -283,7 +295,9 @@ class AwsIdentities:
             for e in policy.escalations())
         # An administrator holds every power already: what it could pass or take over adds nothing, and
         # following it from every administrator would cost an evaluation of most of the estate.
-        assumes = self._assumptions(identity, policy) + ([] if admin else self._passed_roles(identity, policy))
+        assumes = self._assumptions(identity, policy) + ([] if admin else (
+            self._passed_roles(identity, policy) + self._profile_swaps(identity, policy)
+            + self._self_service(identity, policy)))
         takes_over = [] if admin else self._take_overs(identity, policy, unknown)  # may add to `unknown`
         return IdentityPower(power=power, admin=describe_grant(admin) if admin else None, escalations=escalations,
                              assumes=tuple(assumes),
@@ -468,6 +482,99 @@ class AwsIdentities:
                 hops[role.id] = (role.id, f"iam:PassRole of {role.name} to {service} with {launched}: "
                                           f"{describe_grant(grant)}", proofs, _confidence([grant, *(g for _, g in launch)]))
         return list(hops.values())
+
+    # -- giving an instance it controls another role --
+
+    @cached_property
+    def _instances_by_account(self) -> dict[str, list[Node]]:
+        found: dict[str, list[Node]] = {}
+        for node in self._graph.nodes("compute"):
+            if node.get("provider") == PROVIDER and node.get("compute_type") == "instance" \
+                    and node.get("state") in (None, "running", "pending"):
+                found.setdefault(node.get("account") or "", []).append(node)
+        for nodes in found.values():
+            nodes.sort(key=lambda n: n.id)
+        return found
+
+    def _profile_swaps(self, source: Node, policy: IdentityPolicy) -> list[Hop]:
+        """The roles `source` can put on an instance it can take over: ec2:AssociateIamInstanceProfile
+        (an instance without a role) or ec2:ReplaceIamInstanceProfileAssociation (one with a role),
+        with iam:PassRole of the role to EC2, then commands on the instance run as that role. One hop
+        per role, through the first instance by id that allows the whole set."""
+        swaps = [(action, has_role) for action, has_role in PROFILE_SWAPS if policy.allows(action, "*")]
+        if not swaps or not policy.allows("iam:PassRole", "*"):
+            return []
+        ways = [(actions, agent) for actions, agent in TAKE_OVERS[("compute", "instance")]
+                if all(policy.allows(a, "*") for a in actions)]
+        if not ways:
+            return []
+        found = None
+        for instance in self._instances_by_account.get(source.get("account") or "", ()):
+            has_role = next(self._graph.out(instance.id, "runs_as"), None) is not None
+            if instance.id == source.id:
+                continue
+            arn = resource_arn(instance)
+            swap = next(((a, g) for a, with_role in swaps if with_role == has_role
+                         for g in (policy.allows(a, arn),) if g), None)
+            take_over = self._take_over(source, policy, instance, ways) if swap else None
+            if take_over is not None:
+                found = (instance, arn, swap, take_over)
+                if take_over.confidence == CONFIRMED:
+                    break
+        if found is None:
+            return []
+        instance, arn, (swap_action, swap_grant), take_over = found
+        hops = []
+        for role in self._roles_trusting("ec2.amazonaws.com"):
+            if role.id == source.id:
+                continue
+            role_arn = role.get("arn") or role.id
+            grant = policy.passes(role_arn, "ec2.amazonaws.com")
+            if grant is None:
+                continue
+            proofs = (proof(swap_action, arn, swap_grant), proof("iam:PassRole", role_arn, grant), *take_over.proofs)
+            confidence = UNKNOWN if UNKNOWN in (take_over.confidence, _confidence([swap_grant, grant])) else CONFIRMED
+            hops.append(Hop(source.id, role.id,
+                            f"{swap_action} of {role.name} onto {instance.name} with iam:PassRole, then "
+                            f"{' + '.join(p.action for p in take_over.proofs)} on it: {describe_grant(swap_grant)}",
+                            "pass_to_service", proofs, confidence))
+        return hops
+
+    # -- IAM self-service on another identity --
+
+    @cached_property
+    def _by_account_and_type(self) -> dict[tuple[str, str], list[Node]]:
+        found: dict[tuple[str, str], list[Node]] = {}
+        for node in sorted(self._by_id.values(), key=lambda n: n.id):
+            found.setdefault((node.get("account") or "", node.get("identity_type") or ""), []).append(node)
+        return found
+
+    def _self_service(self, source: Node, policy: IdentityPolicy) -> list[Hop]:
+        """Identities of its account whose credentials `source` can create (users: access keys,
+        console passwords) or whose trust it can rewrite to admit itself (roles). A grant on more
+        than SELF_SERVICE_TARGETS of them is left to the escalation set it makes."""
+        hops: list[Hop] = []
+        account = source.get("account") or ""
+        for actions, identity_type, method in SELF_SERVICE:
+            allowed = [a for a in actions if policy.allows(a, f"arn:*:iam::*:{identity_type}/*")]
+            if not allowed:
+                continue
+            matched = []
+            for target in self._by_account_and_type.get((account, identity_type), ()):
+                arn = target.get("arn") or target.id
+                if target.id == source.id:
+                    continue
+                hit = next(((a, g) for a in allowed for g in (policy.allows(a, arn),) if g), None)
+                if hit and not (method == "trust_update" and policy.denies("sts:AssumeRole", arn)):
+                    matched.append((target, arn, *hit))
+                    if len(matched) > SELF_SERVICE_TARGETS:
+                        break
+            if len(matched) > SELF_SERVICE_TARGETS:
+                continue
+            for target, arn, action, grant in matched:
+                hops.append(Hop(source.id, target.id, f"{action} on {target.name}: {describe_grant(grant)}", method,
+                                (proof(action, arn, grant),), _confidence([grant])))
+        return hops
 
     # -- taking over resources that run as a role --
 
