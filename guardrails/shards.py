@@ -2,15 +2,18 @@
 
 What a check concludes about a CI node comes from the node itself, the networks joined to its own
 (peering, transit gateways), what every shard builds whole (networks, firewalls, load balancers,
-identities), and one fact from anywhere: the production instances an identity can act on. So:
+identities), and two facts from anywhere: the production instances an identity can act on, and
+the instances that run as an identity (an identity that can take one over holds that identity's
+power). So:
 
 1. the provider's partitioner places the instances in shards by joined networks (AWS:
    providers/aws/partition.py),
    from the few fields read of each as the snapshot was read;
 2. this process builds the estate graph but for the instances, then forks one process per other
    shard; each shard, this process the first, adds and decodes its own instances and classifies;
-3. the shards trade their production instances, which each adds to its graph as bare nodes
-   (no interfaces: nothing reaches them over the network from another shard);
+3. the shards trade their production instances and the instances that run as an identity, which
+   each adds to its graph as bare nodes with their identities (no interfaces: nothing reaches them
+   over the network from another shard);
 4. each shard analyses and checks its CI nodes and hands back its part of the findings document;
 5. this process assembles the document from the parts (findings.assemble).
 
@@ -238,11 +241,20 @@ def _scan_shard(work: _Work, trade: Callable[[list], list]) -> dict:
             del estate.ci[node_id]  # a compute node every shard builds is reported by one
         own = [node for node in graph.nodes("compute") if plan.owner(node.id) is None]
         production = estate.production
-        theirs = trade([[n.id, n.get("provider"), n.name, n.get("account"), n.get("region"), production[n.id]]
-                        for n in own if n.id in production])
-        for node_id, provider, name, account, region, reason in theirs:
-            graph.add_node(node_id, "compute", provider=provider, name=name, account=account, region=region)
-            production[node_id] = reason
+        mine = []
+        for n in own:
+            roles = [[i.id, e.get("via")] for i, e in graph.out(n.id, "runs_as") if i.kind == "identity"]
+            if n.id in production or roles:
+                mine.append([n.id, n.get("provider"), n.name, n.get("account"), n.get("region"), production.get(n.id),
+                             n.get("compute_type"), n.get("command_agent"), n.get("state"), roles])
+        for node_id, provider, name, account, region, reason, kind, agent, state, roles in trade(mine):
+            graph.add_node(node_id, "compute", provider=provider, name=name, account=account, region=region,
+                           compute_type=kind, command_agent=agent, state=state)
+            for identity, via in roles:  # every shard builds every identity
+                if graph.has(identity):
+                    graph.add_edge(node_id, identity, "runs_as", via=via)
+            if reason is not None:
+                production[node_id] = reason
 
     estate = analyse(graph, work.config, work.now, classified=classified)
     if number:  # every shard builds every identity: the first reports those of no CI node

@@ -391,3 +391,31 @@ def test_an_address_targeted_in_a_peered_network_is_its_instance(estate):
     group.update(TargetType="ip", Targets=[{"Target": {"Id": held["PrivateIpAddress"], "Port": 8080}}])
     graph = pipeline.normalize([snap])
     assert {node.id for node, _ in graph.out(balancer["LoadBalancerArn"], "forwards")} == {held["InstanceId"]}
+
+
+@needs_fork
+def test_a_take_over_of_an_instance_another_shard_builds_is_found(estate):
+    """A runner's role that may run commands on one instance, built by another shard, running as an
+    administrator: the shards trade the instances that run as an identity, so the split scan finds
+    the chain the one process finds."""
+    snap = copy.deepcopy(estate)
+    plan = aws_partition.plan([snap], 2)
+    instances = snap["regions"]["eu-west-1"]["instances"]
+    profile_of = {i["InstanceId"]: (i.get("IamInstanceProfile") or {}).get("Arn", "") for i in instances}
+    admins = [r for r in snap["iam"]["roles"]
+              if any(p["PolicyName"] == "AdministratorAccess" for p in r.get("AttachedManagedPolicies") or ())]
+    admin_profiles = {p["Arn"] for r in admins for p in r.get("InstanceProfileList") or ()}
+    runner_roles = [r for r in snap["iam"]["roles"] if r["RoleName"].endswith("-ci-runner")]
+    role, target = next(
+        (role, i) for role in runner_roles for i in instances if profile_of[i["InstanceId"]] in admin_profiles
+        and {_shard_of(plan, snap, r["InstanceId"]) for r in instances
+             if profile_of[r["InstanceId"]].endswith("/" + role["RoleName"])} == {1 - _shard_of(plan, snap, i["InstanceId"])})
+    arn = f"arn:aws:ec2:eu-west-1:{role['Arn'].split(':')[4]}:instance/{target['InstanceId']}"
+    role["RolePolicyList"] = [{"PolicyName": "ops", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ssm:SendCommand", "Resource": arn}]}}]
+
+    expected = one_process([snap])
+    through = [f for f in expected["findings"] if f["check_id"] == "ci-privilege-escalation"
+               and any(s["id"] == target["InstanceId"] for s in f["evidence"]["path"])]
+    assert through, "the estate has no chain through the instance"
+    assert split([snap], 2) == expected
