@@ -40,13 +40,18 @@ def federation_unscoped(estate: Estate) -> Iterator[Result]:
         if level.level == "pinned":
             continue
         power = ci_identity_power(estate, identity.id)
-        if level.level == "any_branch" and power is None:
+        unseen = estate.identities.unknowns(identity.id) if power is None and estate.identities else ()
+        if level.level == "any_branch" and power is None and not unseen:
             continue  # any branch of the right repository, on an identity without power that matters
         severity = LEVEL_SEVERITY.get(level.level)
         unknowns: tuple[str, ...] = tuple(level.unknown)
         if level.level == "unknown":
             severity, unknowns = Severity.CRITICAL, unknowns or (level.who,)
         power_text = "; it {} {} ({})".format("may hold" if power.unknowns else "holds", *power_words(power)) if power else ""
+        if level.level == "any_branch" and power is None:
+            # What the identity holds was not all seen: it may hold power that matters.
+            power_text = f"; whether it holds administrator, escalation or production power is unknown: {unseen[0]}"
+            unknowns += tuple(unseen)
         statement = describe_statement(widest.statement, 400)
         admits = ("any sub (no condition on it)" if level.subjects in ((), ("*",))
                   else "sub " + ", ".join(level.subjects))

@@ -48,6 +48,8 @@ UNKNOWN_FACTS = {
     "VpcId": "network", "Routes": "routes", "Entries": "rules", "IpPermissions": "ingress_rules",
     "IpPermissionsEgress": "egress_rules", "Scheme": "internet_facing", "Port": "listeners", "Targets": "targets",
     "AssumeRolePolicyDocument": "trust_policy", "RolePolicyList": "policies", "PolicyVersionList": "policies",
+    "UserPolicyList": "policies", "GroupPolicyList": "policies", "GroupList": "policies",
+    "AttachedManagedPolicies": "policies",
 }
 
 ROUTE_TARGET_FIELDS = ("GatewayId", "EgressOnlyInternetGatewayId", "NatGatewayId", "TransitGatewayId",
@@ -275,10 +277,13 @@ def _add_users(ctx: _Context, iam: dict, policies: dict[str, dict]) -> None:
         attached = _attached(user.get("AttachedManagedPolicies"), policies)
         inline = [{"name": p.get("PolicyName"), "document": p.get("PolicyDocument")}
                   for p in user.get("UserPolicyList") or []]
+        unknown_groups: list[str] = []
         for group_name in user.get("GroupList") or []:
             group = groups.get(group_name)
             if group is None:
                 continue  # a user's groups not collected: its gap (iam.groups) says so
+            if group.get("_unknown"):  # a plan's group whose policies are known only after apply
+                unknown_groups.append(group_name)
             attached += _attached(group.get("AttachedManagedPolicies"), policies, f"group {group_name}: ")
             inline += [{"name": f"group {group_name}: {p.get('PolicyName')}", "document": p.get("PolicyDocument")}
                        for p in group.get("GroupPolicyList") or []]
@@ -290,6 +295,8 @@ def _add_users(ctx: _Context, iam: dict, policies: dict[str, dict]) -> None:
         unknown = dict(attrs.pop("unknown", {}))
         if not keys_listed or user.get("_keys_unknown"):
             unknown["access_keys"] = unknown.get("access_keys", NOT_COLLECTED)
+        if unknown_groups:
+            unknown.setdefault("policies", AFTER_APPLY)
         ctx.graph.add_node(arn, "identity", name=name, tags=tags_of(user),
                            raw={"UserId": user.get("UserId"), "Path": user.get("Path")},
                            identity_type="user", arn=arn, managed_policies=attached, inline_policies=inline,

@@ -48,6 +48,7 @@ T_ROLE = ("aws_iam_role",)
 T_POLICY = ("aws_iam_policy",)
 T_PROFILE = ("aws_iam_instance_profile",)
 T_USER = ("aws_iam_user",)
+T_GROUP = ("aws_iam_group",)
 T_OIDC = ("aws_iam_openid_connect_provider",)
 T_POLICY_DOC = ("aws_iam_policy_document",)
 T_PREFIX_LIST = ("aws_ec2_managed_prefix_list",)
@@ -133,7 +134,7 @@ class AwsTranslator:
         self.sources = sources  # the .tf files, when they are beside the plan
         self.lists: dict[str, list[dict]] = {k: [] for k in REGION_KEYS}
         self.iam: dict[str, list[dict]] = {"roles": [], "policies": [], "instance_profiles": [], "users": [],
-                                           "oidc_providers": [], "access_keys": []}
+                                           "groups": [], "oidc_providers": [], "access_keys": []}
         self.gaps: list[dict] = []
         self.notes: list[str] = []
         self.ignored: Counter = Counter()
@@ -1505,7 +1506,8 @@ class AwsTranslator:
         doc = _json_doc(res.values.get("policy"))
         name = res.values.get("name") or res.address
         if doc is None:
-            self.unknown(el, "UserPolicyList", res, "policy", f"policy {name!r} known only after apply")
+            self.unknown(el, "UserPolicyList", res, "policy",
+                         f"policy {name!r} of user {el.get('UserName')} known only after apply")
             return
         el["UserPolicyList"].append({"PolicyName": name, "PolicyDocument": doc})
 
@@ -1519,6 +1521,78 @@ class AwsTranslator:
         self._attach(el, arn)
 
     t_aws_iam_user_policy_attachment.secondary = True
+
+    # A user holds what its groups hold: the groups and memberships become the API's GroupDetailList
+    # and each user's GroupList, which normalization folds into the user as a live scan does.
+
+    def t_aws_iam_group(self, res: TfResource) -> None:
+        v = res.values
+        self.base(res, "iam.groups", GroupName=v.get("name") if isinstance(v.get("name"), str) else res.address,
+                  GroupId=res.address, Arn=res.address, Path=v.get("path") or "/", GroupPolicyList=[],
+                  AttachedManagedPolicies=[])
+
+    d_aws_iam_group = t_aws_iam_group
+
+    def _group_of(self, res: TfResource) -> dict | None:
+        _, el = self._parent(res, "group", T_GROUP, "GroupName", "the group is not in the plan or state")
+        return el
+
+    def t_aws_iam_group_policy(self, res: TfResource) -> None:
+        el = self._group_of(res)
+        if el is None:
+            return
+        doc = _json_doc(res.values.get("policy"))
+        name = res.values.get("name") or res.address
+        if doc is None:
+            self.unknown(el, "GroupPolicyList", res, "policy", f"policy {name!r} of group {el['GroupName']} known "
+                                                               "only after apply")
+            return
+        el["GroupPolicyList"].append({"PolicyName": name, "PolicyDocument": doc})
+
+    t_aws_iam_group_policy.secondary = True
+
+    def t_aws_iam_group_policy_attachment(self, res: TfResource) -> None:
+        el = self._group_of(res)
+        if el is None:
+            return
+        self._attach(el, self.ref_one(res, ("policy_arn",), T_POLICY, el, "AttachedManagedPolicies"))
+
+    t_aws_iam_group_policy_attachment.secondary = True
+
+    def _join(self, user: dict, group: Any, res: TfResource, attr: str) -> None:
+        """Adds a group to a user's GroupList; a group the plan does not hold leaves the user's
+        policies unknown (what the group grants is not in the plan)."""
+        el = self.el.get(group) if isinstance(group, str) else None
+        if el is None or "GroupId" not in el:
+            self.unknown(user, "GroupList", res, attr, f"group {group} is not in the plan or state: what it grants "
+                                                        f"{user['UserName']} is unknown")
+            return
+        if el["GroupName"] not in user["GroupList"]:
+            user["GroupList"].append(el["GroupName"])
+
+    def t_aws_iam_group_membership(self, res: TfResource) -> None:
+        group = self._group_of(res)
+        if group is None:
+            return
+        probe: dict = {}
+        users = self.ref_many(res, ("users",), T_USER, probe, "Users")
+        if probe.get("_unknown"):
+            self.notes.append(f"{res.address}: some members of group {group['GroupName']} could not be resolved")
+        for user in users:
+            el = self.el.get(user) if isinstance(user, str) else None
+            if el is not None and "UserId" in el:
+                self._join(el, group["_address"], res, "group")
+
+    t_aws_iam_group_membership.secondary = True
+
+    def t_aws_iam_user_group_membership(self, res: TfResource) -> None:
+        user = self._user_of(res)
+        if user is None:
+            return
+        for group in self.ref_many(res, ("groups",), T_GROUP, user, "GroupList"):
+            self._join(user, group, res, "groups")
+
+    t_aws_iam_user_group_membership.secondary = True
 
     def t_aws_iam_access_key(self, res: TfResource) -> None:
         v = res.values
@@ -1537,7 +1611,8 @@ class AwsTranslator:
     def _add_inline(self, role: dict, name: str, policy: Any, res: TfResource, attr: str) -> None:
         doc = _json_doc(policy)
         if doc is None:
-            self.unknown(role, "RolePolicyList", res, attr, f"policy {name!r} known only after apply")
+            self.unknown(role, "RolePolicyList", res, attr,
+                         f"policy {name!r} of role {role.get('RoleName')} known only after apply")
             return
         role["RolePolicyList"] = [p for p in role["RolePolicyList"] if p["PolicyName"] != name]
         role["RolePolicyList"].append({"PolicyName": name, "PolicyDocument": doc})
@@ -1591,9 +1666,10 @@ class AwsTranslator:
         if probe.get("_unknown"):
             self.notes.append(f"{res.address}: some roles or the policy of this attachment could not be resolved")
         users = self.ref_many(res, ("users",), T_USER, probe, "Users") if self.present(res, ("users",)) else []
-        for holder in roles + users:
+        groups = self.ref_many(res, ("groups",), T_GROUP, probe, "Groups") if self.present(res, ("groups",)) else []
+        for holder in roles + users + groups:
             el = self.el.get(holder)
-            if el is not None and ("RoleId" in el or "UserId" in el):
+            if el is not None and ("RoleId" in el or "UserId" in el or "GroupId" in el):
                 self._attach(el, arn)
 
     t_aws_iam_policy_attachment.secondary = True
