@@ -597,6 +597,17 @@ def _known_parts(platform: Platform, groups: list[Group],
 
 def assess(issuer: IssuerPlatform, trust: list[Mapping], unknown: str | None = None) -> Assessment:
     """The level of a trust for one CI issuer (see the module docstring)."""
+    found = _assess(issuer, trust, unknown)
+    if issuer.platform.key != "github" or unknown or found.level == "unknown":
+        return found
+    custom = _custom_templates(issuer, trust)
+    if custom is not None and (LEVELS.index(custom.level) < LEVELS.index(found.level)
+                               or (custom.level == "unknown" and found.level in ("pinned", "none"))):
+        return custom
+    return found
+
+
+def _assess(issuer: IssuerPlatform, trust: list[Mapping], unknown: str | None = None) -> Assessment:
     platform, url_owner = issuer.platform, issuer.url_owner
     patterns = admitted_patterns(trust)
     if unknown:
@@ -648,6 +659,130 @@ def assess(issuer: IssuerPlatform, trust: list[Mapping], unknown: str | None = N
         return Assessment("unknown", "unknown: the trust rests on conditions that could not be evaluated",
                           subjects=tuple(patterns), unknown=tuple(u for c in allowing for u in c.get("unknown") or ()))
     return Assessment("none", "no token of the issuer", subjects=tuple(patterns))
+
+
+# -- GitHub's customised subjects ----------------------------------------------------------------
+#
+# A GitHub repository or organization may choose the claims its tokens' `sub` is made of
+# (include_claim_keys): `repository_owner_id:1234:environment:prod`, `repo:acme/app:context:prod`.
+# Whoever owns a repository chooses its template, so an outsider can present any sequence of these
+# claims with the values of their own repository: a pattern is judged by the claims it pins.
+
+# Claims whose value names the owner and the repository (OWNER/REPO, or OWNER/REPO/path@ref).
+_REPOSITORY_CLAIMS = frozenset({"repo", "repository", "workflow_ref"})
+# Claims whose value names the owner (or the enterprise of the owner) only.
+_OWNER_CLAIMS = frozenset({"repository_owner", "repository_owner_id", "enterprise", "enterprise_id"})
+# Claims whose value names the branch, tag or environment the workflow runs for.
+_BRANCH_CLAIMS = frozenset({"ref", "environment", "job_workflow_ref"})
+_OTHER_CLAIMS = frozenset({"context", "ref_type", "ref_protected", "actor", "actor_id", "event_name", "workflow",
+                           "head_ref", "base_ref", "sha", "job_workflow_sha", "repository_visibility",
+                           "runner_environment", "workflow_sha", "repository_id"})
+_CLAIMS = _REPOSITORY_CLAIMS | _OWNER_CLAIMS | _BRANCH_CLAIMS | _OTHER_CLAIMS
+_BARE_CONTEXTS = frozenset({"pull_request"})  # a context with no value
+
+
+def _parse_template(value: str) -> tuple[list[tuple[str, str]], bool] | None:
+    """A customised subject pattern as (claim, value) pairs, and whether it ends open (a trailing
+    `*` admits any further claims); None when it is not made of GitHub's claims."""
+    parts = value.split(":")
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(parts):
+        key = parts[i]
+        if key == "*" and i == len(parts) - 1:
+            return pairs, True
+        if key in _BARE_CONTEXTS:
+            pairs.append((key, ""))
+            i += 1
+            continue
+        if key not in _CLAIMS or i + 1 >= len(parts):
+            return None
+        pairs.append((key, parts[i + 1]))
+        i += 2
+    return pairs, False
+
+
+def _fixed_text(text: str, like: bool) -> bool:
+    return bool(text) and not (like and ("*" in text or "?" in text))
+
+
+def _outsider(text: str, like: bool) -> str:
+    return text.replace("*", PROBE).replace("?", "x") if like else text
+
+
+def _custom_templates(issuer: IssuerPlatform, trust: list[Mapping]) -> Assessment | None:
+    """The widest level the trust's customised-subject patterns admit (see above), or None when it
+    has none. A pattern of claims GitHub does not make is unknown: never read as pinned."""
+    platform, url_owner = issuer.platform, issuer.url_owner
+    patterns = admitted_patterns(trust)
+    widest: Assessment | None = None
+    # Deny values too: `repository_owner_id:1234:*` in a deny of what it does not match names the
+    # owner the allow is left with. Each candidate counts only if the whole trust admits it.
+    for value, like in subject_patterns(trust):
+        if value.startswith("repo:") or value == "*":
+            continue  # the platform's default grammar, judged by the probes above
+        parsed = _parse_template(value)
+        if parsed is None and value not in patterns:
+            continue
+        if parsed is None:
+            level = Assessment("unknown", f"unknown: sub pattern {value} is not made of GitHub's claims, so who can "
+                                          "present a matching token is not known", subjects=tuple(patterns),
+                               unknown=(f"unrecognised sub pattern {value}",))
+        else:
+            level = _template_level(platform, url_owner, value, like, *parsed, trust, tuple(patterns))
+        if level is None:
+            continue
+        if widest is None or LEVELS.index(level.level) < LEVELS.index(widest.level) or (
+                level.level == "unknown" and widest.level in ("pinned", "none")):
+            widest = level
+    return widest
+
+
+def _template_level(platform: Platform, url_owner: str | None, value: str, like: bool,
+                    pairs: list[tuple[str, str]], open_end: bool, trust: list[Mapping],
+                    patterns: tuple[str, ...]) -> Assessment | None:
+    owner = repository = None
+    owner_named = repository_named = branch_named = False
+    for key, text in pairs:
+        head = text.split("@", 1)[0].split("/")
+        if key in _REPOSITORY_CLAIMS and _fixed_text(head[0], like):
+            owner_named, owner = True, owner or head[0]
+            if len(head) > 1 and _fixed_text(head[1], like):
+                repository_named, repository = True, repository or head[1]
+        elif key in _OWNER_CLAIMS and _fixed_text(text, like):
+            owner_named, owner = True, owner or f"{key} {text}"
+        elif key == "repository_id" and _fixed_text(text, like):
+            owner_named = repository_named = True
+            owner, repository = owner or f"the owner of repository id {text}", repository or f"id {text}"
+        elif key in _BRANCH_CLAIMS and _fixed_text(text, like):
+            branch_named = True
+    if url_owner and not owner_named:
+        owner_named, owner = True, url_owner  # a GitHub enterprise's issuer URL keeps outsiders out
+    # The subject an outsider (or another branch) would present: their values where the pattern has wildcards.
+    example = ":".join(f"{k}:{_outsider(t, like)}" if t or k not in _BARE_CONTEXTS else k for k, t in pairs)
+    if open_end:
+        example += ":context:" + PROBE
+    admission = admits(trust, example)
+    if not admission.admitted:
+        return None  # the trust's other conditions keep this subject out
+    values = {"owner": owner or "<owner>", "repository": repository or "<repository>"}
+    if not owner_named:
+        if any(k == "job_workflow_ref" and _fixed_text(t, like) for k, t in pairs):
+            why = (f"sub pattern {value} pins the reusable workflow (job_workflow_ref), not the repository that "
+                   "calls it: whether other owners' repositories can call that workflow is not known")
+            return Assessment("unknown", f"unknown: {why}", subjects=patterns, unknown=(why,),
+                              example=example.replace(PROBE, "outsider"))
+        level = "any_owner"
+    elif not repository_named:
+        level = "any_repository"
+    elif not branch_named:
+        level = "any_branch"
+    else:
+        level = "pinned"
+    who = getattr(platform, level).format(**values, subjects=", ".join(patterns))
+    return Assessment(level, who + f" (the sub pattern {value} matches a customised subject template)", owner,
+                      repository, example.replace(PROBE, "outsider"),
+                      platform.pin.format(**values), patterns, admission.unknown)
 
 
 def _region_literal(text: str) -> str:
