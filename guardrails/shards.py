@@ -51,11 +51,17 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def forking_platform() -> bool:
+    """Whether this system forks processes the way a split scan needs (Linux)."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
 def can_split() -> bool:
+    """Whether this process may fork shards now: on a forking platform, running no other thread."""
     import threading
 
     # A thread holding a lock at the fork would leave the lock held for ever in the shard.
-    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+    return forking_platform() and threading.active_count() == 1
 
 
 def split_scan(snapshots: list[dict], config, now, workers: int, timings: dict | None = None,

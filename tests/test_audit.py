@@ -193,6 +193,7 @@ def webhook():
     yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
     server.shutdown()
     server.server_close()
+    thread.join(timeout=10)
 
 
 def test_the_webhook_hears_of_new_findings_and_a_failed_post_is_not_fatal(tmp_path, webhook):

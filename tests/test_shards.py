@@ -17,6 +17,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -31,7 +33,23 @@ from guardrails.findings import assemble
 
 NOW = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
 
-needs_fork = pytest.mark.skipif(not shards.can_split(), reason="a scan is split only where processes fork (Linux)")
+needs_fork = pytest.mark.skipif(not shards.forking_platform(),
+                                reason="a scan is split only where processes fork (Linux)")
+
+
+@pytest.fixture(autouse=True)
+def no_other_thread():
+    """A scan is split only by a process that runs no other thread (shards.can_split). Threads
+    that earlier tests of this worker left behind (a local server's request handlers finishing,
+    a feeder draining a pipe) are waited for; one that outlives the wait is named, so that a test
+    never fails, or passes unsplit, for a reason it does not state."""
+    deadline = time.monotonic() + 30
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread():
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    others = [thread.name for thread in threading.enumerate() if thread is not threading.current_thread()]
+    if others:
+        pytest.fail(f"other threads still run in this test process, so no scan can be split: {', '.join(others)}")
 
 
 def _plain(document: dict) -> dict:
