@@ -307,7 +307,9 @@ def production_access(estate: Estate) -> Iterator[Result]:
         steps.append(step(target, first.via) if target else Step(first.target, "account", first.target, first.via))
         lead = (", which " + chain_words(estate, answer.chain)
                 if any(h.method != "assume" for h in answer.chain) else "")
-        yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}{lead}, which can act on production: "
+        yield Result(node.id, f"{describe(node, verdict)} runs as {identity.name}{lead}, which "
+                              + ("may" if all(a.confidence != "confirmed" for a in accesses) else "can")
+                              + " act on production: "
                               + "; ".join(a.via for a in accesses[:3]) + (f" (+{len(accesses) - 3} more)" if len(accesses) > 3 else "") + ".",
                      path=tuple(steps),
                      details={"identity": identity.id, "targets": [{"target": a.target, "via": a.via} for a in accesses],
@@ -323,13 +325,16 @@ def production_access(estate: Estate) -> Iterator[Result]:
         target = estate.graph.node(first.target) if estate.graph.has(first.target) else None
         steps.append(step(target, first.via) if target else Step(first.target, "account", first.target, first.via))
         lead = _lead(estate, answer, "")
-        yield Result(identity.id, f"{ci_identity_label(identity, verdict)}{lead} can act on production: "
+        certain = [a for a in accesses if a.confidence == "confirmed"]
+        accesses = certain + [a for a in accesses if a.confidence != "confirmed"]
+        yield Result(identity.id, f"{ci_identity_label(identity, verdict)}{lead} "
+                                  + ("can" if certain else "may") + " act on production: "
                                   + "; ".join(a.via for a in accesses[:3])
                                   + (f" (+{len(accesses) - 3} more)" if len(accesses) > 3 else "") + ".",
                      path=tuple(steps),
                      details={"identity": identity.id, "targets": [{"target": a.target, "via": a.via} for a in accesses],
                               "hops": chain_details(answer.chain)},
-                     unknowns=answer.unknowns)
+                     unknowns=tuple(answer.unknowns) + (() if certain else tuple(a.via for a in accesses)))
 
 
 @check(

@@ -97,11 +97,14 @@ class Escalation:
 @dataclass(frozen=True)
 class ProductionAccess:
     """Power to change production: over an account or a resource (`target`, a node id or an
-    account id that was not scanned), reached directly or through the role chain `chain`."""
+    account id that was not scanned), reached directly or through the role chain `chain`.
+    `confidence` is `unknown` when it is possible only: a fact it rests on was not collected (an
+    account whose roles could not be read, or whether an account is production), which `via` says."""
 
     target: str
     via: str
     chain: tuple[Hop, ...] = ()
+    confidence: str = CONFIRMED
 
 
 @dataclass(frozen=True)

@@ -270,8 +270,10 @@ class Account(NodeRecord):
     aliases: list[str] = attr("the account's aliases (a production alias makes it production)", [])
     guardrail_policies: list[dict] | None = attr(
         "the organization's policies that bound every identity of the account (AWS service control policies), "
-        "from the root down: each {\"name\", \"target\", \"level\", \"document\"}; None where the account's "
-        "were not collected (not in an organization, or unreadable)")
+        "level by level from the root down: each {\"target\", \"level\", \"policies\": [{\"name\", \"document\"}]}; an "
+        "action is allowed only where every level allows it and none denies it; empty where none applies (the "
+        "management account, or the organization does not enable them); None where the account's were not "
+        "collected (not in an organization, or unreadable)")
 
 
 @node_kind("group")

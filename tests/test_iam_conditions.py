@@ -71,6 +71,7 @@ def test_condition_is_evaluated_where_its_keys_are_known(condition, expected):
 
 
 def policy(*statements: dict, boundary: dict | None = None, scps: tuple = ()) -> IdentityPolicy:
+    """`scps`: the service control policies level by level, root first, each level's (name, document)s."""
     return IdentityPolicy([("inline", doc(*statements))], ("boundary", boundary) if boundary else None,
                           context=SESSION, service_control_policies=scps)
 
@@ -110,16 +111,53 @@ def test_passed_to_service_alone_leaves_the_grant_certain_for_that_service():
     assert p.passes(ROLE, "lambda.amazonaws.com") is None
 
 
+FULL_AWS_ACCESS = ("FullAWSAccess", doc(allow("*")))
+
+
 def test_a_service_control_policy_deny_cuts_power():
     scp = ("DenyIam", doc(deny("iam:*")))
     assert policy(allow("*")).power() == "admin"
-    cut = policy(allow("*"), scps=(scp,))
+    cut = policy(allow("*"), scps=((FULL_AWS_ACCESS,), (FULL_AWS_ACCESS, scp)))
     assert cut.admin() is None and cut.allows("iam:PutRolePolicy", ROLE) is None
     assert cut.allows("s3:PutObject", "arn:aws:s3:::b/k") is not None
 
 
 def test_a_service_control_policy_allow_grants_nothing():
-    assert policy(allow("s3:GetObject"), scps=(("FullAWSAccess", doc(allow("*"))),)).power() == "read"
+    assert policy(allow("s3:GetObject"), scps=((FULL_AWS_ACCESS,),)).power() == "read"
+
+
+def test_service_control_policies_are_allow_lists_at_every_level():
+    """Root FullAWSAccess, an OU that allows s3 and iam, an account that allows s3 and ec2: only
+    s3 passes every level."""
+    levels = ((FULL_AWS_ACCESS,), (("ou", doc(allow(["s3:*", "iam:*"]))),), (("acct", doc(allow(["s3:*", "ec2:*"]))),))
+    p = policy(allow("*"), scps=levels)
+    assert p.admin() is None and p.escalations() == [] and p.power() == "write"
+    assert p.allows("s3:PutObject", "arn:aws:s3:::b/k") is not None
+    assert p.allows("iam:PutRolePolicy", ROLE) is None and p.allows("ec2:RunInstances") is None
+    # A level's implicit deny stops even what a same-account resource policy would let through.
+    assert p.denies("sts:AssumeRole", ROLE) and not p.denies("s3:GetObject", "arn:aws:s3:::b/k")
+    # A level with no policy at all allows nothing.
+    assert policy(allow("*"), scps=((FULL_AWS_ACCESS,), ())).power() == "none"
+
+
+def test_a_service_control_policy_condition_that_cannot_be_decided_never_cuts_power_for_certain():
+    region = {"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}
+    # An allow under an undecided condition: the power is possible.
+    possible = policy(allow("*"), scps=((FULL_AWS_ACCESS,), (("eu-only", doc(allow("*", Condition=region))),)))
+    assert possible.admin() is not None and possible.admin().conditional
+    # A deny on what varies per request leaves the power to the other requests: still certain.
+    regional = policy(allow("*"), scps=((FULL_AWS_ACCESS, ("regions", doc(deny("*", Condition=region)))),))
+    assert regional.admin() is not None and not regional.admin().conditional
+    # A deny on a fact of the principal that is not known may cut it: possible, never gone.
+    tagged = {"StringNotEquals": {"aws:PrincipalTag/team": "platform"}}
+    maybe = policy(allow("*"), scps=((FULL_AWS_ACCESS, ("team", doc(deny("iam:*", Condition=tagged)))),))
+    grant = maybe.allows("iam:PutRolePolicy", ROLE)
+    assert grant is not None and grant.conditional and maybe.admin() is not None and maybe.admin().conditional
+    assert not maybe.allows("s3:PutObject", "arn:aws:s3:::b/k").conditional
+    # A deny on a fact of the principal that is known decides.
+    other = {"StringNotEquals": {"aws:PrincipalAccount": "111122223333"}}
+    cut = policy(allow("*"), scps=((FULL_AWS_ACCESS, ("accounts", doc(deny("iam:*", Condition=other)))),))
+    assert cut.allows("iam:PutRolePolicy", ROLE) is None
 
 
 def test_a_permissions_boundary_cuts_a_take_over():

@@ -72,6 +72,9 @@ def org(org_moto, monkeypatch, tmp_path) -> OrgEstate:
     management = boto3.Session(region_name=REGION)
     organizations = management.client("organizations")
     organizations.create_organization(FeatureSet="ALL")
+    # As in AWS, SCPs bound an account only once the root enables them.
+    organizations.enable_policy_type(RootId=organizations.list_roots()["Roots"][0]["Id"],
+                                     PolicyType="SERVICE_CONTROL_POLICY")
     ids = {name: organizations.create_account(AccountName=name, Email=f"{name}@example.com")
            ["CreateAccountStatus"]["AccountId"] for name in ("tooling", "production")}
     mine = management.client("sts").get_caller_identity()["Account"]
@@ -216,22 +219,45 @@ def test_a_runner_that_can_assume_an_admin_role_in_production_is_reported_with_t
     assert ("ci-admin-identity", "gitlab-runner-c") in findings
 
 
-def test_an_account_whose_role_cannot_be_assumed_becomes_gaps_after_retries(org, org_moto):
+def test_an_account_whose_role_cannot_be_assumed_becomes_gaps_and_access_to_it_stays_possible(org, org_moto,
+                                                                                               tmp_path):
+    """Production's role cannot be assumed, nor its tags read: its contents become gaps after the
+    tasks' retries, and runner-c, which may assume a role there, may act on production (the
+    configuration names it); with no configuration, production may be production still."""
     url, proxy = org_moto
     proxy.rules.append(Rule("deny", service="sts", operation="AssumeRole", body_contains=org.production))
+    proxy.rules.append(Rule("deny", service="organizations", operation="ListTagsForResource",
+                            body_contains=org.production))
     proxy.seen.clear()
+    parts = tmp_path / "parts"
     run = guardrails("scan", "aws", "--organization", "--region", REGION, "--config", str(org.config),
-                     "--format", "json", endpoint=proxy.url)
+                     "--snapshot-dir", str(parts), "--format", "json", endpoint=proxy.url)
     document = json.loads(run.stdout)
-    assert run.returncode == 4, run.stderr  # incomplete: no finding of high severity, and gaps
+    assert run.returncode == 1, run.stderr  # a possible finding of high severity fails the gate
     gaps = [g for g in document["coverage"]["gaps"] if g["scope"] == org.production]
-    assert {g["what"] for g in gaps} == {"account", "region"} and not document["coverage"]["complete"]
-    assert all("AccessDenied" in g["error"] for g in gaps)
+    assert {g["what"] for g in gaps} == {"account", "region", "organizations.account_tags"}
+    assert not document["coverage"]["complete"] and all("AccessDenied" in g["error"] for g in gaps)
     # Both tasks of the account (its global part and its region) were tried three times each.
     assert proxy.seen[("sts", "AssumeRole")] >= 2 * 3
     scanned = {s["scope"] for s in document["scan"]["sources"]}
     assert {org.management, org.tooling} <= scanned
-    assert {f["resource"]["name"] for f in document["findings"]} == {"gitlab-runner-a", "gitlab-runner-c"}
+    findings = {(f["check_id"], f["resource"]["name"]): f for f in document["findings"]}
+    assert {name for _, name in findings} == {"gitlab-runner-a", "gitlab-runner-c"}
+    access = findings[("ci-production-access", "gitlab-runner-c")]
+    assert access["confidence"] == "unknown" and access["severity"] == "high"
+    assert f"production account {org.production} (configuration names it)" in access["message"]
+    assert "could not be collected" in access["message"] and "AccessDenied" in access["message"]
+    assert access["evidence"]["path"][-1]["id"] == org.production
+
+    # Without the configuration, whether the account is production is itself unknown: said so.
+    merged = sorted(str(p) for p in parts.glob("account-*.json.gz"))
+    again = guardrails("scan", "snapshot", *merged, "--format", "json", endpoint=url)
+    findings = {(f["check_id"], f["resource"]["name"]): f for f in json.loads(again.stdout)["findings"]}
+    access = findings[("ci-production-access", "gitlab-runner-c")]
+    assert access["confidence"] == "unknown"
+    assert f"account {org.production}, which may be production" in access["message"]
+    assert "its alias was not collected" in access["message"]
+    assert "its tags in AWS Organizations could not be read" in access["message"]
 
 
 def test_a_service_control_policy_deny_cuts_the_power_a_role_would_have(org, org_moto):

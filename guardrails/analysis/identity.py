@@ -232,8 +232,14 @@ class IdentityGraph:
             return PowerAnswer(principal, level, holder, chain, "; ".join(e.name for e in escalations), confidence,
                                unknowns, escalations=escalations)
         if level == "production" and facts.production:
-            return PowerAnswer(principal, level, holder, chain, facts.production[0].via, chain_confidence, unknowns,
-                               production=tuple(facts.production))
+            # Certain access first; access that is only possible makes the answer possible.
+            certain = [p for p in facts.production if p.confidence == CONFIRMED]
+            accesses = certain + [p for p in facts.production if p.confidence != CONFIRMED]
+            if not certain:
+                chain_confidence = UNKNOWN
+                unknowns += tuple(p.via for p in accesses)
+            return PowerAnswer(principal, level, holder, chain, accesses[0].via, chain_confidence, unknowns,
+                               production=tuple(accesses))
         return None
 
     def unknowns(self, principal: str) -> tuple[str, ...]:

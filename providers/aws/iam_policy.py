@@ -15,8 +15,8 @@ Documents are the dicts AWS returns (a JSON string is accepted too): the inline 
 default version of each attached managed policy, each named for evidence. A malformed document
 raises `PolicyDocumentError` (a ValueError) with a one-line message.
 
-Semantics, as IAM evaluates a request inside one account (SCPs and resource policies are not seen
-here):
+Semantics, as IAM evaluates a request inside one account (resource policies are not seen here;
+service control policies are, when given, level by level: see IdentityPolicy):
 - A request is allowed when an identity statement allows it, the permissions boundary (when there is
   one) allows it too, and no explicit deny in either covers it. `Action`/`NotAction`,
   `Resource`/`NotResource`, strings or lists; `*` and `?` wildcards; actions compare
@@ -273,6 +273,9 @@ class _Statement:
     action_regex: re.Pattern[str]
     # Restrictions on iam:PassedToService, all of which must hold: (StringLike?, service principals).
     passed_to: tuple[tuple[bool, tuple[str, ...]], ...] = ()
+    # The condition names a fact of the principal (aws:Principal*, aws:userid), the same for all
+    # its requests, rather than only what varies from one request to the next.
+    principal_condition: bool = False
 
     def may_pass_to(self, service_principal: str | None) -> bool:
         if service_principal is None:
@@ -319,6 +322,7 @@ class _Statement:
             conditional=bool(raw.get("Condition")),
             action_regex=any_regex(action_patterns),
             passed_to=_passed_to_restrictions(raw.get("Condition")),
+            principal_condition=_names_principal_key(raw.get("Condition")),
         )
 
     @cached_property
@@ -352,6 +356,16 @@ class _Statement:
 
 
 _POSITIVE_STRING_OPERATORS = {"stringequals", "stringlike", "stringequalsignorecase"}
+
+
+_PRINCIPAL_KEYS = ("aws:principal", "aws:userid", "aws:username")
+
+
+def _names_principal_key(condition) -> bool:
+    if not isinstance(condition, dict):
+        return False
+    return any(str(key).lower().startswith(_PRINCIPAL_KEYS)
+               for block in condition.values() if isinstance(block, dict) for key in block)
 
 
 def _passed_to_restrictions(condition) -> tuple[tuple[str, ...], ...]:
@@ -480,23 +494,34 @@ class IdentityPolicy:
         boundary: tuple[str, dict | str] | None = None,
         *,
         context: Context | None = None,
-        service_control_policies: Sequence[tuple[str, dict | str]] = (),
+        service_control_policies: Sequence[Sequence[tuple[str, dict | str]]] = (),
     ) -> None:
         """`context`: the request keys known for the identity's session (iam_conditions.py), by
         which conditions are evaluated; without it every condition stays possible.
-        `service_control_policies`: the organization's policies in effect for the account; their
-        explicit denies cut power (their allows grant nothing)."""
+        `service_control_policies`: the organization's policies that bound the identity's account,
+        level by level from the root down, each level the policies attached there. As AWS
+        evaluates them, a request is allowed only where every level has a statement allowing it
+        (FullAWSAccess allows everything) and no statement of any level denies it; an allow only
+        under a condition that cannot be decided leaves the grant possible, and so does a deny whose
+        condition rests on a fact of the principal that is not known (a deny on what varies from
+        request to request, such as the region, cannot take the power away for every request)."""
         statements = _parse_policies(policies, context)
         boundary_statements = _parse_policies([boundary], context) if boundary is not None else None
-        scp_denies = [s for s in _parse_policies(service_control_policies, context) if not s.allow]
+        scp_levels = [_parse_policies(level, context) for level in service_control_policies]
+        scp_statements = [s for level in scp_levels for s in level]
         self._allows = [s for s in statements if s.allow]
         self._boundary = (
             [s for s in boundary_statements if s.allow] if boundary_statements is not None else None
         )
+        # What every grant must also pass: the permissions boundary, and each SCP level's allows.
+        self._bounds = ([self._boundary] if self._boundary is not None else []) + [
+            [s for s in level if s.allow] for level in scp_levels
+        ]
         # Only an unconditional deny is sure to apply.
         self._denies = [
-            s for s in statements + (boundary_statements or []) + scp_denies if not s.allow and not s.conditional
+            s for s in statements + (boundary_statements or []) + scp_statements if not s.allow and not s.conditional
         ]
+        self._possible_denies = [s for s in scp_statements if not s.allow and s.conditional and s.principal_condition]
         self._answers: dict[tuple[str, str], Grant | None] = {}
 
     # -- the basic question --
@@ -536,31 +561,35 @@ class IdentityPolicy:
                 continue
             if self._denied(action, action_hit[1], resource, resource_hit[1]):
                 continue
+            conditional = statement.conditional or (
+                bool(self._possible_denies)
+                and self._denied(action, action_hit[1], resource, resource_hit[1], self._possible_denies)
+            )
             found = (
                 Grant(
                     policy=statement.policy,
                     sid=statement.sid,
                     action_pattern=action_hit[0],
                     resource_pattern=resource_hit[0],
-                    conditional=statement.conditional,
+                    conditional=conditional,
                 ),
                 action_hit[1],
                 resource_hit[1],
             )
-            if statement.conditional:
+            if conditional:
                 later.append(found)
             else:
                 yield found
         yield from later
 
-    def _denied(self, action, granted_action, resource, granted_resource) -> bool:
+    def _denied(self, action, granted_action, resource, granted_resource, denies=None) -> bool:
         # The allowed part is (question ∩ granted pattern); a deny covering either side covers it.
         actions = [action] if granted_action is None else [action, granted_action]
         resources = [resource] if granted_resource is None else [resource, granted_resource]
         return any(
             any(deny.covers_actions(a) for a in actions)
             and any(deny.covers_resources(r) for r in resources)
-            for deny in self._denies
+            for deny in (self._denies if denies is None else denies)
         )
 
     def denies(self, action: str, resource: str = "*") -> bool:
@@ -572,9 +601,8 @@ class IdentityPolicy:
         resource_pattern = compile_pattern(resource, arn=True)
         if self._denied(action_pattern, None, resource_pattern, None):
             return True
-        if self._boundary is None:
-            return False
-        return next(self._surviving(self._boundary, action_pattern, resource_pattern), None) is None
+        return any(next(self._surviving(bound, action_pattern, resource_pattern), None) is None
+                   for bound in self._bounds)
 
     # -- administrator --
 
@@ -596,11 +624,13 @@ class IdentityPolicy:
         if any(deny.touches_actions(family) and deny.touches_resources(_ANY) for deny in self._denies):
             return None
         boundary_conditional = False
-        if self._boundary is not None:
-            covering = self._covering(self._boundary, family)
+        for bound in self._bounds:
+            covering = self._covering(bound, family)
             if not covering:
                 return None
-            boundary_conditional = all(s.conditional for s in covering)
+            boundary_conditional = boundary_conditional or all(s.conditional for s in covering)
+        if any(deny.touches_actions(family) and deny.touches_resources(_ANY) for deny in self._possible_denies):
+            boundary_conditional = True
         covering = self._covering(self._allows, family)
         if not covering:
             return None
@@ -707,21 +737,22 @@ class IdentityPolicy:
             if asked is not None and asked not in granted:
                 return  # no allow statement names an action of that service
         for grant, granted_action, granted_resource in self._surviving(self._allows, action, resource, passed_to):
-            if self._boundary is not None:
-                boundary_grant = next(
+            for bound in self._bounds:
+                bound_grant = next(
                     self._surviving(
-                        self._boundary,
+                        bound,
                         _narrow(action, granted_action),
                         _narrow(resource, granted_resource),
                         passed_to,
                     ),
                     None,
                 )
-                if boundary_grant is None:
-                    continue
-                if boundary_grant[0].conditional:
+                if bound_grant is None:
+                    break
+                if bound_grant[0].conditional:
                     grant = replace(grant, conditional=True)
-            yield grant, granted_action, granted_resource
+            else:
+                yield grant, granted_action, granted_resource
 
     @cached_property
     def _granted_services(self) -> frozenset[str] | None:

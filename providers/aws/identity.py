@@ -146,6 +146,21 @@ def _account_of_arn(arn: str) -> str:
     return parts[4] if len(parts) > 5 else ""
 
 
+# Gaps that leave an account's roles unknown: the whole account, its IAM part, its role list.
+_ROLES_UNREAD = ("account", "iam", "iam.roles")
+
+
+def _partition_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[1] if len(parts) > 2 and parts[0] == "arn" and parts[1] else "aws"
+
+
+def _service_linked(node: Node) -> bool:
+    """A service-linked role (path /aws-service-role/): AWS creates and manages it, and service
+    control policies do not bound it."""
+    return ":role/aws-service-role/" in (node.get("arn") or node.id)
+
+
 def _trust_principals(document) -> set[str]:
     """Every AWS principal a trust policy names (lower-cased), or "*" when it may admit anyone."""
     if isinstance(document, str):
@@ -280,7 +295,7 @@ class AwsIdentities:
         self._takeable: dict[tuple[str, str], RunAsIndex[Node]] | None = None
         self._trust_answers: dict[tuple[str, str, str], object] = {}
         self._policies: dict[tuple, tuple[IdentityPolicy, list]] = {}
-        self._account_denies: dict[str, list[tuple[str, dict]]] = {}
+        self._account_scps: dict[str, list[list[tuple[str, dict]]]] = {}
         self._taken_over: dict[IdentityPolicy, list[tuple[str, str, tuple[Proof, ...], str]]] = {}
         self._runs_as: dict[str, list[tuple[str, str]]] = {}
         self._passed_by: dict[IdentityPolicy, list[tuple[str, str, tuple[Proof, ...], str]]] = {}
@@ -326,7 +341,6 @@ class AwsIdentities:
                 unknown.append(f"inline policy {policy.get('name')} unknown")
                 continue
             docs.append((f"inline policy {policy.get('name')}", policy["document"]))
-        docs.extend(self._guardrail_denies(node))
         boundary = None
         if node.get("boundary"):
             b = node.get("boundary")
@@ -338,16 +352,20 @@ class AwsIdentities:
         context = session_context(node.get("arn") or node.id, node.get("account") or "",
                                   "User" if node.get("identity_type") == "user" else "AssumedRole", self._now)
         # Identities with the same documents have the same policy, and share one evaluator (with the
-        # answers it caches), unless a condition may tell them apart by their session.
+        # answers it caches), unless a condition may tell them apart by their session. The service
+        # control policies bounding the account are part of what they must share.
+        scps = self._service_control_policies(node)
         documents = docs + ([boundary] if boundary is not None else [])
+        scp_documents = [doc for level in scps for _, doc in level]
         key = (tuple((name, _document_key(doc)) for name, doc in docs),
                (boundary[0], _document_key(boundary[1])) if boundary else None,
-               None if all(_unconditional(doc) for _, doc in documents) else node.id)
+               node.get("account") if scps else None,
+               None if all(_unconditional(doc) for doc in [d for _, d in documents] + scp_documents) else node.id)
         shared = self._policies.get(key)
         if shared is not None:
             return shared[0], unknown
         try:
-            policy = IdentityPolicy(docs, boundary, context=context)
+            policy = IdentityPolicy(docs, boundary, context=context, service_control_policies=scps)
             self._policies[key] = (policy, documents)  # kept alive with the documents, so that an id stays theirs
             return policy, unknown
         except PolicyDocumentError:
@@ -358,7 +376,11 @@ class AwsIdentities:
         readable = [(name, doc) for name, doc in docs if self._readable(node, name, doc, unknown)]
         if boundary is not None and not self._readable(node, boundary[0], boundary[1], unknown):
             boundary = None
-        return IdentityPolicy(readable, boundary, context=context), unknown
+        # An unreadable SCP is left out of its level; a level left with nothing readable bounds
+        # nothing: the identity is judged as if it did not apply, the widest it can be.
+        scps = [[(name, doc) for name, doc in level if self._readable(node, name, doc, unknown)] for level in scps]
+        scps = [level for level in scps if level]
+        return IdentityPolicy(readable, boundary, context=context, service_control_policies=scps), unknown
 
     def _readable(self, node: Node, name: str, document: dict | str, unknown: list[str]) -> bool:
         try:
@@ -423,27 +445,22 @@ class AwsIdentities:
         return {node.id for node in self._by_id.values() if node.get("trust_policy")
                 and not _trust_names_accounts_only(node.get("trust_policy"))}
 
-    def _guardrail_denies(self, node: Node) -> list[tuple[str, dict]]:
-        """The deny statements of the service control policies that bound the identity's account:
-        an action one of them denies is no power, whatever the identity's policies allow. Their
-        allows grant nothing (an SCP only bounds), so only the denies join the identity's own."""
+    def _service_control_policies(self, node: Node) -> list[list[tuple[str, dict]]]:
+        """The service control policies that bound the identity's account, level by level from the
+        root down (guardrail_policies of its account node). Service-linked roles are never bound by
+        SCPs, nor is anything of the management account (its account carries no level)."""
         account = node.get("account")
-        if not account or not self._graph.has(account):
+        if not account or not self._graph.has(account) or _service_linked(node):
             return []
-        if account not in self._account_denies:  # one document per account, the same for all its identities
-            self._account_denies[account] = self._account_guardrail_denies(account)
-        return self._account_denies[account]
+        if account not in self._account_scps:  # the same levels for every identity of the account
+            levels = []
+            for level in self._graph.node(account).get("guardrail_policies") or []:
+                where = f"{level.get('level')} {level.get('target')}"
+                levels.append([(f"service control policy {scp.get('name')} ({where})", scp.get("document") or {})
+                               for scp in level.get("policies") or []])
+            self._account_scps[account] = levels
+        return self._account_scps[account]
 
-    def _account_guardrail_denies(self, account: str) -> list[tuple[str, dict]]:
-        out = []
-        for scp in self._graph.node(account).get("guardrail_policies") or []:
-            statements = (scp.get("document") or {}).get("Statement") if isinstance(scp.get("document"), dict) else None
-            statements = [statements] if isinstance(statements, dict) else statements or []
-            denies = [st for st in statements if isinstance(st, dict) and st.get("Effect") == "Deny"]
-            if denies:
-                out.append((f"service control policy {scp.get('name')} ({scp.get('level')} {scp.get('target')})",
-                            {"Version": "2012-10-17", "Statement": denies}))
-        return out
     # -- passing a role to a service --
 
     def _roles_trusting(self, service: str) -> list[Node]:
@@ -710,6 +727,7 @@ class AwsIdentities:
 
     @cached_property
     def _scanned_accounts(self) -> set:
+        """Accounts scanned, including those whose roles could not be collected (told apart above)."""
         return {n.id for n in self._graph.nodes("account")} | {n.get("account") for n in self._by_id.values()}
 
     @cached_property
@@ -727,10 +745,62 @@ class AwsIdentities:
                 resources.sort(key=lambda n: n.id)
         return by_account
 
+    @cached_property
+    def _uncollected_accounts(self) -> dict[str, str]:
+        """Accounts whose roles could not be collected (the account, its IAM part or its role list
+        is a gap), with why: whether any of their roles trusts an identity is unknown."""
+        found: dict[str, str] = {}
+        for gap in self._graph.gaps:
+            if gap.get("provider") == PROVIDER and gap.get("scope") and gap.get("what") in _ROLES_UNREAD:
+                found.setdefault(gap["scope"], " ".join(str(gap.get("error") or "").split())[:200])
+        return found
+
+    @cached_property
+    def _production_undecided(self) -> dict[str, list[str]]:
+        """Accounts whether they are production could not be decided, with what was not read: the
+        account's alias (read inside the account) or its tags (read from AWS Organizations)."""
+        found: dict[str, list[str]] = {}
+        for gap in self._graph.gaps:
+            what, account = gap.get("what"), gap.get("scope")
+            if gap.get("provider") != PROVIDER or not account or account in self._production:
+                continue
+            if what in ("account", "iam", "account_aliases"):
+                reason = "its alias was not collected"
+            elif what == "organizations.account_tags":
+                reason = "its tags in AWS Organizations could not be read"
+            else:
+                continue
+            if reason not in found.setdefault(account, []):
+                found[account].append(reason)
+        return found
+
+    def _uncollected_production(self, node: Node, policy: IdentityPolicy) -> list[ProductionAccess]:
+        """Roles the identity may assume in other accounts whose roles could not be collected,
+        where the account is production or may be: possible production access, never silence."""
+        own = node.get("account")
+        partition = _partition_of(node.get("arn") or node.id)
+        found = []
+        for account, error in sorted(self._uncollected_accounts.items()):
+            if account == own:
+                continue
+            if account in self._production:
+                what = f"production account {account} ({self._production[account]})"
+            elif account in self._production_undecided:
+                what = (f"account {account}, which may be production (unknown: "
+                        f"{' and '.join(self._production_undecided[account])})")
+            else:
+                continue
+            grant = policy.allows("sts:AssumeRole", f"arn:{partition}:iam::{account}:role/*")
+            if grant:
+                found.append(ProductionAccess(
+                    account, f"sts:AssumeRole on roles of {what} ({describe_grant(grant)}); the account's roles could "
+                             f"not be collected ({error}), so whether one trusts it is unknown", confidence=UNKNOWN))
+        return found
+
     def _production_access(self, node: Node, policy: IdentityPolicy, power: str) -> list[ProductionAccess]:
         """What of production the identity's own policies let it change (assumed roles aside)."""
         production = self._production
-        found = []
+        found = self._uncollected_production(node, policy) if self._uncollected_accounts else []
         # Roles in production accounts that were not scanned: the trust policy is not known.
         for account in sorted(self._config.production_accounts):
             if account in self._scanned_accounts:

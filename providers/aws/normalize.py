@@ -192,19 +192,22 @@ def _add_account(ctx: _Context, snap: dict) -> None:
     account = snap.get("account") or {}
     aliases = list(account.get("aliases") or [])
     if ctx.account and not ctx.graph.has(ctx.account):
+        organization = account.get("organization") or {}
         ctx.graph.add_node(ctx.account, "account", provider=PROVIDER, name=aliases[0] if aliases else ctx.account,
                            account=ctx.account, raw={"aliases": aliases}, aliases=aliases,
+                           tags=dict(organization.get("tags") or {}),
                            guardrail_policies=_service_control_policies(account))
 
 
 def _service_control_policies(account: dict) -> list[dict] | None:
-    """The SCPs an organization applies to the account, root first, flattened level by level."""
+    """The SCPs an organization applies to the account, level by level from the root down."""
     levels = (account.get("organization") or {}).get("service_control_policies")
     if levels is None:
         return None
-    return [{"name": policy.get("name") or policy.get("id"), "target": level.get("target"),
-             "level": level.get("type"), "document": policy.get("document")}
-            for level in levels for policy in level.get("policies") or []]
+    return [{"target": level.get("target"), "level": level.get("type"),
+             "policies": [{"name": policy.get("name") or policy.get("id"), "document": policy.get("document")}
+                          for policy in level.get("policies") or []]}
+            for level in levels]
 
 
 def _index_iam(ctx: _Context, iam: dict) -> None:

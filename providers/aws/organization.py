@@ -34,6 +34,7 @@ class Member:
     id: str
     name: str
     status: str
+    tags: dict | None = None  # the account's tags in AWS Organizations; None when unreadable
 
 
 @dataclass
@@ -45,6 +46,15 @@ class Organization:
     members: list[Member]
     caller_account: str
     gaps: list[dict] = field(default_factory=list)
+    partition: str = "aws"  # the caller's partition: aws, aws-us-gov or aws-cn
+    names: dict[str, str] = field(default_factory=dict)  # every listed account's name, by id
+
+
+def partition_of(arn: str) -> str:
+    """The partition an ARN lives in (`aws`, `aws-us-gov`, `aws-cn`): role ARNs in the accounts of
+    that caller are built in it."""
+    parts = arn.split(":")
+    return parts[1] if len(parts) > 2 and parts[0] == "arn" and parts[1] else "aws"
 
 
 def _organizations(session):
@@ -56,14 +66,16 @@ def describe(session, only: list[str] | None) -> Organization:
     of `only` that is not an active member is a gap. CollectionError when the accounts cannot be
     listed: nothing of the organization can be collected then."""
     try:
-        caller = aws.make_client(session, "sts", session.region_name or "us-east-1").get_caller_identity()["Account"]
+        identity = aws.make_client(session, "sts", session.region_name or "us-east-1").get_caller_identity()
+        caller = identity["Account"]
         organizations = _organizations(session)
         described = organizations.describe_organization()["Organization"]
         accounts = aws.all_items(organizations, "list_accounts", "Accounts")
     except aws.CLOUD_ERRORS as error:
         raise CollectionError(f"cannot list the organization's accounts: {aws.error_text(error)}") from None
     members = [Member(a["Id"], a.get("Name") or a["Id"], a.get("Status") or "ACTIVE") for a in accounts]
-    org = Organization(described["Id"], described.get("MasterAccountId") or "", [], caller)
+    org = Organization(described["Id"], described.get("MasterAccountId") or "", [], caller,
+                       partition=partition_of(identity.get("Arn") or ""), names={m.id: m.name for m in members})
     wanted = set(only) if only else None
     for member in sorted(members, key=lambda m: m.id):
         if wanted is not None and member.id not in wanted:
@@ -72,9 +84,31 @@ def describe(session, only: list[str] | None) -> Organization:
             org.gaps.append(_gap(member.id, None, "account", f"not collected: the account is {member.status.lower()}"))
             continue
         org.members.append(member)
+    org.members = [_with_tags(organizations, member, org.gaps) for member in org.members]
     for missing in sorted((wanted or set()) - {m.id for m in members}):
         org.gaps.append(_gap(missing, None, "account", f"not collected: not an account of organization {org.id}"))
     return org
+
+
+def _with_tags(organizations, member: Member, gaps: list[dict]) -> Member:
+    """The member with its tags in AWS Organizations (where accounts are commonly marked as
+    production); a gap when they cannot be read, since then whether it is production may be unknown."""
+    try:
+        tags = aws.all_items(organizations, "list_tags_for_resource", "Tags", ResourceId=member.id)
+    except aws.CLOUD_ERRORS as error:
+        gaps.append(_gap(member.id, None, "organizations.account_tags", f"organizations: {aws.error_text(error)}"))
+        return member
+    return Member(member.id, member.name, member.status,
+                  {t["Key"]: t.get("Value") or "" for t in tags if isinstance(t, dict) and t.get("Key")})
+
+
+def service_control_policies_enabled(session) -> bool:
+    """Whether service control policies are in force in the organization: the policy type is
+    enabled in its root. Where it is not, no SCP applies to any account (AWS detaches them all
+    when the type is disabled). CloudError subclasses propagate to the caller."""
+    roots = _organizations(session).list_roots().get("Roots") or []
+    return any(t.get("Type") == SCP and t.get("Status") == "ENABLED"
+               for root in roots for t in root.get("PolicyTypes") or [])
 
 
 def service_control_policies(session, accounts: list[str]) -> tuple[dict[str, list[dict]], list[dict]]:
@@ -110,6 +144,14 @@ def service_control_policies(session, accounts: list[str]) -> tuple[dict[str, li
 
     result: dict[str, list[dict]] = {}
     gaps: list[dict] = []
+    try:
+        enabled = service_control_policies_enabled(session)
+    except aws.CLOUD_ERRORS as error:
+        return {}, [_gap(account, None, "organizations.service_control_policies",
+                         f"organizations: whether service control policies are enabled: {aws.error_text(error)}")
+                    for account in accounts]
+    if not enabled:
+        return {account: [] for account in accounts}, []
     for account in accounts:
         try:
             levels = [{"target": account, "type": "ACCOUNT", "policies": policies_of(account)}]
@@ -215,6 +257,11 @@ class Request:
     call_timeout: float | None = None
 
 
+def role_arn(partition: str, account: str, role_name: str) -> str:
+    """The ARN of the role assumed in `account`, in the caller's partition."""
+    return f"arn:{partition}:iam::{account}:role/{role_name}"
+
+
 def collect_accounts(session, request: Request, config, progress: Callable[[str], None]) -> tuple[list[dict], str]:
     """Collect the organization's accounts (or the caller's own account alone when not
     --organization) as tasks; one snapshot part per account, and the scope's name."""
@@ -226,18 +273,18 @@ def collect_accounts(session, request: Request, config, progress: Callable[[str]
         policies, gaps = service_control_policies(session, members)
         gaps = org.gaps + gaps
         scope = f"aws-organization:{org.id}" + (f"[{','.join(sorted(request.accounts))}]" if request.accounts else "")
-        caller = org.caller_account
+        caller, partition = org.caller_account, org.partition
     else:
         try:
-            caller = aws.make_client(session, "sts", request.home_region).get_caller_identity()["Account"]
+            identity = aws.make_client(session, "sts", request.home_region).get_caller_identity()
         except aws.CLOUD_ERRORS as error:
             raise CollectionError(f"nothing could be collected: cannot identify the AWS account: "
                                   f"{aws.error_text(error)}") from None
+        caller, partition = identity["Account"], partition_of(identity.get("Arn") or "")
         org, members, policies, gaps, scope = None, [caller], {}, [], f"aws:{caller}"
-    partition = "aws"
 
     def spec(account: str, part: str) -> dict:
-        role = None if account == caller else f"arn:{partition}:iam::{account}:role/{request.role_name}"
+        role = None if account == caller else role_arn(partition, account, request.role_name)
         return {"account": account, "part": part, "profile": request.profile, "role_arn": role,
                 "external_id": request.external_id, "home_region": request.home_region, "regions": request.regions,
                 "config": config, "timeout": request.timeout, "call_timeout": request.call_timeout,
@@ -284,7 +331,10 @@ def merge(outcomes: list[engine.Outcome], members: list[str], policies: dict[str
             else:
                 account_gaps.append(_gap(account, part, "region", f"not collected: {outcome.error}"))
         if not own:
-            snapshots.append(_empty_part(account, account_gaps))
+            merged = _empty_part(account, account_gaps)
+            if org is not None:
+                merged["account"]["organization"] = _organization_of(org, account, policies)
+            snapshots.append(merged)
             continue
         merged = dict(own[0])
         merged["regions"] = {}
@@ -295,16 +345,22 @@ def merge(outcomes: list[engine.Outcome], members: list[str], policies: dict[str
             merged["collected_at"] = max(merged.get("collected_at") or "", part.get("collected_at") or "")
         merged["gaps"].extend(account_gaps)
         if org is not None:
-            # SCPs never bound the management account itself.
-            bounding = [] if account == org.management_account else policies.get(account)
-            merged["account"] = {**merged.get("account", {}), "organization": {
-                "id": org.id, "management_account": org.management_account,
-                "service_control_policies": bounding}}
+            merged["account"] = {**merged.get("account", {}), "organization": _organization_of(org, account, policies)}
         snapshots.append(merged)
     for gap in gaps:  # accounts named by --accounts that are not members
         if gap.get("scope") not in members:
             snapshots.append(_empty_part(gap["scope"], [gap]))
     return snapshots
+
+
+def _organization_of(org: Organization, account: str, policies: dict[str, list[dict]]) -> dict:
+    """What the organization says of one account: its name and tags there (tags None when they
+    could not be read) and the service control policies that bound it (None when unreadable)."""
+    member = next((m for m in org.members if m.id == account), None)
+    # SCPs never bound the management account itself.
+    bounding = [] if account == org.management_account else policies.get(account)
+    return {"id": org.id, "management_account": org.management_account, "name": org.names.get(account),
+            "tags": member.tags if member is not None else None, "service_control_policies": bounding}
 
 
 def _empty_part(account: str, gaps: list[dict]) -> dict:
