@@ -456,8 +456,11 @@ class AwsIdentities:
             levels = []
             for level in self._graph.node(account).get("guardrail_policies") or []:
                 where = f"{level.get('level')} {level.get('target')}"
-                levels.append([(f"service control policy {scp.get('name')} ({where})", scp.get("document") or {})
-                               for scp in level.get("policies") or []])
+                # AWS keeps at least one SCP on every level while they are enabled: a level read with
+                # none was not read whole, and bounds nothing rather than cutting every power.
+                if level.get("policies"):
+                    levels.append([(f"service control policy {scp.get('name')} ({where})", scp.get("document") or {})
+                                   for scp in level["policies"]])
             self._account_scps[account] = levels
         return self._account_scps[account]
 
