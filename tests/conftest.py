@@ -44,6 +44,14 @@ def aws_test_environment() -> Iterator[None]:
             patch.setenv(name, value)
         import moto_extensions  # noqa: F401  (what moto does not answer, for every in-process moto)
 
+        # Every boto3 session of a test worker reads the AWS service models through one loader:
+        # botocore otherwise parses them again for each new session (over a second per estate the
+        # tests build and collect), and the models are the same files whoever reads them.
+        import botocore.loaders
+        import botocore.session
+
+        shared = botocore.loaders.create_loader()
+        patch.setattr(botocore.session, "create_loader", lambda search_path_string=None: shared)
         yield
 
 
