@@ -169,6 +169,11 @@ def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
             rt, gateway, how = routes[0]
             subnet = graph.node(subnet_id)
             assumed = sorted({a for version in (4, 6) for a in estate.reach.route_assumptions(subnet_id, version, tags)})
+            # Where the gateway serves only addresses of their own, the interface's public address is
+            # what puts the node on the route: a remediation takes that address away.
+            holders = ([{"id": iface.get("id"), "public": list(iface.get("public") or []),
+                         "public_kind": iface.get("public_kind"), "ipv6": list(iface.get("ipv6") or [])}]
+                       if gateway.get("public_addresses_only") and has_public else [])
             yield Result(
                 node.id,
                 f"{describe(node, verdict)} sits in subnet {subnet.name} whose {how.split(' in ')[0]} "
@@ -177,7 +182,8 @@ def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
                 path=(step(graph.node(INTERNET)), step(gateway, how), step(subnet, f"route table {rt.id}"),
                       step(node, "in the subnet")),
                 details={"subnet": subnet_id, "route_table": rt.id, "gateway": gateway.id,
-                         "routes": [r[2] for r in routes], **({"assumptions": assumed} if assumed else {})},
+                         "routes": [r[2] for r in routes], **({"assumptions": assumed} if assumed else {}),
+                         **({"interfaces": holders} if holders else {})},
                 unknowns=tuple(assumed),
             )
             break

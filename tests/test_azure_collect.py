@@ -20,7 +20,8 @@ from guardrails.pipeline import scan_snapshots
 
 # Checks whose every Azure finding names its exact change (an exposure through a missing NSG or a
 # load balancer, and the system route to the internet, name none).
-MUST_REMEDIATE = {"ci-firewall-allows-internet", "ci-not-behind-load-balancer", "ci-admin-identity",
+MUST_REMEDIATE = {"ci-firewall-allows-internet", "ci-not-behind-load-balancer", "ci-internet-gateway-segment",
+                  "ci-admin-identity",
                   "ci-privilege-escalation", "ci-production-access", "ci-secret-in-user-data"}
 
 

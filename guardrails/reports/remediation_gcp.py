@@ -175,6 +175,8 @@ CHANGES = {
     "ci-internet-exposed": _internet_rules,
     "ci-firewall-allows-internet": _internet_rules,
     "ci-not-behind-load-balancer": _external_address_changes,
+    # The provider's internet gateway serves only interfaces with an address of their own.
+    "ci-internet-gateway-segment": _external_address_changes,
     "ci-internet-to-admin-path": lambda f: _internet_rules(f) + _binding_changes(f),
     "ci-admin-identity": _binding_changes,
     "ci-privilege-escalation": _binding_changes,
