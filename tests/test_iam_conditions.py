@@ -222,3 +222,60 @@ def test_widening_a_resource_pattern_never_removes_power(statements, data):
     rank_after, allowed_after = answers(widened)
     assert rank_after >= rank
     assert allowed_after >= allowed
+
+
+# --- tags: of the resource asked about, and of the principal ------------------------------------
+
+ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/admin"
+TEAM_BUILD = {"StringEquals": {"aws:ResourceTag/team": "build"}}
+
+
+@pytest.mark.parametrize("condition, tags, expected", [
+    (TEAM_BUILD, {"team": "build"}, "certain"),
+    (TEAM_BUILD, {"team": "data"}, "none"),
+    (TEAM_BUILD, {"owner": "ci"}, "none"),  # collected whole: no team tag at all
+    (TEAM_BUILD, None, "possible"),  # tags not collected
+    ({"StringEquals": {"iam:ResourceTag/team": "build"}}, {"team": "build"}, "certain"),
+    ({"StringNotEquals": {"aws:ResourceTag/team": "data"}}, {"team": "data"}, "none"),
+    ({"StringEqualsIfExists": {"aws:ResourceTag/team": "build"}}, {"owner": "ci"}, "certain"),
+    ({"Null": {"aws:ResourceTag/team": "false"}}, {"owner": "ci"}, "none"),
+    # The source address is never known for the session: possible, whatever the tags.
+    ({**TEAM_BUILD, "IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, {"team": "build"}, "possible"),
+])
+def test_resource_tag_conditions_are_decided_by_the_collected_tags(condition, tags, expected):
+    policy = IdentityPolicy([("p", doc(allow("sts:AssumeRole", "*", Condition=condition)))], context=SESSION)
+    grant = policy.assumable(ADMIN_ROLE, tags)
+    got = "none" if grant is None else ("possible" if grant.conditional else "certain")
+    assert got == expected
+
+
+def test_a_boundary_conditioned_on_a_resource_tag_bounds_by_the_same_tags():
+    boundary = ("b", doc(allow("*", "*", Condition=TEAM_BUILD)))
+    policy = IdentityPolicy([("p", doc(allow("*")))], boundary, context=SESSION)
+    assert policy.assumable(ADMIN_ROLE, {"team": "data"}) is None
+    assert not policy.assumable(ADMIN_ROLE, {"team": "build"}).conditional
+    assert policy.assumable(ADMIN_ROLE).conditional
+
+
+@pytest.mark.parametrize("principal_tags, expected", [
+    ({"team": "build"}, "certain"),
+    ({"team": "data"}, "none"),
+    ({"owner": "ci"}, "none"),
+    (None, "possible"),
+])
+def test_principal_tag_conditions_are_decided_by_the_identity_s_own_tags(principal_tags, expected):
+    context = session_context(ROLE, ACCOUNT, "AssumedRole", NOW, principal_tags=principal_tags)
+    condition = {"StringEquals": {"aws:PrincipalTag/team": "build"}}
+    policy = IdentityPolicy([("p", doc(allow("s3:GetObject", "*", Condition=condition)))], context=context)
+    grant = policy.allows("s3:GetObject", "arn:aws:s3:::bucket/key")
+    got = "none" if grant is None else ("possible" if grant.conditional else "certain")
+    assert got == expected
+
+
+@pytest.mark.parametrize("key", ["aws:SourceIp", "aws:SourceVpc", "aws:SourceVpce"])
+def test_source_address_keys_are_never_decided(key):
+    # The address AWS sees depends on the endpoint the node calls; a range containing none of the
+    # node's addresses may still hold through a NAT or VPC endpoint not collected.
+    operator = "IpAddress" if key == "aws:SourceIp" else "StringEquals"
+    value = "198.51.100.0/24" if key == "aws:SourceIp" else "vpc-0123"
+    assert evaluate({operator: {key: value}}, SESSION) is None

@@ -7,8 +7,15 @@ key it does not hold is unknown, and so is every condition that rests on it: the
 and the caller keeps the grant as possible, never as certain. The keys known for a CI identity's
 session are the request time (`aws:CurrentTime`, `aws:EpochTime`), the principal
 (`aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`), `aws:SecureTransport` (the
-SDKs call AWS over HTTPS) and, per question, `iam:PassedToService`; resource tags and source
-addresses are added by the caller where it knows them.
+SDKs call AWS over HTTPS), the principal's own tags (`aws:PrincipalTag/KEY`) where they were
+collected and, per question, `iam:PassedToService` and the tags of the resource asked about
+(`aws:ResourceTag/KEY`, `iam:ResourceTag/KEY`, `ec2:ResourceTag/KEY`) where they were collected.
+A tag set that was collected makes every tag key it lacks known to be absent.
+
+Never known: `aws:SourceIp`, `aws:SourceVpc` and `aws:SourceVpce`. The address AWS sees for a CI
+node's session depends on the endpoint it calls (the node's public or NAT address on a public
+endpoint, its private address through a VPC endpoint, where only then a VPC and endpoint are
+present), which the scan does not know; a grant conditioned on them stays possible.
 
 Semantics, as IAM evaluates them: every operator of a block must hold, every key of an operator
 must hold, and a key holds when its value matches any of the operator's values (for a negated
@@ -164,10 +171,48 @@ _NEGATED = {"stringnotequals", "stringnotequalsignorecase", "stringnotlike", "ar
             "datenotequals", "numericnotequals", "notipaddress"}
 
 
-def session_context(principal_arn: str, account: str, principal_type: str, now: dt.datetime) -> dict[str, tuple[str, ...]]:
-    """The keys whose values are known for a CI identity's session at `now`."""
+RESOURCE_TAG_PREFIXES = ("aws:resourcetag/", "iam:resourcetag/", "ec2:resourcetag/")
+PRINCIPAL_TAG_PREFIXES = ("aws:principaltag/",)
+UNDECIDED_SOURCE_KEYS = ("aws:sourceip", "aws:sourcevpc", "aws:sourcevpce")
+
+
+def tag_context(tags: Mapping[str, str], prefixes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The condition keys `prefix + tag key` of a collected tag set, with the tag's value."""
+    return {prefix + str(key).lower(): (str(value),) for key, value in tags.items() for prefix in prefixes}
+
+
+def absent_tag_keys(condition: object, context: Context, prefixes: tuple[str, ...]) -> frozenset[str]:
+    """The tag keys under `prefixes` that `condition` names and a collected tag set (in `context`)
+    does not hold: known to be absent from the request."""
+    if not isinstance(condition, dict):
+        return frozenset()
+    return frozenset(
+        key for block in condition.values() if isinstance(block, dict)
+        for key in (str(k).lower() for k in block)
+        if key.startswith(prefixes) and key not in context
+    )
+
+
+def undecided_keys(condition: object, context: Context) -> list[str]:
+    """The keys `condition` names whose value is not in `context`, in the order named."""
+    if not isinstance(condition, dict):
+        return []
+    names = []
+    for block in condition.values():
+        if isinstance(block, dict):
+            for key in block:
+                if str(key).lower() not in context and key not in names:
+                    names.append(str(key))
+    return names
+
+
+def session_context(principal_arn: str, account: str, principal_type: str, now: dt.datetime,
+                    principal_tags: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
+    """The keys whose values are known for a CI identity's session at `now`. `principal_tags`:
+    the identity's own tags where they were collected (None: not known)."""
     now = now.astimezone(dt.timezone.utc)
-    return {
+    known = tag_context(principal_tags, PRINCIPAL_TAG_PREFIXES) if principal_tags else {}
+    return known | {
         "aws:currenttime": (now.strftime("%Y-%m-%dT%H:%M:%SZ"),),
         "aws:epochtime": (str(int(now.timestamp())),),
         "aws:principalarn": (principal_arn,),

@@ -57,13 +57,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from urllib.parse import unquote
 
 from .iam_actions import READ_VERBS, WRITE_VERBS, is_read_only, pattern_is_read_only
-from .iam_conditions import Context, evaluate
+from .iam_conditions import (PRINCIPAL_TAG_PREFIXES, RESOURCE_TAG_PREFIXES, Context, absent_tag_keys, evaluate,
+                             tag_context)
 from .iam_patterns import (
     Pattern,
     any_regex,
@@ -276,6 +277,9 @@ class _Statement:
     # The condition names a fact of the principal (aws:Principal*, aws:userid), the same for all
     # its requests, rather than only what varies from one request to the next.
     principal_condition: bool = False
+    # The condition left to decide per request (without iam:PassedToService), for the keys only a
+    # question knows, such as the tags of the resource asked about.
+    condition: object = None
 
     def may_pass_to(self, service_principal: str | None) -> bool:
         if service_principal is None:
@@ -454,13 +458,23 @@ def _parse_policies(policies: Iterable[tuple[str, dict | str]], context: Context
             if statement is None:
                 continue
             if context is not None and statement.conditional:
-                holds = evaluate(_without_passed_to(raw.get("Condition")), context)
+                condition = _without_passed_to(raw.get("Condition"))
+                holds = evaluate(condition, context, _principal_tags_absent(condition, context))
                 if holds is False:
                     continue
                 if holds:
                     statement = replace(statement, conditional=False)
+                else:
+                    statement = replace(statement, condition=condition)
             parsed.append(statement)
     return parsed
+
+
+def _principal_tags_absent(condition, context: Context) -> frozenset[str]:
+    # The principal's tags are known whole when any of them is in the context.
+    if not any(key.startswith(PRINCIPAL_TAG_PREFIXES) for key in context):
+        return frozenset()
+    return absent_tag_keys(condition, context, PRINCIPAL_TAG_PREFIXES)
 
 
 def _without_passed_to(condition):
@@ -522,29 +536,35 @@ class IdentityPolicy:
             s for s in statements + (boundary_statements or []) + scp_statements if not s.allow and not s.conditional
         ]
         self._possible_denies = [s for s in scp_statements if not s.allow and s.conditional and s.principal_condition]
-        self._answers: dict[tuple[str, str], Grant | None] = {}
+        self._context: Context = context or {}
+        self._answers: dict[tuple, Grant | None] = {}
 
     # -- the basic question --
 
-    def allows(self, action: str, resource: str = "*") -> Grant | None:
-        """The grant that allows `action` on `resource` (an ARN or ARN pattern), or None."""
-        key = (action, resource)
+    def allows(self, action: str, resource: str = "*", resource_tags: Mapping[str, str] | None = None) -> Grant | None:
+        """The grant that allows `action` on `resource` (an ARN or ARN pattern), or None.
+        `resource_tags`: the collected tags of that one resource (None: not known), by which an
+        `aws:ResourceTag/KEY` condition (or `iam:`/`ec2:`) is decided."""
+        key = (action, resource) if resource_tags is None else (action, resource, tuple(sorted(resource_tags.items())))
         if key not in self._answers:
             self._answers[key] = self._allowing(
-                compile_pattern(action, fold_case=True), compile_pattern(resource, arn=True)
+                compile_pattern(action, fold_case=True), compile_pattern(resource, arn=True),
+                resource_tags=resource_tags,
             )
         return self._answers[key]
 
-    def _allowing(self, action: Pattern, resource: Pattern, passed_to: str | None = None) -> Grant | None:
+    def _allowing(self, action: Pattern, resource: Pattern, passed_to: str | None = None,
+                  resource_tags: Mapping[str, str] | None = None) -> Grant | None:
         fallback = None
-        for grant, _, _ in self._passing(action, resource, passed_to):
+        for grant, _, _ in self._passing(action, resource, passed_to, resource_tags):
             if not grant.conditional:
                 return grant
             fallback = fallback or grant
         return fallback
 
     def _surviving(
-        self, allows: list[_Statement], action: Pattern, resource: Pattern, passed_to: str | None = None
+        self, allows: list[_Statement], action: Pattern, resource: Pattern, passed_to: str | None = None,
+        resource_tags: Mapping[str, str] | None = None,
     ) -> Iterator[tuple[Grant, Pattern | None, Pattern | None]]:
         """The grants of `allows` that no deny cancels, unconditional ones first, each with the
         action and resource pattern it matched by (None for NotAction/NotResource). With
@@ -561,7 +581,13 @@ class IdentityPolicy:
                 continue
             if self._denied(action, action_hit[1], resource, resource_hit[1]):
                 continue
-            conditional = statement.conditional or (
+            statement_conditional = statement.conditional
+            if statement_conditional and resource_tags is not None and statement.condition is not None:
+                holds = self._holds_on(statement.condition, resource_tags)
+                if holds is False:
+                    continue
+                statement_conditional = holds is None
+            conditional = statement_conditional or (
                 bool(self._possible_denies)
                 and self._denied(action, action_hit[1], resource, resource_hit[1], self._possible_denies)
             )
@@ -581,6 +607,12 @@ class IdentityPolicy:
             else:
                 yield found
         yield from later
+
+    def _holds_on(self, condition, resource_tags: Mapping[str, str]) -> bool | None:
+        # The resource's tags were collected whole: a tag key they lack is absent from the request.
+        context = dict(self._context) | tag_context(resource_tags, RESOURCE_TAG_PREFIXES)
+        absent = absent_tag_keys(condition, context, RESOURCE_TAG_PREFIXES) | _principal_tags_absent(condition, context)
+        return evaluate(condition, context, absent)
 
     def _denied(self, action, granted_action, resource, granted_resource, denies=None) -> bool:
         # The allowed part is (question ∩ granted pattern); a deny covering either side covers it.
@@ -704,9 +736,10 @@ class IdentityPolicy:
             )
         return self._answers[key]
 
-    def assumable(self, role_arn: str) -> Grant | None:
-        """The grant allowing `sts:AssumeRole` on that role ARN (or ARN pattern), or None."""
-        return self.allows("sts:AssumeRole", role_arn)
+    def assumable(self, role_arn: str, resource_tags: Mapping[str, str] | None = None) -> Grant | None:
+        """The grant allowing `sts:AssumeRole` on that role ARN (or ARN pattern), or None;
+        `resource_tags`: the role's collected tags (None: not known)."""
+        return self.allows("sts:AssumeRole", role_arn, resource_tags)
 
     def write_grants(self, resource_arn: str) -> list[Grant]:
         """The grants that let some write action through on `resource_arn` (or pattern)."""
@@ -728,7 +761,8 @@ class IdentityPolicy:
                 yield grant
 
     def _passing(
-        self, action: Pattern, resource: Pattern, passed_to: str | None = None
+        self, action: Pattern, resource: Pattern, passed_to: str | None = None,
+        resource_tags: Mapping[str, str] | None = None,
     ) -> Iterator[tuple[Grant, Pattern | None, Pattern | None]]:
         """Every identity grant of the question that survives denies and the boundary."""
         granted = self._granted_services
@@ -736,7 +770,9 @@ class IdentityPolicy:
             asked = _service_of(action)
             if asked is not None and asked not in granted:
                 return  # no allow statement names an action of that service
-        for grant, granted_action, granted_resource in self._surviving(self._allows, action, resource, passed_to):
+        for grant, granted_action, granted_resource in self._surviving(
+            self._allows, action, resource, passed_to, resource_tags
+        ):
             for bound in self._bounds:
                 bound_grant = next(
                     self._surviving(
@@ -744,6 +780,7 @@ class IdentityPolicy:
                         _narrow(action, granted_action),
                         _narrow(resource, granted_resource),
                         passed_to,
+                        resource_tags,
                     ),
                     None,
                 )

@@ -350,7 +350,8 @@ class AwsIdentities:
             else:
                 boundary = (f"permissions boundary {b.get('name')}", doc)
         context = session_context(node.get("arn") or node.id, node.get("account") or "",
-                                  "User" if node.get("identity_type") == "user" else "AssumedRole", self._now)
+                                  "User" if node.get("identity_type") == "user" else "AssumedRole", self._now,
+                                  principal_tags=node.get("tags") or None)
         # Identities with the same documents have the same policy, and share one evaluator (with the
         # answers it caches), unless a condition may tell them apart by their session. The service
         # control policies bounding the account are part of what they must share.
@@ -414,7 +415,8 @@ class AwsIdentities:
             if trust is None:
                 continue
             target_arn = target.get("arn") or target.id
-            grant = policy.assumable(target_arn) if may_assume else None
+            # Tags are read with the role; an empty set may be one that was not read.
+            grant = policy.assumable(target_arn, target.get("tags") or None) if may_assume else None
             same_account = source_account == (target.get("account") or _account_of_arn(target_arn))
             if grant is None and not (same_account and trust.names_principal
                                       and not policy.denies("sts:AssumeRole", target_arn)):
