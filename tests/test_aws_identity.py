@@ -178,6 +178,17 @@ def _explicit_deny_assume(b):
     return runner
 
 
+def _chain_to_role_tagged(team: str):
+    def build(b):
+        condition = {"StringEquals": {"aws:ResourceTag/team": "build"}}
+        runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", "*", Condition=condition)))
+        # The trust names the account, not the runner: the runner's own policy must allow the call.
+        b.role("deploy-admin", trust=trust_principals(f"arn:aws:iam::{ACCOUNT}:root"), managed_policies=[ADMINISTRATOR_ACCESS],
+               instance_profile=False, tags={"team": team})
+        return runner
+    return build
+
+
 def _trust_denies_runner(b):
     runner = b.role("ci-runner", inline_policies=inline(allow("sts:AssumeRole", "*")))
     _admin_role(b, policy_document(
@@ -288,6 +299,10 @@ IDENTITY_ROWS = [
     pytest.param(Row(_trust_names_runner_but_boundary_stops_it), id="trust names runner ARN, boundary lacks sts"),
     pytest.param(Row(_explicit_deny_assume), id="explicit Deny sts:AssumeRole"),
     pytest.param(Row(_trust_denies_runner), id="trust policy denies the runner"),
+    # sts:AssumeRole only on roles tagged team=build: decided by the admin role's collected tags.
+    pytest.param(Row(_chain_to_role_tagged("build"), ADMIN, ("ci-runner", "deploy-admin"), ("deploy-admin",)),
+                 id="sts:AssumeRole on roles tagged team=build, admin role tagged build"),
+    pytest.param(Row(_chain_to_role_tagged("data")), id="sts:AssumeRole on roles tagged team=build, admin role tagged data"),
     pytest.param(Row(_power_user, power="write"), id="PowerUserAccess"),
     pytest.param(Row(_put_role_policy, ESCALATION, ("ci-runner",), ("iam:PutRolePolicy",)),
                  id="iam:PutRolePolicy on *"),
