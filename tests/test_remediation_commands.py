@@ -115,8 +115,12 @@ def test_every_generated_command_runs_and_the_findings_are_gone(moto_server, mon
         commands += [c for c in steps.commands if c not in commands]
 
     # The real AWS CLI, driven in this process (as `aws` would run it) to spare an interpreter start per command.
+    import botocore.loaders
+    import botocore.session
     from awscli.clidriver import create_clidriver
 
+    # The CLI adds its own data to its session's loader: it gets a loader of its own, not the tests' shared one.
+    monkeypatch.setattr(botocore.session, "create_loader", botocore.loaders.create_loader)
     monkeypatch.chdir(tmp_path)  # where the commands' file:// arguments are
     for command in commands:
         words = shlex.split(command)
