@@ -79,6 +79,7 @@ class IdentityGraph:
         self._out: dict[str, tuple[Hop, ...]] = {}
         self._unknowns: dict[str, tuple[str, ...]] = {}
         self._followed: dict[tuple[str, bool], tuple[tuple[str, bool, Hop], ...]] = {}
+        self._kinds: dict[str, bool] = {}
 
     # -- evaluation --
 
@@ -165,10 +166,11 @@ class IdentityGraph:
         # One generation of the queue at a time (the nodes one hop further than the last): all of it
         # is asked before any of it is followed, so the search stops without following the edges
         # of the generation where the answer is. The order of the questions is the queue's.
-        generation: list[tuple[str, tuple[Hop, ...]]] = [(principal, ())]
+        # Each entry carries whether its chain is certain, so following it does not re-read the chain.
+        generation: list[tuple[str, tuple[Hop, ...], bool]] = [(principal, (), True)]
         while generation:
-            for current, chain in generation:
-                if self.graph.node(current).kind == "identity":
+            for current, chain, _ in generation:
+                if self._is_identity(current):
                     if not self._may_hold(current, level, by_set is not None and by_set.confidence == CONFIRMED):
                         continue
                     answer = self._holds(principal, current, chain, level)
@@ -179,18 +181,24 @@ class IdentityGraph:
                         if answer.confidence == CONFIRMED:
                             return answer
                         possible = possible or answer
-            following: list[tuple[str, tuple[Hop, ...]]] = []
-            for current, chain in generation:
-                certain = all(h.confidence == CONFIRMED for h in chain)
-                for target, confirmed, hop in self._edges(current, level == "admin"):
+            following: list[tuple[str, tuple[Hop, ...], bool]] = []
+            assume_only = level == "admin"
+            for current, chain, certain in generation:
+                for target, confirmed, hop in self._edges(current, assume_only):
                     surely = certain and confirmed
                     if target not in seen or (surely and not seen[target]):
                         seen[target] = surely
-                        following.append((target, chain + (hop,)))
+                        following.append((target, chain + (hop,), surely))
             generation = following
         if by_set is not None and (possible is None or by_set.confidence == CONFIRMED):
             return by_set
         return possible
+
+    def _is_identity(self, node_id: str) -> bool:
+        found = self._kinds.get(node_id)
+        if found is None:
+            found = self._kinds[node_id] = self.graph.node(node_id).kind == "identity"
+        return found
 
     def _edges(self, node_id: str, assume_only: bool) -> tuple[tuple[str, bool, Hop], ...]:
         """The hops out of a node that a search follows, as (target, whether certain, hop)."""
