@@ -176,15 +176,30 @@ def _gap(account: str, region: str | None, what: str, error: str) -> dict:
 
 _SESSIONS: dict[tuple, tuple[Any, float]] = {}
 _SESSIONS_LOCK = threading.Lock()
+_MODELS: list[Any] = []  # the process's one botocore loader, once made
+
+
+def _new_session(**kwargs):
+    """A boto3 session reading AWS's service models through the process's one loader: each new
+    session would otherwise parse them again (about a second of CPU per account), and they are the
+    same files for every account."""
+    import boto3
+    import botocore.loaders
+    import botocore.session
+
+    with _SESSIONS_LOCK:
+        if not _MODELS:
+            _MODELS.append(botocore.loaders.create_loader())
+    core = botocore.session.Session()
+    core.register_component("data_loader", _MODELS[0])
+    return boto3.Session(botocore_session=core, **kwargs)
 CREDENTIALS_KEPT = 15 * 60  # reuse assumed credentials while they have this long to live
 
 
 def account_session(profile: str | None, role_arn: str | None, external_id: str | None, region: str):
     """A session in the account: the worker's own credentials, or the role assumed with them.
     Assumed credentials are reused by the worker's tasks of the same account while they last."""
-    import boto3
-
-    base = boto3.Session(profile_name=profile, region_name=region)
+    base = _new_session(profile_name=profile, region_name=region)
     if role_arn is None:
         return base
     key = (profile, role_arn, external_id)
@@ -198,9 +213,9 @@ def account_session(profile: str | None, role_arn: str | None, external_id: str 
     if external_id:
         request["ExternalId"] = external_id
     credentials = sts.assume_role(**request)["Credentials"]
-    session = boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
-                            aws_secret_access_key=credentials["SecretAccessKey"],
-                            aws_session_token=credentials["SessionToken"], region_name=region)
+    session = _new_session(aws_access_key_id=credentials["AccessKeyId"],
+                           aws_secret_access_key=credentials["SecretAccessKey"],
+                           aws_session_token=credentials["SessionToken"], region_name=region)
     expires = credentials["Expiration"]
     expires = expires.timestamp() if isinstance(expires, _dt.datetime) else time.time() + 3600
     with _SESSIONS_LOCK:
