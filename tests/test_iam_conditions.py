@@ -279,3 +279,12 @@ def test_source_address_keys_are_never_decided(key):
     operator = "IpAddress" if key == "aws:SourceIp" else "StringEquals"
     value = "198.51.100.0/24" if key == "aws:SourceIp" else "vpc-0123"
     assert evaluate({operator: {key: value}}, SESSION) is None
+
+
+def test_a_grant_under_a_source_address_condition_names_the_key_not_decided():
+    # The node's addresses (private, public, NAT) are all outside the range: still possible, not none.
+    condition = {"IpAddress": {"aws:SourceIp": "198.51.100.0/24"},
+                 "StringEquals": {"aws:PrincipalAccount": ACCOUNT}}
+    policy = IdentityPolicy([("p", doc(allow("sts:AssumeRole", "*", Condition=condition)))], context=SESSION)
+    grant = policy.assumable(ADMIN_ROLE, {"team": "build"})
+    assert grant.conditional and grant.undecided == ("aws:SourceIp",)

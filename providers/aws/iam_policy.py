@@ -64,7 +64,7 @@ from urllib.parse import unquote
 
 from .iam_actions import READ_VERBS, WRITE_VERBS, is_read_only, pattern_is_read_only
 from .iam_conditions import (PRINCIPAL_TAG_PREFIXES, RESOURCE_TAG_PREFIXES, Context, absent_tag_keys, evaluate,
-                             tag_context)
+                             tag_context, undecided_keys)
 from .iam_patterns import (
     Pattern,
     any_regex,
@@ -104,6 +104,8 @@ class Grant:
     action_pattern: str
     resource_pattern: str
     conditional: bool
+    # The condition keys of the allowing statement whose value was not known, in the order named.
+    undecided: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -582,11 +584,13 @@ class IdentityPolicy:
             if self._denied(action, action_hit[1], resource, resource_hit[1]):
                 continue
             statement_conditional = statement.conditional
+            known = self._context
             if statement_conditional and resource_tags is not None and statement.condition is not None:
                 holds = self._holds_on(statement.condition, resource_tags)
                 if holds is False:
                     continue
                 statement_conditional = holds is None
+                known = dict(known) | tag_context(resource_tags, RESOURCE_TAG_PREFIXES)
             conditional = statement_conditional or (
                 bool(self._possible_denies)
                 and self._denied(action, action_hit[1], resource, resource_hit[1], self._possible_denies)
@@ -598,6 +602,7 @@ class IdentityPolicy:
                     action_pattern=action_hit[0],
                     resource_pattern=resource_hit[0],
                     conditional=conditional,
+                    undecided=tuple(undecided_keys(statement.condition, known)) if statement_conditional else (),
                 ),
                 action_hit[1],
                 resource_hit[1],

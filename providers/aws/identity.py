@@ -116,7 +116,8 @@ def describe_grant(grant: Grant) -> str:
         text += f" statement {grant.sid}"
     text += f": allow {grant.action_pattern} on {grant.resource_pattern}"
     if grant.conditional:
-        text += " (with a condition)"
+        undecided = ", ".join(grant.undecided)
+        text += f" (with a condition; not decided: {undecided})" if undecided else " (with a condition)"
     return text
 
 
