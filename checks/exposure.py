@@ -136,6 +136,12 @@ def _layers(graph, own: dict, firewalls: list[str]) -> list[tuple[str, ...]]:
     return [tuple(members) for members in layers.values()]
 
 
+def _addresses_of(iface: dict) -> dict:
+    """Which interface holds which public addresses, and how: what a remediation takes away."""
+    return {"id": iface.get("id"), "public": list(iface.get("public") or []),
+            "public_kind": iface.get("public_kind"), "ipv6": list(iface.get("ipv6") or [])}
+
+
 @check(
     id="ci-internet-gateway-segment",
     title="CI node in a segment routed to an internet gateway",
@@ -171,9 +177,7 @@ def internet_gateway_segment(estate: Estate) -> Iterator[Result]:
             assumed = sorted({a for version in (4, 6) for a in estate.reach.route_assumptions(subnet_id, version, tags)})
             # Where the gateway serves only addresses of their own, the interface's public address is
             # what puts the node on the route: a remediation takes that address away.
-            holders = ([{"id": iface.get("id"), "public": list(iface.get("public") or []),
-                         "public_kind": iface.get("public_kind"), "ipv6": list(iface.get("ipv6") or [])}]
-                       if gateway.get("public_addresses_only") and has_public else [])
+            holders = [_addresses_of(iface)] if gateway.get("public_addresses_only") and has_public else []
             yield Result(
                 node.id,
                 f"{describe(node, verdict)} sits in subnet {subnet.name} whose {how.split(' in ')[0]} "
@@ -221,9 +225,7 @@ def not_behind_load_balancer(estate: Estate) -> Iterator[Result]:
             path=(step(estate.graph.node(INTERNET)), step(node, f"public address {what}")),
             details={"addresses": addresses, "assumptions": assumed,
                      # which interface holds each address, and how: what a remediation changes
-                     "interfaces": [{"id": iface.get("id"), "public": list(iface.get("public") or []),
-                                     "public_kind": iface.get("public_kind"), "ipv6": list(iface.get("ipv6") or [])}
-                                    for iface in node.get("interfaces") or []
+                     "interfaces": [_addresses_of(iface) for iface in node.get("interfaces") or []
                                     if iface.get("public") or iface.get("ipv6")]},
             unknowns=tuple(assumed),
         )
