@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Mapping
+
+from guardrails.wildcards import FILLER, Alphabet, Wildcard
 
 # -- the platforms ------------------------------------------------------------------------------
 
@@ -295,14 +296,18 @@ def claim_part(platform: Platform | None, claim: str) -> str | None:
 
 _ANY, _ONE, _SEG, _SEG_ONE, _FIELD = "\x00*", "\x00?", "\x00%", "\x00+", "\x00&"
 _STARS = (_ANY, _SEG, _FIELD)
-_WILD = (_ANY, _ONE, _SEG, _SEG_ONE, _FIELD)
 _SEPARATORS = frozenset("/:{}")
-_FILL = "\x01"  # a character any wildcard stood for in a witness
+# Policy patterns know `*` and `?`; regions also the wildcards that stay inside a name or a field.
+SUBJECTS = Alphabet({_ANY: Wildcard(many=True), _ONE: Wildcard(many=False),
+                     _SEG: Wildcard(many=True, excludes=_SEPARATORS),
+                     _SEG_ONE: Wildcard(many=False, excludes=_SEPARATORS),
+                     _FIELD: Wildcard(many=True, excludes=frozenset(":"))})
+_FILL = FILLER  # a character any wildcard stood for in a witness
 
 
 @lru_cache(maxsize=65536)
 def _tokens(text: str, region: bool) -> tuple[str, ...]:
-    """A pattern's tokens: policy patterns know `*` and `?`; regions also `%` and `+`."""
+    """A pattern's tokens: policy patterns know `*` and `?`; regions also `%`, `+` and `&`."""
     wild = {"*": _ANY, "?": _ONE}
     if region:
         wild.update({"%": _SEG, "+": _SEG_ONE, "&": _FIELD})
@@ -315,120 +320,8 @@ def _tokens(text: str, region: bool) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _allows(token: str, char: str) -> bool:
-    if token in (_ANY, _ONE):
-        return True
-    if token in (_SEG, _SEG_ONE):
-        return char not in _SEPARATORS
-    if token == _FIELD:
-        return char != ":"
-    return token == char
-
-
-_TOKEN_REGEX = {_ANY: ".*", _ONE: ".", _SEG: "[^/:{}]*", _SEG_ONE: "[^/:{}]", _FIELD: "[^:]*"}
-
-
-@lru_cache(maxsize=65536)
-def _token_regex(pattern: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("".join(_TOKEN_REGEX.get(t) or re.escape(t) for t in pattern), re.DOTALL)
-
-
-@lru_cache(maxsize=65536)
-def _witness(*patterns: tuple[str, ...]) -> str | None:
-    """A shortest string every pattern matches (characters a wildcard stood for are _FILL), or None."""
-    for pattern in patterns:
-        if not any(token in _WILD for token in pattern):  # one is a plain string: does it match the others?
-            text = "".join(pattern)
-            return text if all(_token_regex(p).fullmatch(text) for p in patterns if p is not pattern) else None
-    if len(patterns) == 2:
-        return _witness_of_two(*patterns)
-    count = len(patterns)
-    start = (0,) * count
-    parents: dict[tuple[int, ...], tuple[tuple[int, ...], str] | None] = {start: None}
-    queue: deque[tuple[int, ...]] = deque([start])
-    while queue:
-        state = queue.popleft()
-        if all(state[k] == len(patterns[k]) for k in range(count)):
-            return _spell(parents, state)
-        for k in range(count):  # a star may stand for nothing: free moves first
-            if state[k] < len(patterns[k]) and patterns[k][state[k]] in _STARS:
-                following = state[:k] + (state[k] + 1,) + state[k + 1:]
-                if following not in parents:
-                    parents[following] = (state, "")
-                    queue.appendleft(following)
-        if any(state[k] == len(patterns[k]) for k in range(count)):
-            continue
-        current = [patterns[k][state[k]] for k in range(count)]
-        literals = {token for token in current if token not in _WILD}
-        if len(literals) > 1:
-            continue
-        char = literals.pop() if literals else _FILL
-        if char != _FILL and not all(_allows(token, char) for token in current):
-            continue
-        following = tuple(state[k] if current[k] in _STARS else state[k] + 1 for k in range(count))
-        if following not in parents:
-            parents[following] = (state, char)
-            queue.append(following)
-    return None
-
-
-def _spell(parents: dict, state) -> str:
-    chars = []
-    while parents[state] is not None:
-        state, char = parents[state]
-        chars.append(char)
-    return "".join(reversed(chars))
-
-
-def _witness_of_two(first: tuple[str, ...], second: tuple[str, ...]) -> str | None:
-    """_witness for two patterns, the usual question, with the state as one integer."""
-    n, m = len(first), len(second)
-    width = m + 1
-    star_a = [t in _STARS for t in first] + [False]
-    star_b = [t in _STARS for t in second] + [False]
-    wild_a = [t in _WILD for t in first]
-    wild_b = [t in _WILD for t in second]
-    end = n * width + m
-    parents: dict[int, tuple[int, str] | None] = {0: None}
-    queue: deque[int] = deque([0])
-    while queue:
-        state = queue.popleft()
-        if state == end:
-            chars = []
-            while parents[state] is not None:
-                state, char = parents[state]
-                chars.append(char)
-            return "".join(reversed(chars))
-        i, j = divmod(state, width)
-        if star_a[i] and state + width not in parents:
-            parents[state + width] = (state, "")
-            queue.appendleft(state + width)
-        if star_b[j] and state + 1 not in parents:
-            parents[state + 1] = (state, "")
-            queue.appendleft(state + 1)
-        if i == n or j == m:
-            continue
-        a, b = first[i], second[j]
-        if wild_a[i]:
-            if wild_b[j]:
-                char = _FILL  # a character no wildcard excludes
-            else:
-                char = b
-                if not _allows(a, char):
-                    continue
-        elif wild_b[j]:
-            char = a
-            if not _allows(b, char):
-                continue
-        elif a == b:
-            char = a
-        else:
-            continue
-        following = state + (0 if star_a[i] else width) + (0 if star_b[j] else 1)
-        if following not in parents:
-            parents[following] = (state, char)
-            queue.append(following)
-    return None
+# A subject of every pattern given (tokens), or None; asked again and again for the same patterns.
+_witness = lru_cache(maxsize=65536)(SUBJECTS.witness)
 
 
 @lru_cache(maxsize=65536)

@@ -14,13 +14,16 @@ set questions the evaluator needs:
 
 `contains` treats the inner pattern's wildcards as symbols only the outer pattern's wildcards can
 absorb: that never claims a containment that does not hold, and misses none that real policies use.
+The search for a string several patterns share, and the matching, are the core's
+(guardrails/wildcards.py), told IAM's wildcards.
 """
 
 from __future__ import annotations
 
 import re
-from collections import deque
 from functools import lru_cache
+
+from guardrails.wildcards import FILLER, Alphabet, Wildcard
 
 STAR = "<*>"
 ONE = "<?>"
@@ -28,7 +31,7 @@ SEGMENT_STAR = "<:*>"
 SEGMENT_ONE = "<:?>"
 _STARS = (STAR, SEGMENT_STAR)
 _WILDCARDS = (STAR, ONE, SEGMENT_STAR, SEGMENT_ONE)
-_FILLER = "\x01"  # stands for "any character" in a witness; never a literal of a policy
+_FILLER = FILLER  # stands for "any character" in a witness; never a literal of a policy
 
 Pattern = tuple[str, ...]
 
@@ -98,23 +101,11 @@ def literal_prefix(pattern: Pattern) -> str:
     return "".join(prefix)
 
 
-@lru_cache(maxsize=65536)
-def _regex(pattern: Pattern) -> re.Pattern[str]:
-    parts = []
-    for token in pattern:
-        if token == STAR:
-            parts.append(".*")
-        elif token == ONE:
-            parts.append(".")
-        elif token == SEGMENT_STAR:
-            parts.append("[^:]*")
-        elif token == SEGMENT_ONE:
-            parts.append("[^:]")
-        elif len(token) == 1:
-            parts.append(re.escape(token))
-        else:
-            parts.append("(?!)")  # an opaque variable matches no concrete text
-    return re.compile("".join(parts), re.DOTALL)
+# IAM's wildcards; the search for a common string and the matching are the core's.
+PATTERNS = Alphabet({STAR: Wildcard(many=True), ONE: Wildcard(many=False),
+                     SEGMENT_STAR: Wildcard(many=True, excludes=frozenset(":")),
+                     SEGMENT_ONE: Wildcard(many=False, excludes=frozenset(":"))})
+_regex = PATTERNS.regex  # an opaque variable matches no concrete text
 
 
 @lru_cache(maxsize=4096)
@@ -232,45 +223,7 @@ def witness(*patterns: Pattern) -> str | None:
     Characters that any character could stand in for are written as `_FILLER`; use
     `render_witness` to turn them into readable text.
     """
-    count = len(patterns)
-    start = (0,) * count
-    parents: dict[tuple[int, ...], tuple[tuple[int, ...], str] | None] = {start: None}
-    queue: deque[tuple[int, ...]] = deque([start])
-    while queue:
-        state = queue.popleft()
-        if all(state[k] == len(patterns[k]) for k in range(count)):
-            return _spell(parents, state)
-        # A star may match nothing: free moves, explored first.
-        for k in range(count):
-            if state[k] < len(patterns[k]) and patterns[k][state[k]] in _STARS:
-                following = state[:k] + (state[k] + 1,) + state[k + 1 :]
-                if following not in parents:
-                    parents[following] = (state, "")
-                    queue.appendleft(following)
-        if any(state[k] == len(patterns[k]) for k in range(count)):
-            continue
-        current = [patterns[k][state[k]] for k in range(count)]
-        literals = {token for token in current if token not in _WILDCARDS}
-        if len(literals) > 1:
-            continue
-        char = literals.pop() if literals else _FILLER
-        if char == ":" and any(token in (SEGMENT_STAR, SEGMENT_ONE) for token in current):
-            continue
-        following = tuple(
-            state[k] if current[k] in _STARS else state[k] + 1 for k in range(count)
-        )
-        if following not in parents:
-            parents[following] = (state, char)
-            queue.append(following)
-    return None
-
-
-def _spell(parents, state) -> str:
-    chars = []
-    while parents[state] is not None:
-        state, char = parents[state]
-        chars.append(char)
-    return "".join(reversed(chars))
+    return PATTERNS.witness(*patterns)
 
 
 def render_witness(text: str, filler: str = "x") -> str:
