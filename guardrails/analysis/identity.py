@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from guardrails.analysis.nearest import NearestTargets
 from guardrails.config import Config
 from guardrails.graph import EstateGraph, Node
 from guardrails.identity_facts import (
@@ -80,6 +81,11 @@ class IdentityGraph:
         self._unknowns: dict[str, tuple[str, ...]] = {}
         self._followed: dict[tuple[str, bool], tuple[tuple[str, bool, Hop], ...]] = {}
         self._kinds: dict[str, bool] = {}
+        # The nodes whose every hop, and every hop of those, is known: the nearest holders of each
+        # power are labelled over them, once, for every principal.
+        self._closed: set[str] = set()
+        self._nearest: dict[tuple[str, bool], NearestTargets[Hop]] = {}
+        self._following: dict[tuple[bool, bool], dict[str, tuple[tuple[str, Hop], ...]]] = {}
 
     # -- evaluation --
 
@@ -148,16 +154,86 @@ class IdentityGraph:
 
         `admin` follows only `assume` hops (becoming the identity changes nothing); `escalate`
         and `production` follow every hop. For `escalate` an administrator reached by another
-        method counts, and the principal's own escalation sets."""
+        method counts, and the principal's own escalation sets, but an administrator at the end
+        of a chain is the stronger evidence: an escalation set answers only when no
+        administrator is reached for certain, and then only if it is certain or no administrator
+        is reached at all."""
         key = (principal, level)
         if key not in self._answers:
-            self._answers[key] = self._search(principal, level)
+            self._answers[key] = self._answer(principal, level)
         return self._answers[key]
 
+    def _answer(self, principal: str, level: str) -> PowerAnswer | None:
+        if level == "escalate" and self._is_identity(principal) and self.facts(principal).admin:
+            # Its own administrator power is not an escalation: the holder must be another
+            # identity, which the labels (where the principal itself is a holder) cannot tell.
+            return self._search(principal, level)
+        self.explore([principal])
+        if level != "escalate":
+            return self._nearest_answer(principal, level, True) or self._nearest_answer(principal, level, False)
+        certain = self._nearest_answer(principal, "escalate", True)
+        if certain is not None:
+            return certain
+        possible = self._nearest_answer(principal, "escalate", False)
+        by_set = self._nearest_answer(principal, "set", True) or self._nearest_answer(principal, "set", False)
+        if by_set is not None and (possible is None or by_set.confidence == CONFIRMED):
+            return by_set
+        return possible
+
+    def explore(self, starts: Iterable[str]) -> None:
+        """Evaluate everything the starts reach, so that the nearest holders can be labelled."""
+        queue = deque(s for s in starts if s not in self._closed and self.graph.has(s))
+        self._closed.update(queue)
+        grown = bool(queue)
+        while queue:
+            for target, _, _ in self._edges(queue.popleft(), False):
+                if target not in self._closed:
+                    self._closed.add(target)
+                    queue.append(target)
+        if grown:
+            self._nearest.clear()
+
+    # What holds each power, as (follows only assume hops, holds it) per kind of answer; the
+    # `set` kind holds an escalation set of its own and is not an administrator.
+    _HOLDERS = {
+        "admin": (True, lambda facts, certain: bool(facts.admin) and (not certain or facts.admin_confidence == CONFIRMED)),
+        "escalate": (False, lambda facts, certain: bool(facts.admin) and (not certain or facts.admin_confidence == CONFIRMED)),
+        "set": (False, lambda facts, certain: not facts.admin and any(
+            not certain or e.confidence == CONFIRMED for e in facts.escalations)),
+        "production": (False, lambda facts, certain: any(
+            not certain or p.confidence == CONFIRMED for p in facts.production)),
+    }
+
+    def _nearest_answer(self, principal: str, kind: str, certain: bool) -> PowerAnswer | None:
+        """The answer through the nearest holder of `kind`; with `certain`, only certain hops
+        to a holder that holds it for certain, which makes a confirmed answer."""
+        key = (kind, certain)
+        nearest = self._nearest.get(key)
+        if nearest is None:
+            assume_only, holds = self._HOLDERS[kind]
+            nearest = self._nearest[key] = NearestTargets(
+                self._closed, self._follow(assume_only, certain),
+                lambda node: self._is_identity(node) and holds(self.facts(node), certain))
+        hit = nearest.chain(principal)
+        level = "escalate" if kind == "set" else kind
+        return None if hit is None else self._holds(principal, hit[0], hit[1], level)
+
+    def _follow(self, assume_only: bool, certain_only: bool):
+        """The hops a search follows out of a node, as (target, hop), read once per node."""
+        cache = self._following.setdefault((assume_only, certain_only), {})
+
+        def follow(node_id: str) -> tuple[tuple[str, Hop], ...]:
+            found = cache.get(node_id)
+            if found is None:
+                found = cache[node_id] = tuple((target, hop) for target, confirmed, hop in self._edges(node_id, assume_only)
+                                               if confirmed or not certain_only)
+            return found
+        return follow
+
     def _search(self, principal: str, level: str) -> PowerAnswer | None:
-        """Breadth first, so the first holder met is the nearest. For `escalate` an administrator
-        at the end of a chain is the stronger evidence, so an escalation set only answers when no
-        administrator is reached."""
+        """`reach` for one principal by a search of its own, breadth first, so the first holder
+        met is the nearest (the labels of `_nearest_answer` give the same answers for every
+        principal at once)."""
         possible: PowerAnswer | None = None
         by_set: PowerAnswer | None = None
         # Node -> whether it was reached by a certain chain: a node first reached through a possible
@@ -280,13 +356,7 @@ def analyse_identities(graph: EstateGraph, config: Config, production: dict[str,
     identities = IdentityGraph(graph, config, production)
     starts = {n.id for node in ci_nodes for n, _ in graph.out(node, "runs_as") if n.get("kind") == "identity"}
     starts |= {i for i in ci_identities if graph.has(i)}
-    queue = deque(sorted(starts))
-    seen = set(starts)
-    while queue:
-        for hop in identities._hops(queue.popleft()):
-            if hop.target not in seen and graph.has(hop.target):
-                seen.add(hop.target)
-                queue.append(hop.target)
+    identities.explore(sorted(starts))
     _chains(identities.evaluated())
     return identities
 

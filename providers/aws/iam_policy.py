@@ -66,6 +66,10 @@ from .iam_actions import READ_VERBS, WRITE_VERBS, is_read_only, pattern_is_read_
 from .iam_conditions import (PRINCIPAL_TAG_PREFIXES, RESOURCE_TAG_PREFIXES, Context, absent_tag_keys, evaluate,
                              tag_context, undecided_keys)
 from .iam_patterns import (
+    ONE,
+    SEGMENT_ONE,
+    SEGMENT_STAR,
+    STAR,
     Pattern,
     any_regex,
     compile_pattern,
@@ -405,6 +409,10 @@ def _hit(texts, patterns, negated, question, label, regex):
         if negated:
             return _describe(texts, True, label), None
         return next((t, p) for t, p in zip(texts, patterns) if matches(p, text))
+    if question == _ANYTHING and not negated:
+        # Any pattern shares a string with `*`, but one holding a variable that matches nothing:
+        # asked for every identity's summary, and no search is needed to see it.
+        return next(((t, p) for t, p in zip(texts, patterns) if not _matches_nothing(p)), None)
     if negated:
         if any(contains(pattern, question) for pattern in patterns):
             return None
@@ -413,6 +421,13 @@ def _hit(texts, patterns, negated, question, label, regex):
         if intersects(pattern, question):
             return text, pattern
     return None
+
+
+_ANYTHING = (STAR,)
+
+
+def _matches_nothing(pattern) -> bool:
+    return any(len(token) != 1 and token not in (STAR, ONE, SEGMENT_STAR, SEGMENT_ONE) for token in pattern)
 
 
 def _covers(patterns, negated, question, regex) -> bool:
