@@ -217,7 +217,16 @@ PATHS = [
                                             Condition={"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}),
                      via=WORKLOAD, confidence="unknown", mentions=("possible, not certain",)),
                  id="a condition the scan cannot evaluate: possible, not certain"),
+    pytest.param(row(app_instance, allow("ssm:SendCommand", Condition={
+        "StringEquals": {"aws:ResourceTag/ssm-agent": "online"}}), via=TAKE_OVER),
+                 id="ssm:SendCommand on instances with a tag the instance has"),
     # Controls: nothing to report.
+    pytest.param(row(app_instance, allow("ssm:SendCommand", Condition={
+        "StringEquals": {"aws:ResourceTag/team": "ci"}}), check=None),
+                 id="control: ssm:SendCommand only on instances with a tag the instance lacks"),
+    pytest.param(row(app_instance, allow("ssm:SendCommand"), deny("ssm:SendCommand", Condition={
+        "StringEquals": {"aws:ResourceTag/ssm-agent": "online"}}), check=None),
+                 id="control: ssm:SendCommand denied on instances with a tag the instance has"),
     pytest.param(row(lambda_function, allow("lambda:UpdateFunctionCode", Condition={
         "DateGreaterThan": {"aws:CurrentTime": "2019-01-01T00:00:00Z"},
         "DateLessThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}), check=None),

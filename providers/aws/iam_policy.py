@@ -378,6 +378,13 @@ def _names_principal_key(condition) -> bool:
                for block in condition.values() if isinstance(block, dict) for key in block)
 
 
+def _names_resource_tag(condition) -> bool:
+    if not isinstance(condition, dict):
+        return False
+    return any(str(key).lower().startswith(RESOURCE_TAG_PREFIXES)
+               for block in condition.values() if isinstance(block, dict) for key in block)
+
+
 def _passed_to_restrictions(condition) -> tuple[tuple[str, ...], ...]:
     """The iam:PassedToService values a statement's Condition requires (StringEquals/StringLike).
     IAM always sets that key on iam:PassRole, so such a statement passes roles to those services
@@ -553,6 +560,10 @@ class IdentityPolicy:
             s for s in statements + (boundary_statements or []) + scp_statements if not s.allow and not s.conditional
         ]
         self._possible_denies = [s for s in scp_statements if not s.allow and s.conditional and s.principal_condition]
+        # A deny under a condition on the resource's tags applies to the resources whose collected
+        # tags meet it: decided per resource when a question gives them.
+        self._tag_denies = [s for s in statements + (boundary_statements or []) + scp_statements
+                            if not s.allow and s.conditional and _names_resource_tag(s.condition)]
         self._context: Context = context or {}
         self._answers: dict[tuple, Grant | None] = {}
 
@@ -598,6 +609,9 @@ class IdentityPolicy:
                 continue
             if self._denied(action, action_hit[1], resource, resource_hit[1]):
                 continue
+            if resource_tags is not None and self._tag_denies and self._denied(
+                    action, action_hit[1], resource, resource_hit[1], self._tag_denies_holding(resource_tags)):
+                continue
             statement_conditional = statement.conditional
             known = self._context
             if statement_conditional and resource_tags is not None and statement.condition is not None:
@@ -628,6 +642,9 @@ class IdentityPolicy:
                 yield found
         yield from later
 
+    def _tag_denies_holding(self, resource_tags: Mapping[str, str]) -> list[_Statement]:
+        return [deny for deny in self._tag_denies if self._holds_on(deny.condition, resource_tags) is True]
+
     def _holds_on(self, condition, resource_tags: Mapping[str, str]) -> bool | None:
         # The resource's tags were collected whole: a tag key they lack is absent from the request.
         context = dict(self._context) | tag_context(resource_tags, RESOURCE_TAG_PREFIXES)
@@ -644,14 +661,18 @@ class IdentityPolicy:
             for deny in (self._denies if denies is None else denies)
         )
 
-    def denies(self, action: str, resource: str = "*") -> bool:
+    def denies(self, action: str, resource: str = "*", resource_tags: Mapping[str, str] | None = None) -> bool:
         """Whether `action` on `resource` is refused whatever a resource policy says: an
-        unconditional explicit deny in the policies or the boundary covers it, or the permissions
-        boundary does not allow it. (AWS lets a boundary's implicit deny stop a role that a
-        same-account resource policy names; it does not stop an IAM user named that way.)"""
+        unconditional explicit deny in the policies or the boundary covers it (or one whose
+        condition the resource's collected `resource_tags` meet), or the permissions boundary does
+        not allow it. (AWS lets a boundary's implicit deny stop a role that a same-account
+        resource policy names; it does not stop an IAM user named that way.)"""
         action_pattern = compile_pattern(action, fold_case=True)
         resource_pattern = compile_pattern(resource, arn=True)
         if self._denied(action_pattern, None, resource_pattern, None):
+            return True
+        if resource_tags is not None and self._tag_denies and self._denied(
+                action_pattern, None, resource_pattern, None, self._tag_denies_holding(resource_tags)):
             return True
         return any(next(self._surviving(bound, action_pattern, resource_pattern), None) is None
                    for bound in self._bounds)
@@ -746,13 +767,16 @@ class IdentityPolicy:
 
     # -- roles and resources --
 
-    def passes(self, role_arn: str, service: str | None) -> Grant | None:
+    def passes(self, role_arn: str, service: str | None, resource_tags: Mapping[str, str] | None = None) -> Grant | None:
         """The grant allowing `iam:PassRole` of that role to the service principal `service`
-        (None: to any), or None."""
+        (None: to any), or None; `resource_tags`: the role's collected tags (None: not known)."""
         key = ("iam:PassRole>" + (service or ""), role_arn)
+        if resource_tags is not None:
+            key += (tuple(sorted(resource_tags.items())),)
         if key not in self._answers:
             self._answers[key] = self._allowing(
-                compile_pattern("iam:PassRole", fold_case=True), compile_pattern(role_arn, arn=True), service
+                compile_pattern("iam:PassRole", fold_case=True), compile_pattern(role_arn, arn=True), service,
+                resource_tags,
             )
         return self._answers[key]
 

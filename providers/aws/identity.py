@@ -420,7 +420,7 @@ class AwsIdentities:
             grant = policy.assumable(target_arn, target.get("tags") or None) if may_assume else None
             same_account = source_account == (target.get("account") or _account_of_arn(target_arn))
             if grant is None and not (same_account and trust.names_principal
-                                      and not policy.denies("sts:AssumeRole", target_arn)):
+                                      and not policy.denies("sts:AssumeRole", target_arn, target.get("tags") or None)):
                 continue
             how = describe_grant(grant) if grant else "the trust policy names it (same account)"
             hops.append(Hop(source.id, target.id, f"sts:AssumeRole: {how}; trust policy admits {trust.principal}"))
@@ -500,7 +500,7 @@ class AwsIdentities:
                 if role.id in hops:
                     continue
                 arn = role.get("arn") or role.id
-                grant = policy.passes(arn, service)
+                grant = policy.passes(arn, service, role.get("tags") or None)
                 if grant is None:
                     continue
                 proofs = (proof("iam:PassRole", arn, grant),
@@ -542,7 +542,7 @@ class AwsIdentities:
                 continue
             arn = resource_arn(instance)
             swap = next(((a, g) for a, with_role in swaps if with_role == has_role
-                         for g in (policy.allows(a, arn),) if g), None)
+                         for g in (policy.allows(a, arn, instance.get("tags") or None),) if g), None)
             take_over = self._take_over(source, policy, instance, ways) if swap else None
             if take_over is not None:
                 found = (instance, arn, swap, take_over)
@@ -556,7 +556,7 @@ class AwsIdentities:
             if role.id == source.id:
                 continue
             role_arn = role.get("arn") or role.id
-            grant = policy.passes(role_arn, "ec2.amazonaws.com")
+            grant = policy.passes(role_arn, "ec2.amazonaws.com", role.get("tags") or None)
             if grant is None:
                 continue
             proofs = (proof(swap_action, arn, swap_grant), proof("iam:PassRole", role_arn, grant), *take_over.proofs)
@@ -591,8 +591,9 @@ class AwsIdentities:
                 arn = target.get("arn") or target.id
                 if target.id == source.id:
                     continue
-                hit = next(((a, g) for a in allowed for g in (policy.allows(a, arn),) if g), None)
-                if hit and not (method == "trust_update" and policy.denies("sts:AssumeRole", arn)):
+                tags = target.get("tags") or None
+                hit = next(((a, g) for a in allowed for g in (policy.allows(a, arn, tags),) if g), None)
+                if hit and not (method == "trust_update" and policy.denies("sts:AssumeRole", arn, tags)):
                     matched.append((target, arn, *hit))
                     if len(matched) > SELF_SERVICE_TARGETS:
                         break
@@ -660,6 +661,11 @@ class AwsIdentities:
             found = [(i.id, i.get("arn") or i.id) for i, _ in self._graph.out(resource_id, "runs_as")]
         return found
 
+    def _tags_of(self, identity_id: str) -> dict | None:
+        """An identity's collected tags (None: none, which may be tags that were not read)."""
+        node = self._by_id.get(identity_id)
+        return (node.get("tags") or None) if node is not None else None
+
     @cached_property
     def _run_as_identities(self) -> set[str]:
         self._takeable_resources()
@@ -696,7 +702,9 @@ class AwsIdentities:
     def _take_over(self, source: Node, policy: IdentityPolicy, resource: Node,
                    ways: list[tuple[tuple[str, ...], bool]]) -> Hop | None:
         arn = resource_arn(resource)
-        role_arns = [role_arn for _, role_arn in self._roles_of(resource.id)]
+        roles = [(role_arn, self._tags_of(role_id)) for role_id, role_arn in self._roles_of(resource.id)]
+        role_arns = [role_arn for role_arn, _ in roles]
+        tags = resource.get("tags") or None
         passed_to = _TAKE_OVER_PASSED_TO.get(resource.get("workload_type") or "")
         for actions, agent in ways:
             if agent and resource.get("command_agent") is False:
@@ -704,10 +712,10 @@ class AwsIdentities:
             grants = []
             for action in actions:
                 if action == "iam:PassRole":
-                    grant = next((g for g in (policy.passes(r, passed_to) for r in role_arns) if g), None)
+                    grant = next((g for g in (policy.passes(r, passed_to, t) for r, t in roles) if g), None)
                     where = role_arns[0] if role_arns else "*"
                 else:
-                    grant, where = policy.allows(action, arn), arn
+                    grant, where = policy.allows(action, arn, tags), arn
                 if grant is None:
                     break
                 grants.append((action, where, grant))
