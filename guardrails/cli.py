@@ -263,7 +263,9 @@ def inventory(
                         for f in item.get("federations") or [])
         identities.add_row(f"{safe(item.get('name'))} ({safe(item.get('id'))})", safe(item.get("identity_type")),
                            prose("; ".join(str(r) for r in item.get("reasons") or [])), prose(who) or "-",
-                           safe(item.get("power") or "not evaluated"), str(item.get("active_keys") or 0), where)
+                           safe(item.get("power") or "not evaluated")
+                           + (f" (through {safe(item['power_via'])})" if item.get("power_via") else ""),
+                           str(item.get("active_keys") or 0), where)
     console.print(identities)
 
 

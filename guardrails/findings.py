@@ -115,12 +115,14 @@ def ci_identity_inventory(estate: Estate) -> list[dict]:
     out = []
     for identity_id, verdict in sorted(estate.ci_identities.items()):
         node = estate.graph.node(identity_id)
-        facts = estate.identity.get(identity_id)
+        # The identity graph's answer: what it holds or reaches, as the identity checks judge it.
+        power = estate.identities.power(identity_id) if estate.identities is not None else None
         out.append({
             "id": identity_id, "name": node.name, "provider": node.get("provider"), "account": node.get("account"),
             "identity_type": node.get("identity_type"), "reasons": list(verdict.reasons),
             "nodes": list(verdict.nodes),
-            "power": facts.effective_power if facts else None,
+            "power": power.level if power else None,
+            "power_via": estate.graph.node(power.holder).name if power and power.chain else None,
             "active_keys": sum(1 for k in node.get("access_keys") or [] if k.get("status") == "active"),
             "federations": [{
                 "issuer": f.issuer, "url": f.url, "platform": f.platform, "level": f.assessment.level,

@@ -92,6 +92,7 @@ def test_a_repo_star_admin_role_leads_the_report_with_the_internet_to_admin_path
     inventory = document["ci_identities"]
     assert [i["id"] for i in inventory] == [role]
     assert "any owner" in inventory[0]["reasons"][0]
+    assert (inventory[0]["power"], inventory[0]["power_via"]) == ("admin", None)
 
 
 # --- each level on each platform -------------------------------------------------------------------------

@@ -349,7 +349,7 @@ def test_an_any_owner_federation_reaches_administrator_through_a_take_over():
     each hop with the statement and the resource that allow it."""
     from estate_builder import EstateBuilder
 
-    from guardrails.findings import run_checks
+    from guardrails.findings import ci_identity_inventory, run_checks
     from guardrails.registry import all_checks
 
     b = EstateBuilder()
@@ -358,7 +358,8 @@ def test_an_any_owner_federation_reaches_administrator_through_a_take_over():
     admin = b.identity("app-admin", allows=[("*", "*")])
     b.compute("i-app", name="app-server", subnet=net.subnet, private="10.1.1.81", runs_as=admin, command_agent=True)
     wanted = {"ci-internet-to-admin-path", "ci-privilege-escalation", "ci-admin-identity"}
-    findings = run_checks(b.analyse(), [c for c in all_checks() if c.id in wanted])
+    estate = b.analyse()
+    findings = run_checks(estate, [c for c in all_checks() if c.id in wanted])
 
     by_check = {f["check_id"]: f for f in findings if f["resource"]["id"] == deploy}
     assert set(by_check) == {"ci-internet-to-admin-path", "ci-privilege-escalation"}
@@ -375,3 +376,5 @@ def test_an_any_owner_federation_reaches_administrator_through_a_take_over():
     assert proof["action"] == "ssm:SendCommand" and proof["resource"].endswith(":instance/i-app")
     assert "github-deploy-policy" in proof["statement"]
     assert (second["method"], second["to"]) == ("runs_as", admin)
+    (inventory,) = [i for i in ci_identity_inventory(estate) if i["id"] == deploy]
+    assert (inventory["power"], inventory["power_via"]) == ("escalate", "app-admin")
