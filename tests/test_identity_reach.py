@@ -59,8 +59,12 @@ def accounts(draw) -> tuple[dict, dict[str, str]]:
     for index in range(roles):
         statements = draw(st.lists(grants(roles, functions), max_size=4))
         inline = [{"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}] if statements else []
+        # A managed policy whose document was not collected: what the role holds is not all known.
+        unread = [{"PolicyName": "unread", "PolicyArn": f"arn:aws:iam::{ACCOUNT}:policy/unread-{index}"}] \
+            if draw(st.integers(0, 4)) == 0 else []
         iam_roles.append({"RoleName": f"r{index}", "Arn": _role_arn(index), "Path": "/", "AssumeRolePolicyDocument": trust,
-                          "AttachedManagedPolicies": [], "RolePolicyList": inline, "Tags": [], "InstanceProfileList": []})
+                          "AttachedManagedPolicies": unread, "RolePolicyList": inline, "Tags": [],
+                          "InstanceProfileList": []})
     lambdas = [{"FunctionName": f"fn-{index}", "FunctionArn": _function_arn(index), "Runtime": "python3.12",
                 "Role": _role_arn(draw(st.integers(0, roles - 1)))} for index in range(functions)]
     production = draw(st.sets(st.integers(0, roles - 1), max_size=2))
@@ -88,3 +92,17 @@ def test_labelled_answers_are_each_principals_own_search(account):
     for principal in identities:
         for level in ("admin", "escalate", "production"):
             assert labelled.reach(principal, level) == searched._search(principal, level), (principal, level)
+        unknowns = labelled.unknowns(principal)
+        assert set(unknowns) == reached_unknowns(searched, principal)
+        assert unknowns[:len(labelled.facts(principal).unknown)] == tuple(labelled.facts(principal).unknown)
+
+
+def reached_unknowns(identities: IdentityGraph, principal: str) -> set[str]:
+    """The unknowns of every identity the principal reaches, itself included, by walking its hops."""
+    seen, stack = {principal}, [principal]
+    while stack:
+        for hop in identities.hops(stack.pop()):
+            if hop.target not in seen and identities.graph.has(hop.target):
+                seen.add(hop.target)
+                stack.append(hop.target)
+    return {u for node in seen if identities.graph.node(node).kind == "identity" for u in identities.facts(node).unknown}

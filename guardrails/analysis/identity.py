@@ -20,6 +20,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import networkx as nx
+
 from guardrails.analysis.nearest import NearestTargets
 from guardrails.config import Config
 from guardrails.graph import EstateGraph, Node
@@ -86,6 +88,7 @@ class IdentityGraph:
         self._closed: set[str] = set()
         self._nearest: dict[tuple[str, bool], NearestTargets[Hop]] = {}
         self._following: dict[tuple[bool, bool], dict[str, tuple[tuple[str, Hop], ...]]] = {}
+        self._reached: dict[str, frozenset[str]] | None = None
 
     # -- evaluation --
 
@@ -192,6 +195,7 @@ class IdentityGraph:
                     queue.append(target)
         if grown:
             self._nearest.clear()
+            self._reached = None
 
     # What holds each power, as (follows only assume hops, holds it) per kind of answer; the
     # `set` kind holds an escalation set of its own and is not an administrator.
@@ -327,24 +331,31 @@ class IdentityGraph:
         return None
 
     def unknowns(self, principal: str) -> tuple[str, ...]:
-        """What about the principal, and every identity it reaches, was not known."""
+        """What about the principal, and every identity it reaches, was not known: its own first,
+        then the others' in text order."""
         if principal not in self._unknowns:
-            self._unknowns[principal] = self._unknowns_of(principal)
+            self.explore([principal])
+            own = self.facts(principal).unknown if self._is_identity(principal) else []
+            reached = self._reached_unknowns().get(principal, frozenset())
+            self._unknowns[principal] = tuple(dict.fromkeys([*own, *sorted(reached)]))
         return self._unknowns[principal]
 
-    def _unknowns_of(self, principal: str) -> tuple[str, ...]:
-        found: list[str] = []
-        seen = {principal}
-        queue = deque([principal])
-        while queue:
-            current = queue.popleft()
-            if self.graph.node(current).kind == "identity":
-                found.extend(self.facts(current).unknown)
-            for hop in self._hops(current):
-                if hop.target not in seen and self.graph.has(hop.target):
-                    seen.add(hop.target)
-                    queue.append(hop.target)
-        return tuple(dict.fromkeys(found))
+    def _reached_unknowns(self) -> dict[str, frozenset[str]]:
+        """Node -> the unknowns of every identity it reaches, itself included: one pass over the
+        graph's strongly connected components (whose nodes all reach the same), last first."""
+        if self._reached is None:
+            graph = nx.DiGraph()
+            graph.add_nodes_from(self._closed)
+            follow = self._follow(False, False)
+            graph.add_edges_from((node, target) for node in self._closed for target, _ in follow(node))
+            components = nx.condensation(graph)
+            found: dict[int, frozenset[str]] = {}
+            for component in reversed(list(nx.topological_sort(components))):
+                members = components.nodes[component]["members"]
+                own = {u for m in members if self._is_identity(m) for u in self.facts(m).unknown}
+                found[component] = frozenset(own).union(*(found[c] for c in components.successors(component)))
+            self._reached = {node: found[c] for node, c in components.graph["mapping"].items()}
+        return self._reached
 
 
 def analyse_identities(graph: EstateGraph, config: Config, production: dict[str, str],
