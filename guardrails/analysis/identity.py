@@ -22,7 +22,7 @@ from typing import Iterable
 
 import networkx as nx
 
-from guardrails.analysis.nearest import NearestTargets
+from guardrails.analysis.nearest import NearestTargets, incoming
 from guardrails.config import Config
 from guardrails.graph import EstateGraph, Node
 from guardrails.identity_facts import (
@@ -89,6 +89,7 @@ class IdentityGraph:
         self._nearest: dict[tuple[str, bool], NearestTargets[Hop]] = {}
         self._following: dict[tuple[bool, bool], dict[str, tuple[tuple[str, Hop], ...]]] = {}
         self._reached: dict[str, frozenset[str]] | None = None
+        self._incoming: dict[tuple[bool, bool], dict[str, list[str]]] = {}
 
     # -- evaluation --
 
@@ -195,6 +196,7 @@ class IdentityGraph:
                     queue.append(target)
         if grown:
             self._nearest.clear()
+            self._incoming.clear()
             self._reached = None
 
     # What holds each power, as (follows only assume hops, holds it) per kind of answer; the
@@ -215,9 +217,12 @@ class IdentityGraph:
         nearest = self._nearest.get(key)
         if nearest is None:
             assume_only, holds = self._HOLDERS[kind]
+            follow = self._follow(assume_only, certain)
+            into = self._incoming.get((assume_only, certain))
+            if into is None:
+                into = self._incoming[(assume_only, certain)] = incoming(self._closed, follow)
             nearest = self._nearest[key] = NearestTargets(
-                self._closed, self._follow(assume_only, certain),
-                lambda node: self._is_identity(node) and holds(self.facts(node), certain))
+                self._closed, follow, into, lambda node: self._is_identity(node) and holds(self.facts(node), certain))
         hit = nearest.chain(principal)
         level = "escalate" if kind == "set" else kind
         return None if hit is None else self._holds(principal, hit[0], hit[1], level)

@@ -22,23 +22,29 @@ Edge = TypeVar("Edge")
 Edges = Callable[[Hashable], Sequence[tuple[Hashable, Edge]]]
 
 
+def incoming(nodes: Iterable[Hashable], edges: Edges) -> dict[Hashable, list[Hashable]]:
+    """Node -> the nodes with an edge to it: what NearestTargets walks, shareable between target sets."""
+    found: dict[Hashable, list[Hashable]] = {}
+    for node in nodes:
+        for target, _ in edges(node):
+            found.setdefault(target, []).append(node)
+    return found
+
+
 class NearestTargets(Generic[Edge]):
     """Every node's distance to the nearest target over `edges`, among `nodes` (a set closed
-    under `edges`: every target of an edge of a node is a node too)."""
+    under `edges`: every target of an edge of a node is a node too); `into` is `incoming(nodes,
+    edges)`."""
 
-    def __init__(self, nodes: Iterable[Hashable], edges: Edges, is_target: Callable[[Hashable], bool]) -> None:
+    def __init__(self, nodes: Iterable[Hashable], edges: Edges, into: dict[Hashable, list[Hashable]],
+                 is_target: Callable[[Hashable], bool]) -> None:
         self._edges = edges
-        nodes = list(nodes)
-        incoming: dict[Hashable, list[Hashable]] = {}
-        for node in nodes:
-            for target, _ in edges(node):
-                incoming.setdefault(target, []).append(node)
         self._distance = {node: 0 for node in nodes if is_target(node)}
         queue = deque(self._distance)
         while queue:
             node = queue.popleft()
             further = self._distance[node] + 1
-            for source in incoming.get(node, ()):
+            for source in into.get(node, ()):
                 if source not in self._distance:
                     self._distance[source] = further
                     queue.append(source)
