@@ -72,6 +72,11 @@ class Platform:
     # (`{}`) in it. `sub` is the subject itself.
     claim_subject: str = ""
     claims: tuple[tuple[str, str, str], ...] = ()
+    # Claims that name an owner by its id rather than its name (GitHub's `repository_owner_id`, which
+    # survives a rename): placed in the subject as a name nobody can register (`repository_owner_id
+    # 123`), and left out where a claim beside it names the same part by name (same owner, or no
+    # token at all: never a wider trust than the name's).
+    id_claims: tuple[str, ...] = ()
 
 
 # Azure DevOps's application id (499b84ac-1321-427f-aa17-267ca6975798) as Entra ID writes it in the
@@ -92,7 +97,9 @@ PLATFORMS: dict[str, Platform] = {p.key: p for p in (
         owner_word="organization",
         claim_subject="repo:{repository}:{context}",
         claims=(("repository_owner", "repository", "{}/*"), ("repository", "repository", "{}"),
-                ("ref", "context", "ref:{}"), ("environment", "context", "environment:{}"))),
+                ("repository_owner_id", "repository", "repository_owner_id {}/*"),
+                ("ref", "context", "ref:{}"), ("environment", "context", "environment:{}")),
+        id_claims=("repository_owner_id",)),
     Platform(
         key="gitlab", title="GitLab",
         issuer=r"gitlab\.com",
@@ -258,29 +265,31 @@ def platform_of(url: str, configured: Mapping[str, str] | None = None) -> Issuer
 AUDIENCE_CLAIMS = ("aud",)
 
 
+# Most ways a trust written on claims may hold that are judged; past that, the rest are left out.
+MAX_CLAUSES = 64
+
+
 def claim_condition(platform: Platform | None, tests: Mapping[str, tuple[str, bool]],
                     negated: bool = False) -> dict | None:
-    """Conditions on a token's claims that hold together (`tests`: claim -> (value, whether the
-    claim only starts with it)) as the one SubjectCondition that admits the same subjects, or None
-    when the platform's subject does not carry one of the claims (a trust resting on it cannot be
-    evaluated here; with no platform known, only the subject is). Claim values (owner, repository,
-    ref and workspace names) hold no `*` or `?`, so a value is its own pattern. Claims are joined
-    into one pattern, never ANDed as patterns of their own: `repo:*:ref:refs/heads/main` alone
-    would also admit `repo:acme/app:x:ref:refs/heads/main`, which no platform issues."""
+    """Conditions on a token's claims that hold together (`tests`: claim -> (value, whether it is a
+    `*` pattern)) as the one SubjectCondition that admits the same subjects, or None when the
+    platform's subject does not carry one of the claims (a trust resting on it cannot be evaluated
+    here; with no platform known, only the subject is). Claim values (owner, repository, ref and
+    workspace names) hold no `*` or `?`, so a value is its own pattern. Claims are joined into one
+    pattern, never ANDed as patterns of their own: `repo:*:ref:refs/heads/main` alone would also
+    admit `repo:acme/app:x:ref:refs/heads/main`, which no platform issues."""
     if set(tests) == {"sub"}:
-        value, prefix = tests["sub"]
-        if prefix:
-            return {"operator": "like", "values": [value + "*"], "negated": negated}
-        return {"operator": "equals", "values": [value], "negated": negated}
+        value, like = tests["sub"]
+        return {"operator": "like" if like else "equals", "values": [value], "negated": negated}
     claims = {claim: (part, template) for claim, part, template in (platform.claims if platform else ())}
     if not set(tests) <= set(claims):
         return None
     parts: dict[str, str] = {}
-    for claim, (value, prefix) in tests.items():
+    for claim, (value, _) in tests.items():
         part, template = claims[claim]
         if part in parts:
             return None  # two claims fixing one part: the caller keeps them apart
-        parts[part] = template.replace("{}", value + ("*" if prefix else ""))
+        parts[part] = template.replace("{}", value)
     pattern = re.sub(r"\{(\w+)\}", lambda m: parts.get(m.group(1), "*"), platform.claim_subject)
     return {"operator": "like", "values": [pattern], "negated": negated}
 
@@ -290,6 +299,56 @@ def claim_part(platform: Platform | None, claim: str) -> str | None:
     if claim == "sub":
         return "sub"
     return next((part for name, part, _ in (platform.claims if platform else ()) if name == claim), None)
+
+
+def resolve_claims(platform: Platform | None, trust: Iterable[Mapping]) -> list[Mapping]:
+    """The trust with its conditions on claims (SubjectCondition `claim`: a trust written on the
+    token's claims, such as a GCP attribute condition) placed in the subject as `platform`'s tokens
+    carry them; clauses written on the subject stay as they are. Each choice of the values a
+    claim's condition lists becomes an allow clause of its own, its claims joined into one subject
+    pattern (claims fixing one part kept apart); a condition on a claim the platform's subject does
+    not carry cannot be evaluated: the clause names it in `unknown`, never reads it as pinning."""
+    out: list[Mapping] = []
+    for clause in trust:
+        conditions = clause.get("conditions") or ()
+        if not any(c.get("claim") for c in conditions):
+            out.append(clause)
+            continue
+        unknown, positive, negated = list(clause.get("unknown") or ()), [], []
+        for condition in conditions:
+            claim = condition.get("claim") or "sub"
+            if claim_part(platform, claim) is None:
+                unknown.append(f"condition on {condition.get('about') or claim}, which the "
+                               f"{platform.title if platform else 'issuer'}'s subject does not carry")
+                continue
+            like = condition.get("operator") == "like"
+            tests = [(claim, value, like) for value in condition.get("values") or ()]
+            if not condition.get("negated"):
+                positive.append(tests)
+                continue
+            found = [claim_condition(platform, {claim: (value, like)}, negated=True) for _, value, like in tests]
+            if found:
+                negated.append({**found[0], "values": [v for f in found for v in f["values"]],
+                                "operator": "like" if any(f["operator"] == "like" for f in found) else "equals"})
+        for choice in itertools.islice(itertools.product(*positive), MAX_CLAUSES):
+            named = {claim_part(platform, claim) for claim, _, _ in choice
+                     if not (platform and claim in platform.id_claims)}
+            joined: dict[str, tuple[str, bool]] = {}
+            apart: list[dict | None] = []
+            parts: set[str] = set()
+            for claim, value, like in choice:
+                part = claim_part(platform, claim)
+                if platform and claim in platform.id_claims and part in named:
+                    continue  # the same owner, named by name beside it (see Platform.id_claims)
+                if part == "sub" or part in parts:  # the subject itself, or a part another claim fixed
+                    apart.append(claim_condition(platform, {claim: (value, like)}))
+                    continue
+                joined[claim] = (value, like)
+                parts.add(part)
+            found = ([claim_condition(platform, joined)] if joined else []) + apart
+            out.append({"effect": clause.get("effect") or "allow", "conditions": [f for f in found if f] + negated,
+                        "unknown": list(unknown), "statement": clause.get("statement") or ""})
+    return out
 
 
 # -- subject patterns ---------------------------------------------------------------------------

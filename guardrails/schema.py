@@ -202,6 +202,12 @@ class SubjectCondition:
     negated: bool = attr("the subject must match none of the values", False)
     ignore_case: bool = attr("values compare without regard to case", False)
     values: list[str] = attr("the values, ORed", [])
+    claim: str | None = attr("the token claim the condition tests, when the trust is written on claims (a GCP "
+                             "attribute condition: `repository_owner`, `sub`) rather than on the subject: placed "
+                             "in the subject once the issuer's CI platform is known (guardrails/federation.py "
+                             "resolve_claims); None: the subject itself")
+    about: str = attr("how the trust names that claim, for messages (`attribute.owner (mapped from "
+                      "assertion.repository_owner)`)", "")
 
 
 @dataclass(frozen=True)

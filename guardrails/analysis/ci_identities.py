@@ -21,7 +21,7 @@ from typing import Iterable
 
 from guardrails.analysis.classify import ROLE_TAG_KEYS, classify_ci, names_ci_word
 from guardrails.config import Config
-from guardrails.federation import FederationVerdict, LEVEL_WORDS, assess, platform_of
+from guardrails.federation import FederationVerdict, LEVEL_WORDS, assess, platform_of, resolve_claims
 from guardrails.graph import EstateGraph
 
 # Identities that stand for a person or a program holding a stored secret: the ones whose names
@@ -73,7 +73,10 @@ def classify_identities(graph: EstateGraph, config: Config, ci_nodes: Iterable[s
         for identity, edge in graph.out(issuer.id, "federates"):
             if identity.kind != "identity":
                 continue
-            level = assess(platform, list(edge.get("trust") or []), edge.get("unknown"))
+            # A trust written on the token's claims is read with the platform's subject, which only
+            # now, with the configuration's issuers, is known for every issuer.
+            trust = resolve_claims(platform.platform, edge.get("trust") or ())
+            level = assess(platform, trust, edge.get("unknown"))
             if level.level == "none":
                 continue
             verdict = FederationVerdict(issuer.id, url, platform.platform.title + (" (configured issuer)"

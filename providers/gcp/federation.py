@@ -9,8 +9,10 @@ workloadIdentityPools/POOL/*` (every identity of the pool), `.../attribute.NAME/
 attribute has that value) or `principal://.../subject/SUBJECT` (one subject).
 
 Both are read here into the neutral trust of guardrails/federation.py: each way the condition and
-the binding's principal can hold together is one allow clause, each claim they test the condition
-on the subject that claim fixes (guardrails.federation.claim_condition). The CEL forms pipelines
+the binding's principal can hold together is one allow clause, each claim they test a condition on
+that claim, which guardrails.federation.resolve_claims places in the subject of the issuer's CI
+platform (here when the platform is a known one, in the analysis when the configuration adds the
+issuer: a self-managed GitLab, GitHub Enterprise Server). The CEL forms pipelines
 are scoped with are understood: `==`, `!=`, `in [...]`, `.startsWith(...)`, `&&`, `||`, `!` and
 parentheses, over `assertion.*`, `attribute.*` and `google.subject`. Anything else is a condition
 that could not be evaluated: the clause says so and its verdict is unknown, never "scoped".
@@ -24,12 +26,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from guardrails.federation import AUDIENCE_CLAIMS, claim_condition, claim_part, issuer_url, platform_of
+from guardrails.federation import AUDIENCE_CLAIMS, MAX_CLAUSES, issuer_url, platform_of, resolve_claims
 
 FEDERATION_ROLES = ("roles/iam.workloadIdentityUser", "roles/iam.serviceAccountTokenCreator")
 _POOL = re.compile(r"^principal(?P<set>Set)?://iam\.googleapis\.com/(?P<pool>projects/[^/]+/locations/[^/]+/"
                    r"workloadIdentityPools/[^/]+)/(?P<rest>.+)$")
-MAX_CLAUSES = 64
 
 
 class CelError(ValueError):
@@ -222,10 +223,13 @@ def _claim_of(ref: str, mapping: dict) -> str | None:
 
 
 def trust_clauses(literals: list[tuple[str, Any, bool]], platform, mapping: dict, statement: str,
-             extra_unknown: tuple[str, ...] = ()) -> list[dict]:
-    """The allow clauses of one way the condition and the binding hold together: one per choice of
-    the values an `in` test lists, its positive tests joined into one subject pattern."""
-    unknown, positive, negative = list(extra_unknown), [], []
+                  extra_unknown: tuple[str, ...] = ()) -> list[dict]:
+    """The allow clauses of one way the condition and the binding hold together. The tests are
+    conditions on the token's claims (SubjectCondition `claim`); with the issuer's platform known
+    they are placed in its subject (guardrails.federation.resolve_claims: one clause per choice of
+    the values an `in` test lists), else left on the claims for the analysis to place once the
+    configuration says which platform's tokens the issuer signs (a self-managed GitLab)."""
+    unknown, conditions = list(extra_unknown), []
     for kind, value, negated in literals:
         if kind == "unknown":
             unknown.append(value if "known only after apply" in value else f"condition {value}")
@@ -233,34 +237,16 @@ def trust_clauses(literals: list[tuple[str, Any, bool]], platform, mapping: dict
         claim = _claim_of(value.ref, mapping)
         if claim in AUDIENCE_CLAIMS:
             continue
-        if claim is None or claim_part(platform, claim) is None:
-            mapped = f" (mapped from {mapping.get(value.ref)})" if value.ref in mapping else ""
+        mapped = f" (mapped from {mapping.get(value.ref)})" if value.ref in mapping else ""
+        if claim is None:
             unknown.append(f"condition on {value.ref}{mapped}, which the "
                            f"{platform.title if platform else 'issuer'}'s subject does not carry")
             continue
-        (negative if negated else positive).append((claim, value))
-    conditions = []
-    for claim, value in negative:
-        found = [claim_condition(platform, {claim: (v, value.prefix)}, negated=True) for v in value.values]
-        conditions.append({**found[0], "values": [v for f in found for v in f["values"]],
-                           "operator": "like" if any(f["operator"] == "like" for f in found) else "equals"})
-    clauses = []
-    for choice in itertools.islice(itertools.product(*[[(claim, v, value.prefix) for v in value.values]
-                                                       for claim, value in positive]), MAX_CLAUSES):
-        joined: dict[str, tuple[str, bool]] = {}
-        apart: list[dict] = []
-        parts: set[str] = set()
-        for claim, v, prefix in choice:
-            part = claim_part(platform, claim)
-            if part == "sub" or part in parts:  # the subject itself, or a part another claim fixed
-                apart.append(claim_condition(platform, {claim: (v, prefix)}))
-                continue
-            joined[claim] = (v, prefix)
-            parts.add(part)
-        found = ([claim_condition(platform, joined)] if joined else []) + apart
-        clauses.append({"effect": "allow", "conditions": [f for f in found if f] + conditions,
-                        "unknown": list(unknown), "statement": statement})
-    return clauses
+        conditions.append({"claim": claim, "about": value.ref + mapped, "negated": negated,
+                           "operator": "like" if value.prefix else "equals",
+                           "values": [v + "*" if value.prefix else v for v in value.values]})
+    clause = {"effect": "allow", "conditions": conditions, "unknown": unknown, "statement": statement}
+    return resolve_claims(platform, [clause]) if platform else [clause]
 
 
 def principal_tests(member: str) -> tuple[str, list[tuple[str, Any, bool]]] | None:
@@ -363,7 +349,9 @@ def add_federations(contexts: list) -> None:
 def _federate(ctx, provider: dict, account: str, binding: dict, member: str, tests: list, pending: dict) -> None:
     name = provider["name"]
     url = ctx.graph.node(name).get("url")
-    found = platform_of(url)  # an issuer the configuration adds: read by its subject only
+    # An issuer the configuration adds (a self-managed GitLab) is not known here: its trust stays on
+    # the claims, placed in the subject by the analysis, which reads the configuration.
+    found = platform_of(url)
     platform = found.platform if found else None
     mapping = dict(provider.get("attributeMapping") or {})
     condition = provider.get("attributeCondition")

@@ -43,7 +43,10 @@ CHECK_NOTES = {
                                "attribute condition (CEL: ==, !=, in, startsWith, &&, ||, ! over assertion.*, "
                                "attribute.* and google.subject) and the principal or principalSet that "
                                "roles/iam.workloadIdentityUser or Token Creator on a service account names, read "
-                               "together; any other condition is unknown, never scoped."),
+                               "together, for issuers the configuration adds ([[ci.issuers]]) as for the platform "
+                               "they name; assertion.repository_owner_id pins one owner, named by its id "
+                               "(repository_owner_id 123), as in a customised AWS subject; any other condition is "
+                               "unknown, never scoped."),
     "ci-stored-credential": ("applies: active user-managed keys of a service account that is a CI identity (IAM "
                              "keys.list), with their age; their last use is in Policy Analyzer and is not collected."),
 }
