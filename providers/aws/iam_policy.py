@@ -341,28 +341,36 @@ class _Statement:
         # question's action is theirs, and the resource patterns of an account are mostly distinct.
         return any_regex(self.resource_patterns)
 
+    # The regular expressions are handed over unread, as a callable: only a concrete question
+    # reads one, and compiling a statement's resource patterns costs more than most questions.
+    def _action_regex(self) -> re.Pattern[str]:
+        return self.action_regex
+
+    def _resource_regex(self) -> re.Pattern[str]:
+        return self.resource_regex
+
     # An allow lets through some of the question: which of its patterns does (for evidence).
     def action_hit(self, question: Pattern) -> tuple[str, Pattern | None] | None:
-        return _hit(self.actions, self.action_patterns, self.not_action, question, "NotAction", self.action_regex)
+        return _hit(self.actions, self.action_patterns, self.not_action, question, "NotAction", self._action_regex)
 
     def resource_hit(self, question: Pattern) -> tuple[str, Pattern | None] | None:
         return _hit(
-            self.resources, self.resource_patterns, self.not_resource, question, "NotResource", self.resource_regex
+            self.resources, self.resource_patterns, self.not_resource, question, "NotResource", self._resource_regex
         )
 
     # A deny covers all of the question.
     def covers_actions(self, question: Pattern) -> bool:
-        return _covers(self.action_patterns, self.not_action, question, self.action_regex)
+        return _covers(self.action_patterns, self.not_action, question, self._action_regex)
 
     def covers_resources(self, question: Pattern) -> bool:
-        return _covers(self.resource_patterns, self.not_resource, question, self.resource_regex)
+        return _covers(self.resource_patterns, self.not_resource, question, self._resource_regex)
 
     # A deny touches some of the question.
     def touches_actions(self, question: Pattern) -> bool:
-        return _touches(self.action_patterns, self.not_action, question, self.action_regex)
+        return _touches(self.action_patterns, self.not_action, question, self._action_regex)
 
     def touches_resources(self, question: Pattern) -> bool:
-        return _touches(self.resource_patterns, self.not_resource, question, self.resource_regex)
+        return _touches(self.resource_patterns, self.not_resource, question, self._resource_regex)
 
 
 _POSITIVE_STRING_OPERATORS = {"stringequals", "stringlike", "stringequalsignorecase"}
@@ -411,7 +419,7 @@ def _passed_to_restrictions(condition) -> tuple[tuple[str, ...], ...]:
 def _hit(texts, patterns, negated, question, label, regex):
     text = concrete(question)
     if text is not None:
-        if (regex.fullmatch(text) is not None) is negated:
+        if (regex().fullmatch(text) is not None) is negated:
             return None
         if negated:
             return _describe(texts, True, label), None
@@ -440,7 +448,7 @@ def _matches_nothing(pattern) -> bool:
 def _covers(patterns, negated, question, regex) -> bool:
     text = concrete(question)
     if text is not None:
-        return (regex.fullmatch(text) is not None) is not negated
+        return (regex().fullmatch(text) is not None) is not negated
     if negated:
         return not any(intersects(pattern, question) for pattern in patterns)
     return any(contains(pattern, question) for pattern in patterns)
@@ -449,7 +457,7 @@ def _covers(patterns, negated, question, regex) -> bool:
 def _touches(patterns, negated, question, regex) -> bool:
     text = concrete(question)
     if text is not None:
-        return (regex.fullmatch(text) is not None) is not negated
+        return (regex().fullmatch(text) is not None) is not negated
     if negated:
         return not any(contains(pattern, question) for pattern in patterns)
     return any(intersects(pattern, question) for pattern in patterns)
@@ -580,6 +588,19 @@ class IdentityPolicy:
                 resource_tags=resource_tags,
             )
         return self._answers[key]
+
+    def answers_key(self, action: str) -> tuple | None:
+        """A key two policies share when they answer every question about `action` alike (the
+        same statements bear on it, none under a condition); None when one does. An evaluation
+        asking the same question of many identities can then ask one policy per key."""
+        pattern = compile_pattern(action, fold_case=True)
+        parts = []
+        for group in (self._allows, self._denies, self._possible_denies, self._tag_denies, *self._bounds):
+            part = tuple(statement for statement in group if statement.touches_actions(pattern))
+            if any(statement.conditional for statement in part):
+                return None
+            parts.append(part)
+        return (pattern, len(self._bounds), tuple(parts))
 
     def _allowing(self, action: Pattern, resource: Pattern, passed_to: str | None = None,
                   resource_tags: Mapping[str, str] | None = None) -> Grant | None:

@@ -296,6 +296,7 @@ class AwsIdentities:
         self._takeable: dict[tuple[str, str], RunAsIndex[Node]] | None = None
         self._trust_answers: dict[tuple[str, str, str], object] = {}
         self._policies: dict[tuple, tuple[IdentityPolicy, list]] = {}
+        self._assume_answers: dict[tuple, dict[str, object]] = {}
         self._account_scps: dict[str, list[list[tuple[str, dict]]]] = {}
         self._taken_over: dict[IdentityPolicy, list[tuple[str, str, tuple[Proof, ...], str]]] = {}
         self._runs_as: dict[str, list[tuple[str, str]]] = {}
@@ -406,6 +407,10 @@ class AwsIdentities:
         hops = []
         # An identity allowed sts:AssumeRole on no role at all is allowed it on none of these.
         may_assume = policy.assumable("*") is not None
+        # Identities whose policies say the same of sts:AssumeRole (hosted pipelines' roles made from
+        # one template) get the same answer for each role: asked once.
+        key = policy.answers_key("sts:AssumeRole") if may_assume else None
+        answers = self._assume_answers.setdefault(key, {}) if key is not None else {}
         for target_id in sorted(candidates - {source.id}):
             target = self._by_id[target_id]
             try:
@@ -417,7 +422,11 @@ class AwsIdentities:
                 continue
             target_arn = target.get("arn") or target.id
             # Tags are read with the role; an empty set may be one that was not read.
-            grant = policy.assumable(target_arn, target.get("tags") or None) if may_assume else None
+            grant = None
+            if may_assume:
+                if target.id not in answers:
+                    answers[target.id] = policy.assumable(target_arn, target.get("tags") or None)
+                grant = answers[target.id]
             same_account = source_account == (target.get("account") or _account_of_arn(target_arn))
             if grant is None and not (same_account and trust.names_principal
                                       and not policy.denies("sts:AssumeRole", target_arn, target.get("tags") or None)):
