@@ -81,7 +81,6 @@ class IdentityGraph:
         self._answers: dict[tuple[str, str], PowerAnswer | None] = {}
         self._out: dict[str, tuple[Hop, ...]] = {}
         self._unknowns: dict[str, tuple[str, ...]] = {}
-        self._followed: dict[tuple[str, bool], tuple[tuple[str, bool, Hop], ...]] = {}
         self._kinds: dict[str, bool] = {}
         # The nodes whose every hop, and every hop of those, is known: the nearest holders of each
         # power are labelled over them, once, for every principal.
@@ -189,8 +188,9 @@ class IdentityGraph:
         queue = deque(s for s in starts if s not in self._closed and self.graph.has(s))
         self._closed.update(queue)
         grown = bool(queue)
+        follow = self._follow(False, False)
         while queue:
-            for target, _, _ in self._edges(queue.popleft(), False):
+            for target, _ in follow(queue.popleft()):
                 if target not in self._closed:
                     self._closed.add(target)
                     queue.append(target)
@@ -228,14 +228,20 @@ class IdentityGraph:
         return None if hit is None else self._holds(principal, hit[0], hit[1], level)
 
     def _follow(self, assume_only: bool, certain_only: bool):
-        """The hops a search follows out of a node, as (target, hop), read once per node."""
+        """The hops a search follows out of a node, as (target, hop), read once per node:
+        `assume_only`, only `assume` hops; `certain_only`, only certain ones."""
         cache = self._following.setdefault((assume_only, certain_only), {})
+        every = None if not certain_only else self._follow(assume_only, False)
 
         def follow(node_id: str) -> tuple[tuple[str, Hop], ...]:
             found = cache.get(node_id)
             if found is None:
-                found = cache[node_id] = tuple((target, hop) for target, confirmed, hop in self._edges(node_id, assume_only)
-                                               if confirmed or not certain_only)
+                if every is not None:
+                    found = tuple(pair for pair in every(node_id) if pair[1].confidence == CONFIRMED)
+                else:
+                    found = tuple((hop.target, hop) for hop in self._hops(node_id)
+                                  if (not assume_only or hop.method == "assume") and self.graph.has(hop.target))
+                cache[node_id] = found
             return found
         return follow
 
@@ -267,10 +273,10 @@ class IdentityGraph:
                             return answer
                         possible = possible or answer
             following: list[tuple[str, tuple[Hop, ...], bool]] = []
-            assume_only = level == "admin"
+            follow = self._follow(level == "admin", False)
             for current, chain, certain in generation:
-                for target, confirmed, hop in self._edges(current, assume_only):
-                    surely = certain and confirmed
+                for target, hop in follow(current):
+                    surely = certain and hop.confidence == CONFIRMED
                     if target not in seen or (surely and not seen[target]):
                         seen[target] = surely
                         following.append((target, chain + (hop,), surely))
@@ -283,16 +289,6 @@ class IdentityGraph:
         found = self._kinds.get(node_id)
         if found is None:
             found = self._kinds[node_id] = self.graph.node(node_id).kind == "identity"
-        return found
-
-    def _edges(self, node_id: str, assume_only: bool) -> tuple[tuple[str, bool, Hop], ...]:
-        """The hops out of a node that a search follows, as (target, whether certain, hop)."""
-        key = (node_id, assume_only)
-        found = self._followed.get(key)
-        if found is None:
-            found = self._followed[key] = tuple(
-                (hop.target, hop.confidence == CONFIRMED, hop) for hop in self._hops(node_id)
-                if (not assume_only or hop.method == "assume") and self.graph.has(hop.target))
         return found
 
     def _may_hold(self, holder: str, level: str, certain_set: bool) -> bool:
