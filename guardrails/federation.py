@@ -576,7 +576,7 @@ def _assess(issuer: IssuerPlatform, trust: list[Mapping], unknown: str | None = 
         values = {**fmt, **{k: v for k, v in (parts or {}).items() if _fixed(v)}}
         values.update({k: v for k, v in (("owner", owner), ("repository", repository)) if v})
         who = getattr(platform, level).format(**values, subjects=", ".join(patterns))
-        pin = platform.pin.format(**values)
+        pin = platform.pin.format(**_pin_values(platform, values))
         example = found[0].replace(PROBE, "outsider") if found else None
         return Assessment(level, who, owner, repository, example, pin, tuple(patterns),
                           found[1].unknown if found else ())
@@ -734,7 +734,17 @@ def _template_level(platform: Platform, url_owner: str | None, value: str, like:
     who = getattr(platform, level).format(**values, subjects=", ".join(patterns))
     return Assessment(level, who + f" (the sub pattern {value} matches a customised subject template)", owner,
                       repository, example.replace(PROBE, "outsider"),
-                      platform.pin.format(**values), patterns, admission.unknown)
+                      platform.pin.format(**_pin_values(platform, values)), patterns, admission.unknown)
+
+
+def _pin_values(platform, values: dict) -> dict:
+    """The values a pinned subject is written with: a part known only by an id claim
+    (`repository_owner_id 123`) is no text a subject carries, so the pin names it as a placeholder."""
+    marks = tuple(f"{claim} " for claim in platform.id_claims)
+    if not marks:
+        return values
+    return {key: f"<{key}: {value}>" if isinstance(value, str) and value.startswith(marks) else value
+            for key, value in values.items()}
 
 
 def _region_literal(text: str) -> str:

@@ -122,6 +122,8 @@ def test_an_owner_pinned_by_id_is_named_by_its_id_as_in_a_customised_aws_subject
     aws = assess(platform_of(GITHUB), [{"effect": "allow", "conditions": [
         {"operator": "like", "values": ["repository_owner_id:123:*"]}]}])
     assert (aws.level, aws.owner) == ("any_repository", "repository_owner_id 123")
+    # The sub to pin names no owner id as if it were a name: the owner is a placeholder to fill in.
+    assert found.pin == aws.pin == "repo:<owner: repository_owner_id 123>/<repository>:ref:refs/heads/main"
     # Beside a repository named by name, the name decides: the same owner, or no token at all.
     named = judge(GITHUB, "assertion.repository_owner_id == '123' && assertion.repository == 'acme/infra'", "/*")
     assert (named.owner, named.repository) == ("acme", "infra")
