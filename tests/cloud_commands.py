@@ -44,6 +44,8 @@ GCLOUD = {
     "resource-manager folders remove-iam-policy-binding": _s(1, IAM_BINDING, "--member --role"),
     "organizations remove-iam-policy-binding": _s(1, IAM_BINDING, "--member --role"),
     "iam service-accounts remove-iam-policy-binding": _s(1, IAM_BINDING + " --project", "--member --role"),
+    # one of --global / --region names where the forwarding rule is
+    "compute forwarding-rules delete": _s(1, "--global --region --project --quiet", "--project", "--global --quiet"),
 }
 # az reference: https://learn.microsoft.com/cli/azure/<group>
 AZ = {
@@ -54,23 +56,50 @@ AZ = {
                                           "--public-ip-address", "--resource-group --nic-name --name"),
     "role assignment delete": _s(0, "--ids --subscription", "--ids"),
     "vm update": _s(0, "--subscription --resource-group --name --user-data", "--resource-group --name"),
+    "network lb rule delete": _s(0, "--subscription --resource-group --lb-name --name", "--resource-group --lb-name --name"),
+    "network lb inbound-nat-rule delete": _s(0, "--subscription --resource-group --lb-name --name",
+                                             "--resource-group --lb-name --name"),
+    "network application-gateway rule delete": _s(0, "--subscription --resource-group --gateway-name --name",
+                                                  "--resource-group --gateway-name --name"),
+    "network nic show": _s(0, "--ids --subscription --resource-group --name --query --output", ""),
+    "network nsg create": _s(0, "--subscription --resource-group --name --location --tags", "--resource-group --name"),
+    "network nsg rule create": _s(0, "--subscription --resource-group --nsg-name --name --priority --direction "
+                                     "--access --protocol --source-address-prefixes --destination-port-ranges "
+                                     "--source-port-ranges --destination-address-prefixes --description",
+                                  "--resource-group --nsg-name --name --priority"),
+    "network nic update": _s(0, "--subscription --resource-group --name --network-security-group",
+                             "--resource-group --name"),
+    "network vnet subnet update": _s(0, "--subscription --resource-group --vnet-name --name --network-security-group",
+                                     "--resource-group --vnet-name --name"),
 }
-ARM_WORDS = {"subscriptions", "resourceGroups", "providers", "Microsoft.Authorization", "roleAssignments"}
-FIXED_VALUES = {"--remove": {"publicIpAddress"}, "--output": {"tsv", "json"}}
+# What a change creates takes a name of its own, not one of the scan: the flag that names it, by
+# command; later commands of the same change may name it.
+CREATES = {"network nsg create": "--name", "network nsg rule create": "--name"}
+# Flags that take several values, space-separated (az's list arguments).
+MANY = {"--source-address-prefixes", "--destination-address-prefixes"}
+# Commands that need exactly one of some flags (where a gcloud resource is: global or a region).
+ONE_OF = {"compute forwarding-rules delete": {"--global", "--region"}}
+ARM_WORDS = {"subscriptions", "resourceGroups", "providers", "Microsoft.Authorization", "roleAssignments",
+             "Microsoft.Network", "networkInterfaces"}
+FIXED_VALUES = {"--remove": {"publicIpAddress"}, "--output": {"tsv", "json"}, "--direction": {"Inbound", "Outbound"},
+                "--access": {"Deny"}, "--protocol": {"*"}, "--destination-port-ranges": {"*"},
+                "--priority": {"100"}}
 PLACEHOLDER = re.compile(r"<[^>]*>|\b(?:YOUR|REPLACE|CHANGE)[-_A-Z]*|\bXXX|\.\.\.")
 _ASSIGNED = re.compile(r"^(?P<name>[a-z_]+)=\$\((?P<command>.+)\)$", re.S)
 CONSOLE = {"gcp": re.compile(r"^https://console\.cloud\.google\.com/(compute/instancesDetail/zones/[a-z0-9-]+/instances/"
                              r"[a-z0-9-]+\?project=[a-z0-9-]+|networking/firewalls/details/[a-z0-9-]+\?project=[a-z0-9-]+|"
                              r"iam-admin/iam\?(project=[a-z0-9-]+|folder=\d+|organizationId=\d+)|"
-                             r"iam-admin/serviceaccounts\?project=[a-z0-9-]+)( > .+)?$"),
+                             r"iam-admin/serviceaccounts\?project=[a-z0-9-]+|"
+                             r"net-services/loadbalancing/list/loadBalancers\?project=[a-z0-9-]+)( > .+)?$"),
            "azure": re.compile(r"^https://portal\.azure\.com/#resource/subscriptions/[0-9a-f-]{36}(/resourceGroups/[-\w.()]+)?"
                                r"(/providers/Microsoft\.(Network|Compute)/[A-Za-z]+/[-\w.]+)?/"
                                r"(overview|users|ipConfigurations)( > .+)?$")}
 
 
-def _check_command(line: str, known: str, defined: set[str]) -> str:
-    """Check one command line; the shell variable it assigns, if any."""
-    assigned = None
+def _check_command(line: str, known: str, defined: set[str], made: set[str] | None = None) -> str:
+    """Check one command line; the shell variable it assigns, if any. `made` holds the names that
+    earlier commands of the change created, and gets this one's."""
+    assigned, made = None, set() if made is None else made
     match = _ASSIGNED.match(line)
     if match:
         assigned, line = match["name"], match["command"]
@@ -94,10 +123,19 @@ def _check_command(line: str, known: str, defined: set[str]) -> str:
             given[flag] = None
             continue
         given[flag] = value if eq else rest.pop(0)
+        while flag in MANY and rest and not rest[0].startswith("--"):
+            given[flag] += " " + rest.pop(0)
     assert len(positionals) == synopsis.positionals, line
     assert synopsis.required <= set(given), f"{tool} {name} needs {synopsis.required - set(given)}: {line}"
-    for flag, value in [*((None, p) for p in positionals), *given.items()]:
+    if name in ONE_OF:
+        assert len(ONE_OF[name] & set(given)) == 1, f"{tool} {name} needs one of {ONE_OF[name]}: {line}"
+    values = [(None, p) for p in positionals]
+    values += [(f, v) for f, value in given.items() for v in (value.split(" ") if f in MANY and value else [value])]
+    for flag, value in values:
         if value is None or flag in synopsis.free:
+            continue
+        if flag is not None and CREATES.get(name) == flag:
+            made.add(value)
             continue
         if flag in FIXED_VALUES:
             assert value in FIXED_VALUES[flag], line
@@ -106,6 +144,8 @@ def _check_command(line: str, known: str, defined: set[str]) -> str:
         elif flag == "--ids":
             for part in value.strip("/").split("/"):
                 assert part in ARM_WORDS or part in known, f"{part} of {value} is not from the scan"
+        elif value in made:
+            continue
         else:
             # serviceAccount:E and a role are read from the scan's grant, whole
             assert value in known, f"{flag or 'argument'} {value!r} is not an id the scan found: {line}"
@@ -135,8 +175,9 @@ def check_remediation(document: dict, must: set[str]) -> int:
         defined: set[str] = set()
         for change in steps.changes:
             assert CONSOLE[provider].match(change.console), change.console
+            made: set[str] = set()
             for command in change.commands:
-                variable = _check_command(command, known, defined)
+                variable = _check_command(command, known, defined, made)
                 if variable:
                     defined.add(variable)
                 checked += 1

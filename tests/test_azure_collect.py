@@ -18,10 +18,10 @@ from azure_fake import fake_arm
 from cloud_commands import check_remediation
 from guardrails.pipeline import scan_snapshots
 
-# Checks whose every Azure finding names its exact change (an exposure through a missing NSG or a
-# load balancer, and the system route to the internet, name none).
-MUST_REMEDIATE = {"ci-firewall-allows-internet", "ci-not-behind-load-balancer", "ci-internet-gateway-segment",
-                  "ci-admin-identity",
+# Checks whose every Azure finding names its exact change: through a load balancer its rule, past a
+# missing NSG a new one (denying the peered CI network where that is the way in).
+MUST_REMEDIATE = {"ci-internet-exposed", "ci-firewall-allows-internet", "ci-not-behind-load-balancer",
+                  "ci-internet-gateway-segment", "ci-admin-identity", "ci-reaches-production",
                   "ci-privilege-escalation", "ci-production-access", "ci-secret-in-user-data"}
 
 

@@ -295,10 +295,10 @@ def federated_cluster_with_a_key() -> GcpEstate:
 
 
 FEDERATED = "infra-admin@acme-ci.iam.gserviceaccount.com"
-# Checks whose every GCP finding names its exact change (ci-internet-exposed through a load
-# balancer names none). The default internet gateway serves only external addresses, so the
-# segment's change is the instance's external address.
-MUST_REMEDIATE = {"ci-firewall-allows-internet", "ci-not-behind-load-balancer", "ci-internet-gateway-segment",
+# Checks whose every GCP finding names its exact change (through a load balancer: its forwarding
+# rule). The default internet gateway serves only external addresses, so the segment's change is
+# the instance's external address.
+MUST_REMEDIATE = {"ci-internet-exposed", "ci-firewall-allows-internet", "ci-not-behind-load-balancer", "ci-internet-gateway-segment",
                   "ci-admin-identity",
                   "ci-privilege-escalation", "ci-production-access", "ci-reaches-production", "ci-secret-in-user-data"}
 

@@ -556,7 +556,18 @@ def test_the_gcloud_and_az_check_refuses_a_wrong_command():
              "gcloud compute firewall-rules update allow-http --disabled --project=acme-ci",
              "gcloud compute firewall-rules update allow-ssh --source-ranges=<YOUR-RANGE> --project=acme-ci",
              "az network nsg rule delete --resource-group ci --nsg-name jenkins-nsg --name \"$rule\"",
-             "az network nsg rule remove --resource-group ci --nsg-name jenkins-nsg --name ssh"]
+             "az network nsg rule remove --resource-group ci --nsg-name jenkins-nsg --name ssh",
+             "gcloud compute forwarding-rules delete allow-ssh --project=acme-ci",  # neither --global nor --region
+             "gcloud compute forwarding-rules delete allow-ssh --global --region=us-east1 --project=acme-ci",
+             "az network nic update --resource-group ci --name ssh --network-security-group ssh-nsg"]  # never created
     for command in wrong:
         with pytest.raises(AssertionError):
             _check_command(command, known, set())
+    # a name the change creates may be used by its later commands, and by no other change's
+    made: set[str] = set()
+    _check_command("az network nsg create --resource-group ci --name ssh-nsg", known, set(), made)
+    assert _check_command("az network nic update --resource-group ci --name ssh --network-security-group ssh-nsg",
+                          known, set(), made) is None
+    assert _check_command("az network nsg rule create --resource-group ci --nsg-name ssh-nsg --name deny-ci --priority "
+                          "100 --access Deny --source-address-prefixes 10.10.0.0/16 11111111-1111-1111-1111-111111111111",
+                          known + " 10.10.0.0/16", set(), made) is None

@@ -63,6 +63,15 @@ def _path(finding: dict) -> list[dict]:
     return [step for step in (finding.get("evidence") or {}).get("path") or [] if isinstance(step, dict)]
 
 
+def every_step(finding: dict) -> list[dict]:
+    """The steps of the evidence path and of every other path the details hold (an exposure may
+    come in by several routes, each of which a remediation closes)."""
+    details = (finding.get("evidence") or {}).get("details")
+    paths = details.get("paths") or [] if isinstance(details, dict) else []
+    more = [s for p in paths if isinstance(p, dict) for s in p.get("steps") or [] if isinstance(s, dict)]
+    return [*_path(finding), *more]
+
+
 def _strings(value: object) -> Iterator[str]:
     if isinstance(value, str):
         yield value

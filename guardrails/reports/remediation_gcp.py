@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from .remediation import Change, _path, _strings, _unique
+from .remediation import Change, _path, _strings, _unique, every_step
 
 _INSTANCE = re.compile(r"^projects/(?P<project>[a-z][-a-z0-9]{4,28}[a-z0-9])/zones/(?P<zone>[a-z]+-[a-z]+\d+-[a-z])/"
                        r"instances/(?P<name>[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)$")
@@ -22,6 +22,12 @@ _FIREWALL_RULE = re.compile(r"firewall rule (?P<rule>[a-z](?:[-a-z0-9]{0,61}[a-z
 _BINDING = re.compile(r"binding (?P<role>(?:roles|projects/[^/ ]+/roles|organizations/\d+/roles)/[\w.]+) on "
                       r"(?P<target>projects/[a-z][-a-z0-9]*(?:/serviceAccounts/[^ ]+)?|folders/\d+|organizations/\d+) "
                       r"to (?P<member>(?:serviceAccount|user|group|domain|principal\w*):[^\s:;),]+)")
+# A load balancer's forwarding rule as its path step names it: "projects/P/global/forwardingRules/NAME"
+# or "projects/P/regions/R/forwardingRules/NAME", and its `via`: "forwarding rule NAME 34.1.2.3:443 ->
+# PROXY -> backend service S -> instance group G port 8080" (or "-> target pool T").
+_FORWARDING_RULE = re.compile(r"^projects/(?P<project>[a-z][-a-z0-9]{4,28}[a-z0-9])/(?:global|regions/(?P<region>[a-z]+-[a-z]+\d+))/"
+                              r"forwardingRules/(?P<name>[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)$")
+_BACKEND = re.compile(r"backend service (?P<service>[a-z][-a-z0-9]*) -> instance group (?P<group>[a-z][-a-z0-9]*)")
 _INTERNET = ("0.0.0.0/0", "::/0")
 CONSOLE = "https://console.cloud.google.com"
 
@@ -106,6 +112,39 @@ def _external_address_changes(finding: dict) -> list[Change]:
     return changes
 
 
+def _load_balancer_changes(finding: dict) -> list[Change]:
+    """Delete each external forwarding rule the internet reaches the node through: the load
+    balancer's frontend, so nothing listens for the internet on its address any more. What the
+    backend firewall admits (Google's front ends) is not the internet and stays."""
+    instance = _instance(finding)
+    changes, seen = [], set()
+    for step in every_step(finding):
+        rule = _FORWARDING_RULE.match(str(step.get("id") or "")) if step.get("kind") == "load_balancer" else None
+        if not rule or rule.group(0) in seen:
+            continue
+        seen.add(rule.group(0))
+        name, project, region = rule["name"], rule["project"], rule["region"]
+        scope = f"--region={_q(region)}" if region else "--global"
+        via = str(step.get("via") or "")
+        what = via.split("; ", 1)[-1] if "forwarding rule " in via else f"forwarding rule {name}"
+        notes = ["this takes the load balancer's frontend off the internet; publish the CI service behind "
+                 "Identity-Aware Proxy or on an internal load balancer instead"]
+        backend = _BACKEND.search(via)
+        if backend and instance:
+            where = f"--instance-group-zone={instance['zone']}"  # an unmanaged group is in its instances' zone
+            notes.append(f"to keep the load balancer for its other backends, take the instance group out of the "
+                         f"backend service instead: gcloud compute backend-services remove-backend {backend['service']} "
+                         f"--instance-group={backend['group']} {where} {scope} --project={project} (a regional "
+                         "managed instance group: --instance-group-region)")
+        changes.append(Change(
+            resource=f"forwarding rule {name} (project {project})", what=f"{what} (open to every internet address)",
+            commands=(f"gcloud compute forwarding-rules delete {_q(name)} {scope} --project={_q(project)}",),
+            console=f"{CONSOLE}/net-services/loadbalancing/list/loadBalancers?project={project} > the load balancer "
+                    f"of {name} > Edit > Frontend configuration: delete {name}",
+            notes=tuple(notes)))
+    return changes
+
+
 def _binding_texts(finding: dict) -> list[str]:
     details = (finding.get("evidence") or {}).get("details") or {}
     if not isinstance(details, dict):
@@ -172,12 +211,12 @@ def _metadata_changes(finding: dict) -> list[Change]:
 
 
 CHANGES = {
-    "ci-internet-exposed": _internet_rules,
+    "ci-internet-exposed": lambda f: _internet_rules(f) + _load_balancer_changes(f),
     "ci-firewall-allows-internet": _internet_rules,
     "ci-not-behind-load-balancer": _external_address_changes,
     # The provider's internet gateway serves only interfaces with an address of their own.
     "ci-internet-gateway-segment": _external_address_changes,
-    "ci-internet-to-admin-path": lambda f: _internet_rules(f) + _binding_changes(f),
+    "ci-internet-to-admin-path": lambda f: _internet_rules(f) + _load_balancer_changes(f) + _binding_changes(f),
     "ci-admin-identity": _binding_changes,
     "ci-privilege-escalation": _binding_changes,
     "ci-production-access": _binding_changes,
@@ -207,7 +246,14 @@ def terraform_changes(finding: dict, address: str) -> list[str]:
     rules = [m["rule"] for t in _rule_texts(finding) if (m := _FIREWALL_RULE.search(t))]
     firewalls = [f'google_compute_firewall with name "{rule}": source_ranges ["0.0.0.0/0"] -> the allow-listed '
                  "ranges (or disabled = true)" for rule in _unique(iter(rules))]
-    if check in ("ci-internet-exposed", "ci-firewall-allows-internet"):
+    forwarding = [f"{rule}: removed (the load balancer's frontend on the internet); or the instance group out of "
+                  "its google_compute_backend_service's backends" for rule in _unique(
+                      str(s.get("id")) for s in every_step(finding)
+                      if s.get("kind") == "load_balancer" and _TF_ADDRESS.match(str(s.get("id"))))]
+    if check == "ci-internet-exposed":
+        found = firewalls + forwarding
+        return found or [f"{address}: tags: none that an internet-facing google_compute_firewall targets"]
+    if check == "ci-firewall-allows-internet":
         return firewalls or [f"{address}: tags: none that an internet-facing google_compute_firewall targets"]
     if check == "ci-not-behind-load-balancer":
         return [f"{address}: network_interface.access_config {{}} -> removed (no external IPv4); publish it through a "
@@ -219,7 +265,9 @@ def terraform_changes(finding: dict, address: str) -> list[str]:
         bindings = [f"google_*_iam_member / google_*_iam_binding granting {m['role']} on {m['target']} to {m['member']}: "
                     "remove it (grant the narrowest role the builds need)"
                     for t in _binding_texts(finding) for m in _BINDING.finditer(t)]
-        return firewalls + _unique(iter(bindings)) if check == "ci-internet-to-admin-path" else _unique(iter(bindings))
+        if check == "ci-internet-to-admin-path":
+            return firewalls + forwarding + _unique(iter(bindings))
+        return _unique(iter(bindings))
     if check == "ci-secret-in-user-data":
         return [f"{address}: metadata / metadata_startup_script: remove the secret; read it at boot from a "
                 "google_secret_manager_secret_version"]
