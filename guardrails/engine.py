@@ -161,25 +161,57 @@ def join(base: str, *names: str) -> str:
     return "/".join([base.rstrip("/"), *names])
 
 
+def _is_local(url: str) -> bool:
+    return "://" not in url or url.startswith("file://")
+
+
+# The extra that brings the filesystem of each object store's URL scheme (fsspec names the library).
+_STORE_EXTRAS = {"s3": "pipeline-guardrails[s3]", "s3a": "pipeline-guardrails[s3]"}
+
+
+def _store_error(url: str, exc: BaseException) -> str:
+    """One line that says why a part could not be stored at or read from `url`."""
+    if isinstance(exc, ImportError):
+        scheme = url.split("://", 1)[0]
+        hint = f" install {_STORE_EXTRAS[scheme]}" if scheme in _STORE_EXTRAS else ""
+        return f"no filesystem for {scheme}://: {' '.join(str(exc).split())}" + (f";{hint}" if hint else "")
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
 def write_part(url: str, part: dict) -> str:
     """Write one snapshot part (gzipped JSON) to a local path or fsspec URL, whole or not at all
     where the storage allows (a local file is written beside and renamed; object stores publish
-    an object only when its upload completes)."""
+    an object only when its upload completes). A store that refuses is a UserError of one line."""
     import orjson
 
     data = orjson.dumps(part)
-    if "://" not in url or url.startswith("file://"):
+    if _is_local(url):
         import gzip
 
         from guardrails.files import write_bytes
 
         write_bytes(url.removeprefix("file://"), gzip.compress(data, compresslevel=5), "snapshot part")
         return url
-    import fsspec
+    from guardrails.errors import UserError
 
-    with fsspec.open(url, "wb", compression="gzip") as fh:
-        fh.write(data)
+    try:
+        import fsspec
+
+        with fsspec.open(url, "wb", compression="gzip") as fh:
+            fh.write(data)
+    except Exception as exc:  # noqa: BLE001 - each store raises its own errors (botocore's, aiohttp's, ...)
+        raise UserError(f"{url}: cannot write snapshot part ({_store_error(url, exc)})") from None
     return url
+
+
+def check_store(base: str) -> None:
+    """Fail early, with one line, when the parts cannot be written under `base` (a bucket that is
+    missing or refuses, no filesystem for the URL): otherwise every task would collect its part
+    and then fail to store it. Writes a small marker object, `.guardrails-store-check`."""
+    from guardrails import __version__
+
+    write_part(join(base, ".guardrails-store-check"), {"written_by": f"guardrails {__version__}"})
 
 
 def read_part(url: str) -> dict:
@@ -190,7 +222,7 @@ def read_part(url: str) -> dict:
     from guardrails.snapshot import check
 
     try:
-        if "://" not in url or url.startswith("file://"):
+        if _is_local(url):
             import gzip
 
             with open(url.removeprefix("file://"), "rb") as fh:
@@ -203,4 +235,6 @@ def read_part(url: str) -> dict:
         data = orjson.loads(raw)
     except (OSError, EOFError, orjson.JSONDecodeError) as exc:
         raise UserError(f"{url}: cannot read snapshot part ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - a remote store's own errors
+        raise UserError(f"{url}: cannot read snapshot part ({_store_error(url, exc)})") from None
     return check(data, url)

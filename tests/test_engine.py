@@ -50,3 +50,58 @@ def test_bounds_retries_and_follow_ups():
     assert _tries["broken"] == 3
     assert max(_most[g] for g in "abcde") == 2 and _most["*"] <= 5
     assert _most["*"] > 2  # several groups did run side by side
+
+
+# --- snapshot parts in S3, through s3fs, against a moto server on loopback ---------------------
+
+
+def _scan_with_parts_in(snapshot_dir: str) -> "object":
+    from typer.testing import CliRunner
+
+    from guardrails.cli import app
+
+    return CliRunner().invoke(app, ["scan", "aws", "--region", "eu-west-1", "--snapshot-dir", snapshot_dir,
+                                    "--format", "json", "--fail-on", "never", "--quiet"])
+
+
+def test_parts_are_written_to_and_read_from_s3_and_a_missing_bucket_is_one_line(lean_moto_server, monkeypatch):
+    import gzip
+    import json
+
+    import boto3
+
+    from aws_builders import ANYWHERE, AwsBuilder, tcp
+
+    # One endpoint for the scanned account and the store, as with AWS_ENDPOINT_URL on a worker;
+    # s3fs reads it (and the credentials) through botocore's own configuration chain.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", lean_moto_server)
+    b = AwsBuilder(boto3.Session(region_name="eu-west-1"), endpoint_url=lean_moto_server)
+    vpc = b.vpc("10.0.0.0/16", name="ci", igw=True)
+    subnet = b.public_subnet(vpc, "10.0.1.0/24")
+    group = b.security_group(vpc, "jenkins", ingress=[tcp(8080, ANYWHERE)])
+    b.instance("jenkins", subnet=subnet, security_groups=[group], public_ip=True)
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    s3.create_bucket(Bucket="audit-parts", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+
+    result = _scan_with_parts_in("s3://audit-parts/nightly")
+    assert result.exit_code == 0, result.output
+    findings = json.loads(result.stdout)["findings"]
+    assert any(f["check_id"] == "ci-internet-exposed" and f["resource"]["name"] == "jenkins" for f in findings)
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="audit-parts", Prefix="nightly/")["Contents"]}
+    assert {f"nightly/{account}/global.json.gz", f"nightly/{account}/eu-west-1.json.gz",
+            f"nightly/account-{account}.json.gz"} <= keys
+    merged = json.loads(gzip.decompress(s3.get_object(Bucket="audit-parts",
+                                                      Key=f"nightly/account-{account}.json.gz")["Body"].read()))
+    assert merged["scope"] == account and "eu-west-1" in merged["regions"]
+    # The engine reads back what it wrote, through the same URL.
+    assert engine.read_part(f"s3://audit-parts/nightly/{account}/eu-west-1.json.gz")["regions"]["eu-west-1"]
+
+    # A missing bucket stops the command before any collection, with the one line the CLI prints
+    # for a UserError (exit code 2), never a traceback.
+    from guardrails.errors import UserError
+
+    missing = _scan_with_parts_in("s3://no-such-bucket/nightly")
+    assert isinstance(missing.exception, UserError) and missing.exception.exit_code == 2
+    assert str(missing.exception) == ("s3://no-such-bucket/nightly/.guardrails-store-check: cannot write snapshot "
+                                      "part (FileNotFoundError: The specified bucket does not exist)")

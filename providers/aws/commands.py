@@ -171,6 +171,8 @@ def collect_organization(session, request, config, quiet: bool) -> tuple[list[di
     from . import collect, organization
 
     kept = request.snapshot_dir
+    if kept:
+        engine.check_store(kept)  # before any collection: a store that refuses is a one-line error
     with tempfile.TemporaryDirectory(prefix="guardrails-parts-") as scratch:
         request.snapshot_dir = kept or scratch
         with common.progress("Collecting AWS accounts", quiet) as progress:
