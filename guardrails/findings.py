@@ -10,6 +10,7 @@ from typing import Iterable, Iterator
 from guardrails import __version__
 from guardrails.analysis.estate import Estate, ci_label
 from guardrails.analysis.reachability import step
+from guardrails.provider import remediation_texts
 from guardrails.registry import Check, Result, all_checks
 from guardrails.severity import SEVERITIES, SEVERITY_RANK
 
@@ -80,7 +81,8 @@ def _finding(estate: Estate, chk: Check, result: Result, today: dt.date) -> dict
         "message": result.message,
         "evidence": {"path": [s.as_dict() for s in result.path], "ports": list(result.ports),
                      "details": result.details},
-        "remediation": chk.remediation,
+        # in the words of the node's cloud where its provider has them (NSGs, not security groups)
+        "remediation": remediation_texts(resource["provider"]).get(chk.id, chk.remediation),
         "references": {"stride": list(chk.stride), "owasp_cicd": list(chk.owasp_cicd), "cis": list(chk.cis),
                        "nist": list(chk.nist)},
         "status": "open",

@@ -14,6 +14,7 @@ A registered module exposes either or both of:
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
@@ -88,6 +89,9 @@ class Provider(Protocol):
 
     # Optional: `check_notes`, a mapping of check id to how the check applies to this provider's
     # estates, or why it does not; `guardrails checks` shows them (see check_notes below).
+    # Optional: `remediation_texts`, a mapping of check id to the check's remediation in this
+    # provider's words (its firewalls, addresses, identities); its findings carry it instead of the
+    # catalogue's (see remediation_texts below).
 
 
 def _module(name: str):
@@ -123,6 +127,15 @@ def check_notes() -> dict[str, Mapping[str, str]]:
         if notes:
             found[name] = notes
     return found
+
+
+@functools.cache
+def remediation_texts(name: object) -> Mapping[str, str]:
+    """The remediation of each check in the words of the provider named `name`, where it offers its
+    own (the optional `remediation_texts` of its PROVIDER); empty otherwise."""
+    if not isinstance(name, str) or name not in REGISTRY:
+        return {}
+    return getattr(getattr(_module(name), "PROVIDER", None), "remediation_texts", None) or {}
 
 
 def register_commands(app: Any, scan_app: Any) -> None:

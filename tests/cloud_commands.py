@@ -15,7 +15,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from guardrails.reports.remediation import steps_for
+from guardrails.reports.remediation import steps_for, summary_for
 
 
 @dataclass(frozen=True)
@@ -152,12 +152,35 @@ def _check_command(line: str, known: str, defined: set[str], made: set[str] | No
     return assigned
 
 
+# What only AWS calls things: a GCP or Azure finding's guide speaks of its own cloud's (VPC firewall
+# rules, external IPs, Cloud NAT, service accounts; NSGs, public IPs, UDRs, managed identities).
+AWS_WORDS = re.compile(r"\b((?<!network[ -])security[ -]groups?|instance profiles?|IMDS(v[12])?|Elastic IPs?|Secrets Manager|SSM|"
+                       r"Parameter Store|autoscaling groups?|AWS|arn:|sts:|permissions boundar(y|ies)|"
+                       r"AdministratorAccess|StringEquals|StringLike|iam:\w|network ACLs?|NACLs?|EC2|ENIs?|igw-?|IGW)\b", re.I)
+NOT_IN = {# and Google Cloud has no route tables or NAT gateways: a network's routes, Cloud NAT
+          "gcp": re.compile(AWS_WORDS.pattern[:-3] + r"|route tables?|NAT gateways?)\b", re.I),
+          # and Azure has no internet gateway or VPC: a system route to the Internet, virtual networks
+          "azure": re.compile(AWS_WORDS.pattern[:-3] + r"|internet gateways?|VPCs?)\b", re.I)}
+
+
+def guide_texts(finding: dict) -> list[str]:
+    """Every text of a finding's guide a person reads: its remediation, the check's summary, and each
+    change's resource, what, console path, notes and Terraform change (not the evidence it quotes)."""
+    steps = steps_for(finding)
+    texts = [finding["remediation"], steps.text, summary_for(finding["check_id"], "")]
+    texts += [t for c in steps.changes for t in (c.resource, c.console, *c.notes)]
+    return texts + list(steps.terraform_changes)
+
+
 def check_remediation(document: dict, must: set[str]) -> int:
     """Check every gcloud/az command, console path and Terraform change of the document's findings;
-    every finding of a check in `must` has at least one change. The number of commands checked."""
+    every finding of a check in `must` has at least one change, and no guide speaks of another
+    cloud. The number of commands checked."""
     checked = 0
     for finding in document["findings"]:
         provider = finding["resource"]["provider"]
+        for text in guide_texts(finding):
+            assert not NOT_IN[provider].search(text), f"{finding['check_id']} on {provider}: {text}"
         known = json.dumps(finding)
         steps = steps_for(finding)
         address = finding["resource"].get("address")

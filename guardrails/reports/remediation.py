@@ -832,7 +832,7 @@ GUIDES: dict[str, CheckGuide] = {
         _internet_rule_changes,
     ),
     "ci-internet-gateway-segment": CheckGuide(
-        "The CI node's network segment routes straight to an internet gateway.",
+        "The CI node's network segment routes straight to the internet, with no NAT or inspecting firewall between.",
         _TF_NAT_SEGMENT,
         _route_through_nat,
         _route_changes,
@@ -899,7 +899,7 @@ GUIDES: dict[str, CheckGuide] = {
         _user_data_changes,
     ),
     "ci-long-lived-runner": CheckGuide(
-        "A runner has been running longer than the configured limit or belongs to no autoscaling group: persistent runners keep footholds between builds.",
+        "A runner has been running longer than the configured limit or was not made by an autoscaling fleet: persistent runners keep footholds between builds.",
         _TF_EPHEMERAL_RUNNERS,
         _limit_lifetime,
         _lifetime_changes,

@@ -35,6 +35,13 @@ class AzureProvider:
     def partitioner(self):
         return None
 
+    @property
+    def remediation_texts(self) -> Mapping[str, str]:
+        """Each check's remediation in Azure's words, which its findings carry."""
+        from .remediation import REMEDIATION
+
+        return REMEDIATION
+
     # How each check of the catalogue reads an Azure estate (docs/checks.md, "Azure").
     check_notes = {
         "ci-internet-exposed": "a public IP on the NIC (its subnet still routing 0.0.0.0/0 to the Internet), or a "

@@ -45,6 +45,13 @@ class GcpProvider:
 
         return CHECK_NOTES
 
+    @property
+    def remediation_texts(self) -> Mapping[str, str]:
+        """Each check's remediation in Google Cloud's words, which its findings carry."""
+        from .remediation import REMEDIATION
+
+        return REMEDIATION
+
 
 PROVIDER = GcpProvider()
 
