@@ -79,7 +79,7 @@ def accounts(draw) -> tuple[dict, dict[str, str]]:
     return snapshot, {_role_arn(i): "tagged production" for i in production}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(accounts())
 def test_labelled_answers_are_each_principals_own_search(account):
     snapshot, production_arns = account
