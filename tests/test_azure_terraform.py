@@ -12,7 +12,6 @@ import pytest
 from azure_estates import SCENARIOS
 from azure_plans import TerraformAzureEstate
 from cloud_commands import check_remediation
-from test_azure_collect import MUST_REMEDIATE
 from guardrails.analysis.reachability import compute_exposure
 from guardrails.normalize import normalize
 from guardrails.pipeline import scan_snapshots
@@ -36,7 +35,7 @@ def test_scenario_as_a_plan_has_the_findings_of_its_live_collection(tmp_path, na
     assert [s["provider"] for s in snapshots] == ["azure"]
     document = scan_snapshots(snapshots)
     assert {(f["check_id"], f["resource"]["id"]) for f in document["findings"]} == expected
-    check_remediation(document, MUST_REMEDIATE)  # the change at each azurerm_* address
+    check_remediation(document)  # the change at each azurerm_* address
 
 
 def test_sample_nsg_nic_public_ip_vm_modules_plan(samples_dir):

@@ -9,6 +9,7 @@ never run; every value goes through shlex.quote.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
@@ -155,6 +156,8 @@ def _binding_texts(finding: dict) -> list[str]:
     texts = [str(details.get("grant") or "")]
     texts += [g for e in details.get("escalations") or [] if isinstance(e, dict) for g in e.get("grants") or []]
     texts += [str(t.get("via")) for t in details.get("targets") or [] if isinstance(t, dict)]
+    # a path from a federation: the grant that gives the identity its power is the step into the project
+    texts += [str(s.get("via")) for s in _path(finding) if s.get("kind") == "account" and s.get("via")]
     return [t for t in texts if t]
 
 
@@ -210,13 +213,102 @@ def _metadata_changes(finding: dict) -> list[Change]:
                "shows holding it); read the secret at boot from Secret Manager instead"))]
 
 
+_SERVICE_ACCOUNT = re.compile(r"^[a-z][-a-z0-9]{4,29}@(?P<project>[a-z][-a-z0-9]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com$")
+_FEDERATED_GRANT = re.compile(r"(?P<role>roles/iam\.\w+) on (?P<account>\S+@\S+) to (?P<member>principal(?:Set)?://\S+)$")
+_EXACT_PIN = re.compile(r"^[^<>\s*']+$")
+
+
+def _federated_grants(finding: dict) -> list[tuple[str, str, str]]:
+    """(service account, role, member) of each grant the evidence names a federation's tokens by:
+    the provider's `statement` (its bindings) or the path's step into the identity."""
+    details = (finding.get("evidence") or {}).get("details") or {}
+    account = str((finding.get("resource") or {}).get("id") or "")
+    found = []
+    try:
+        statement = json.loads(details.get("statement") or "{}") if isinstance(details, dict) else {}
+    except (TypeError, ValueError):
+        statement = {}
+    for binding in statement.get("bindings") or [] if isinstance(statement, dict) else []:
+        if isinstance(binding, dict) and binding.get("member") and binding.get("role"):
+            found.append((account, str(binding["role"]), str(binding["member"])))
+    for step in _path(finding):
+        if step.get("kind") == "identity":
+            match = _FEDERATED_GRANT.search(str(step.get("via") or "").split(": {", 1)[0])
+            if match:
+                found.append((match["account"], match["role"], match["member"]))
+    return list(dict.fromkeys(found))
+
+
+def _federation_changes(finding: dict) -> list[Change]:
+    """Take the federation's broad principal off the service account: its tokens no longer become
+    it. The pinned principal (google.subject is the token's sub) is granted back in its place."""
+    details = (finding.get("evidence") or {}).get("details") or {}
+    pin = str(details.get("pin") or "") if isinstance(details, dict) else ""
+    changes = []
+    for account, role, member in _federated_grants(finding):
+        sa = _SERVICE_ACCOUNT.match(account)
+        if not sa or role not in ("roles/iam.workloadIdentityUser", "roles/iam.serviceAccountTokenCreator"):
+            continue
+        project = sa["project"]
+        pool = re.match(r"^principal(?:Set)?://iam\.googleapis\.com/(?P<pool>projects/\d+/locations/global/"
+                        r"workloadIdentityPools/[-a-z0-9]+)/", member)
+        notes = ["every pipeline that federates through this grant loses the identity until its own subject is "
+                 "granted back"]
+        if pool and _EXACT_PIN.match(pin):
+            notes.append(f"grant it back to the one subject that deploys: gcloud iam service-accounts "
+                         f"add-iam-policy-binding {account} --member=principal://iam.googleapis.com/{pool['pool']}/"
+                         f"subject/{pin} --role={role} --project={project} (the provider maps google.subject to the "
+                         "token's sub)")
+        else:
+            notes.append(f"grant it back to the one repository and branch that deploys: --member=principal://"
+                         f"iam.googleapis.com/{pool['pool'] if pool else 'POOL'}/subject/{pin or 'SUBJECT'}, with "
+                         "the repository and branch filled in")
+        changes.append(Change(
+            resource=account, what=f"IAM binding {role} to {member} (every token the federation admits)",
+            commands=(f"gcloud iam service-accounts remove-iam-policy-binding {_q(account)} --member={_q(member)} "
+                      f"--role={_q(role)} --project={_q(project)}",),
+            console=f"{CONSOLE}/iam-admin/serviceaccounts?project={project} > {account} > Permissions > {member}: "
+                    f"remove the role {role}",
+            notes=tuple(notes)))
+    return changes
+
+
+def _key_changes(finding: dict) -> list[Change]:
+    """Disable each active user-managed key of the service account, found by the start of its id
+    (all the scan keeps of it)."""
+    account = str((finding.get("resource") or {}).get("id") or "")
+    sa = _SERVICE_ACCOUNT.match(account)
+    details = (finding.get("evidence") or {}).get("details") or {}
+    if not sa or not isinstance(details, dict):
+        return []
+    changes = []
+    for key in details.get("keys") or []:
+        shown = re.match(r"^(?P<start>[0-9a-f]{4,})\*+$", str(key.get("key") if isinstance(key, dict) else key))
+        if not shown:
+            continue
+        where = f"--iam-account={_q(account)} --project={_q(sa['project'])}"
+        changes.append(Change(
+            resource=account, what=f"service account key {shown.group(0)[:12]}… ({key.get('age_days')} days old)",
+            commands=(f"key=$(gcloud iam service-accounts keys list {where} --managed-by=user "
+                      f"--filter={_q('name~/keys/' + shown['start'])} --format={_q('value(name.basename())')})",
+                      f"gcloud iam service-accounts keys disable \"$key\" {where}"),
+            console=f"{CONSOLE}/iam-admin/serviceaccounts?project={sa['project']} > {account} > Keys > the key "
+                    f"starting {shown['start']}: disable",
+            notes=("once the pipeline federates instead, delete it: gcloud iam service-accounts keys delete with the "
+                   "same key and account",)))
+    return changes
+
+
 CHANGES = {
     "ci-internet-exposed": lambda f: _internet_rules(f) + _load_balancer_changes(f),
     "ci-firewall-allows-internet": _internet_rules,
     "ci-not-behind-load-balancer": _external_address_changes,
     # The provider's internet gateway serves only interfaces with an address of their own.
     "ci-internet-gateway-segment": _external_address_changes,
-    "ci-internet-to-admin-path": lambda f: _internet_rules(f) + _load_balancer_changes(f) + _binding_changes(f),
+    "ci-internet-to-admin-path": lambda f: (_internet_rules(f) + _load_balancer_changes(f) + _federation_changes(f)
+                                            + _binding_changes(f)),
+    "ci-federation-unscoped": _federation_changes,
+    "ci-stored-credential": _key_changes,
     "ci-admin-identity": _binding_changes,
     "ci-privilege-escalation": _binding_changes,
     "ci-production-access": _binding_changes,
