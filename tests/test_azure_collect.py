@@ -306,3 +306,72 @@ def findings_of(snapshot: dict) -> list[dict]:
     from guardrails.pipeline import scan_snapshots
 
     return scan_snapshots([snapshot])["findings"]
+
+
+def _run_az(estate: AzureEstate, command: str, variables: dict[str, str]) -> None:
+    """What each az command of the new changes does to the estate's resources (ARM's JSON), as
+    Resource Manager would do it: no Azure here, and the rescan then shows what the change did."""
+    import re
+    import shlex
+
+    assigned = re.match(r"^(?P<name>[a-z_]+)=\$\((?P<command>.+)\)$", command)
+    words = shlex.split(assigned["command"] if assigned else command)
+    verb, flags, values = [], {}, []
+    for word in words[1:]:
+        if word.startswith("--"):
+            flags[word] = values = []
+        elif not flags:
+            verb.append(word)
+        else:
+            values.append(variables.get(word[1:], word) if word.startswith("$") else word)
+    one = {flag: got[0] for flag, got in flags.items() if got}
+    lists = estate.lists[one.get("--subscription", SUB)]
+    def named(kind: str, name: str) -> dict:
+        return next(i for i in lists[kind] if i["name"] == name and f"/resourceGroups/{one['--resource-group']}/" in i["id"])
+    match " ".join(verb):
+        case "network nic show":
+            nic = next(n for n in lists["network_interfaces"] if n["id"] == one["--ids"])
+            variables[assigned["name"]] = nic["location"]
+        case "network lb rule delete" | "network lb inbound-nat-rule delete" as what:
+            key = "loadBalancingRules" if what.startswith("network lb rule") else "inboundNatRules"
+            lb = named("load_balancers", one["--lb-name"])
+            lb["properties"][key] = [r for r in lb["properties"][key] if r["name"] != one["--name"]]
+        case "network nsg create":
+            estate.nsg(one.get("--subscription", SUB), one["--resource-group"], one["--name"], [])
+        case "network nsg rule create":
+            sources = flags["--source-address-prefixes"]
+            created = rule(one["--name"], int(one["--priority"]), one["--access"], port=one["--destination-port-ranges"],
+                           protocol=one["--protocol"], direction=one["--direction"], source=sources[0])
+            if len(sources) > 1:
+                created["properties"]["sourceAddressPrefixes"] = sources
+            nsg = named("network_security_groups", one["--nsg-name"])
+            created["id"] = f"{nsg['id']}/securityRules/{created['name']}"
+            nsg["properties"]["securityRules"].append(created)
+        case "network nic update":
+            nsg = named("network_security_groups", one["--network-security-group"])
+            named("network_interfaces", one["--name"])["properties"]["networkSecurityGroup"] = {"id": nsg["id"]}
+        case other:
+            raise AssertionError(f"not a command this test runs: az {other}")
+
+
+@pytest.mark.parametrize("name, check", [("jenkins_behind_public_lb", "ci-internet-exposed"),
+                                         ("nat_rule_to_agent", "ci-internet-exposed"),
+                                         ("basic_public_ip_no_nsg", "ci-internet-exposed"),
+                                         ("agents_reach_production_over_peering", "ci-reaches-production"),
+                                         ("agents_reach_a_vm_of_a_production_resource_group", "ci-reaches-production")])
+def test_the_change_through_a_load_balancer_or_past_a_missing_nsg_closes_the_path(name, check):
+    """The load balancer's rule to delete, or a new NSG for an interface with none (denying the peered
+    CI network where that is the way into production): run on the estate, the finding is gone, and
+    nothing else changed but what the change was for."""
+    from guardrails.reports.remediation import steps_for
+
+    estate, expected = SCENARIOS[name]()
+    before = scan_snapshots([estate.snapshot()])["findings"]
+    (finding,) = [f for f in before if f["check_id"] == check]
+    steps = steps_for(finding)
+    assert steps.commands and all(c.startswith(("az ", "location=$(az ")) for c in steps.commands)
+    variables: dict[str, str] = {}
+    for command in steps.commands:
+        _run_az(estate, command, variables)
+    after = {(f["check_id"], f["resource"]["id"]) for f in scan_snapshots([estate.snapshot()])["findings"]}
+    assert after == expected - {(check, finding["resource"]["id"])}

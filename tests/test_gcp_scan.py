@@ -632,3 +632,58 @@ def test_what_the_timeout_leaves_unread_is_a_coverage_gap(fake, tmp_path, monkey
     assert gaps["compute.firewalls"] == gaps["iam.serviceAccounts"] == "collection timed out"
     assert not any(path.endswith("/global/firewalls") for _, path in fake.requests)
     assert code == 1 and ("ci-not-behind-load-balancer", "jenkins") in found(document)
+
+
+def _run_gcloud(estate: GcpEstate, command: str, variables: dict[str, str]) -> None:
+    """What each gcloud command of the changes does to the fake's project, as Google Cloud would:
+    the rescan then shows what the change did."""
+    import re
+    import shlex
+
+    assigned = re.match(r"^(?P<name>[a-z_]+)=\$\((?P<command>.+)\)$", command)
+    words = shlex.split(assigned["command"] if assigned else command)
+    verb = [w for w in words[1:] if not w.startswith("--")]
+    flags = dict(w[2:].split("=", 1) if "=" in w else (w[2:], "") for w in words[1:] if w.startswith("--"))
+    def bindings_without(bindings: list[dict]) -> list[dict]:
+        return [dict(b, members=[m for m in b["members"] if m != flags["member"]]) if b["role"] == flags["role"] else b
+                for b in bindings]
+    match verb:
+        case ["compute", "forwarding-rules", "delete", name]:
+            estate.compute["globalForwardingRules"] = [r for r in estate.compute["globalForwardingRules"]
+                                                       if r["name"] != name]
+        case ["iam", "service-accounts", "remove-iam-policy-binding", email]:
+            estate.account_bindings[email] = bindings_without(estate.account_bindings[email])
+        case ["projects", "remove-iam-policy-binding", project, *_]:
+            assert project == estate.project
+            estate.bindings[:] = bindings_without(estate.bindings)
+        case ["iam", "service-accounts", "keys", "list"]:
+            start = flags["filter"].removeprefix("name~/keys/")
+            (key,) = [k["name"] for k in estate.keys[flags["iam-account"]] if k["name"].split("/keys/")[1].startswith(start)]
+            variables[assigned["name"]] = key.rsplit("/", 1)[1]
+        case ["iam", "service-accounts", "keys", "disable", key_id]:
+            key_id = variables[key_id[1:]] if key_id.startswith("$") else key_id
+            for key in estate.keys[flags["iam-account"]]:
+                if key["name"].endswith(f"/keys/{key_id}"):
+                    key["disabled"] = True
+        case other:
+            raise AssertionError(f"not a command this test runs: gcloud {' '.join(other)}")
+
+
+@pytest.mark.parametrize("name", ["behind a load balancer only", "GitHub federation of the whole pool, on an editor",
+                                  "GitHub federation of one owner, with a stored key"])
+def test_the_changes_through_a_load_balancer_a_federation_or_a_key_clear_the_findings(name, fake, tmp_path,
+                                                                                       monkeypatch):
+    """Every gcloud command of the scenario's findings, run on the project as a person would after
+    reading the report: on a rescan no finding is left."""
+    from guardrails.reports.remediation import steps_for
+
+    build, expected = SCENARIOS[name]
+    estate = build()
+    _, before = scan(fake, tmp_path, monkeypatch, estate)
+    assert found(before) == expected
+    variables: dict[str, str] = {}
+    for finding in before["findings"]:
+        for command in steps_for(finding).commands:
+            _run_gcloud(estate, command, variables)
+    _, after = scan(fake, tmp_path, monkeypatch, estate)
+    assert found(after) == set(), [f["message"] for f in after["findings"]]
