@@ -86,9 +86,9 @@ class EstateBuilder:
     """Adds neutral nodes and edges to one EstateGraph, in one account and region by default."""
 
     def __init__(self, account: str = ACCOUNT, region: str = REGION, *, account_tags: dict | None = None,
-                 account_aliases: Iterable[str] = ()) -> None:
+                 account_aliases: Iterable[str] = (), partition: str = "aws") -> None:
         self.graph = EstateGraph()
-        self.account, self.region = account, region
+        self.account, self.region, self.partition = account, region, partition
         self.add_account(account, tags=account_tags, aliases=account_aliases)
 
     def _base(self, account: str | None = None) -> dict:
@@ -268,18 +268,21 @@ class EstateBuilder:
 
     def identity(self, name: str, *, allows: Iterable[tuple[str | list[str], str | list[str]]] = (),
                  trusts: Iterable[str] = ("ec2.amazonaws.com",), account: str | None = None,
-                 tags: dict | None = None) -> str:
+                 tags: dict | None = None, managed: Iterable[str] = ()) -> str:
         """A role granted `allows` (action pattern(s), resource pattern(s)) in one policy, that the
-        principals of `trusts` (service names or role ARNs) may assume. Returns its id."""
+        principals of `trusts` (service names or role ARNs) may assume. Returns its id. `managed`:
+        ARNs of attached managed policies whose documents were not collected (as a plan names them)."""
         account = account or self.account
-        arn = f"arn:aws:iam::{account}:role/{name}"
+        arn = f"arn:{self.partition}:iam::{account}:role/{name}"
         statements = [{"Effect": "Allow", "Action": action, "Resource": resource} for action, resource in allows]
         trust = {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "sts:AssumeRole",
              "Principal": {"Service": p} if p.endswith(".amazonaws.com") else {"AWS": p}} for p in trusts]}
         policies = [{"name": f"{name}-policy", "document": {"Version": "2012-10-17", "Statement": statements}}]
         self.graph.add_node(arn, "identity", name=name, tags=tags, identity_type="role", arn=arn,
-                            trust_policy=trust, managed_policies=[], inline_policies=policies if statements else [],
+                            trust_policy=trust, inline_policies=policies if statements else [],
+                            managed_policies=[{"name": m.rsplit("/", 1)[-1], "arn": m, "document": None}
+                                              for m in managed],
                             boundary=None, **self._base(account))
         if self.graph.has(account):
             self.graph.add_edge(account, arn, "contains")

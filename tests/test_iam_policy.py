@@ -546,3 +546,22 @@ DENIES = [
 )
 def test_denies(statements, boundary, expected):
     assert policy_of(*statements, boundary=boundary).denies("sts:AssumeRole", DEPLOY) is expected
+
+
+# --- partitions: AWS-managed policies in GovCloud and China ---------------------------------
+
+
+def test_aws_managed_policies_of_other_partitions_have_their_arns_there():
+    from guardrails.providers.aws import arns
+    from guardrails.providers.aws.identity import _aws_managed_documents, aws_managed_document
+
+    catalogue = _aws_managed_documents()
+    name = next(name for name, document in sorted(catalogue.items()) if '"arn:aws:' in json.dumps(document))
+    written = json.dumps(catalogue[name])
+    for partition in ("aws-us-gov", "aws-cn"):
+        document = aws_managed_document(f"arn:{partition}:iam::aws:policy/{name}")
+        assert json.dumps(document) == written.replace('"arn:aws:', f'"arn:{partition}:')
+    assert aws_managed_document(f"arn:aws:iam::aws:policy/{name}") == catalogue[name]
+    assert aws_managed_document(f"arn:aws-us-gov:iam::123456789012:policy/{name}") is None  # a customer's
+    assert [arns.partition_of_region(r) for r in ("us-gov-west-1", "cn-northwest-1", "eu-west-1", None)] == [
+        "aws-us-gov", "aws-cn", "aws", "aws"]

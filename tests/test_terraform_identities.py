@@ -30,10 +30,10 @@ def _user_and_group(plan: Plan) -> Plan:
     return plan
 
 
-def admin_group_by_membership() -> Plan:
+def admin_group_by_membership(policy_arn: str = ADMINISTRATOR_ACCESS) -> Plan:
     plan = _user_and_group(Plan())
-    plan.add("aws_iam_group_policy_attachment", "admin", {"group": "deployers", "policy_arn": ADMINISTRATOR_ACCESS},
-             expressions={"group": _ref(GROUP), "policy_arn": _const(ADMINISTRATOR_ACCESS)})
+    plan.add("aws_iam_group_policy_attachment", "admin", {"group": "deployers", "policy_arn": policy_arn},
+             expressions={"group": _ref(GROUP), "policy_arn": _const(policy_arn)})
     plan.add("aws_iam_group_membership", "deployers", {"name": "deployers", "group": "deployers", "users": ["ci-deployer"]},
              expressions={"group": _ref(GROUP), "users": _ref(USER)})
     return plan
@@ -100,6 +100,9 @@ ROLE = "aws_iam_role.deploy"
 ROWS = [
     pytest.param(Row(admin_group_by_membership, {("ci-admin-identity", USER): "confirmed"}),
                  id="a CI user in an administrator group (aws_iam_group_membership)"),
+    pytest.param(Row(lambda: admin_group_by_membership("arn:aws-us-gov:iam::aws:policy/AdministratorAccess"),
+                     {("ci-admin-identity", USER): "confirmed"}),
+                 id="a CI user in a group with GovCloud's AdministratorAccess (its own partition's ARN)"),
     pytest.param(Row(admin_group_by_policy_attachment, {("ci-admin-identity", USER): "confirmed"}),
                  id="a CI user in a group aws_iam_policy_attachment makes administrator"),
     pytest.param(Row(escalating_group_by_user_membership(), {("ci-privilege-escalation", USER): "confirmed"}),

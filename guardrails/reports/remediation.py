@@ -23,7 +23,7 @@ _LIVE_AWS_ID = re.compile(r"^(arn:aws[a-z-]*:|[a-z]+-[0-9a-f]{8,17}$)")
 _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
 _ROUTE_TABLE = re.compile(r"^rtb-[0-9a-f]{8,17}$")
 _INSTANCE = re.compile(r"^i-[0-9a-f]{8,17}$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([\w+=,.@-]+)$")
+_ROLE_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/(?:.*/)?(?P<name>[\w+=,.@-]+)$")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$")
 
 
@@ -101,12 +101,12 @@ def _route_tables(finding: dict) -> list[str]:
 
 def _roles(finding: dict) -> list[tuple[str, str]]:
     """(account, role name) of the identity steps of the evidence path, the node's own first."""
-    found = []
-    for step in _path(finding):
-        match = _ROLE_ARN.match(str(step.get("id", "")))
-        if step.get("kind") == "identity" and match:
-            found.append((match.group(1), match.group(2)))
-    return list(dict.fromkeys(found))
+    return list(dict.fromkeys((match["account"], match["name"]) for match in _role_arns(finding)))
+
+
+def _role_arns(finding: dict) -> list[re.Match]:
+    return [match for step in _path(finding)
+            if step.get("kind") == "identity" and (match := _ROLE_ARN.match(str(step.get("id", ""))))]
 
 
 def _policies(finding: dict) -> list[str]:
@@ -160,7 +160,8 @@ def _review_role(finding: dict) -> list[str]:
             commands.append(f"aws iam detach-role-policy --role-name {_q(role)} --policy-arn {_q(policy)}")
         commands.append(f"aws iam list-role-policies --role-name {_q(role)}")
         commands.append(f"aws iam list-attached-role-policies --role-name {_q(role)}")
-        boundary = f"arn:aws:iam::{account}:policy/ci-permissions-boundary"
+        partition = _role_arns(finding)[0]["partition"]  # GovCloud and China have their own
+        boundary = f"arn:{partition}:iam::{account}:policy/ci-permissions-boundary"
         commands.append(
             f"aws iam put-role-permissions-boundary --role-name {_q(role)} --permissions-boundary {_q(boundary)}"
         )
@@ -367,7 +368,7 @@ def _route_changes(finding: dict) -> list[Change]:
 
 def _role_name(arn: object) -> str | None:
     match = _ROLE_ARN.match(str(arn or ""))
-    return match.group(2) if match else None
+    return match["name"] if match else None
 
 
 def _inline_policy_changes(role: str | None, texts: list[str], why: str) -> list[Change]:

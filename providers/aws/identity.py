@@ -22,6 +22,7 @@ from guardrails.graph import EstateGraph, Node
 from guardrails.identity_facts import CONFIRMED, UNKNOWN, Escalation, Hop, IdentityPower, ProductionAccess, Proof
 from guardrails.identity_facts import POWER_RANK
 
+from . import arns
 from .iam_conditions import session_context
 from .identity_index import RunAsIndex
 from .iam_policy import PASS_ROLE_SETS, Grant, IdentityPolicy, PolicyDocumentError, check_document, trust_admits
@@ -40,8 +41,6 @@ PRODUCTION_ACTIONS: dict[str, tuple[str, ...]] = {
                       "elasticloadbalancing:CreateListener", "elasticloadbalancing:ModifyLoadBalancerAttributes",
                       "elasticloadbalancing:SetSecurityGroups"),
 }
-
-AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
 
 # Taking over an existing resource that runs as a role: by node kind and type, each way to do it
 # as the sets of actions it takes on the resource (all of one set). A way marked `agent` works only
@@ -102,11 +101,14 @@ def _aws_managed_documents() -> dict[str, dict]:
         return {}
 
 
+@lru_cache(maxsize=1024)  # one copy per policy in another partition, however many attach it
 def aws_managed_document(arn: str | None) -> dict | None:
     """The default document of the AWS managed policy with this ARN, when it is known offline."""
-    if not arn or not arn.startswith(AWS_MANAGED_PREFIX):
+    partition = arns.aws_managed_policy_partition(arn)
+    if partition is None:
         return None
-    return _aws_managed_documents().get(arn.rsplit("/", 1)[-1])
+    document = _aws_managed_documents().get(arn.rsplit("/", 1)[-1])
+    return arns.in_partition(document, partition) if document is not None else None
 
 
 def describe_grant(grant: Grant) -> str:
@@ -128,7 +130,8 @@ def resource_arn(node: Node) -> str:
     if node.id.startswith("arn:"):
         return node.id
     if node.kind == "compute":
-        return f"arn:aws:ec2:{node.get('region') or '*'}:{node.get('account') or '*'}:instance/{node.id}"
+        region = node.get("region")
+        return f"arn:{arns.partition_of_region(region)}:ec2:{region or '*'}:{node.get('account') or '*'}:instance/{node.id}"
     return node.id
 
 
@@ -149,11 +152,6 @@ def _account_of_arn(arn: str) -> str:
 
 # Gaps that leave an account's roles unknown: the whole account, its IAM part, its role list.
 _ROLES_UNREAD = ("account", "iam", "iam.roles")
-
-
-def _partition_of(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[1] if len(parts) > 2 and parts[0] == "arn" and parts[1] else "aws"
 
 
 def _service_linked(node: Node) -> bool:
@@ -801,7 +799,7 @@ class AwsIdentities:
         """Roles the identity may assume in other accounts whose roles could not be collected,
         where the account is production or may be: possible production access, never silence."""
         own = node.get("account")
-        partition = _partition_of(node.get("arn") or node.id)
+        partition = arns.partition_of(node.get("arn") or node.id)
         found = []
         for account, error in sorted(self._uncollected_accounts.items()):
             if account == own:
@@ -828,7 +826,8 @@ class AwsIdentities:
         for account in sorted(self._config.production_accounts):
             if account in self._scanned_accounts:
                 continue
-            grant = policy.allows("sts:AssumeRole", f"arn:aws:iam::{account}:role/*")
+            grant = policy.allows("sts:AssumeRole", f"arn:{arns.partition_of(node.get('arn') or node.id)}:iam::"
+                                                    f"{account}:role/*")
             if grant:
                 found.append(ProductionAccess(
                     account, f"sts:AssumeRole on roles of production account {account} ({describe_grant(grant)}); "

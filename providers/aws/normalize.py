@@ -18,6 +18,7 @@ from itertools import repeat
 from typing import Any, Callable, Iterable, Iterator
 
 from guardrails.graph import EstateGraph
+from guardrails.providers.aws.arns import partition_of_region
 from guardrails.providers.aws.gaps import GAP_LISTS, GAP_WORDS
 from guardrails.netsets import AddressSet, is_valid_cidr, port_range
 from guardrails.rules import ALLOW_UNION, FIRST_MATCH, Peer, Rule
@@ -102,6 +103,11 @@ class _Context:
 
     def gap(self, what: str, error: str) -> None:
         self.graph.gap(PROVIDER if self.source == "aws" else self.source, what, error, self.account, self.region or None)
+
+    @property
+    def partition(self) -> str:
+        """The partition of the ARNs built here: the region's (GovCloud and China have their own)."""
+        return partition_of_region(self.region)
 
     def base(self, item: dict) -> dict[str, Any]:
         return {"provider": PROVIDER, "account": self.account, "region": self.region or None, **_translated(item)}
@@ -871,7 +877,7 @@ def _add_build_projects(ctx: _Context, data: dict) -> None:
         _link_compute(ctx, arn, interfaces)
         role = project.get("serviceRole")
         if role:
-            role_arn = role if role.startswith("arn:") or g.has(role) else f"arn:aws:iam::{ctx.account}:role/{role}"
+            role_arn = role if role.startswith("arn:") or g.has(role) else f"arn:{ctx.partition}:iam::{ctx.account}:role/{role}"
             if g.has(role_arn):
                 g.add_edge(arn, role_arn, "runs_as", via="CodeBuild service role")
             else:
@@ -893,7 +899,7 @@ def _add_workloads(ctx: _Context, data: dict) -> None:
                       "CloudFormation service role", tags=tags_of(stack))
     for endpoint in data.get("glue_dev_endpoints") or []:
         name = endpoint.get("EndpointName")
-        _add_workload(ctx, f"arn:aws:glue:{region}:{account}:devEndpoint/{name}", "dev_endpoint", name,
+        _add_workload(ctx, f"arn:{ctx.partition}:glue:{region}:{account}:devEndpoint/{name}", "dev_endpoint", name,
                       endpoint.get("RoleArn"), "Glue dev endpoint role")
     for notebook in data.get("sagemaker_notebook_instances") or []:
         _add_workload(ctx, notebook.get("NotebookInstanceArn"), "notebook", notebook.get("NotebookInstanceName"),
@@ -907,7 +913,7 @@ def _add_workloads(ctx: _Context, data: dict) -> None:
         profiles = {((v.get("LaunchTemplateData") or {}).get("IamInstanceProfile") or {}).get("Arn")
                     or ((v.get("LaunchTemplateData") or {}).get("IamInstanceProfile") or {}).get("Name")
                     for v in template.get("Versions") or []} - {None}
-        arn = f"arn:aws:ec2:{region}:{account}:launch-template/{template_id}"
+        arn = f"arn:{ctx.partition}:ec2:{region}:{account}:launch-template/{template_id}"
         roles = sorted({role for profile in profiles
                         for role in ctx.profiles.get(profile) or ctx.profiles.get(str(profile).rsplit("/", 1)[-1]) or []})
         _add_workload(ctx, arn, "launch_template", template.get("LaunchTemplateName"), None, "",
@@ -1017,7 +1023,7 @@ def _add_load_balancers(ctx: _Context, data: dict) -> None:
 
 
 def _classic_arn(ctx: _Context, clb: dict) -> str:
-    return clb.get("_address") or f"arn:aws:elasticloadbalancing:{ctx.region}:{ctx.account}:loadbalancer/{clb.get('LoadBalancerName')}"
+    return clb.get("_address") or f"arn:{ctx.partition}:elasticloadbalancing:{ctx.region}:{ctx.account}:loadbalancer/{clb.get('LoadBalancerName')}"
 
 
 def _instance_at(ctx: _Context, address: str, reachable: set[str] | None) -> str | None:

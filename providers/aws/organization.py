@@ -23,6 +23,7 @@ from guardrails import engine
 from guardrails.errors import CollectionError, UserError
 
 from . import collect as aws
+from .arns import partition_of  # role ARNs in the accounts of a caller are built in its partition
 
 DEFAULT_ROLE = "OrganizationAccountAccessRole"
 SESSION_NAME = "pipeline-guardrails"
@@ -48,13 +49,6 @@ class Organization:
     gaps: list[dict] = field(default_factory=list)
     partition: str = "aws"  # the caller's partition: aws, aws-us-gov or aws-cn
     names: dict[str, str] = field(default_factory=dict)  # every listed account's name, by id
-
-
-def partition_of(arn: str) -> str:
-    """The partition an ARN lives in (`aws`, `aws-us-gov`, `aws-cn`): role ARNs in the accounts of
-    that caller are built in it."""
-    parts = arn.split(":")
-    return parts[1] if len(parts) > 2 and parts[0] == "arn" and parts[1] else "aws"
 
 
 def _organizations(session):

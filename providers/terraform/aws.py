@@ -14,6 +14,8 @@ import re
 from collections import Counter
 from typing import Any
 
+from guardrails.providers.aws.arns import aws_managed_policy_partition
+
 from .hcl import SourceLocator
 from .links import Linker, get_value, is_expression, unknown_mask
 from .load import TfDocument, TfResource
@@ -83,7 +85,6 @@ ROUTE_DESTINATIONS = (
     ("destination_prefix_list_id", "DestinationPrefixListId"),
 )
 HEX_SHA1 = re.compile(r"^[0-9a-f]{40}$")
-AWS_MANAGED_POLICY = "arn:aws:iam::aws:policy/"
 
 
 def _tags(values: dict) -> list[dict]:
@@ -217,7 +218,7 @@ class AwsTranslator:
             if target.address in self.alias:
                 return self.alias[target.address]
             arn = target.values.get("arn")
-            if target.type in T_POLICY and isinstance(arn, str) and arn.startswith(AWS_MANAGED_POLICY):
+            if target.type in T_POLICY and isinstance(arn, str) and aws_managed_policy_partition(arn):
                 return arn
             return target.address
         return target

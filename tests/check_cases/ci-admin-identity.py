@@ -69,3 +69,26 @@ CASES += [
     Case("a federated role that can assume an administrator role", hosted_assuming, fires={HOSTED: "critical"}),
     Case("a federated role whose administrator role's trust does not admit it", lambda: hosted_assuming(trusted=False)),
 ]
+
+
+def runner_with_managed(policy_arn: str, region: str):
+    """A runner whose role has one AWS-managed policy attached, named by ARN alone (a plan's
+    attachment): its document comes from the catalogue, in the policy's partition."""
+    partition = policy_arn.split(":")[1]
+    b = EstateBuilder(region=region, partition=partition)
+    net = b.private_network()
+    role = b.identity("ci-build", managed=[policy_arn])
+    b.compute("i-runner", name="gitlab-runner", subnet=net.subnet, private="10.1.1.70", runs_as=role)
+    return b
+
+
+CASES += [
+    Case("GovCloud: AdministratorAccess attached by ARN",
+         lambda: runner_with_managed("arn:aws-us-gov:iam::aws:policy/AdministratorAccess", "us-gov-west-1"),
+         fires={"i-runner": "critical"}),
+    Case("China: AdministratorAccess attached by ARN",
+         lambda: runner_with_managed("arn:aws-cn:iam::aws:policy/AdministratorAccess", "cn-north-1"),
+         fires={"i-runner": "critical"}),
+    Case("GovCloud: ReadOnlyAccess attached by ARN",
+         lambda: runner_with_managed("arn:aws-us-gov:iam::aws:policy/ReadOnlyAccess", "us-gov-west-1")),
+]

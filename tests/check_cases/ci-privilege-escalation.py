@@ -58,3 +58,31 @@ CASES += [
     Case("a federated role and an administrator instance no command agent manages",
          lambda: hosted_beside_instance(("*", "*"), agent=False)),
 ]
+
+
+# GovCloud (and China) are partitions of their own: their ARNs start `arn:aws-us-gov:`, and an
+# AWS-managed policy there (`arn:aws-us-gov:iam::aws:policy/...`) is no more changeable than in `aws`.
+def gov_runner_as(*allows, beside_admin_instance=False):
+    b = EstateBuilder(region="us-gov-west-1", partition="aws-us-gov")
+    net = b.private_network()
+    role = b.identity("ci-build", allows=allows)
+    b.compute("i-runner", name="gitlab-runner", subnet=net.subnet, private="10.1.1.80", runs_as=role)
+    if beside_admin_instance:
+        admin = b.identity("app", allows=[("*", "*")])
+        b.compute("i-app", name="app-server", subnet=net.subnet, private="10.1.1.81", runs_as=admin,
+                  command_agent=True)
+    return b
+
+
+CASES += [
+    Case("GovCloud: new versions of AWS-managed policies only",
+         lambda: gov_runner_as(("iam:CreatePolicyVersion", "arn:aws-us-gov:iam::aws:policy/*"))),
+    Case("GovCloud: new versions of the account's own policies",
+         lambda: gov_runner_as(("iam:CreatePolicyVersion", "arn:aws-us-gov:iam::*:policy/*")),
+         fires={"i-runner": "high"}),
+    Case("GovCloud: commands on the partition's instances, one of them running as an administrator",
+         lambda: gov_runner_as(("ssm:SendCommand", "arn:aws-us-gov:ec2:*:*:instance/*"), beside_admin_instance=True),
+         fires={"i-runner": "high"}),
+    Case("GovCloud: commands on instances of the aws partition only, none of which is here",
+         lambda: gov_runner_as(("ssm:SendCommand", "arn:aws:ec2:*:*:instance/*"), beside_admin_instance=True)),
+]
