@@ -202,6 +202,11 @@ def check_remediation(document: dict) -> int:
                 assert not PLACEHOLDER.search(change), change
                 named = re.findall(r"\b(?:google|azurerm)_[a-z0-9_]+\.[\w-]+", change)
                 assert all(a in known for a in named), change
+                # a firewall rule to narrow from the internet is one the evidence shows admitting it
+                for rule in re.findall(r'google_compute_firewall with name "([\w-]+)": source_ranges \["0\.0\.0\.0/0"\]',
+                                       change):
+                    assert re.search(rf"firewall rule {rule} \(priority \d+\): allow \S+ from [^;\"]*(0\.0\.0\.0/0|::/0)",
+                                     known), change
             continue
         if finding["check_id"] not in NO_SINGLE_CHANGE and not undecided:
             assert steps.changes, f"no change for {finding['check_id']} on {finding['resource']['id']}"

@@ -335,9 +335,12 @@ def _addresses(finding: dict, kind: str) -> list[str]:
 def terraform_changes(finding: dict, address: str) -> list[str]:
     """The change at each google_* address the finding names: which attribute, from what to what."""
     check = str(finding.get("check_id"))
-    rules = [m["rule"] for t in _rule_texts(finding) if (m := _FIREWALL_RULE.search(t))]
+    matches = [m for t in _rule_texts(finding) if (m := _FIREWALL_RULE.search(t))]
+    rules = [m["rule"] for m in matches]
+    # only the rules that admit the internet: one admitting Google's front ends is the load balancer's
+    open_rules = [m["rule"] for m in matches if any(s.strip() in _INTERNET for s in m["sources"].split(","))]
     firewalls = [f'google_compute_firewall with name "{rule}": source_ranges ["0.0.0.0/0"] -> the allow-listed '
-                 "ranges (or disabled = true)" for rule in _unique(iter(rules))]
+                 "ranges (or disabled = true)" for rule in _unique(iter(open_rules))]
     forwarding = [f"{rule}: removed (the load balancer's frontend on the internet); or the instance group out of "
                   "its google_compute_backend_service's backends" for rule in _unique(
                       str(s.get("id")) for s in every_step(finding)
