@@ -415,6 +415,33 @@ def test_an_organization_scans_every_active_project_beneath_it(fake, tmp_path, m
     assert any("/projects/acme-web/" in path for _, path in fake.requests)
 
 
+def test_an_organization_collected_as_tasks_gives_the_same_findings_and_keeps_each_project(fake, tmp_path,
+                                                                                            monkeypatch):
+    """--snapshot-dir: one task per project on the engine's pool (the same tasks a Dask cluster
+    runs with --scheduler), each writing its project's snapshot there."""
+    import gzip
+
+    first, second = public_jenkins(), GcpEstate(project="acme-web", number="323456789012")
+    second.network()
+    listing = {("GET", "/v3/projects"): {"projects": [
+        {"name": "projects/123456789012", "projectId": "acme-ci", "state": "ACTIVE", "parent": "organizations/3001"},
+        {"name": "projects/323456789012", "projectId": "acme-web", "state": "ACTIVE", "parent": "organizations/3001"}]},
+        ("GET", "/v3/folders"): {"folders": []}}
+    _, in_process = scan(fake, tmp_path, monkeypatch, first, second, args=("--organization", "3001"),
+                         overrides=listing)
+    parts = tmp_path / "parts"
+    code, as_tasks = scan(fake, tmp_path, monkeypatch, first, second,
+                          args=("--organization", "3001", "--snapshot-dir", str(parts), "--concurrency", "2"),
+                          overrides=listing)
+    assert found(as_tasks) == found(in_process) and ("ci-internet-exposed", "jenkins") in found(as_tasks)
+    assert as_tasks["coverage"]["gaps"] == in_process["coverage"]["gaps"] == []
+    assert sorted(s["scope"] for s in as_tasks["scan"]["sources"]) == ["acme-ci", "acme-web"]
+    kept = {path.name: json.loads(gzip.decompress(path.read_bytes())) for path in parts.glob("acme-*.json.gz")}
+    assert {name: snap["scope"] for name, snap in kept.items()} == {"acme-ci.json.gz": "acme-ci",
+                                                                    "acme-web.json.gz": "acme-web"}
+    assert kept["acme-ci.json.gz"]["compute"]["instances"]
+
+
 def shared_vpc() -> tuple[GcpEstate, GcpEstate]:
     """A Shared VPC: the host project's network, its firewall and a production database; a runner
     of a service project on the host's subnetwork, admitted by its network tag."""

@@ -419,3 +419,62 @@ def collect(projects: Iterable[str], creds: Any, progress: Callable[[str], None]
     if snapshots:
         snapshots[0]["gaps"].extend(scope_gaps)
     return snapshots
+
+
+# --- collection as tasks on the engine (guardrails/engine.py) ---------------------------------
+
+
+def collect_project_part(spec: dict) -> dict:
+    """One task: collect one project with credentials found where the task runs (a Dask worker
+    builds its own, as `credentials()` does here), write its snapshot to the snapshot directory,
+    and return where. What the project refuses is gaps in its part; an exception (no credentials,
+    a store that refuses the part) fails the task, which the engine tries again."""
+    from guardrails import engine
+
+    deadline_at = spec.get("deadline_at")
+    remaining = None if deadline_at is None else max(0.0, deadline_at - time.time())
+    collector = Collector(credentials(), call_timeout=spec["call_timeout"], timeout=remaining)
+    snap = collector.collect_project(spec["project"])
+    path = engine.join(spec["snapshot_dir"], f"{spec['project']}.json.gz")
+    engine.write_part(path, snap)
+    return {"path": path}
+
+
+def _uncollected_project(project: str, error: str) -> dict:
+    """The snapshot of a project whose task failed every try: nothing but the gap that says why."""
+    return {"format": FORMAT, "version": VERSION, "provider": "gcp", "source": "gcp", "scope": project,
+            "collected_at": dt.datetime.now(dt.timezone.utc).isoformat(), "project": {"projectId": project},
+            "compute": {}, "iam": {}, "iam_policies": [], "ancestors": [], "shared_vpc": None, "notes": [],
+            "gaps": [{"provider": "gcp", "scope": project, "region": None, "what": "project",
+                      "error": f"not collected: {error}"}]}
+
+
+def collect_as_tasks(projects: Iterable[str], creds: Any, snapshot_dir: str, *, scheduler: str | None = None,
+                     bounds=None, progress: Callable[[str], None] | None = None, call_timeout: float = 30.0,
+                     parents: Iterable[str] = (), timeout: float | None = None) -> list[dict]:
+    """What `collect` returns, with each project collected as a task on the engine (a local pool
+    of threads, or the Dask cluster at `scheduler`) that writes its part under `snapshot_dir`.
+    The projects beneath `parents` are listed here first; one project whose task fails is a gap."""
+    from guardrails import engine
+
+    progress = progress or (lambda _: None)
+    deadline_at = None if timeout is None else time.time() + timeout
+    scope_gaps: list[dict] = []
+    wanted = list(dict.fromkeys(projects))
+    if parents:
+        lister = Collector(creds, progress, call_timeout, timeout=timeout)
+        for parent in parents:
+            wanted += [p for p in lister.projects_under(parent, scope_gaps) if p not in wanted]
+    tasks = [engine.Task(f"gcp-{project}", project, collect_project_part,
+                         ({"project": project, "snapshot_dir": snapshot_dir, "call_timeout": call_timeout,
+                           "deadline_at": deadline_at},)) for project in wanted]
+    outcomes = {o.task.group: o for o in engine.run_tasks(tasks, lambda _: [], scheduler=scheduler, bounds=bounds,
+                                                          progress=progress)}
+    snapshots = []
+    for project in wanted:
+        outcome = outcomes[project]
+        snapshots.append(_uncollected_project(project, outcome.error) if outcome.error
+                         else engine.read_part(outcome.result["path"]))
+    if snapshots:
+        snapshots[0]["gaps"].extend(scope_gaps)
+    return snapshots

@@ -36,6 +36,15 @@ def scan_gcp(
     timeout: Optional[float] = TIMEOUT_OPT,
     call_timeout: Optional[float] = typer.Option(None, "--call-timeout", min=0.1, metavar="SECONDS",
                                                  help="Longest wait for one Google Cloud reply (default: 30)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:8786",
+                                            help="Collect each project as a task on this Dask scheduler's workers "
+                                                 "(needs --snapshot-dir)."),
+    snapshot_dir: Optional[str] = typer.Option(None, "--snapshot-dir", metavar="PATH|URL",
+                                               help="Collect each project as a task (a pool of threads here, or "
+                                                    "--scheduler's workers) that writes its snapshot here: a folder "
+                                                    "or an fsspec URL (s3://bucket/prefix with s3fs installed)."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Projects collected at once, with "
+                                                                    "--snapshot-dir."),
     config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
     fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
     allow_gaps: bool = ALLOW_GAPS_OPT,
@@ -58,9 +67,21 @@ def scan_gcp(
         creds = collect.credentials()
     except Exception as exc:  # noqa: BLE001 - google.auth's own errors: no credentials found
         raise UserError(f"no Google Cloud credentials: {str(exc).splitlines()[0]}") from None
+    if scheduler and not snapshot_dir:
+        raise UserError("--scheduler needs --snapshot-dir: a folder or URL (s3://bucket/prefix) every worker can "
+                        "write to and this machine can read")
     with common.progress("Collecting Google Cloud", quiet) as progress:
-        snaps = collect.collect(projects, creds, progress=progress, call_timeout=call_timeout or 30.0,
-                                parents=parents, timeout=timeout)
+        if snapshot_dir:
+            from guardrails import engine
+
+            engine.check_store(snapshot_dir)  # before any collection: a store that refuses is one line
+            snaps = collect.collect_as_tasks(projects, creds, snapshot_dir, scheduler=scheduler,
+                                             bounds=engine.Bounds(concurrency=concurrency, per_group=1),
+                                             progress=progress, call_timeout=call_timeout or 30.0, parents=parents,
+                                             timeout=timeout)
+        else:
+            snaps = collect.collect(projects, creds, progress=progress, call_timeout=call_timeout or 30.0,
+                                    parents=parents, timeout=timeout)
     if not snaps:
         raise CollectionError("nothing could be collected: no active project found beneath "
                               + ", ".join(parents))
