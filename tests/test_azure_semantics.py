@@ -203,6 +203,13 @@ def test_an_application_gateway_reaches_its_backends_from_its_own_subnet():
             "backendHttpSettings": {"id": f"{gw}/backendHttpSettingsCollection/s"}}}]}})
     assert _exposed_ports(est) == {"jenkins": ["tcp/443"]}
     assert vm.endswith("/jenkins")
+    # the remediation takes the gateway's routing rule off its public listener
+    from guardrails.pipeline import scan_snapshots
+    from guardrails.reports.remediation import steps_for
+
+    (exposed,) = [f for f in scan_snapshots([est.snapshot()])["findings"] if f["check_id"] == "ci-internet-exposed"]
+    assert steps_for(exposed).commands == [f"az network application-gateway rule delete --subscription {SUB} "
+                                           f"--resource-group {G} --gateway-name front --name r"]
 
 
 @pytest.mark.parametrize("expression, conditions, unknown", [

@@ -395,6 +395,23 @@ def test_other_providers_get_only_the_remediation_text(sample):
     assert steps.text == item["remediation"] and steps.terraform is None and steps.commands == []
 
 
+
+def test_a_regional_forwarding_rule_is_deleted_in_its_region():
+    """A pass-through load balancer (a target pool) has a regional forwarding rule: the command names
+    its region, where a proxy's global one says --global."""
+    via = ("no security group: the listener is open to every client; forwarding rule jenkins-tcp 34.1.2.3:8080 -> "
+           "target pool jenkins-pool")
+    path = [{"id": "internet", "kind": "internet", "name": "internet"},
+            {"id": "projects/acme-ci/regions/us-central1/forwardingRules/jenkins-tcp", "kind": "load_balancer",
+             "name": "jenkins-tcp", "via": via}]
+    exposed = {"check_id": "ci-internet-exposed", "evidence": {"path": path, "details": {}},
+               "resource": {"provider": "gcp", "id": "projects/acme-ci/zones/us-central1-a/instances/jenkins"}}
+    (change,) = steps_for(exposed).changes
+    assert change.commands == ("gcloud compute forwarding-rules delete jenkins-tcp --region=us-central1 "
+                               "--project=acme-ci",)
+    assert change.what.startswith("forwarding rule jenkins-tcp 34.1.2.3:8080 -> target pool jenkins-pool")
+
+
 # --- terminal table ---------------------------------------------------------------------------
 
 def table_output(document: dict) -> tuple[str, str]:
