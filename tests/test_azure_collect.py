@@ -134,6 +134,42 @@ def test_subscriptions_under_a_management_group(fake):
     assert snapshot["scope"] == "managementGroups/platform"
 
 
+def test_subscriptions_collected_as_tasks_give_the_same_snapshot_and_a_failed_task_is_gaps(fake, tmp_path,
+                                                                                          monkeypatch):
+    """Each subscription as a task of the collection engine's pool (the tasks a Dask cluster runs
+    with --scheduler), writing its part; a task whose part cannot be stored, every try, leaves a
+    gap for each list of its subscription, and the others are scanned."""
+    from typer.testing import CliRunner
+
+    from guardrails.cli import app
+
+    estate, expected = contributor_identity()
+    fake.load(estate.paths())
+    unstorable = "f" * 300  # longer than a file name may be: its part cannot be written
+    fake.load({"/providers/Microsoft.Management/managementGroups/platform/descendants": [
+        {"id": f"/providers/Microsoft.Management/managementGroups/platform/subscriptions/{s}",
+         "type": "Microsoft.Management/managementGroups/subscriptions", "name": s} for s in (SUB, unstorable)]})
+    for name, value in {"REQUESTS_CA_BUNDLE": fake.ca_path, "GUARDRAILS_AZURE_ARM_ENDPOINT": fake.endpoint,
+                        "GUARDRAILS_AZURE_ACCESS_TOKEN": "test-token"}.items():  # what each task reads, too
+        monkeypatch.setenv(name, value)
+    saved = tmp_path / "estate.json"
+    result = CliRunner().invoke(app, ["scan", "azure", "--management-group", "platform", "--snapshot-dir",
+                                      str(tmp_path / "parts"), "--save-snapshot", str(saved), "--quiet",
+                                      "--format", "json", "--output", str(tmp_path / "findings.json")])
+    assert result.exit_code in (1, 4) and saved.is_file(), result.output
+    snapshot = json.loads(saved.read_text())
+    in_process = collect(fake, subscriptions=[SUB])
+    assert snapshot["subscriptions"][SUB] == in_process["subscriptions"][SUB]
+    assert snapshot["scope"] == "managementGroups/platform"
+    assert findings(snapshot) == findings(in_process) == expected
+    assert (tmp_path / "parts" / f"{SUB}.json.gz").is_file()
+    failed = [g for g in snapshot["gaps"] if g["scope"] == unstorable]
+    assert {g["what"] for g in failed} >= {"subscription", "virtual_machines", "role_assignments"}
+    assert all(g["error"].startswith("not collected: UserError: ") and "/parts/fff" in g["error"]
+               for g in failed), failed[0]["error"]
+    assert not [g for g in snapshot["gaps"] if g["scope"] == SUB]
+
+
 # The installed command, as users run it (`python -m` would import the checkout's sources first).
 GUARDRAILS = [str(Path(sys.executable).with_name("guardrails"))]
 

@@ -246,29 +246,103 @@ def collect(credential, subscriptions: list[str] | None, *, management_group: st
     options = {"retry_total": 3, "connection_timeout": 5, "read_timeout": 20} | (client_options or {})
     deadline = time.monotonic() + timeout if timeout else None
     collector = _Collector(credential, endpoint, options, progress, wants_user_data, deadline)
-    scope = ", ".join(subscriptions or []) or (f"management group {management_group}" if management_group else
-                                               "every readable subscription")
-    if subscriptions is None:
-        try:
-            # The clients want a subscription; the tenant-wide lists asked for here use none.
-            subscriptions = list_subscriptions(Clients(credential, "00000000-0000-0000-0000-000000000000", endpoint,
-                                                       options), management_group)
-        except WriteRefused:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise CollectionError(f"cannot list the subscriptions of {scope}: {error_text(exc)}") from None
-        if not subscriptions:
-            raise CollectionError(f"no subscription readable in {scope}")
+    subscriptions = _to_scan(credential, subscriptions, management_group, endpoint, options)
     parts = {}
     for subscription in subscriptions:
         parts[subscription] = collector.subscription(subscription)
+    return _snapshot(parts, collector.gaps, management_group)
+
+
+def _to_scan(credential, subscriptions: list[str] | None, management_group: str | None, endpoint: str,
+             options: dict) -> list[str]:
+    """The subscriptions named, or else listed (every readable one, or those under the group)."""
+    if subscriptions is not None:
+        return subscriptions
+    scope = f"management group {management_group}" if management_group else "every readable subscription"
+    try:
+        # The clients want a subscription; the tenant-wide lists asked for here use none.
+        found = list_subscriptions(Clients(credential, "00000000-0000-0000-0000-000000000000", endpoint, options),
+                                   management_group)
+    except WriteRefused:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise CollectionError(f"cannot list the subscriptions of {scope}: {error_text(exc)}") from None
+    if not found:
+        raise CollectionError(f"no subscription readable in {scope}")
+    return found
+
+
+def _snapshot(parts: dict[str, dict], gaps: list[dict], management_group: str | None) -> dict:
+    """The snapshot of the subscriptions' lists; CollectionError when not one list was read."""
     if not any(parts.values()):
-        raise CollectionError("; ".join(f"{g['what']}: {g['error']}" for g in collector.gaps[:3]) or "nothing answered")
+        raise CollectionError("; ".join(f"{g['what']}: {g['error']}" for g in gaps[:3]) or "nothing answered")
     return {
         "format": FORMAT, "version": VERSION, "tool_version": tool_version,
         "collected_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "provider": "azure", "source": "azure",
-        "scope": management_group and f"managementGroups/{management_group}" or ",".join(subscriptions),
-        "gaps": collector.gaps,
+        "scope": management_group and f"managementGroups/{management_group}" or ",".join(parts),
+        "gaps": gaps,
         "subscriptions": parts,
     }
+
+
+# --- collection as tasks on the engine (guardrails/engine.py) ---------------------------------
+
+
+def collect_subscription_part(spec: dict) -> dict:
+    """One task: collect one subscription with the credential found where the task runs (a Dask
+    worker builds its own from its environment, as the command does), write it as a snapshot of
+    that subscription to the snapshot directory, and return where. What the subscription refuses
+    is gaps in its part; an exception (no credential, a store that refuses) fails the task, which
+    the engine tries again."""
+    from guardrails import engine
+
+    from .commands import credential, user_data_wanted
+
+    deadline_at = spec.get("deadline_at")
+    deadline = None if deadline_at is None else time.monotonic() + max(0.0, deadline_at - time.time())
+    collector = _Collector(credential(), spec["endpoint"], spec["options"], lambda _m: None,
+                           user_data_wanted(spec["config"]), deadline)
+    subscription = spec["subscription"]
+    lists = collector.subscription(subscription)
+    part = {"format": FORMAT, "version": VERSION, "tool_version": tool_version,
+            "collected_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+            "provider": "azure", "source": "azure", "scope": subscription, "gaps": collector.gaps,
+            "subscriptions": {subscription: lists}}
+    path = engine.join(spec["snapshot_dir"], f"{subscription}.json.gz")
+    engine.write_part(path, part)
+    return {"path": path}
+
+
+def collect_as_tasks(credential, subscriptions: list[str] | None, snapshot_dir: str, *, config,
+                     management_group: str | None = None, endpoint: str = DEFAULT_ENDPOINT,
+                     scheduler: str | None = None, bounds=None, progress: Callable[[str], None] = lambda _m: None,
+                     timeout: float | None = None, client_options: dict | None = None) -> dict:
+    """What `collect` returns, with each subscription collected as a task on the engine (a local
+    pool of threads, or the Dask cluster at `scheduler`) that writes its part under
+    `snapshot_dir`. A subscription whose task fails every try has a gap for each of its lists."""
+    from guardrails import engine
+
+    from .gaps import GAP_LISTS
+
+    options = {"retry_total": 3, "connection_timeout": 5, "read_timeout": 20} | (client_options or {})
+    subscriptions = _to_scan(credential, subscriptions, management_group, endpoint, options)
+    deadline_at = time.time() + timeout if timeout else None
+    tasks = [engine.Task(f"azure-{s}", s, collect_subscription_part,
+                         ({"subscription": s, "snapshot_dir": snapshot_dir, "endpoint": endpoint, "options": options,
+                           "config": config, "deadline_at": deadline_at},)) for s in subscriptions]
+    outcomes = {o.task.group: o for o in engine.run_tasks(tasks, lambda _: [], scheduler=scheduler, bounds=bounds,
+                                                          progress=progress)}
+    parts: dict[str, dict] = {}
+    gaps: list[dict] = []
+    for subscription in subscriptions:
+        outcome = outcomes[subscription]
+        if outcome.error:
+            parts[subscription] = {}
+            gaps += [{"provider": "azure", "scope": subscription, "region": None, "what": name,
+                      "error": f"not collected: {outcome.error}"} for name in GAP_LISTS]
+            continue
+        part = engine.read_part(outcome.result["path"])
+        parts[subscription] = (part.get("subscriptions") or {}).get(subscription) or {}
+        gaps += part.get("gaps") or []
+    return _snapshot(parts, gaps, management_group)

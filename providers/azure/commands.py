@@ -74,6 +74,15 @@ def scan_azure(
     call_timeout: Optional[float] = typer.Option(None, "--call-timeout", min=0.1, metavar="SECONDS",
                                                  help="Longest wait for one Azure reply (default: 20; connections: "
                                                       "5 at most). Each call is tried 4 times at most."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:8786",
+                                            help="Collect each subscription as a task on this Dask scheduler's "
+                                                 "workers (needs --snapshot-dir)."),
+    snapshot_dir: Optional[str] = typer.Option(None, "--snapshot-dir", metavar="PATH|URL",
+                                               help="Collect each subscription as a task (a pool of threads here, or "
+                                                    "--scheduler's workers) that writes its snapshot here: a folder "
+                                                    "or an fsspec URL (s3://bucket/prefix with s3fs installed)."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Subscriptions collected at once, with "
+                                                                    "--snapshot-dir."),
     config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
     fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
     allow_gaps: bool = ALLOW_GAPS_OPT,
@@ -94,11 +103,25 @@ def scan_azure(
     started = common.started()
     base_url = endpoint()
     options = {"read_timeout": call_timeout, "connection_timeout": min(5.0, call_timeout)} if call_timeout else {}
+    if scheduler and not snapshot_dir:
+        raise UserError("--scheduler needs --snapshot-dir: a folder or URL (s3://bucket/prefix) every worker can "
+                        "write to and this machine can read")
+    wanted = list(dict.fromkeys(subscription or [])) or None
     with common.progress("Collecting Azure", quiet) as progress:
         try:
-            snap = collect.collect(credential(), list(dict.fromkeys(subscription or [])) or None,
-                                   management_group=management_group, endpoint=base_url, progress=progress,
-                                   wants_user_data=user_data_wanted(config), timeout=timeout, client_options=options)
+            if snapshot_dir:
+                from guardrails import engine
+
+                engine.check_store(snapshot_dir)  # before any collection: a store that refuses is one line
+                snap = collect.collect_as_tasks(credential(), wanted, snapshot_dir, config=config,
+                                                management_group=management_group, endpoint=base_url,
+                                                scheduler=scheduler,
+                                                bounds=engine.Bounds(concurrency=concurrency, per_group=1),
+                                                progress=progress, timeout=timeout, client_options=options)
+            else:
+                snap = collect.collect(credential(), wanted, management_group=management_group, endpoint=base_url,
+                                       progress=progress, wants_user_data=user_data_wanted(config), timeout=timeout,
+                                       client_options=options)
         except collect.CollectionError as exc:
             raise CollectionError(f"nothing could be collected: {exc}") from None
     common.no_more_collections()
