@@ -430,12 +430,19 @@ def test_an_organization_collected_as_tasks_gives_the_same_findings_and_keeps_ea
     _, in_process = scan(fake, tmp_path, monkeypatch, first, second, args=("--organization", "3001"),
                          overrides=listing)
     parts = tmp_path / "parts"
+    # A third project whose part cannot be stored (its file name is too long), every try: a gap.
+    unstorable = "p" * 300
+    listing[("GET", "/v3/projects")]["projects"].append(
+        {"name": "projects/5", "projectId": unstorable, "state": "ACTIVE", "parent": "organizations/3001"})
     code, as_tasks = scan(fake, tmp_path, monkeypatch, first, second,
                           args=("--organization", "3001", "--snapshot-dir", str(parts), "--concurrency", "2"),
                           overrides=listing)
     assert found(as_tasks) == found(in_process) and ("ci-internet-exposed", "jenkins") in found(as_tasks)
-    assert as_tasks["coverage"]["gaps"] == in_process["coverage"]["gaps"] == []
-    assert sorted(s["scope"] for s in as_tasks["scan"]["sources"]) == ["acme-ci", "acme-web"]
+    assert in_process["coverage"]["gaps"] == []
+    [gap] = as_tasks["coverage"]["gaps"]
+    assert (gap["scope"], gap["what"]) == (unstorable, "project") and gap["error"].startswith(
+        "not collected: UserError: "), gap
+    assert sorted(s["scope"] for s in as_tasks["scan"]["sources"]) == ["acme-ci", "acme-web", unstorable]
     kept = {path.name: json.loads(gzip.decompress(path.read_bytes())) for path in parts.glob("acme-*.json.gz")}
     assert {name: snap["scope"] for name, snap in kept.items()} == {"acme-ci.json.gz": "acme-ci",
                                                                     "acme-web.json.gz": "acme-web"}
