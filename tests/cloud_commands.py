@@ -69,6 +69,8 @@ AZ = {
                                      "--access --protocol --source-address-prefixes --destination-port-ranges "
                                      "--source-port-ranges --destination-address-prefixes --description",
                                   "--resource-group --nsg-name --name --priority"),
+    "identity federated-credential delete": _s(0, "--subscription --resource-group --identity-name --name --yes",
+                                               "--resource-group --identity-name --name", "--yes"),
     "network nic update": _s(0, "--subscription --resource-group --name --network-security-group",
                              "--resource-group --name"),
     "network vnet subnet update": _s(0, "--subscription --resource-group --vnet-name --name --network-security-group",
@@ -94,7 +96,7 @@ CONSOLE = {"gcp": re.compile(r"^https://console\.cloud\.google\.com/(compute/ins
                              r"iam-admin/serviceaccounts\?project=[a-z0-9-]+|"
                              r"net-services/loadbalancing/list/loadBalancers\?project=[a-z0-9-]+)( > .+)?$"),
            "azure": re.compile(r"^https://portal\.azure\.com/#resource/subscriptions/[0-9a-f-]{36}(/resourceGroups/[-\w.()]+)?"
-                               r"(/providers/Microsoft\.(Network|Compute)/[A-Za-z]+/[-\w.]+)?/"
+                               r"(/providers/Microsoft\.(Network|Compute|ManagedIdentity)/[A-Za-z]+/[-\w.]+)?/"
                                r"(overview|users|ipConfigurations)( > .+)?$")}
 
 

@@ -326,6 +326,7 @@ def test_flexible_federated_credentials_are_judged_by_their_expression(fake):
     levels = {c["id"]: c["federations"][0]["level"] for c in document["ci_identities"]}
     assert levels[ids["app-branches"]] == "any_branch"
     assert sum("2025-01-31-preview" in path for _, path in fake.requests) == len(ids)
+    check_remediation(document)  # the credential to delete, the assignment to remove
 
 
 def test_a_load_balanced_backend_behind_an_appliance_route_is_reached_on_an_assumption(fake):

@@ -213,7 +213,9 @@ def _assignment_texts(finding: dict) -> list[str]:
     texts = [str(details.get("grant") or "")]
     texts += [g for e in details.get("escalations") or [] if isinstance(e, dict) for g in e.get("grants") or []]
     texts += [str(t.get("via")) for t in details.get("targets") or [] if isinstance(t, dict)]
-    return [t for t in texts if t]
+    # a path from a federation: the assignment that gives the identity its power is the step into the scope
+    texts += [str(s.get("via")) for s in _path(finding) if s.get("kind") == "account" and s.get("via")]
+    return list(dict.fromkeys(t for t in texts if t))
 
 
 def _assignments(finding: dict) -> list[tuple[re.Match, str]]:
@@ -269,6 +271,40 @@ def _user_data_changes(finding: dict) -> list[Change]:
                "managed identity instead"))]
 
 
+_USER_IDENTITY = re.compile(_IN_GROUP + r"Microsoft\.ManagedIdentity/userAssignedIdentities/(?P<name>[-\w.]+)$", re.I)
+_CREDENTIAL = re.compile(r"^federated identity credential (?P<name>[-\w.]+): ")
+
+
+def _federation_changes(finding: dict) -> list[Change]:
+    """Delete the federated identity credential that admits more than one repository and branch:
+    the platform's tokens no longer become the identity. A credential naming the one subject that
+    deploys is created in its place (a classic credential's subject is matched exactly)."""
+    identity = _USER_IDENTITY.match(str((finding.get("resource") or {}).get("id") or ""))
+    details = (finding.get("evidence") or {}).get("details") or {}
+    if not identity or not isinstance(details, dict):
+        return []
+    pin, issuer = str(details.get("pin") or ""), str(details.get("issuer") or "")
+    changes = []
+    for step in _path(finding):
+        credential = _CREDENTIAL.match(str(step.get("via") or "")) if step.get("kind") == "identity" else None
+        if not credential:
+            continue
+        where = (f"--subscription {_q(identity['sub'])} --resource-group {_q(identity['group'])} "
+                 f"--identity-name {_q(identity['name'])}")
+        subject = pin if re.fullmatch(r"[^<>\s*]+", pin) else "the one repository and branch that deploys"
+        changes.append(Change(
+            resource=f"managed identity {identity['name']} (resource group {identity['group']})",
+            what=f"federated identity credential {credential['name']} (admits {details.get('level')})",
+            commands=(f"az identity federated-credential delete {where} --name {_q(credential['name'])} --yes",),
+            console=f"{PORTAL}{identity.group(0)}/overview > Settings > Federated credentials > {credential['name']} > "
+                    "Delete",
+            notes=(f"then create one for {subject}: az identity federated-credential create {where} --name "
+                   f"{credential['name']} --issuer {issuer} --subject '{pin}' --audiences api://AzureADTokenExchange"
+                   if subject == pin else
+                   f"then create one whose subject names {subject}, e.g. {pin}, with the same issuer ({issuer})",)))
+    return changes
+
+
 CHANGES = {
     "ci-internet-exposed": lambda f: _internet_rules(f) + _load_balancer_changes(f) + _missing_nsg_changes(f, False),
     "ci-firewall-allows-internet": lambda f: _internet_rules(f) + _missing_nsg_changes(f, False),
@@ -276,7 +312,8 @@ CHANGES = {
     # The provider's internet gateway serves only interfaces with an address of their own.
     "ci-internet-gateway-segment": _public_address_changes,
     "ci-internet-to-admin-path": lambda f: (_internet_rules(f) + _load_balancer_changes(f) + _missing_nsg_changes(f, False)
-                                            + _assignment_changes(f)),
+                                            + _federation_changes(f) + _assignment_changes(f)),
+    "ci-federation-unscoped": _federation_changes,
     "ci-admin-identity": _assignment_changes,
     "ci-privilege-escalation": _assignment_changes,
     "ci-production-access": _assignment_changes,
