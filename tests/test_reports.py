@@ -399,7 +399,7 @@ def test_other_providers_get_only_the_remediation_text(sample):
 def test_a_regional_forwarding_rule_is_deleted_in_its_region():
     """A pass-through load balancer (a target pool) has a regional forwarding rule: the command names
     its region, where a proxy's global one says --global."""
-    via = ("no security group: the listener is open to every client; forwarding rule jenkins-tcp 34.1.2.3:8080 -> "
+    via = ("the listener filters no client: it is open to every address; forwarding rule jenkins-tcp 34.1.2.3:8080 -> "
            "target pool jenkins-pool")
     path = [{"id": "internet", "kind": "internet", "name": "internet"},
             {"id": "projects/acme-ci/regions/us-central1/forwardingRules/jenkins-tcp", "kind": "load_balancer",

@@ -492,7 +492,7 @@ def _load_balancer_paths(reach: Reachability, internet: Node, lb: Node, among: C
     front = nacl_adm.intersect(lb_adm)
     if not front:
         return
-    lb_via = _rules_via(lb_adm, "no security group: the listener is open to every client")
+    lb_via = _rules_via(lb_adm, "the listener filters no client: it is open to every address")
     # A load balancer's targets are fleets: members that share security groups and subnets get
     # one answer, as do listeners on one port.
     at_fronts: dict[tuple, Admission] = {}
