@@ -40,6 +40,20 @@ SAVE_SNAPSHOT_OPT = typer.Option(None, "--save-snapshot", help="Also save what w
 TIMEOUT_OPT = typer.Option(None, "--timeout", min=0.1, metavar="SECONDS",
                            help="Stop collecting after this long: what was collected is scanned, "
                                 "the rest is reported as coverage gaps (default: no limit).")
+def task_options(unit: str, units: str):
+    """The --scheduler, --snapshot-dir and --concurrency options of a scan that collects each `unit`
+    (a project, a subscription) as a task of the collection engine."""
+    return (
+        typer.Option(None, "--scheduler", metavar="tcp://HOST:8786",
+                     help=f"Collect each {unit} as a task on this Dask scheduler's workers (needs --snapshot-dir)."),
+        typer.Option(None, "--snapshot-dir", metavar="PATH|URL",
+                     help=f"Collect each {unit} as a task (a pool of threads here, or --scheduler's workers) that "
+                          "writes its snapshot here: a folder or an fsspec URL (s3://bucket/prefix with s3fs "
+                          "installed)."),
+        typer.Option(8, "--concurrency", min=1, help=f"{units} collected at once, with --snapshot-dir."),
+    )
+
+
 WORKERS_OPT = typer.Option(0, "--workers", "-w", min=0, metavar="N",
                            help="Processes that scan a large estate (20,000 instances or more), each a part of its "
                                 "networks; 0 (the default) for one per usable CPU, 1 for this process alone. The "

@@ -12,7 +12,7 @@ import typer
 
 from guardrails import commands as common
 from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT,
-                                 SAVE_SNAPSHOT_OPT, TIMEOUT_OPT, WORKERS_OPT, FailOn, Format)
+                                 SAVE_SNAPSHOT_OPT, TIMEOUT_OPT, WORKERS_OPT, FailOn, Format, task_options)
 from guardrails.errors import UserError
 
 TOKEN_ENV = "GUARDRAILS_AZURE_ACCESS_TOKEN"
@@ -30,6 +30,9 @@ class StaticToken:
 
         # Its real expiry is inside the token; an hour from now keeps the pipeline from asking again.
         return AccessToken(self.token, int(dt.datetime.now(dt.timezone.utc).timestamp()) + 3600)
+
+
+SCHEDULER_OPT, SNAPSHOT_DIR_OPT, CONCURRENCY_OPT = task_options("subscription", "Subscriptions")
 
 
 def credential():
@@ -74,15 +77,8 @@ def scan_azure(
     call_timeout: Optional[float] = typer.Option(None, "--call-timeout", min=0.1, metavar="SECONDS",
                                                  help="Longest wait for one Azure reply (default: 20; connections: "
                                                       "5 at most). Each call is tried 4 times at most."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:8786",
-                                            help="Collect each subscription as a task on this Dask scheduler's "
-                                                 "workers (needs --snapshot-dir)."),
-    snapshot_dir: Optional[str] = typer.Option(None, "--snapshot-dir", metavar="PATH|URL",
-                                               help="Collect each subscription as a task (a pool of threads here, or "
-                                                    "--scheduler's workers) that writes its snapshot here: a folder "
-                                                    "or an fsspec URL (s3://bucket/prefix with s3fs installed)."),
-    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Subscriptions collected at once, with "
-                                                                    "--snapshot-dir."),
+    scheduler: Optional[str] = SCHEDULER_OPT, snapshot_dir: Optional[str] = SNAPSHOT_DIR_OPT,
+    concurrency: int = CONCURRENCY_OPT,
     config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
     fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
     allow_gaps: bool = ALLOW_GAPS_OPT,

@@ -10,8 +10,10 @@ import typer
 
 from guardrails import commands as common
 from guardrails.commands import (ALLOW_GAPS_OPT, CONFIG_OPT, FAIL_ON_OPT, FORMAT_OPT, OUTPUT_OPT, QUIET_OPT,
-                                 TIMEOUT_OPT, WORKERS_OPT, FailOn, Format)
+                                 TIMEOUT_OPT, WORKERS_OPT, FailOn, Format, task_options)
 from guardrails.errors import UserError
+
+SCHEDULER_OPT, SNAPSHOT_DIR_OPT, CONCURRENCY_OPT = task_options("project", "Projects")
 
 
 def snapshot_paths(path: Path, projects: list[str]) -> list[Path]:
@@ -36,15 +38,8 @@ def scan_gcp(
     timeout: Optional[float] = TIMEOUT_OPT,
     call_timeout: Optional[float] = typer.Option(None, "--call-timeout", min=0.1, metavar="SECONDS",
                                                  help="Longest wait for one Google Cloud reply (default: 30)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:8786",
-                                            help="Collect each project as a task on this Dask scheduler's workers "
-                                                 "(needs --snapshot-dir)."),
-    snapshot_dir: Optional[str] = typer.Option(None, "--snapshot-dir", metavar="PATH|URL",
-                                               help="Collect each project as a task (a pool of threads here, or "
-                                                    "--scheduler's workers) that writes its snapshot here: a folder "
-                                                    "or an fsspec URL (s3://bucket/prefix with s3fs installed)."),
-    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Projects collected at once, with "
-                                                                    "--snapshot-dir."),
+    scheduler: Optional[str] = SCHEDULER_OPT, snapshot_dir: Optional[str] = SNAPSHOT_DIR_OPT,
+    concurrency: int = CONCURRENCY_OPT,
     config_path: Optional[Path] = CONFIG_OPT, fmt: Format = FORMAT_OPT, output: Optional[Path] = OUTPUT_OPT,
     fail_on: FailOn = FAIL_ON_OPT, quiet: bool = QUIET_OPT, workers: int = WORKERS_OPT,
     allow_gaps: bool = ALLOW_GAPS_OPT,
