@@ -401,10 +401,15 @@ class AwsIdentities:
         source_arn = source.get("arn") or source.id
         source_account = source.get("account") or _account_of_arn(source_arn)
         trusted = self._trusted
-        candidates = trusted.get(source_arn.lower(), set()) | trusted.get(source_account, set()) | trusted.get("*", set())
-        hops = []
         # An identity allowed sts:AssumeRole on no role at all is allowed it on none of these.
         may_assume = policy.assumable("*") is not None
+        candidates = trusted.get(source_arn.lower(), set()) | trusted.get("*", set())
+        if may_assume:
+            candidates |= trusted.get(source_account, set())
+        else:
+            # Then only a trust naming the identity itself (its ARN or a session of it) admits it.
+            candidates |= self._session_trusts
+        hops = []
         # Identities whose policies say the same of sts:AssumeRole (hosted pipelines' roles made from
         # one template) get the same answer for each role: asked once.
         key = policy.answers_key("sts:AssumeRole") if may_assume else None
@@ -447,6 +452,11 @@ class AwsIdentities:
         if isinstance(answer, PolicyDocumentError):
             raise answer
         return answer
+
+    @cached_property
+    def _session_trusts(self) -> set[str]:
+        """The roles whose trust policy names an assumed-role session."""
+        return {role for name, roles in self._trusted.items() if ":assumed-role/" in name for role in roles}
 
     @cached_property
     def _trust_names_identities(self) -> set[str]:
