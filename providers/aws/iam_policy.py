@@ -754,7 +754,12 @@ class IdentityPolicy:
     @cached_property
     def _escalations(self) -> tuple[Escalation, ...]:
         found = []
+        granted = self._granted_services
         for name, requirements in ESCALATION_SETS:
+            # Most policies name none of a set's services: such a set is out without a question.
+            if granted is not None and not all(any(action.partition(":")[0].lower() in granted for action, _ in options)
+                                               for options in requirements):
+                continue
             chosen: dict[int, tuple[str, Grant]] = {}
             # The service the role would be passed to decides whether a PassRole grant applies.
             order = sorted(range(len(requirements)), key=lambda i: requirements[i][0][0] == "iam:PassRole")
