@@ -28,6 +28,8 @@ def estate_graph(estate, findings: list[dict] | None = None, paths_only: bool = 
     `paths_only` the nodes and hops of the findings' evidence paths."""
     import networkx as nx
 
+    if estate.identities is not None:
+        estate.identities.write_edges()
     graph = estate.graph
     out = nx.MultiDiGraph(name="estate")
     if paths_only:

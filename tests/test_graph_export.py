@@ -68,6 +68,9 @@ def test_a_snapshot_exports_the_whole_estate_and_its_paths(estate_snapshot, tmp_
     subgraph = nx.node_link_graph(json.loads(paths.read_text()), edges="edges")
     kinds = {attrs["kind"] for _, attrs in estate.nodes(data=True)}
     assert {"internet", "compute", "subnet", "firewall", "identity"} <= kinds
+    # The identity graph's edges are part of the whole graph: who can become whom, and what each holds.
+    edge_kinds = {attrs["kind"] for _, _, attrs in estate.edges(data=True)}
+    assert {"runs_as", "can_assume", "acts_as", "grants"} <= edge_kinds
     assert any(attrs["ci"] == "true" for _, attrs in estate.nodes(data=True))
     assert any(attrs["production"] == "true" for _, attrs in estate.nodes(data=True))
     assert 0 < subgraph.number_of_nodes() < estate.number_of_nodes()

@@ -1,10 +1,12 @@
 """Identity power as a graph of principals and resources.
 
 Each identity is evaluated once, by its provider (`Provider.identity_power`, which answers in the
-neutral records of guardrails/identity_facts.py). The answers' hops become the identity graph's
-edges in the estate graph: `can_assume` (identity -> identity: assume, pass to a service, create
-credentials, rewrite a trust), `acts_as` (identity -> a resource it can take over) and the
-`runs_as` edges normalization wrote (resource -> identity). Power flows along them: a principal is
+neutral records of guardrails/identity_facts.py). The answers' hops are the identity graph's
+edges: `can_assume` (identity -> identity: assume, pass to a service, create credentials, rewrite
+a trust), `acts_as` (identity -> a resource it can take over) and the `runs_as` edges normalization
+wrote (resource -> identity). The checks follow them here; `write_edges` adds them, with `grants`
+edges to what each identity holds, to the estate graph for an export that shows the whole graph
+(writing a hundred thousand take-over edges costs as much as finding them, for no check). Power flows along them: a principal is
 administrator when it, or an identity it can assume without changing anything, is; it can escalate
 when any identity it reaches along any edge is administrator or can escalate; it is
 production-capable when any identity it reaches can change production. `IdentityGraph.reach`
@@ -78,6 +80,7 @@ class IdentityGraph:
         self.production = production
         self._evaluators: dict[str, IdentityEvaluator | None] = {}
         self._facts: dict[str, IdentityFacts] = {}
+        self._unwritten: list[tuple[Node, IdentityPower]] = []
         self._answers: dict[tuple[str, str], PowerAnswer | None] = {}
         self._out: dict[str, tuple[Hop, ...]] = {}
         self._unknowns: dict[str, tuple[str, ...]] = {}
@@ -105,8 +108,14 @@ class IdentityGraph:
             found = self._facts[identity_id] = IdentityFacts(
                 identity_id, power.power, power.admin, list(power.escalations), reached + list(power.production),
                 list(power.assumes), list(power.unknown), list(power.takes_over), power.admin_confidence)
-            _add_edges(self.graph, node, power)
+            self._unwritten.append((node, power))
         return found
+
+    def write_edges(self) -> None:
+        """Add the hops and powers of every identity evaluated so far to the estate graph."""
+        for node, power in self._unwritten:
+            _add_edges(self.graph, node, power)
+        self._unwritten.clear()
 
     def evaluated(self) -> dict[str, IdentityFacts]:
         """Every identity evaluated so far."""
