@@ -550,18 +550,26 @@ def _path_changes(finding: dict) -> list[Change]:
 
 
 
-_TF_ADDRESS = re.compile(r"^(module\.[A-Za-z_][\w-]*(\[[^\]]*\])?\.)*[a-z][a-z0-9]*_[a-z0-9_]+\.[A-Za-z_][\w-]*(\[[^\]]*\])?$")
+_TF_ADDRESS = re.compile(
+    r"^(module\.[A-Za-z_][\w-]*(\[[^\]]*\])?\.)*(?P<type>[a-z][a-z0-9]*_[a-z0-9_]+)\.[A-Za-z_][\w-]*(\[[^\]]*\])?$")
+
+
+def is_terraform_address(text: str, type_prefix: str = "") -> bool:
+    """Whether `text` is a Terraform resource address, of a type starting with `type_prefix`
+    (`google_`, `azurerm_`: one cloud's resources)."""
+    match = _TF_ADDRESS.match(text)
+    return match is not None and match["type"].startswith(type_prefix)
 
 
 def terraform_address(finding: dict) -> str | None:
     """The finding's resource address when it comes from a Terraform plan or state."""
     resource = finding.get("resource") or {}
     address = str(resource.get("address") or resource.get("id") or "")
-    return address if _TF_ADDRESS.match(address) else None
+    return address if is_terraform_address(address) else None
 
 
 def _addresses(finding: dict, kind: str) -> list[str]:
-    return _unique(str(s.get("id")) for s in _path(finding) if s.get("kind") == kind and _TF_ADDRESS.match(str(s.get("id"))))
+    return _unique(str(s.get("id")) for s in _path(finding) if s.get("kind") == kind and is_terraform_address(str(s.get("id"))))
 
 
 def terraform_changes(finding: dict) -> list[str]:

@@ -10,9 +10,8 @@ never run; every value goes through shlex.quote.
 from __future__ import annotations
 
 import re
-import shlex
 
-from .remediation import Change, _path, _strings, _unique, every_step
+from .remediation import Change, _path, _q, _strings, _unique, every_step, is_terraform_address
 
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _IN_GROUP = rf"^/subscriptions/(?P<sub>{_GUID})/resourceGroups/(?P<group>[-\w.()]+)/providers/"
@@ -35,10 +34,6 @@ _ASSIGNMENT = re.compile(rf"^(?P<role>.+?) at (?:subscription (?P<sub>{_GUID})|r
                          rf"(?P<scope>/subscriptions/\S+)) \(role assignment (?P<name>{_GUID}|[\w.\[\]\"-]+)\)")
 _INTERNET = ("internet", "*", "any", "0.0.0.0/0", "::/0")
 PORTAL = "https://portal.azure.com/#resource"
-
-
-def _q(value: str) -> str:
-    return shlex.quote(value)
 
 
 def _internet(source: str) -> bool:
@@ -332,14 +327,16 @@ def changes(finding: dict) -> list[Change]:
 
 # --- Terraform ------------------------------------------------------------------------------
 
-_TF_ADDRESS = re.compile(r"^(module\.[\w-]+(\[[^\]]*\])?\.)*azurerm_[a-z0-9_]+\.[\w-]+(\[[^\]]*\])?$")
+
+def _is_address(text: str) -> bool:
+    return is_terraform_address(text, "azurerm_")
 
 
 def terraform_changes(finding: dict, address: str) -> list[str]:
     """The change at each azurerm_* address the finding names: which attribute, from what to what."""
     check = str(finding.get("check_id"))
     firewalls = {str(s.get("name")).lower(): str(s.get("id")) for s in _path(finding)
-                 if s.get("kind") == "firewall" and _TF_ADDRESS.match(str(s.get("id")))}
+                 if s.get("kind") == "firewall" and _is_address(str(s.get("id")))}
     rules = []
     for text in _rule_texts(finding):
         match = _NSG_RULE.match(text)
@@ -349,7 +346,7 @@ def terraform_changes(finding: dict, address: str) -> list[str]:
                          "the allow-listed ranges (or remove the rule)")
     rules = _unique(iter(rules))
     assignments = _unique(f"{m['name']}: remove ({m['role']} at {scope}); assign the narrowest role the builds need"
-                          if _TF_ADDRESS.match(m["name"]) else
+                          if _is_address(m["name"]) else
                           f"the azurerm_role_assignment of {m['role']} at {scope} (assignment {m['name']}): remove"
                           for m, scope in _assignments(finding))
     doors = _terraform_load_balancer_changes(finding)
@@ -387,7 +384,7 @@ def _terraform_load_balancer_changes(finding: dict) -> list[str]:
     found = []
     for step in every_step(finding):
         address = str(step.get("id") or "")
-        if step.get("kind") != "load_balancer" or not _TF_ADDRESS.match(address):
+        if step.get("kind") != "load_balancer" or not _is_address(address):
             continue
         for match in _FORWARDING.finditer(str(step.get("via") or "")):
             if match["kind"] == "load-balancing rule":
@@ -407,7 +404,7 @@ def _terraform_missing_nsgs(finding: dict, deny_peers: bool) -> list[str]:
     found = []
     for index, step in enumerate(steps):
         nic = str(step.get("id") or "").removesuffix("/noNetworkSecurityGroup")
-        if step.get("kind") != "firewall" or nic == step.get("id") or not _TF_ADDRESS.match(nic):
+        if step.get("kind") != "firewall" or nic == step.get("id") or not _is_address(nic):
             continue
         peers = _peered_prefixes(steps, index) if deny_peers else []
         if deny_peers and not peers:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 
-from .remediation import Change, _path, _strings, _unique, every_step
+from .remediation import Change, _path, _q, _strings, _unique, every_step, is_terraform_address
 
 _INSTANCE = re.compile(r"^projects/(?P<project>[a-z][-a-z0-9]{4,28}[a-z0-9])/zones/(?P<zone>[a-z]+-[a-z]+\d+-[a-z])/"
                        r"instances/(?P<name>[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)$")
@@ -31,10 +30,6 @@ _FORWARDING_RULE = re.compile(r"^projects/(?P<project>[a-z][-a-z0-9]{4,28}[a-z0-
 _BACKEND = re.compile(r"backend service (?P<service>[a-z][-a-z0-9]*) -> instance group (?P<group>[a-z][-a-z0-9]*)")
 _INTERNET = ("0.0.0.0/0", "::/0")
 CONSOLE = "https://console.cloud.google.com"
-
-
-def _q(value: str) -> str:
-    return shlex.quote(value)
 
 
 def _instance(finding: dict) -> re.Match | None:
@@ -325,11 +320,9 @@ def changes(finding: dict) -> list[Change]:
 
 # --- Terraform ------------------------------------------------------------------------------
 
-_TF_ADDRESS = re.compile(r"^(module\.[\w-]+(\[[^\]]*\])?\.)*google_[a-z0-9_]+\.[\w-]+(\[[^\]]*\])?$")
 
-
-def _addresses(finding: dict, kind: str) -> list[str]:
-    return _unique(str(s.get("id")) for s in _path(finding) if s.get("kind") == kind and _TF_ADDRESS.match(str(s.get("id"))))
+def _is_address(text: str) -> bool:
+    return is_terraform_address(text, "google_")
 
 
 def terraform_changes(finding: dict, address: str) -> list[str]:
@@ -344,7 +337,7 @@ def terraform_changes(finding: dict, address: str) -> list[str]:
     forwarding = [f"{rule}: removed (the load balancer's frontend on the internet); or the instance group out of "
                   "its google_compute_backend_service's backends" for rule in _unique(
                       str(s.get("id")) for s in every_step(finding)
-                      if s.get("kind") == "load_balancer" and _TF_ADDRESS.match(str(s.get("id"))))]
+                      if s.get("kind") == "load_balancer" and _is_address(str(s.get("id"))))]
     if check == "ci-internet-exposed":
         found = firewalls + forwarding
         return found or [f"{address}: tags: none that an internet-facing google_compute_firewall targets"]
