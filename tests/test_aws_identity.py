@@ -351,7 +351,7 @@ def test_identity_power_of_a_runner(aws, builder_session, collector_session, row
             assert text in only["message"]
     if row.power:
         estate = pipeline.analyse(pipeline.normalize([snapshot]), row.config)
-        assert estate.identity[role.arn].effective_power == row.power
+        assert estate.identity[role.arn].power == row.power
 
 
 # --- production access ---------------------------------------------------------------------------

@@ -48,7 +48,8 @@ __all__ = ["LEVELS", "POWER_RANK", "Escalation", "Hop", "IdentityFacts", "Identi
 
 @dataclass
 class IdentityFacts:
-    """What one identity can do (its provider's IdentityPower), and what its role chain reaches."""
+    """What one identity can do by itself (its provider's IdentityPower); what it reaches along
+    the identity graph is `IdentityGraph.reach`'s answer."""
 
     id: str
     power: str = "none"
@@ -59,15 +60,6 @@ class IdentityFacts:
     unknown: list[str] = field(default_factory=list)
     takes_over: list[Hop] = field(default_factory=list)
     admin_confidence: str = CONFIRMED
-    # The strongest power reachable by assuming roles (method `assume`), with the chain that reaches it.
-    chain_power: str = "none"
-    chain: tuple[Hop, ...] = ()
-    chain_end: str = ""
-
-    @property
-    def effective_power(self) -> str:
-        """The stronger of the identity's own power and what its role chain reaches."""
-        return self.chain_power if POWER_RANK[self.chain_power] > POWER_RANK[self.power] else self.power
 
 
 class IdentityGraph:
@@ -378,7 +370,6 @@ def analyse_identities(graph: EstateGraph, config: Config, production: dict[str,
     starts = {n.id for node in ci_nodes for n, _ in graph.out(node, "runs_as") if n.get("kind") == "identity"}
     starts |= {i for i in ci_identities if graph.has(i)}
     identities.explore(sorted(starts))
-    _chains(identities.evaluated())
     return identities
 
 
@@ -403,26 +394,3 @@ def _add_edges(graph: EstateGraph, node: Node, power: IdentityPower) -> None:
 def _proof_record(proof: Proof) -> dict:
     return {"action": proof.action, "resource": proof.resource, "statement": proof.statement,
             "condition": proof.condition}
-
-
-def _chains(facts: dict[str, IdentityFacts]) -> None:
-    """For every identity, the strongest power reachable by assuming roles, shortest chain first."""
-    for start, f in facts.items():
-        best_rank, best_chain, best_end = -1, (), ""
-        queue = deque([(start, ())])
-        seen = {start}
-        while queue:
-            current, chain = queue.popleft()
-            if chain:
-                rank = POWER_RANK[facts[current].power]
-                if facts[current].production:
-                    rank = max(rank, POWER_RANK["escalate"] - 1)  # production reach ranks with write
-                if rank > best_rank:
-                    best_rank, best_chain, best_end = rank, chain, current
-            for hop in facts[current].assumes:
-                if hop.method == "assume" and hop.target in facts and hop.target not in seen:
-                    seen.add(hop.target)
-                    queue.append((hop.target, chain + (hop,)))
-        if best_chain:
-            f.chain, f.chain_end = best_chain, best_end
-            f.chain_power = facts[best_end].power
