@@ -600,7 +600,7 @@ class IdentityPolicy:
             if any(statement.conditional for statement in part):
                 return None
             parts.append(part)
-        return (pattern, len(self._bounds), tuple(parts))
+        return (pattern, tuple(parts))  # one part per bound: a policy with more bounds has more parts
 
     def _allowing(self, action: Pattern, resource: Pattern, passed_to: str | None = None,
                   resource_tags: Mapping[str, str] | None = None) -> Grant | None:
